@@ -1,0 +1,180 @@
+"""Message shapes: every record that crosses a Kafka topic, in one place.
+
+Records are plain dataclasses so the stages stay free of Faust and can be tested in
+microseconds; agents turn them into JSON with ``to_json`` / ``from_json`` (orjson).
+Each record's JSON form is described by a versioned JSON Schema in ``worker/schemas/``;
+``tests/test_schemas.py`` fails when the code and the schema files drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import orjson
+
+#: Bumped whenever a schema changes in a way a consumer could notice.
+SCHEMA_VERSION = 1
+
+
+class Record:
+    """Mixin: JSON round trip for the dataclasses below."""
+
+    schema_name: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            if f.name not in data
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ValueError(f"{cls.__name__}: missing required field(s) {', '.join(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Self:
+        data = orjson.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+        return cls.from_dict(data)
+
+
+@dataclass(slots=True)
+class FetchHints:
+    """What the feed or sitemap said about an item before it was fetched."""
+
+    title: str | None = None
+    published_at: str | None = None
+    modified_at: str | None = None
+    guid: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(slots=True)
+class FetchRequest(Record):
+    """One URL to fetch, on ``kabar.fetch`` keyed by host (one host → one partition)."""
+
+    schema_name: ClassVar[str] = "fetch"
+
+    url: str
+    source: str
+    host: str
+    requested_at: str
+    hints: FetchHints = field(default_factory=FetchHints)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        data = dict(data)
+        data["hints"] = FetchHints(**(data.get("hints") or {}))
+        return super(FetchRequest, cls).from_dict(data)
+
+
+@dataclass(slots=True)
+class RawPage(Record):
+    """A fetched page with its HTTP facts, on ``kabar.pages`` keyed by canonical URL."""
+
+    schema_name: ClassVar[str] = "pages"
+
+    url: str
+    final_url: str
+    status: int
+    fetched_at: str
+    html: str
+    charset: str
+    headers: dict[str, str] = field(default_factory=dict)
+    redirects: list[str] = field(default_factory=list)
+    source: str | None = None
+    hints: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(slots=True)
+class Article(Record):
+    """One story, on ``kabar.articles`` keyed by ``id``. Unknown fields are None, never invented."""
+
+    schema_name: ClassVar[str] = "articles"
+
+    id: str
+    url: str
+    canonical_url: str | None = None
+    title: str | None = None
+    body: str = ""
+    paragraphs: list[str] = field(default_factory=list)
+    lead: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published_at: str | None = None
+    published_at_utc: str | None = None
+    modified_at: str | None = None
+    language: str | None = None
+    declared_language: str | None = None
+    dateline: str | None = None
+    lead_image: str | None = None
+    site_name: str | None = None
+    section: str | None = None
+    tags: list[str] = field(default_factory=list)
+    word_count: int = 0
+    enrichment: dict[str, Any] = field(default_factory=dict)
+    fetched_at: str | None = None
+    source: str | None = None
+    fingerprints: dict[str, Any] = field(default_factory=dict)
+    duplicate_of: str | None = None
+    version: int = 1  # content revision of this article id; bumped when the page changes
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(slots=True)
+class DuplicateEvent(Record):
+    """A page recognised as a copy of an earlier article, on ``kabar.duplicates``."""
+
+    schema_name: ClassVar[str] = "duplicates"
+
+    duplicate_id: str
+    duplicate_url: str
+    original_id: str
+    original_url: str
+    kind: str  # url | exact | near
+    similarity: float
+    detected_at: str
+    correction: bool = False
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(slots=True)
+class DeadLetter(Record):
+    """Anything that could not go on, with why, on ``kabar.deadletter``. Nothing is dropped."""
+
+    schema_name: ClassVar[str] = "deadletter"
+
+    stage: str
+    reason: str
+    message: str
+    failed_at: str
+    url: str | None = None
+    topic: str | None = None
+    key: str | None = None
+    payload: Any = None
+    schema_version: int = SCHEMA_VERSION
+
+
+#: Topic suffix → record type; the agents and the schema test both read this.
+TOPIC_RECORDS: dict[str, type[Record]] = {
+    "fetch": FetchRequest,
+    "pages": RawPage,
+    "articles": Article,
+    "duplicates": DuplicateEvent,
+    "deadletter": DeadLetter,
+}

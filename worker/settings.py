@@ -1,0 +1,188 @@
+"""Settings and topic names, in one place.
+
+Values come, lowest precedence first, from the defaults below, a ``kabar.toml`` file
+(``--config FILE``, ``KABAR_CONFIG``, or ``./kabar.toml`` when present), environment
+variables named ``KABAR_<SECTION>_<KEY>`` (``KABAR_FETCH_ALLOW_PRIVATE_ADDRESSES=1``), and
+finally command-line flags such as ``--broker``. ``KABAR_BROKER`` is short for
+``KABAR_BROKER_URL``. ``kabar config`` prints the effective values and where each came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOPIC_SUFFIXES = ("fetch", "pages", "articles", "duplicates", "deadletter")
+
+
+class SettingsError(ValueError):
+    """A setting has a value Kabar cannot use; the message names the setting and its source."""
+
+
+@dataclass(slots=True)
+class BrokerSettings:
+    #: kafka://host:port[;host:port]; empty means "start the embedded broker" for `kabar up`.
+    url: str = ""
+
+
+@dataclass(slots=True)
+class TopicSettings:
+    prefix: str = "kabar."
+    partitions: int = 4
+    replication: int = 1
+
+
+@dataclass(slots=True)
+class StoreSettings:
+    #: memory:// (default) or rocksdb:// (needs the `rocksdb` extra: rocksdict)
+    url: str = "memory://"
+    data_dir: str = "kabar-data"
+
+
+@dataclass(slots=True)
+class WebSettings:
+    enabled: bool = False
+    port: int = 6066
+    bind: str = "127.0.0.1"
+
+
+@dataclass(slots=True)
+class SourcesSettings:
+    file: str = "sources.toml"
+    poll_interval: float = 300.0
+
+
+@dataclass(slots=True)
+class FetchSettings:
+    user_agent: str = "KabarBot/0.1 (+https://github.com/kabar-news/kabar; news monitoring)"
+    allow_private_addresses: bool = False
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_body_bytes: int = 5_000_000
+    max_redirects: int = 5
+    per_host_delay: float = 1.0
+    per_host_concurrency: int = 2
+    concurrency: int = 64
+    retries: int = 2
+    revisit_after: float = 86_400.0
+    verify_tls: bool = True
+    tracking_params: list[str] = field(
+        default_factory=lambda: [
+            "utm_*", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid",
+            "yclid", "_ga", "_hsenc", "_hsmi", "ref_src", "cmpid", "ocid", "wt_mc",
+        ]
+    )
+
+
+@dataclass(slots=True)
+class DedupeSettings:
+    near_threshold: float = 0.8
+    retention_days: float = 14.0
+    emit_duplicates: bool = False
+
+
+@dataclass(slots=True)
+class Settings:
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    topic: TopicSettings = field(default_factory=TopicSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    #: "section.key" → where the value came from (default, file path, env var, flag)
+    origin: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def topic_name(self, suffix: str) -> str:
+        """Full topic name for one of TOPIC_SUFFIXES (or a routed suffix)."""
+        return f"{self.topic.prefix}{suffix}"
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            f.name: dataclasses.asdict(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "origin"
+        }
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(f"expected a boolean, got {value!r}")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, list):
+            if isinstance(value, list):
+                return [str(v) for v in value]
+            return [v.strip() for v in str(value).split(",") if v.strip()]
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -> None:
+    group = getattr(settings, section, None)
+    if group is None or section == "origin":
+        raise SettingsError(f"{where}: unknown section [{section}]")
+    if key not in {f.name for f in dataclasses.fields(group)}:
+        raise SettingsError(f"{where}: unknown setting {section}.{key}")
+    setattr(group, key, _coerce(value, getattr(group, key), where))
+    settings.origin[f"{section}.{key}"] = where
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Effective settings from defaults, a TOML file, the environment and overrides.
+
+    ``overrides`` maps "section.key" to a value (command-line flags); None values are ignored.
+    """
+    env = os.environ if env is None else env
+    settings = Settings()
+    path = config_file or env.get("KABAR_CONFIG")
+    if path is None and Path("kabar.toml").is_file():
+        path = "kabar.toml"
+    if path:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path}: invalid TOML: {exc}") from None
+        for section, values in data.items():
+            if not isinstance(values, dict):
+                raise SettingsError(f"{path}: top-level key {section!r} must be a [section]")
+            for key, value in values.items():
+                _apply(settings, section, key, value, str(path))
+    if "KABAR_BROKER" in env:
+        _apply(settings, "broker", "url", env["KABAR_BROKER"], "env KABAR_BROKER")
+    sections = {f.name for f in dataclasses.fields(settings)} - {"origin"}
+    for name, value in env.items():
+        if not name.startswith("KABAR_") or name in {"KABAR_BROKER", "KABAR_CONFIG"}:
+            continue
+        section, _, key = name[len("KABAR_"):].lower().partition("_")
+        if section in sections and key:
+            _apply(settings, section, key, value, f"env {name}")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            section, _, key = dotted.partition(".")
+            _apply(settings, section, key, value, "command line")
+    return settings
