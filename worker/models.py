@@ -73,6 +73,8 @@ class FetchRequest(Record):
     source: str
     host: str
     requested_at: str
+    #: article | feed | sitemap | page — what the fetched body is expected to be
+    kind: str = "article"
     hints: FetchHints = field(default_factory=FetchHints)
     schema_version: int = SCHEMA_VERSION
 
