@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: sets up .venv, installs Kabar with its test
+# extras, lints, then runs every test. Tests that need Kafka start their own broker:
+# Apache Kafka 4.x (KRaft, built from Maven Central jars by tests/kafka/pom.xml) when Java
+# and Maven are present, else the embedded Tansu broker; KABAR_TEST_BROKER picks one.
+# With CI=true (or --all-brokers) the end-to-end test also runs on the other broker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev,bench]"
+
+echo "== ruff"
+.venv/bin/ruff check worker tests bench
+
+all_brokers=0
+[ "${CI:-}" = "true" ] && all_brokers=1
+[ "${1:-}" = "--all-brokers" ] && { all_brokers=1; shift; }
+
+primary=${KABAR_TEST_BROKER:-$(.venv/bin/python -c 'from tests.brokers import java_and_maven_available as j; print("kafka" if j() else "tansu")')}
+echo "== pytest (broker: $primary)"
+KABAR_TEST_BROKER=$primary .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+if [ "$all_brokers" = 1 ]; then
+  other=$([ "$primary" = "kafka" ] && echo tansu || echo kafka)
+  if [ "$other" = "tansu" ] || .venv/bin/python -c 'from tests.brokers import java_and_maven_available as j; raise SystemExit(0 if j() else 1)'; then
+    echo "== pytest end-to-end (broker: $other)"
+    KABAR_TEST_BROKER=$other .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_e2e_pipeline.py
+  fi
+fi

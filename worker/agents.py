@@ -1,0 +1,225 @@
+"""Thin agents: each one moves records between topics and calls a stage. No stage logic here.
+
+kabar.fetch (key host) ──fetch──► kabar.pages (key canonical URL)
+                                     │ clean: extract + fingerprints + same-URL versions
+                                     ▼
+                       kabar.dedupe (internal, key content hash)
+                                     │ dedupe: exact/near copies; enrich; route
+                                     ▼
+            kabar.articles · kabar.duplicates · kabar.deadletter · routed topics
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from worker.app import Topics, create_topics
+from worker.dedupe.fingerprints import fingerprints
+from worker.dedupe.index import DedupeIndex
+from worker.enrich import enrich
+from worker.extract import ExtractionError, extract_article
+from worker.fetch.client import Fetcher
+from worker.fetch.stage import handle_fetch_request
+from worker.metrics import PipelineStats
+from worker.models import Article, DeadLetter, FetchRequest, RawPage
+from worker.routing import RoutingRules, route
+from worker.settings import Settings
+
+log = logging.getLogger("kabar.agents")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Pipeline:
+    """The agents of one Faust app, plus the resources they share in this process."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        stats: PipelineStats | None = None,
+        rules: RoutingRules | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.stats = stats or PipelineStats()
+        self.rules = rules
+        self.topics: Topics = create_topics(app, settings)
+        self._routed: dict[str, faust.TopicT] = {}
+        self._fetcher: Fetcher | None = None
+        # Tables are partitioned like the stream that writes them: `fetch_seen` like
+        # kabar.fetch (host), `article_urls` like kabar.pages (URL), the dedupe index like
+        # kabar.dedupe (content hash). Their changelogs make them survive restarts.
+        self.fetch_seen = app.Table(
+            "fetch-seen", default=None, partitions=settings.topic.partitions
+        )
+        self.article_urls = app.Table(
+            "article-urls", default=None, partitions=settings.topic.partitions
+        )
+        self.index = DedupeIndex.for_faust(app, settings)
+        self._register()
+
+    async def fetcher(self) -> Fetcher:
+        # One fetcher per process: per-host politeness must be shared by every actor.
+        if self._fetcher is None:
+            fetcher = Fetcher(self.settings.fetch)
+            await fetcher.__aenter__()
+            self._fetcher = fetcher
+        return self._fetcher
+
+    async def close(self) -> None:
+        if self._fetcher is not None:
+            await self._fetcher.__aexit__(None, None, None)
+            self._fetcher = None
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send_fetch(self, request: FetchRequest) -> None:
+        self.stats.message_sent("fetch")
+        await self.topics.fetch.send(key=request.host.encode(), value=request.to_json())
+
+    async def send_dead_letter(self, letter: DeadLetter) -> None:
+        self.stats.dead_letter(letter.stage, letter.reason)
+        log.warning(
+            "dead letter [%s/%s] %s: %s", letter.stage, letter.reason, letter.url, letter.message
+        )
+        await self.topics.deadletter.send(
+            key=(letter.key or letter.url or "").encode(), value=letter.to_json()
+        )
+
+    async def _guarded(
+        self,
+        stage: str,
+        suffix: str,
+        key: bytes | None,
+        value: bytes,
+        handler: Callable[[bytes], Awaitable[None]],
+    ) -> None:
+        """Run one message through a handler; anything unexpected becomes a dead letter
+        (with the original payload) instead of killing the agent or losing the message."""
+        try:
+            await handler(value)
+        except Exception as exc:
+            self.stats.count("errors")
+            log.exception("%s stage failed on %s", stage, key)
+            await self.send_dead_letter(
+                DeadLetter(
+                    stage=stage,
+                    reason="unexpected_error",
+                    message=f"{type(exc).__name__}: {exc}",
+                    failed_at=utc_now(),
+                    topic=self.settings.topic_name(suffix),
+                    key=key.decode("utf-8", "replace") if key else None,
+                    payload=value.decode("utf-8", "replace"),
+                )
+            )
+        finally:
+            self.stats.message_done(suffix)
+
+    # -- stages ------------------------------------------------------------------------
+
+    async def on_fetch(self, value: bytes) -> None:
+        request = FetchRequest.from_json(value)
+        outcome = await handle_fetch_request(
+            request, await self.fetcher(), self.fetch_seen, datetime.now(UTC)
+        )
+        if request.kind != "article":
+            self.stats.count("feeds_polled")
+        for page in outcome.pages:
+            self.stats.count("pages_fetched")
+            self.stats.message_sent("pages")
+            await self.topics.pages.send(key=page.final_url.encode(), value=page.to_json())
+        for new_request in outcome.requests:
+            await self.send_fetch(new_request)
+        for url, reason in outcome.skipped:
+            self.stats.count("skipped")
+            log.debug("skipped %s: %s", url, reason)
+        for letter in outcome.dead_letters:
+            await self.send_dead_letter(letter)
+
+    async def on_page(self, value: bytes) -> None:
+        page = RawPage.from_json(value)
+        try:
+            article = extract_article(
+                page.html,
+                page.final_url,
+                fetched_at=page.fetched_at,
+                headers=page.headers,
+                hints=page.hints,
+                source=page.source,
+            )
+        except ExtractionError as exc:
+            await self.send_dead_letter(
+                DeadLetter(
+                    stage="clean",
+                    reason=exc.reason,
+                    message=str(exc),
+                    failed_at=utc_now(),
+                    url=page.final_url,
+                    topic=self.settings.topic_name("pages"),
+                    key=page.final_url,
+                    payload=page.to_dict(),
+                )
+            )
+            return
+        article.fingerprints = fingerprints(article)
+        seen = self.index.same_url(self.article_urls, article)
+        if seen.kind == "unchanged":
+            self.stats.count("unchanged")
+            return
+        if seen.kind == "version":
+            self.stats.count("versions")
+        article.version = seen.version
+        self.stats.message_sent("dedupe")
+        await self.topics.dedupe.send(
+            key=article.fingerprints["content_hash"].encode(), value=article.to_json()
+        )
+
+    async def on_dedupe(self, value: bytes) -> None:
+        article = Article.from_json(value)
+        decision = self.index.decide(article, datetime.now(UTC))
+        for event in decision.events:
+            self.stats.count("duplicates")
+            await self.topics.duplicates.send(
+                key=event.duplicate_id.encode(), value=event.to_json()
+            )
+        if not decision.emit:
+            return
+        article.duplicate_of = decision.duplicate_of
+        article = enrich(article)
+        self.stats.count("articles_out")
+        payload = article.to_json()
+        await self.topics.articles.send(key=article.id.encode(), value=payload)
+        for suffix in route(self.rules, article) if self.rules else ():
+            await self.routed_topic(suffix).send(key=article.id.encode(), value=payload)
+
+    def routed_topic(self, suffix: str) -> faust.TopicT:
+        if suffix not in self._routed:
+            self._routed[suffix] = self.app.topic(
+                self.settings.topic_name(suffix), key_type=bytes, value_type=bytes
+            )
+        return self._routed[suffix]
+
+    def _register(self) -> None:
+        app, topics = self.app, self.topics
+
+        def agent_for(
+            stage: str, suffix: str, handler: Callable[[bytes], Awaitable[None]], **options: Any
+        ) -> None:
+            async def run(stream: faust.StreamT) -> None:
+                async for key, value in stream.items():
+                    await self._guarded(stage, suffix, key, value, handler)
+
+            run.__name__ = f"kabar_{stage}"
+            app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(run)
+
+        agent_for("fetch", "fetch", self.on_fetch, concurrency=self.settings.fetch.concurrency)
+        agent_for("clean", "pages", self.on_page)
+        agent_for("dedupe", "dedupe", self.on_dedupe)

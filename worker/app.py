@@ -1,0 +1,80 @@
+"""The Faust app: one app runs every agent; run ``kabar worker`` N times to scale out.
+
+Messages travel as raw bytes and are (de)serialised with orjson by the records in
+``worker.models``, so consumers in any language read the same JSON the schemas describe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from worker.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    fetch: faust.TopicT
+    pages: faust.TopicT
+    dedupe: faust.TopicT
+    articles: faust.TopicT
+    duplicates: faust.TopicT
+    deadletter: faust.TopicT
+
+
+def app_id(settings: Settings) -> str:
+    """Consumer group and changelog prefix: one per topic prefix, so two deployments
+    sharing a cluster under different prefixes never share state."""
+    return settings.topic.prefix.rstrip(".-_") or "kabar"
+
+
+def faust_broker_url(url: str) -> str:
+    """Faust wants ``kafka://host:port``; accept a bare ``host:port`` too."""
+    return url if "://" in url else f"kafka://{url}"
+
+
+def create_app(settings: Settings, **overrides: Any) -> faust.App:
+    """A configured Faust app (no agents yet: ``worker.agents.register`` adds them)."""
+    if not settings.broker.url:
+        raise ValueError("no broker configured: pass --broker URL or set KABAR_BROKER")
+    options: dict[str, Any] = dict(
+        broker=faust_broker_url(settings.broker.url),
+        store=settings.store.url,
+        datadir=settings.store.data_dir,
+        topic_partitions=settings.topic.partitions,
+        topic_replication_factor=settings.topic.replication,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        web_enabled=settings.web.enabled,
+        web_port=settings.web.port,
+        web_bind=settings.web.bind,
+        producer_max_request_size=settings.fetch.max_body_bytes * 4 + 1_000_000,
+        consumer_max_fetch_size=settings.fetch.max_body_bytes * 4 + 1_000_000,
+    )
+    options.update(overrides)
+    return faust.App(app_id(settings), **options)
+
+
+def create_topics(app: faust.App, settings: Settings) -> Topics:
+    def topic(suffix: str, **kwargs: Any) -> faust.TopicT:
+        return app.topic(
+            settings.topic_name(suffix),
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.topic.partitions,
+            **kwargs,
+        )
+
+    return Topics(
+        fetch=topic("fetch"),
+        pages=topic("pages"),
+        # internal repartition: articles keyed by content hash, so one partition (and so
+        # one worker) owns each hash and exact-copy decisions never race
+        dedupe=topic("dedupe", internal=True),
+        articles=topic("articles"),
+        duplicates=topic("duplicates"),
+        deadletter=topic("deadletter"),
+    )

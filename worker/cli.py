@@ -1,0 +1,394 @@
+"""``kabar …``: the command line. Each command is a thin shell over library functions.
+
+Exit codes: 0 success; 1 the work failed (pages that could not be extracted, a pipeline that
+did not drain); 2 bad usage, settings or input files; 3 the broker could not be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from contextlib import ExitStack
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from worker.settings import Settings, SettingsError, TOPIC_SUFFIXES, load_settings
+
+EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 1, 2, 3
+T = TypeVar("T")
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]kabar:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    from worker.broker import BrokerUnavailable
+    from worker.kafka_io import UnknownTopic
+
+    try:
+        return asyncio.run(coro)
+    except BrokerUnavailable as exc:
+        fail(str(exc), EXIT_BROKER)
+    except UnknownTopic as exc:
+        fail(f"unknown topic {exc.args[0]!r} (does the pipeline use this prefix?)")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), overrides=overrides)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def broker_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--broker", metavar="URL", help=help_text)
+
+
+def with_logging(func: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        logging.basicConfig(
+            level=logging.DEBUG if click.get_current_context().obj.get("verbose") else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Settings file (TOML). Default: $KABAR_CONFIG, else ./kabar.toml if present.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details to stderr.")
+@click.version_option(package_name="kabar")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
+    """Kabar: a news ingestion worker on Kafka.
+
+    Fetchers pull article pages from feeds, sitemaps and section pages; Faust agents clean,
+    dedupe and enrich each page and publish one JSON article per story to Kafka topics
+    (kabar.articles, kabar.duplicates, kabar.deadletter, plus routed topics).
+
+    \b
+    Quick start (no Kafka needed, everything on this machine):
+      kabar demo --once          sample news sites → embedded broker → articles
+      kabar up --sources FILE    monitor your own sources on the embedded broker
+      kabar extract PAGE.html    one saved page → Article JSON, no broker
+
+    Settings: kabar.toml and KABAR_<SECTION>_<KEY> environment variables; see `kabar config`.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(config=config, verbose=verbose)
+
+
+# -- running the pipeline -----------------------------------------------------------------
+
+
+def _load_sources(path: str) -> list[Any]:
+    from worker.fetch.sources import SourcesError, load_sources
+
+    try:
+        return load_sources(Path(path))
+    except FileNotFoundError:
+        fail(f"sources file {path} does not exist (see `kabar up --help` for the format)")
+    except SourcesError as exc:
+        fail(f"{path}: {exc}")
+
+
+def _with_broker(stack: ExitStack, settings: Settings) -> str:
+    """The broker URL to use: the configured one, else a freshly started embedded broker."""
+    from worker.broker import EmbeddedBroker, wait_for_kafka
+    from worker.kafka_io import bootstrap_servers
+
+    if settings.broker.url:
+        asyncio.run(wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15))
+        return settings.broker.url
+    err.print("starting the embedded broker (Tansu)…", style="dim")
+    broker = stack.enter_context(EmbeddedBroker())
+    settings.broker.url = broker.url
+    settings.origin["broker.url"] = "embedded"
+    err.print(f"embedded broker ready at {broker.bootstrap}", style="dim")
+    return broker.url
+
+
+def _app_options(settings: Settings) -> dict[str, Any]:
+    from worker.broker import faust_settings_for_embedded
+
+    return faust_settings_for_embedded() if settings.origin.get("broker.url") == "embedded" else {}
+
+
+@main.command()
+@click.option("--sources", "sources_file", metavar="FILE",
+              help="Sources TOML ([[source]] tables with name and url). Default: sources.file "
+                   "setting (sources.toml).")
+@broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER, else start the "
+               "embedded Tansu broker for this run.")
+@click.option("--once", is_flag=True, help="Poll every source once, process everything found, "
+              "exit when the pipeline is drained.")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="With --once: give up (exit 1) if not drained after this long.")
+@click.pass_context
+@with_logging
+def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: bool,
+       timeout: float | None) -> None:
+    """Fetch, clean, dedupe and enrich: the whole pipeline in one process.
+
+    \b
+    The sources file lists what to watch, one table per source:
+      [[source]]
+      name = "antara"                    # unique
+      url  = "https://example.org/rss"   # a feed, a sitemap, or a section page
+      kind = "feed"                      # feed | sitemap | page (guessed when left out)
+
+    Without --broker (and KABAR_BROKER) an embedded broker is started and stopped with it.
+    Live counts are shown while it runs; Ctrl-C stops cleanly.
+    """
+    from worker.runner import PipelineTimeout, run_pipeline
+
+    settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file})
+    sources = _load_sources(settings.sources.file)
+    with ExitStack() as stack:
+        _with_broker_checked(stack, settings)
+        try:
+            stats = run_async(run_pipeline(settings, sources=sources, once=once, timeout=timeout,
+                                           app_options=_app_options(settings)))
+        except PipelineTimeout as exc:
+            fail(str(exc), EXIT_FAILED)
+    _print_counts(stats)
+
+
+def _with_broker_checked(stack: ExitStack, settings: Settings) -> str:
+    from worker.broker import BrokerUnavailable
+
+    try:
+        return _with_broker(stack, settings)
+    except BrokerUnavailable as exc:
+        fail(str(exc), EXIT_BROKER)
+
+
+def _print_counts(stats: Any) -> None:
+    from worker.runner import stats_table
+
+    err.print(stats_table(stats, "kabar: done"))
+
+
+@main.command()
+@broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
+@click.pass_context
+@with_logging
+def worker(ctx: click.Context, broker: str | None) -> None:
+    """Run the Faust worker (every agent) against a Kafka broker.
+
+    Run it N times, on one machine or many, to scale out: partitions are shared among the
+    workers, and per-host politeness holds because one host maps to one partition. Sources
+    are polled by `kabar fetch` (or `kabar up`), not by the workers.
+    """
+    from worker.runner import run_pipeline
+
+    settings = settings_from(ctx, **{"broker.url": broker})
+    if not settings.broker.url:
+        fail("no broker: pass --broker URL or set KABAR_BROKER (or use `kabar up`)")
+    with ExitStack() as stack:
+        _with_broker_checked(stack, settings)
+        run_async(run_pipeline(settings, sources=None, once=False))
+
+
+@main.command()
+@click.option("--sources", "sources_file", metavar="FILE", help="Sources TOML (see `kabar up`).")
+@broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
+@click.option("--once", is_flag=True, help="Send one poll request per source and exit.")
+@click.pass_context
+@with_logging
+def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once: bool) -> None:
+    """Poll the sources: send their poll requests to the fetch topic on schedule.
+
+    The workers fetch the feeds and pages themselves (politely, per host); this command only
+    decides when each source is due. Run one per fleet.
+    """
+    from worker.broker import wait_for_kafka
+    from worker.runner import run_poller
+    from worker.kafka_io import bootstrap_servers
+
+    settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file})
+    if not settings.broker.url:
+        fail("no broker: pass --broker URL or set KABAR_BROKER")
+    sources = _load_sources(settings.sources.file)
+
+    async def go() -> int:
+        await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
+        return await run_poller(settings, sources, once=once)
+
+    sent = run_async(go())
+    err.print(f"sent {sent} poll request(s) for {len(sources)} source(s)")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Stop when the sample feeds are drained.")
+@broker_option("Use this broker instead of the embedded one.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, metavar="SECONDS",
+              help="With --once: give up (exit 1) if not drained after this long.")
+@click.pass_context
+@with_logging
+def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> None:
+    """Watch a local sample newsroom: the whole pipeline on this machine, no setup.
+
+    Serves a few news sites on 127.0.0.x (an Indonesian story printed twice with its
+    boilerplate, the same story syndicated on a second site, an English article, a broken
+    page), runs fetch → clean → dedupe → enrich on the embedded broker, and prints what came
+    out: the articles, the duplicates and the dead letters.
+    """
+    from worker.demo import run_demo
+    from worker.runner import PipelineTimeout
+
+    settings = settings_from(ctx, **{"broker.url": broker})
+    # the sample sites live on loopback addresses, which fetching refuses by default
+    settings.fetch.allow_private_addresses = True
+    settings.origin["fetch.allow_private_addresses"] = "kabar demo (sample sites on loopback)"
+    with ExitStack() as stack:
+        _with_broker_checked(stack, settings)
+        try:
+            summary = run_async(run_demo(settings, once=once, timeout=timeout if once else None,
+                                         app_options=_app_options(settings)))
+        except PipelineTimeout as exc:
+            fail(str(exc), EXIT_FAILED)
+    from worker.demo import print_summary
+
+    print_summary(summary, Console())
+
+
+@main.command()
+@click.argument("topic")
+@broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest message, not the end.")
+@click.option("-n", "limit", type=int, default=None, metavar="N", help="Stop after N messages.")
+@click.pass_context
+def tail(ctx: click.Context, topic: str, broker: str | None, from_beginning: bool,
+         limit: int | None) -> None:
+    """Print a topic's messages as JSON lines.
+
+    TOPIC is a full topic name or a suffix of the prefix: `articles` means kabar.articles.
+    Follows new messages until Ctrl-C (or -n N).
+    """
+    from worker.broker import wait_for_kafka
+    from worker.kafka_io import bootstrap_servers, follow
+
+    settings = settings_from(ctx, **{"broker.url": broker})
+    if not settings.broker.url:
+        fail("no broker: pass --broker URL or set KABAR_BROKER")
+    name = settings.topic_name(topic) if topic in TOPIC_SUFFIXES or "." not in topic else topic
+
+    async def go() -> None:
+        await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
+        async for _, value in follow(settings.broker.url, name, from_beginning=from_beginning,
+                                     limit=limit):
+            sys.stdout.write(value.decode("utf-8", "replace") + "\n")
+            sys.stdout.flush()
+
+    run_async(go())
+
+
+@main.command()
+@click.argument("path", metavar="FILE_OR_DIR", type=click.Path(exists=True))
+@click.option("--url", help="The page's URL (for a single file): resolves links, gives the id.")
+@click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write <name>.json per page here instead of printing.")
+@click.option("--no-enrich", is_flag=True, help="Skip language, entities and keywords.")
+def extract(path: str, url: str | None, out_dir: str | None, no_enrich: bool) -> None:
+    """Saved HTML page(s) → Article JSON, with no broker.
+
+    A file prints one JSON object; a directory prints one JSON line per *.html / *.htm file
+    (or writes DIR/<name>.json with --out). Pages that are not articles are reported on
+    stderr with their reason, and the exit code is then 1.
+    """
+    from worker.extract import ExtractionError
+    from worker.stages import article_from_page
+
+    source = Path(path)
+    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in {".html", ".htm"}) \
+        if source.is_dir() else [source]
+    if source.is_dir() and url:
+        fail("--url applies to a single file, not a directory")
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for file in files:
+        try:
+            article = article_from_page(file.read_bytes(), url, enrich_article=not no_enrich)
+        except ExtractionError as exc:
+            failed += 1
+            err.print(f"{file}: not extracted ({exc.reason}): {exc}", highlight=False)
+            continue
+        data = article.to_dict()
+        if out_dir:
+            (Path(out_dir) / f"{file.stem}.json").write_bytes(
+                orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        elif source.is_dir():
+            sys.stdout.write(orjson.dumps(data).decode() + "\n")
+        else:
+            sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if out_dir:
+        err.print(f"wrote {len(files) - failed} article(s) to {out_dir}")
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def config(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective settings and where each value came from.
+
+    Precedence, lowest first: defaults, kabar.toml (or --config / $KABAR_CONFIG), environment
+    variables KABAR_<SECTION>_<KEY> (KABAR_BROKER for the broker), command-line flags.
+    """
+    settings = settings_from(ctx)
+    data = settings.as_dict()
+    if as_json:
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    table = Table("setting", "value", "from", "environment variable")
+    for section, values in data.items():
+        for key, value in values.items():
+            dotted = f"{section}.{key}"
+            table.add_row(dotted, repr(value), settings.origin.get(dotted, "default"),
+                          f"KABAR_{section.upper()}_{key.upper()}")
+    Console().print(table)
+
+
+@main.group()
+def sources() -> None:
+    """Work with sources files."""
+
+
+@sources.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def sources_check(file: str) -> None:
+    """Validate a sources file; report every problem with its line. Exit 2 if any."""
+    from worker.fetch.sources import check_sources
+
+    try:
+        problems = check_sources(Path(file))
+    except FileNotFoundError:
+        fail(f"{file} does not exist")
+    for problem in problems:
+        err.print(f"{file}:{problem}", highlight=False)
+    if problems:
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{file}: ok")
+
+
+def _main() -> None:
+    main(prog_name="kabar")

@@ -1,0 +1,82 @@
+"""`kabar demo`: the pipeline against the local sample newsroom, then what came out."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from worker.fetch.sources import load_sources
+from worker.kafka_io import read_all
+from worker.metrics import PipelineStats
+from worker.newsroom import Newsroom
+from worker.runner import run_pipeline
+from worker.settings import Settings
+
+
+@dataclass(slots=True)
+class DemoSummary:
+    articles: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    stats: PipelineStats | None = None
+    seconds: float = 0.0
+
+
+async def run_demo(
+    settings: Settings, *, once: bool, timeout: float | None,
+    app_options: dict[str, Any] | None = None,
+) -> DemoSummary:
+    started = time.monotonic()
+    async with Newsroom() as newsroom:
+        with tempfile.TemporaryDirectory(prefix="kabar-demo-") as tmp:
+            sources_file = Path(tmp) / "sources.toml"
+            sources_file.write_text(newsroom.sources_toml(), encoding="utf-8")
+            stats = await run_pipeline(settings, sources=load_sources(sources_file), once=once,
+                                       timeout=timeout, app_options=app_options)
+    summary = DemoSummary(stats=stats)
+    summary.articles = await read_all(settings.broker.url, settings.topic_name("articles"))
+    summary.duplicates = await read_all(settings.broker.url, settings.topic_name("duplicates"))
+    summary.dead_letters = await read_all(settings.broker.url, settings.topic_name("deadletter"))
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _people(article: dict[str, Any], kind: str) -> str:
+    entities = article.get("enrichment", {}).get("entities", [])
+    return ", ".join(e["text"] for e in entities if e.get("type") == kind)
+
+
+def print_summary(summary: DemoSummary, console: Console) -> None:
+    for article in summary.articles:
+        table = Table(title=article.get("title") or article["url"], show_header=False,
+                      title_justify="left", box=None)
+        for name in ("id", "url", "canonical_url", "published_at", "published_at_utc",
+                     "dateline", "language", "authors", "site_name", "word_count", "version"):
+            table.add_row(name, str(article.get(name)))
+        table.add_row("paragraphs", f"{len(article.get('paragraphs', []))} (first: "
+                      f"{(article.get('paragraphs') or [''])[0][:70]}…)")
+        for kind in ("person", "organization", "place"):
+            table.add_row(f"{kind}s", _people(article, kind))
+        table.add_row("keywords", ", ".join(article.get("enrichment", {}).get("keywords", [])[:8]))
+        console.print(table)
+        console.print()
+    dupes = Table("duplicate url", "kind", "similarity", "original url", title="duplicates",
+                  title_justify="left")
+    for event in summary.duplicates:
+        dupes.add_row(event["duplicate_url"], event["kind"], f"{event['similarity']:.2f}",
+                      event["original_url"])
+    console.print(dupes)
+    dead = Table("url", "stage", "reason", "message", title="dead letters", title_justify="left")
+    for letter in summary.dead_letters:
+        dead.add_row(str(letter.get("url")), letter["stage"], letter["reason"], letter["message"])
+    console.print(dead)
+    console.print(
+        f"[bold]{len(summary.articles)} article(s), {len(summary.duplicates)} duplicate(s), "
+        f"{len(summary.dead_letters)} dead letter(s) in {summary.seconds:.1f}s[/]"
+    )

@@ -1,0 +1,83 @@
+"""Plain aiokafka helpers for the CLI and tests: read a topic, follow a topic, check a broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+class UnknownTopic(LookupError):
+    """The broker has no topic of that name."""
+
+
+def bootstrap_servers(url: str) -> str:
+    """``kafka://h1:9092;h2:9092`` → ``h1:9092,h2:9092`` (what aiokafka expects)."""
+    return ",".join(
+        part.split("://", 1)[-1] for part in url.replace(",", ";").split(";") if part.strip()
+    )
+
+
+async def list_topics(url: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def follow(
+    url: str, topic: str, *, from_beginning: bool = False, limit: int | None = None,
+    idle_timeout: float | None = None,
+) -> AsyncIterator[tuple[bytes | None, bytes]]:
+    """Yield (key, value) from every partition of ``topic`` without joining a group.
+
+    Stops after ``limit`` messages, or when nothing arrived for ``idle_timeout`` seconds.
+    """
+    if topic not in await list_topics(url):
+        raise UnknownTopic(topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        if from_beginning:
+            await consumer.seek_to_beginning(*partitions)
+        else:
+            await consumer.seek_to_end(*partitions)
+        seen = 0
+        while limit is None or seen < limit:
+            batch = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
+            if not batch and idle_timeout is not None:
+                return
+            for records in batch.values():
+                for record in records:
+                    yield record.key, record.value
+                    seen += 1
+                    if limit is not None and seen >= limit:
+                        return
+    finally:
+        await consumer.stop()
+
+
+async def read_all(url: str, topic: str, *, idle_timeout: float = 2.0) -> list[dict]:
+    """Every message now on ``topic`` as JSON objects (empty if the topic does not exist)."""
+    try:
+        return [
+            orjson.loads(value)
+            async for _, value in follow(url, topic, from_beginning=True, idle_timeout=idle_timeout)
+        ]
+    except UnknownTopic:
+        return []
+
+
+async def wait_for_topic(url: str, topic: str, timeout: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while topic not in await list_topics(url):
+        if asyncio.get_running_loop().time() > deadline:
+            raise UnknownTopic(topic)
+        await asyncio.sleep(0.5)

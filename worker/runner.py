@@ -1,0 +1,157 @@
+"""Running the pipeline in this process: the Faust worker, the source poller, live progress,
+and the ``--once`` drain check. ``kabar up``, ``kabar worker``, ``kabar fetch`` and
+``kabar demo`` are thin shells over these functions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from worker.agents import Pipeline
+from worker.app import create_app
+from worker.fetch.sources import Source, source_requests
+from worker.metrics import DISPLAY, PipelineStats
+from worker.models import FetchRequest
+from worker.settings import Settings
+
+log = logging.getLogger("kabar.runner")
+
+
+class PipelineTimeout(RuntimeError):
+    """A ``--once`` run did not drain within its time limit."""
+
+
+def stats_table(stats: PipelineStats, title: str) -> Table:
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    for name in DISPLAY:
+        table.add_row(name.replace("_", " "), str(stats.counts[name]))
+    for reason, n in sorted(stats.dead_reasons.items()):
+        table.add_row(f"  dead letter {reason}", str(n))
+    return table
+
+
+async def poll_sources(
+    sources: list[Source], send: Callable[[FetchRequest], Awaitable[None]], *, once: bool,
+    stop: asyncio.Event,
+) -> None:
+    """Send one poll request per source now and then every source's poll interval."""
+    next_due = {source.name: 0.0 for source in sources}
+    while not stop.is_set():
+        now = time.monotonic()
+        due = [s for s in sources if next_due[s.name] <= now]
+        for request in source_requests(due, datetime.now(UTC)):
+            await send(request)
+        for source in due:
+            next_due[source.name] = now + source.poll_interval
+        if once:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def run_pipeline(
+    settings: Settings,
+    *,
+    sources: list[Source] | None,
+    once: bool = False,
+    progress: bool = True,
+    console: Console | None = None,
+    timeout: float | None = None,
+    app_options: dict[str, Any] | None = None,
+    stats: PipelineStats | None = None,
+) -> PipelineStats:
+    """Run the worker (and, with sources, the poller) until Ctrl-C, or with ``once`` until
+    everything this process started has been processed."""
+    console = console or Console(stderr=True)
+    stats = stats or PipelineStats()
+    app = create_app(settings, **(app_options or {}))
+    pipeline = Pipeline(app, settings, stats)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    try:
+        await worker.start()
+        # Worker.start installs its own handlers (they stop the app without telling us)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        poller = None
+        if sources:
+            poller = asyncio.create_task(
+                poll_sources(sources, pipeline.send_fetch, once=once, stop=stop)
+            )
+        live = Live(stats_table(stats, "kabar"), console=console, refresh_per_second=4,
+                    transient=False) if progress and console.is_terminal else None
+        with live or contextlib.nullcontext():
+            last_log = 0.0
+            while not stop.is_set():
+                elapsed = time.monotonic() - started
+                if live:
+                    live.update(stats_table(stats, f"kabar · {elapsed:.0f}s"))
+                elif progress and time.monotonic() - last_log > 5:
+                    last_log = time.monotonic()
+                    console.print(" ".join(f"{k}={stats.counts[k]}" for k in DISPLAY))
+                if once and (poller is None or poller.done()) and stats.drained():
+                    break
+                if timeout is not None and elapsed > timeout:
+                    raise PipelineTimeout(
+                        f"pipeline did not drain within {timeout:.0f}s "
+                        f"(sent {dict(stats.sent)}, done {dict(stats.done)})"
+                    )
+                if worker._stopped.is_set() or app._crash_reason:  # noqa: SLF001
+                    raise RuntimeError(f"worker stopped: {app._crash_reason or 'unknown'}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.25)
+        if poller:
+            stop.set()
+            await poller
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await pipeline.close()
+        await worker.stop()
+    return stats
+
+
+async def run_poller(settings: Settings, sources: list[Source], *, once: bool) -> int:
+    """`kabar fetch`: send poll requests to the fetch topic with a plain producer until
+    Ctrl-C (or once). Returns how many requests were sent."""
+    from aiokafka import AIOKafkaProducer
+
+    from worker.kafka_io import bootstrap_servers
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(settings.broker.url))
+    await producer.start()
+    sent = 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def send(request: FetchRequest) -> None:
+        nonlocal sent
+        await producer.send_and_wait(settings.topic_name("fetch"), request.to_json(),
+                                     key=request.host.encode())
+        sent += 1
+        log.info("poll request for %s (%s)", request.source, request.url)
+
+    try:
+        await poll_sources(sources, send, once=once, stop=stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await producer.stop()
+    return sent

@@ -1,0 +1,29 @@
+"""The pure stage chain for one page, without Kafka: what `kabar extract` prints and what
+the agents compute (they split it around the dedupe decision)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from worker.dedupe.fingerprints import fingerprints
+from worker.enrich import enrich
+from worker.extract import extract_article
+from worker.models import Article
+
+
+def article_from_page(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    fetched_at: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    hints: Mapping[str, Any] | None = None,
+    source: str | None = None,
+    enrich_article: bool = True,
+) -> Article:
+    """Extract, fingerprint and (by default) enrich one page. Raises ExtractionError."""
+    article = extract_article(html, url, fetched_at=fetched_at, headers=headers, hints=hints,
+                              source=source)
+    article.fingerprints = fingerprints(article)
+    return enrich(article) if enrich_article else article
