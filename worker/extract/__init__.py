@@ -1,0 +1,202 @@
+"""HTML → Article: the extraction stage.
+
+``extract_article`` is a pure function over one page: decode, parse once with selectolax
+(lexbor), read structured data and metadata, then find the story's paragraphs with a
+content scorer (or a site profile), move the dateline out, and fill the Article contract.
+Pages that cannot become an article raise ``ExtractionError`` with a reason code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from worker.extract.body import extract_paragraphs
+from worker.extract.boilerplate import is_boilerplate_text, strip_signoff
+from worker.extract.dateline import split_dateline
+from worker.extract.dates import (
+    PageDate,
+    hint_offset,
+    not_after,
+    parse_fetched_at,
+    parse_iso,
+    parse_text_date,
+    parse_url_date,
+)
+from worker.extract.decode import decode_html
+from worker.extract.errors import ExtractionError
+from worker.extract.metadata import (
+    find_authors,
+    find_canonical,
+    find_description,
+    find_language,
+    find_lead_image,
+    find_section,
+    find_site_name,
+    find_tags,
+    find_title,
+    month_first_language,
+    structured_dates,
+    visible_date,
+)
+from worker.extract.profiles import SiteProfile, profile_for
+from worker.extract.structured import Structured, text_of
+from worker.fetch.urls import article_id, canonical_url
+from worker.models import Article
+
+__all__ = ["ExtractionError", "extract_article"]
+
+#: Fewer words than this is a landing page, an error page or a login wall, not a story.
+MIN_WORDS = 20
+_TAG = re.compile(r"<[a-zA-Z!/?]")
+
+
+def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: str | None = None,
+                    headers: Mapping[str, str] | None = None,
+                    hints: Mapping[str, Any] | None = None,
+                    source: str | None = None) -> Article:
+    """Extract one Article from a page; raises ExtractionError when it holds no story.
+
+    ``hints`` may carry ``timezone`` (IANA name or '+07:00') for local times printed without
+    an offset, and feed facts (``published_at``, ``title``) used as weak evidence.
+    """
+    hints = hints or {}
+    text = decode_html(html, headers, url)
+    if not _TAG.search(text[:65536]):
+        raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
+    tree = LexborHTMLParser(text)
+    if tree.root is None:
+        raise ExtractionError("not_html", "the parser found no document", url)
+    data = Structured(tree)
+    host = urlsplit(url).hostname if url else None
+    profile = profile_for(host)
+
+    canonical = find_canonical(tree, data, url)
+    site_name = find_site_name(data)
+    language = find_language(tree, data)
+    now = parse_fetched_at(fetched_at)
+    published, modified = _dates(tree, data, url, language, now, profile, hints)
+
+    title = find_title(tree, data, site_name) or (hints.get("title") or None)
+    authors = find_authors(tree, data)
+    lead = _lead(tree, data)
+    lead_image = find_lead_image(data, canonical or url)
+    section = find_section(data)
+    tags = find_tags(data)
+
+    if profile is not None:
+        for selector in profile.drop:
+            for node in tree.css(selector):
+                node.decompose()
+    paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
+    paragraphs = _prefer_complete_article_body(paragraphs, data)
+    dateline, paragraphs = _clean(paragraphs)
+    body = "\n\n".join(paragraphs)
+    words = len(body.split())
+    if words < MIN_WORDS:
+        raise ExtractionError("no_article_body",
+                              f"expected an article body of at least {MIN_WORDS} words, "
+                              f"found {words}", url)
+
+    article_key = _id_source(canonical, url, body)
+    return Article(
+        id=article_id(article_key), url=url or article_key, canonical_url=canonical,
+        title=title, body=body, paragraphs=paragraphs, lead=lead, authors=authors,
+        published_at=published.iso() if published else None,
+        published_at_utc=published.iso_utc() if published else None,
+        modified_at=modified.iso() if modified else None, declared_language=language,
+        dateline=dateline, lead_image=lead_image, site_name=site_name, section=section,
+        tags=tags, word_count=words, fetched_at=fetched_at, source=source)
+
+
+def _id_source(canonical: str | None, url: str | None, body: str) -> str:
+    for candidate in (canonical, url):
+        if candidate:
+            try:
+                return canonical_url(candidate)
+            except ValueError:
+                continue
+    # No URL at all (a saved file): a content-derived key, stable across runs.
+    return "urn:kabar:content:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _dates(tree: LexborHTMLParser, data: Structured, url: str | None, language: str | None,
+           now: datetime | None, profile: SiteProfile | None, hints: Mapping[str, Any]
+           ) -> tuple[PageDate | None, PageDate | None]:
+    limit = now or datetime.now(UTC)
+    month_first = month_first_language(language)
+    published, modified = structured_dates(tree, data)
+    published = not_after(published, limit)
+    if published is None and profile is not None:
+        for selector in profile.date:
+            node = tree.css_first(selector)
+            if node is not None:
+                published = not_after(parse_text_date(node.text(deep=True),
+                                                      month_first=month_first), limit)
+                if published:
+                    break
+    if published is None or published.hour is None:
+        seen = not_after(visible_date(tree, month_first, now), limit)
+        if seen is not None and (published is None or (seen.year, seen.month, seen.day) == (
+                published.year, published.month, published.day)):
+            published = seen
+    if published is None and isinstance(hints.get("published_at"), str):
+        published = not_after(parse_iso(hints["published_at"]), limit)
+    if published is None:
+        published = not_after(parse_url_date(url), limit)
+    zone = hints.get("timezone") or (profile.timezone if profile else None)
+    if published is not None:
+        published = published.with_offset(hint_offset(zone, published))
+    if modified is not None:
+        modified = modified.with_offset(hint_offset(zone, modified))
+    return published, modified
+
+
+_LEAD_SELECTOR = ('[class*="standfirst"], [class*="lead"], [class*="teaser"], [class*="summary"], '
+                  '[class*="intro"], [class*="excerpt"], [class*="dek"], [class*="subtitle"]')
+
+
+def _lead(tree: LexborHTMLParser, data: Structured) -> str | None:
+    for node in tree.css(_LEAD_SELECTOR)[:6]:
+        text = " ".join(node.text(deep=True).split())
+        if 40 <= len(text) <= 600 and text.count(" ") >= 6:
+            return text
+    return find_description(data)
+
+
+def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> list[str]:
+    """JSON-LD articleBody wins when it is complete and clearly longer than what the page
+    showed (paywalls and lazy-loaded bodies), never when it is a teaser."""
+    raw = text_of(data.article_value("articleBody"))
+    if not raw or "<" in raw[:200]:
+        return paragraphs
+    flat = " ".join(raw.split())
+    shown = sum(len(p) + 1 for p in paragraphs)
+    if len(flat) < 200 or flat.endswith(("...", "…")) or len(flat) < 1.3 * shown:
+        return paragraphs
+    parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n|\n", raw)]
+    return [p for p in parts if p]
+
+
+def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
+    """Move the dateline out, drop sign-offs and repeated paragraphs."""
+    out: list[str] = []
+    seen: set[str] = set()
+    dateline = None
+    for i, text in enumerate(paragraphs):
+        if i < 2 and dateline is None:
+            # The first paragraph may be a standfirst; the dateline opens the story proper.
+            dateline, text = split_dateline(text)
+        text = strip_signoff(text) if i == len(paragraphs) - 1 else text
+        key = text.casefold()
+        if not text or key in seen or is_boilerplate_text(text):
+            continue
+        seen.add(key)
+        out.append(text)
+    return dateline, out

@@ -1,0 +1,232 @@
+"""Main-text extraction over a selectolax tree: score containers, then walk the winner.
+
+A readability-style scorer finds the container holding most of the story's paragraph text
+(comma and length statistics, link density, class/id hints); a single iterative walk of that
+container (and of sibling containers that score alike) turns its blocks into paragraphs,
+skipping boilerplate subtrees and texts. No recursion, so any nesting depth is safe.
+"""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from worker.extract.boilerplate import (
+    NEGATIVE_ATTR,
+    POSITIVE_ATTR,
+    STRONG_NEGATIVE_ATTR,
+    is_boilerplate_text,
+)
+
+#: Removed with their content before scoring: never story text.
+DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
+             "button", "select", "textarea", "input", "nav", "footer", "aside", "figcaption",
+             "figure", "picture", "video", "audio", "canvas", "map", "dialog", "menu", "label"]
+_LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "li",
+                          "blockquote", "address", "summary"})
+_CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "ol", "dl",
+                         "table", "tbody", "thead", "tfoot", "tr", "td", "th", "center",
+                         "details", "hgroup", "body", "form", "fieldset", "caption", "h1"})
+_NESTED_BLOCK_SELECTOR = "p, div, ul, ol, table, section, article, blockquote, h2, h3, h4"
+_COMMAS = (",", "،", "，", "、")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _attr_text(node: LexborNode) -> str:
+    attrs = node.attributes
+    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+
+
+def _class_weight(node: LexborNode) -> float:
+    words = _attr_text(node)
+    if not words.strip():
+        return 0.0
+    weight = 0.0
+    if NEGATIVE_ATTR.search(words):
+        weight -= 25
+    if POSITIVE_ATTR.search(words):
+        weight += 25
+    return weight
+
+
+def _link_density(node: LexborNode, text_len: int) -> float:
+    if text_len == 0:
+        return 1.0
+    links = sum(len(_norm(a.text(deep=True))) for a in node.css("a"))
+    return min(1.0, links / text_len)
+
+
+def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str]]:
+    """Text-bearing blocks: <p>/<pre>/<td> and elements whose own text is split by <br>."""
+    found: list[tuple[LexborNode, str]] = []
+    seen: set[int] = set()
+    for node in root.css("p, pre, td, blockquote, h2, h3, li"):
+        text = _norm(node.text(deep=True))
+        if len(text) >= 25:
+            found.append((node, text))
+            seen.add(node.mem_id)
+    for br in root.css("br"):
+        parent = br.parent
+        if parent is None or parent.mem_id in seen:
+            continue
+        seen.add(parent.mem_id)
+        if parent.tag in ("p", "td", "pre", "li", "blockquote"):
+            continue
+        own = _norm(" ".join(c.text_content or "" for c in parent.iter(include_text=True)
+                             if c.tag == "-text"))
+        if len(own) >= 25:
+            found.append((parent, own))
+    return found
+
+
+def _best_container(root: LexborNode) -> list[LexborNode]:
+    """The highest-scoring container and its siblings that score alike, in page order."""
+    scores: dict[int, list] = {}
+    for node, text in _paragraph_nodes(root):
+        score = 1 + sum(text.count(c) for c in _COMMAS) + min(len(text) // 100, 3)
+        if node.tag in ("li", "td", "h2", "h3"):
+            score *= 0.5  # list items and cells are story text only in bulk
+        ancestor, level = node.parent, 0
+        while ancestor is not None and level < 3:
+            if ancestor.tag == "-undef" or ancestor.tag == "html":
+                break
+            entry = scores.get(ancestor.mem_id)
+            if entry is None:
+                entry = scores[ancestor.mem_id] = [ancestor, _class_weight(ancestor)]
+            entry[1] += score / (1 if level == 0 else level * 2)
+            ancestor, level = ancestor.parent, level + 1
+    if not scores:
+        return []
+    ranked = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:8]
+    best, best_score = None, 0.0
+    for node, score in ranked:
+        text_len = len(_norm(node.text(deep=True)))
+        final = score * (1 - _link_density(node, text_len))
+        if STRONG_NEGATIVE_ATTR.search(_attr_text(node)) and node.tag != "body":
+            final *= 0.3
+        if final > best_score:
+            best, best_score = node, final
+    if best is None:
+        return []
+    parent = best.parent
+    if parent is None or best.tag == "body":
+        return [best]
+    threshold = max(10.0, best_score * 0.2)
+    group = []
+    for sibling in parent.iter():
+        if sibling.mem_id == best.mem_id:
+            group.append(sibling)
+            continue
+        entry = scores.get(sibling.mem_id)
+        if entry is not None and entry[1] >= threshold and not STRONG_NEGATIVE_ATTR.search(
+                _attr_text(sibling)):
+            text_len = len(_norm(sibling.text(deep=True)))
+            if _link_density(sibling, text_len) < 0.25:
+                group.append(sibling)
+        elif sibling.tag == "p":
+            text = _norm(sibling.text(deep=True))
+            if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
+                group.append(sibling)
+    return group
+
+
+def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
+    words = _attr_text(node)
+    if not words.strip() or not NEGATIVE_ATTR.search(words):
+        return False
+    if POSITIVE_ATTR.search(words) and not STRONG_NEGATIVE_ATTR.search(words):
+        return False
+    # A negative word on a wrapper holding most of the story is a misleading class name.
+    return len(_norm(node.text(deep=True))) < 0.6 * container_len
+
+
+class _Collector:
+    """Accumulates inline text into paragraphs while walking a container."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[tuple[str, float, str]] = []  # text, link density, tag
+        self.parts: list[str] = []
+        self.link_chars = 0
+
+    def add(self, text: str, in_link: bool) -> None:
+        self.parts.append(text)
+        if in_link:
+            self.link_chars += len(text.strip())
+
+    def flush(self, tag: str = "div") -> None:
+        text = _norm("".join(self.parts))
+        if text:
+            self.paragraphs.append((text, self.link_chars / len(text), tag))
+        self.parts, self.link_chars = [], 0
+
+
+def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
+    total = sum(len(_norm(c.text(deep=True))) for c in containers)
+    out = _Collector()
+    # Stack entries: (node, in_link, closing_tag); closing entries flush the paragraph.
+    stack: list[tuple[LexborNode | None, bool, str | None]] = [
+        (c, False, None) for c in reversed(containers)]
+    while stack:
+        node, in_link, closing = stack.pop()
+        if node is None:
+            out.flush(closing or "div")
+            continue
+        tag = node.tag
+        if tag == "-text":
+            out.add(node.text_content or "", in_link)
+            continue
+        if tag.startswith("-"):
+            continue  # comments, doctype
+        if tag == "br":
+            out.flush("p")
+            continue
+        if tag == "h1":
+            continue  # the title, reported separately
+        if tag in _LEAF_BLOCKS or tag in _CONTAINERS:
+            if _is_boilerplate_node(node, total):
+                continue
+            out.flush()
+            leaf = tag in _LEAF_BLOCKS and not (
+                tag in ("li", "blockquote", "dd") and node.css_first(_NESTED_BLOCK_SELECTOR))
+            if leaf:
+                text = _norm(node.text(deep=True))
+                if text:
+                    links = sum(len(_norm(a.text(deep=True))) for a in node.css("a"))
+                    out.paragraphs.append((text, links / len(text), tag))
+                continue
+            stack.append((None, in_link, tag))
+        children = list(node.iter(include_text=True))
+        link = in_link or tag == "a"
+        stack.extend((child, link, None) for child in reversed(children))
+    out.flush()
+    return out.paragraphs
+
+
+def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None) -> list[str]:
+    """The story's paragraphs, each once, boilerplate removed. Mutates ``tree``."""
+    root = tree.body or tree.root
+    if root is None:
+        return []
+    tree.strip_tags(DROP_TAGS)
+    containers: list[LexborNode] = []
+    for selector in selectors or ():
+        containers.extend(root.css(selector))
+    if not containers:
+        containers = _best_container(root)
+    if not containers:
+        return []
+    paragraphs: list[str] = []
+    seen: set[str] = set()
+    for text, link_density, tag in _walk(containers):
+        if link_density > 0.5 or (tag == "li" and link_density > 0.3):
+            continue
+        if is_boilerplate_text(text):
+            continue
+        key = text.casefold()
+        if key in seen:
+            continue  # pages that print the body twice
+        seen.add(key)
+        paragraphs.append(text)
+    return paragraphs

@@ -1,0 +1,301 @@
+"""Dates from structured values and from visible text, in many languages, without dateparser.
+
+Everything here is regular expressions over short strings, so a page costs microseconds.
+A parsed date remembers what the page actually said: date only, date and time, and the UTC
+offset only when one was stated (or a time-zone abbreviation / hint supplied it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+_MONTHS: dict[str, int] = {}
+
+
+def _months(*names: str) -> None:
+    for i, group in enumerate(names, start=1):
+        for name in group.split():
+            _MONTHS[name] = i
+
+
+# en, id/ms, de, fr, es, pt, it, nl, and the Nordic / Polish / Turkish forms seen on news sites.
+_months("january jan januari janvier enero ene janeiro gennaio gen januar jänner jän januarie "
+        "ocak stycznia styczeń januára",
+        "february feb februari pebruari februar février fevrier fév fev febrero janv febbraio "
+        "fevereiro şubat lutego luty",
+        "march mar maret mac märz maerz mars marzo março marco mrt maart mart marca marzec",
+        "april apr avril abril aprile avr apr. nisan kwietnia kwiecień",
+        "may mei mai mayo maio maggio mag mayıs maja maj",
+        "june jun juni juin junio junho giugno giu haziran czerwca czerwiec",
+        "july jul juli julai juillet juil julio julho luglio lug temmuz lipca lipiec",
+        "august aug agustus ogos août aout agosto ago augusti ağustos sierpnia sierpień",
+        "september sep sept september septembre settembre set septiembre setiembre setembro "
+        "eylül września wrzesień",
+        "october oct oktober okt octobre octubre outubro ottobre ott ekim października "
+        "październik",
+        "november nov nopember novembre noviembre novembro kasım listopada listopad",
+        "december dec desember dis dezember dez décembre decembre déc diciembre dic dezembro "
+        "dicembre aralık grudnia grudzień")
+_MONTHS["januar"] = 1
+_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+
+#: Time-zone abbreviations news sites print after a time; offsets in minutes.
+TZ_ABBREVIATIONS: dict[str, int] = {
+    "WIB": 420, "WITA": 480, "WIT": 540, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 60,
+    "CET": 60, "CEST": 120, "MEZ": 60, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
+    "BST": 60, "IST": 330, "PKT": 300, "ICT": 420, "SGT": 480, "MYT": 480, "HKT": 480,
+    "PHT": 480, "AWST": 480, "JST": 540, "KST": 540, "ACST": 570, "AEST": 600, "AEDT": 660,
+    "NZST": 720, "NZDT": 780, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300,
+    "MST": -420, "MDT": -360, "PST": -480, "PDT": -420, "AKST": -540, "HST": -600,
+    "ET": -300, "PT": -480, "BRT": -180, "ART": -180, "SAST": 120, "EAT": 180, "WAT": 60,
+}
+_TZ_ALT = "|".join(sorted(TZ_ABBREVIATIONS, key=len, reverse=True))
+
+
+@dataclass(frozen=True, slots=True)
+class PageDate:
+    """A date as the page stated it; ``offset`` (minutes east of UTC) only when known."""
+
+    year: int
+    month: int
+    day: int
+    hour: int | None = None
+    minute: int = 0
+    second: int = 0
+    offset: int | None = None
+
+    def with_offset(self, offset: int | None) -> PageDate:
+        if offset is None or self.offset is not None or self.hour is None:
+            return self
+        return PageDate(self.year, self.month, self.day, self.hour, self.minute, self.second,
+                        offset)
+
+    def naive(self) -> datetime:
+        return datetime(self.year, self.month, self.day, self.hour or 0, self.minute,
+                        self.second)
+
+    def aware(self) -> datetime | None:
+        if self.offset is None:
+            return None
+        return self.naive().replace(tzinfo=timezone(timedelta(minutes=self.offset)))
+
+    def iso(self) -> str:
+        if self.hour is None:
+            return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+        aware = self.aware()
+        return aware.isoformat() if aware else self.naive().isoformat()
+
+    def iso_utc(self) -> str | None:
+        aware = self.aware()
+        return aware.astimezone(UTC).isoformat() if aware else None
+
+
+def _valid(year: int, month: int, day: int, hour: int | None = None, minute: int = 0,
+           second: int = 0, offset: int | None = None) -> PageDate | None:
+    if not (1990 <= year <= 2100):
+        return None
+    if hour is not None and not (0 <= hour <= 23 and 0 <= minute <= 59 and 0 <= second <= 60):
+        hour = None
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return None
+    return PageDate(year, month, day, hour, minute, min(second, 59), offset)
+
+
+def _offset(text: str | None) -> int | None:
+    if not text:
+        return None
+    text = text.strip()
+    if text.upper() in TZ_ABBREVIATIONS:
+        return TZ_ABBREVIATIONS[text.upper()]
+    m = re.fullmatch(r"(?:GMT|UTC)?\s*([+-])(\d{1,2}):?(\d{2})?", text, re.I)
+    if not m:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+    if minutes > 14 * 60:
+        return None
+    return minutes if m.group(1) == "+" else -minutes
+
+
+_ISO = re.compile(
+    r"(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,]\d+)?)?"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?")
+
+
+def parse_iso(value: str) -> PageDate | None:
+    """ISO 8601 and its common sloppy forms: '2023-10-07T08:48:00.000+0700', '20231007'."""
+    if not isinstance(value, str):
+        return None
+    m = _ISO.search(value.strip()[:64])
+    if not m:
+        return None
+    y, mo, d, h, mi, s, tz = m.groups()
+    return _valid(int(y), int(mo), int(d), int(h) if h is not None else None,
+                  int(mi or 0), int(s or 0), _offset(tz))
+
+
+_TIME = (r"(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?(?!\d)\s*"
+         r"(?P<ampm>[ap]\.?\s?m\.?(?![a-z]))?\s*(?:uhr|h|hrs|horas|heures|ore|uur|"
+         r")?\s*(?:\(?(?P<tz>(?:" + _TZ_ALT + r")(?![a-z])|(?:GMT|UTC)\s*[+-]\d{1,2}"
+         r"(?::?\d{2})?)\)?)?")
+_SEP = r"[\s,|\-–—/·•T]*(?:um|à|a\s+las|às|alle|om|pukul|jam|at|kl\.?|klo|o)?[\s,|\-–—/·•]*"
+_DMY_NAME = (r"(?<![\d.])(?P<d>\d{1,2})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+|di\s+)?"
+             r"(?P<mon>" + _MONTH_ALT + r")\.?,?\s*(?:de\s+|del\s+)?(?P<y>\d{4})(?!\d)")
+_MDY_NAME = (r"(?<![\w])(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+"
+             r"(?P<y>\d{4})(?!\d)")
+_YMD_NAME = r"(?P<y>\d{4})\.?\s+(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?!\d)"
+_NUMERIC = r"(?<![\d/.])(?P<a>\d{1,2})[./-](?P<b>\d{1,2})[./-](?P<y>\d{4})(?![\d/])"
+_YMD_NUM = r"(?<![\d/.])(?P<y>\d{4})[./-](?P<b>\d{1,2})[./-](?P<a>\d{1,2})(?![\d/])"
+
+_TEXT_PATTERNS = [
+    re.compile(p + r"(?:" + _SEP + _TIME + r")?", re.I)
+    for p in (_DMY_NAME, _MDY_NAME, _YMD_NAME, _YMD_NUM, _NUMERIC)
+]
+#: Time before date, e.g. "08:48 WIB, 7 Oktober 2023" or "14:05 Uhr, 12.03.2024".
+_TIME_FIRST = [re.compile(_TIME + r"[\s,|\-–—]*" + p.replace("(?P<", "(?P<x"), re.I)
+               for p in (_DMY_NAME, _NUMERIC)]
+
+_RELATIVE_UNITS = {
+    "minutes": ("menit minit minute minutes min mins minuten minuti minutos dakika"),
+    "hours": ("jam hour hours hr hrs stunde stunden heure heures hora horas ora ore uur saat"),
+    "days": ("hari day days tag tagen jour jours día días dia dias giorno giorni dag dagen gün"),
+    "weeks": ("minggu pekan week weeks woche wochen semaine semaines semana semanas "
+              "settimana settimane"),
+}
+_UNIT = {w: unit for unit, words in _RELATIVE_UNITS.items() for w in words.split()}
+_UNIT_ALT = "|".join(sorted(_UNIT, key=len, reverse=True))
+_RELATIVE = re.compile(
+    r"(?:(?:vor|il\s+y\s+a|hace|há|ha)\s+)?(?P<n>\d{1,3}|an?|one|satu|se)\s+(?P<u>" + _UNIT_ALT
+    + r")\b\s*(?:yang\s+)?(?:lalu|ago|fa|geleden|önce|lepas)?", re.I)
+
+
+def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDate | None:
+    g = {k[len(prefix):]: v for k, v in m.groupdict().items() if k.startswith(prefix)
+         and v is not None} if prefix else {k: v for k, v in m.groupdict().items()
+                                            if v is not None}
+    year = int(g["y"])
+    if "mon" in g:
+        month, day = _MONTHS.get(g["mon"].lower().rstrip(".")), int(g["d"])
+        if month is None:
+            return None
+    else:
+        a, b = int(g["a"]), int(g["b"])
+        if a > 12:
+            day, month = a, b
+        elif b > 12:
+            month, day = a, b
+        else:
+            day, month = (a, b) if dmy else (b, a)
+    hour = minute = second = None
+    offset = None
+    if "h" in g:
+        hour, minute, second = int(g["h"]), int(g["mi"]), int(g.get("s") or 0)
+        ampm = g.get("ampm", "").lower().replace(".", "").replace(" ", "")
+        if ampm == "pm" and hour < 12:
+            hour += 12
+        elif ampm == "am" and hour == 12:
+            hour = 0
+        offset = _offset(g.get("tz"))
+    return _valid(year, month, day, hour, minute or 0, second or 0, offset)
+
+
+def parse_text_date(text: str, *, month_first: bool = False) -> PageDate | None:
+    """The first date (with its time and zone when printed next to it) in a short text.
+
+    ``month_first`` resolves 03/04/2024 as March 4 (US pages); otherwise day first.
+    """
+    text = text[:2000]
+    best: tuple[int, PageDate] | None = None
+    for pattern in _TEXT_PATTERNS:
+        for m in pattern.finditer(text):
+            found = _from_match(m, dmy=not month_first)
+            if found is not None:
+                if best is None or m.start() < best[0]:
+                    best = (m.start(), found)
+                break
+    for pattern in _TIME_FIRST:
+        m2 = pattern.search(text)
+        if m2 is not None and (best is None or m2.start() <= best[0]):
+            date = _from_match(m2, "x", dmy=not month_first)
+            if date is not None:
+                best = (m2.start(), PageDate(date.year, date.month, date.day,
+                                             *_from_match_time(m2)))
+    return best[1] if best else None
+
+
+def _from_match_time(m: re.Match[str]) -> tuple[int | None, int, int, int | None]:
+    hour, minute = int(m.group("h")), int(m.group("mi"))
+    ampm = (m.group("ampm") or "").lower().replace(".", "").replace(" ", "")
+    if ampm == "pm" and hour < 12:
+        hour += 12
+    elif ampm == "am" and hour == 12:
+        hour = 0
+    if hour > 23 or minute > 59:
+        return None, 0, 0, None
+    return hour, minute, int(m.group("s") or 0), _offset(m.group("tz"))
+
+
+def parse_relative(text: str, now: datetime) -> PageDate | None:
+    """'2 jam yang lalu', '3 hours ago', 'vor 5 Minuten' measured back from ``now``."""
+    m = _RELATIVE.search(text[:300])
+    if not m:
+        return None
+    raw = m.group(0).lower()
+    if not any(w in raw for w in ("lalu", "ago", "fa", "geleden", "önce", "lepas", "vor",
+                                  "il y a", "hace", "há", "ha ")):
+        return None
+    n = m.group("n").lower()
+    count = int(n) if n.isdigit() else 1
+    then = now - timedelta(**{_UNIT[m.group("u").lower()]: count})
+    offset = int(then.utcoffset().total_seconds() // 60) if then.utcoffset() is not None else None
+    return PageDate(then.year, then.month, then.day, then.hour, then.minute, 0, offset)
+
+
+_URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2})(?:/|[^\d]|$)")
+
+
+def parse_url_date(url: str | None) -> PageDate | None:
+    """A date in the URL path (/2023/10/07/ or /20231007): weak evidence, date only."""
+    if not url:
+        return None
+    m = _URL_DATE.search(url)
+    return _valid(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def hint_offset(tz: str | None, at: PageDate) -> int | None:
+    """Offset in minutes for a timezone hint ('Asia/Jakarta' or '+07:00') at a given date."""
+    if not tz:
+        return None
+    fixed = _offset(tz)
+    if fixed is not None:
+        return fixed
+    try:
+        zone = ZoneInfo(tz)
+    except (KeyError, ValueError):
+        return None
+    delta = at.naive().replace(tzinfo=zone).utcoffset()
+    return int(delta.total_seconds() // 60) if delta is not None else None
+
+
+def parse_fetched_at(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def not_after(date: PageDate | None, limit: datetime | None) -> PageDate | None:
+    """Drop dates after the fetch time (a day of slack for unknown zones)."""
+    if date is None or limit is None:
+        return date
+    aware = date.aware()
+    if aware is not None:
+        return date if aware <= limit + timedelta(minutes=5) else None
+    return date if date.naive() <= limit.replace(tzinfo=None) + timedelta(days=1) else None

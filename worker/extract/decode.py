@@ -1,0 +1,92 @@
+"""Bytes → text: charset from BOM, HTTP header or <meta>, with binary and size checks."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+
+from worker.extract.errors import ExtractionError
+
+#: Larger inputs are refused outright; pages this big are never articles and would cost
+#: the worker seconds of parsing.
+MAX_BYTES = 16 * 1024 * 1024
+
+_MAGIC = (
+    b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"BZh",
+    b"\x00\x00\x01\x00", b"RIFF", b"OggS", b"ID3", b"\x7fELF", b"MZ", b"wOFF", b"wOF2",
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([a-zA-Z0-9_.:-]+)", re.I)
+#: Labels browsers treat as something else (WHATWG encoding standard).
+_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252",
+            "us-ascii": "cp1252", "x-sjis": "shift_jis", "gb2312": "gb18030", "gbk": "gb18030"}
+
+
+def _codec(label: str | bytes | None) -> str | None:
+    if not label:
+        return None
+    name = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
+    name = _ALIASES.get(name.strip().lower(), name.strip().lower())
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def looks_binary(head: bytes) -> bool:
+    """True for known binary signatures or for control bytes no text page contains."""
+    if head.startswith(_MAGIC):
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 BOM: text, decoded below
+        return False
+    sample = head[:4096]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return bool(sample) and controls / len(sample) > 0.05
+
+
+def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
+                url: str | None = None) -> str:
+    """Decode a page to text the way a browser would, never raising on bad bytes.
+
+    Raises ExtractionError ``too_large``, ``empty`` or ``binary``.
+    """
+    size = len(data)
+    if size > MAX_BYTES:
+        raise ExtractionError("too_large", f"{size} bytes, limit {MAX_BYTES}", url)
+    if isinstance(data, str):
+        text = data
+    else:
+        if looks_binary(data[:8192]):
+            raise ExtractionError("binary", "content is not text (binary signature)", url)
+        text = _decode_bytes(data, headers)
+    if not text.strip():
+        raise ExtractionError("empty", "no content", url)
+    if "\x00" in text[:4096]:
+        raise ExtractionError("binary", "content is not text (NUL characters)", url)
+    return text
+
+
+def _decode_bytes(data: bytes, headers: Mapping[str, str] | None) -> str:
+    for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                      (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            return data[len(bom):].decode(name, "replace")
+    declared = None
+    for key, value in (headers or {}).items():
+        if key.lower() == "content-type":
+            m = _HEADER_CHARSET.search(value)
+            declared = _codec(m.group(1)) if m else None
+    if declared is None:
+        m = _META_CHARSET.search(data[:4096])
+        declared = _codec(m.group(1)) if m else None
+    if declared in (None, "utf-8"):
+        # Most of the web is UTF-8 whatever it declares; fall back to cp1252 only when the
+        # bytes are plainly not UTF-8 (many decode errors), as browsers effectively do.
+        text = data.decode("utf-8", "replace")
+        if declared is None and text.count("\ufffd") > max(8, len(text) // 500):
+            return data.decode("cp1252", "replace")
+        return text
+    return data.decode(declared, "replace")

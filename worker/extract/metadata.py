@@ -1,0 +1,298 @@
+"""Title, authors, language, site name, section, tags, images and dates of a page."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+
+from worker.extract.dates import PageDate, parse_iso, parse_text_date
+from worker.extract.structured import Structured, text_of
+
+_TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|/|»|:)\s+")
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _first_h1(tree: LexborHTMLParser) -> str | None:
+    for node in tree.css("h1"):
+        text = _norm(node.text(deep=True))
+        if 3 <= len(text) <= 400:
+            return text
+    return None
+
+
+def _strip_site(title: str, site: str | None) -> str:
+    """'Story — Site' → 'Story': drop separated parts that name the site or are very short."""
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    site_key = (site or "").casefold().replace(" ", "")
+    def is_site(part: str) -> bool:
+        key = part.casefold().replace(" ", "")
+        return bool(site_key) and (key in site_key or site_key in key)
+    while len(parts) > 1 and (is_site(parts[-1]) or (len(parts[-1].split()) <= 3
+                              and len(parts[-1]) < len(parts[0]))):
+        parts.pop()
+    while len(parts) > 1 and is_site(parts[0]):
+        parts.pop(0)
+    if len(parts) == 1:
+        return parts[0]
+    # Keep the separators the headline itself used ("Armenia: the vote").
+    return title[: title.rfind(parts[-1]) + len(parts[-1])] if title.startswith(parts[0]) else \
+        " - ".join(parts)
+
+
+def find_title(tree: LexborHTMLParser, data: Structured, site: str | None) -> str | None:
+    h1 = _first_h1(tree)
+    og = _norm(data.first_meta("og:title", "twitter:title"))
+    headline = _norm(text_of(data.article_value("headline", "name")))
+    title_node = tree.css_first("title")
+    html_title = _norm(title_node.text(deep=True)) if title_node else ""
+    if h1:
+        key = h1.casefold()
+        for other in (og, headline, html_title):
+            if other and key in other.casefold():
+                return h1
+    for candidate in (headline, og):
+        if candidate:
+            return _strip_site(candidate, site)
+    if h1:
+        return h1
+    return _strip_site(html_title, site) if html_title else None
+
+
+def find_site_name(data: Structured) -> str | None:
+    name = data.first_meta("og:site_name", "application-name", "apple-mobile-web-app-title")
+    if name:
+        return _norm(name)
+    publisher = data.article_value("publisher")
+    return _norm(text_of(publisher)) or None if isinstance(publisher, (dict, list)) else None
+
+
+def find_language(tree: LexborHTMLParser, data: Structured) -> str | None:
+    html = tree.css_first("html")
+    raw = None
+    if html is not None:
+        raw = html.attributes.get("lang") or html.attributes.get("xml:lang")
+    if not raw:
+        raw = data.first_meta("content-language", "language", "og:locale", "inlanguage")
+    if not raw:
+        value = data.article_value("inLanguage")
+        raw = value if isinstance(value, str) else None
+    return normalize_language(raw)
+
+
+def normalize_language(raw: str | None) -> str | None:
+    """BCP 47 casing: 'EN_us' → 'en-US', 'id' → 'id'; None for junk."""
+    if not raw:
+        return None
+    parts = raw.strip().replace("_", "-").split(",")[0].split("-")
+    lang = parts[0].lower()
+    if not re.fullmatch(r"[a-z]{2,3}", lang):
+        return None
+    rest = [p.upper() if len(p) == 2 else p.title() if len(p) == 4 else p.lower()
+            for p in parts[1:] if re.fullmatch(r"[A-Za-z0-9]{2,8}", p)]
+    return "-".join([lang, *rest])
+
+
+def find_canonical(tree: LexborHTMLParser, data: Structured, base: str | None) -> str | None:
+    node = tree.css_first('link[rel="canonical"]')
+    candidates = [node.attributes.get("href") if node else None, data.first_meta("og:url")]
+    for href in candidates:
+        if not href or not href.strip():
+            continue
+        absolute = urljoin(base, href.strip()) if base else href.strip()
+        parts = urlsplit(absolute)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return absolute
+    return None
+
+
+def find_lead_image(data: Structured, base: str | None) -> str | None:
+    image = data.first_meta("og:image", "og:image:url", "twitter:image")
+    if not image:
+        image = text_of(data.article_value("image", "thumbnailUrl"))
+    if not image:
+        return None
+    return urljoin(base, image) if base else image
+
+
+def find_section(data: Structured) -> str | None:
+    section = data.first_meta("article:section", "section", "parsely-section")
+    if not section:
+        section = text_of(data.article_value("articleSection"))
+    return _norm(section) or None
+
+
+def find_tags(data: Structured) -> list[str]:
+    tags = list(data.meta.get("article:tag", []))
+    if not tags:
+        keywords = data.article_value("keywords") or data.first_meta("news_keywords", "keywords")
+        if isinstance(keywords, str):
+            tags = keywords.split(",")
+        elif isinstance(keywords, list):
+            tags = [k for k in keywords if isinstance(k, str)]
+    out: list[str] = []
+    for tag in tags:
+        tag = _norm(tag)
+        if tag and tag.casefold() not in {t.casefold() for t in out}:
+            out.append(tag)
+    return out[:50]
+
+
+def find_description(data: Structured) -> str | None:
+    value = data.first_meta("og:description", "description", "twitter:description")
+    if not value:
+        value = text_of(data.article_value("description"))
+    return _norm(value) or None
+
+
+# --- authors -------------------------------------------------------------------------------
+
+_BYLINE_PREFIX = re.compile(
+    r"^\W*(?:by|oleh|penulis|reporter|wartawan|editor|penyunting|redaktur|von|par|por|di|"
+    r"door|av|af|text|texto|written by|posted by|author|autor|auteur|autore|verfasst von)"
+    r"\s*[:.]?\s+", re.I)
+_ROLE = re.compile(
+    r"\b(?:reporter|editor|penulis|wartawan|kontributor|correspondent|staff writer|"
+    r"contributor|redakteur\w*|korrespondent\w*|journalist\w*|photographer|fotograf\w*|"
+    r"senior|chief|political|business|news|local democracy reporters?|reporters?|"
+    r"editors?|writers?)\b", re.I)
+_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bdan\b|\bet\b|\by\b|\be\b|\ben\b|\boch\b|"
+                    r"\|| / |\bwith\b)\s*", re.I)
+_NOT_NAME = re.compile(r"\d|@|https?:|www\.|\.com|\bupdated?\b|\bpublished\b|\bminutes?\b",
+                       re.I)
+
+
+def clean_authors(raw: list[str]) -> list[str]:
+    """Names from byline strings: prefixes, roles, dates and agencies-with-dates removed."""
+    out: list[str] = []
+    for value in raw:
+        value = _norm(value)
+        if not value or len(value) > 200:
+            continue
+        value = _BYLINE_PREFIX.sub("", value)
+        for part in _SPLIT.split(value):
+            part = _BYLINE_PREFIX.sub("", part.strip(" -–—:|·•()[]"))
+            part = _norm(_ROLE.sub("", part)).strip(" -–—:|·•,")
+            if not part or _NOT_NAME.search(part) or not (1 <= len(part.split()) <= 5):
+                continue
+            if len(part) < 3 or not any(c.isupper() for c in part[:1]):
+                continue
+            if part.casefold() not in {a.casefold() for a in out}:
+                out.append(part)
+    return out[:10]
+
+
+def find_authors(tree: LexborHTMLParser, data: Structured) -> list[str]:
+    raw: list[str] = []
+    author = data.article_value("author", "creator")
+    for item in author if isinstance(author, list) else [author]:
+        name = text_of(item.get("name") if isinstance(item, dict) else item)
+        if name and not name.startswith("http"):
+            raw.append(name)
+    if not raw:
+        for key in ("author", "article:author", "dc.creator", "parsely-author",
+                    "sailthru.author", "byl"):
+            raw.extend(v for v in data.meta.get(key, []) if not v.startswith("http"))
+    if not raw:
+        for node in tree.css('[rel="author"], [itemprop="author"], .byline, .author-name, '
+                             '.author, [class*="byline"]')[:4]:
+            text = _norm(node.text(deep=True))
+            if text and len(text) < 120:
+                raw.append(text)
+    return clean_authors(raw)
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+_PUBLISHED_META = ("article:published_time", "og:article:published_time", "article.published",
+                   "article:published", "pubdate", "publishdate", "publish-date", "publish_date",
+                   "date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.date",
+                   "dcterms.issued", "sailthru.date", "parsely-pub-date", "datepublished",
+                   "og:pubdate", "date.available", "citation_publication_date",
+                   "cxenseparse:recs:publishtime", "publication_date", "release_date")
+_MODIFIED_META = ("article:modified_time", "og:updated_time", "dateModified", "datemodified",
+                  "dcterms.modified", "last-modified", "lastmod", "article.updated")
+_DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
+               '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
+               '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
+               '[class*="fecha"], [class*="data"]')
+_MODIFIED_HINT = re.compile(r"updat|modif|aktualisiert|diperbarui|mis à jour|actualiz|"
+                            r"atualiz|aggiorn|bijgewerkt", re.I)
+
+
+def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate | None,
+                                                                        PageDate | None]:
+    """(published, modified) from JSON-LD, meta tags, microdata and <time datetime>."""
+    published = None
+    for value in (data.article_value("datePublished", "dateCreated", "uploadDate"),
+                  *(data.first_meta(k) for k in _PUBLISHED_META)):
+        published = parse_iso(text_of(value) or "")
+        if published:
+            break
+    if published is None:
+        for node in tree.css('[itemprop="datePublished"], time[datetime]')[:5]:
+            attrs = node.attributes
+            context = _norm(node.text(deep=True))
+            if node.tag == "time" and _MODIFIED_HINT.search(
+                    f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}"):
+                continue
+            published = parse_iso(attrs.get("datetime") or attrs.get("content") or "")
+            if published:
+                break
+    modified = None
+    for value in (data.article_value("dateModified"), *(data.first_meta(k.lower())
+                                                        for k in _MODIFIED_META)):
+        modified = parse_iso(text_of(value) or "")
+        if modified:
+            break
+    return published, modified
+
+
+def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
+                 ) -> PageDate | None:
+    """A publish date printed on the page, from date-like elements first, near the title next."""
+    from worker.extract.dates import parse_relative
+
+    checked = 0
+    for node in tree.css(_DATE_NODES):
+        text = _norm(node.text(deep=True))
+        if not text or len(text) > 250:
+            continue
+        checked += 1
+        if checked > 40:
+            break
+        if _MODIFIED_HINT.match(text):
+            continue
+        found = parse_text_date(text, month_first=month_first)
+        if found is None and now is not None:
+            found = parse_relative(text, now)
+        if found is not None:
+            return found
+    h1 = tree.css_first("h1")
+    if h1 is not None:
+        parent = h1.parent
+        for _ in range(3):
+            if parent is None or parent.parent is None:
+                break
+            parent = parent.parent
+        if parent is not None:
+            text = _norm(parent.text(deep=True))[:3000]
+            start = text.find(_norm(h1.text(deep=True)))
+            found = parse_text_date(text[max(0, start):][:1500], month_first=month_first)
+            if found is not None:
+                return found
+    return None
+
+
+def month_first_language(language: str | None) -> bool:
+    """US English writes 03/04/2024 for March 4; everyone else for 3 April."""
+    return bool(language) and language.lower() in ("en-us", "en")
+
+
