@@ -1,0 +1,317 @@
+"""The fetch stage: one FetchRequest in, pages / new requests / dead letters out.
+
+The agent on ``kabar.fetch`` (keyed by host) calls ``handle_fetch_request`` per message and
+sends what it returns: ``pages`` to ``kabar.pages``, ``requests`` back to ``kabar.fetch``
+(keyed by their host), ``dead_letters`` to ``kabar.deadletter``. ``skipped`` lists what was
+deliberately not fetched, with why, for logs and counters.
+
+``seen`` is the URL seen-table (a Faust table in production, any MutableMapping in tests),
+keyed by canonical URL. A Faust table is sharded like the stream that writes it, so every
+entry is read and written while handling a message of the host it belongs to:
+
+* an article URL's entry ``{"fetched_at", "modified_at"}`` is written by the article
+  fetch, which runs on the partition of the article's host: the authority on whether an
+  article was fetched;
+* a feed/sitemap/page URL's entry holds its conditional-GET validators, adaptive poll
+  interval and the fingerprints of the items it already announced (so a feed polled every
+  few minutes does not re-announce its 50 items each time; items on another host are
+  checked again by their own host's partition).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import xxhash
+
+from worker.fetch.client import Fetcher, FetchResult
+from worker.fetch.discovery import (
+    DiscoveryError,
+    FeedItem,
+    SitemapEntry,
+    article_links,
+    discover_feeds,
+    parse_feed,
+    parse_sitemap,
+    robots_sitemaps,
+)
+from worker.fetch.errors import FetchError
+from worker.fetch.sources import DEFAULT_MAX_AGE, DEFAULT_POLL_INTERVAL, Source
+from worker.fetch.urls import canonical_url, host_of
+from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
+
+LISTING_KINDS = ("feed", "sitemap", "page")
+#: fingerprints of announced items kept per listing; bounds the table value (~20 B each)
+MAX_RECENT = 5_000
+
+
+@dataclass(slots=True)
+class FetchOutcome:
+    pages: list[RawPage] = field(default_factory=list)
+    requests: list[FetchRequest] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _iso(now: datetime) -> str:
+    return now.isoformat()
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def source_requests(sources: Iterable[Source], now: datetime) -> list[FetchRequest]:
+    """One poll request per enabled source (the leader's timer sends these to kabar.fetch;
+    the stage itself skips sources that are not due yet)."""
+    return [
+        FetchRequest(
+            url=source.url,
+            source=source.name,
+            host=host_of(source.url),
+            requested_at=_iso(now),
+            kind=source.kind,
+            hints=FetchHints(language=source.language, timezone=source.timezone),
+        )
+        for source in sources
+        if source.enabled
+    ]
+
+
+def _dead(req: FetchRequest, reason: str, message: str, now: datetime, url: str | None = None
+          ) -> DeadLetter:
+    return DeadLetter(
+        stage="fetch", reason=reason, message=message, failed_at=_iso(now),
+        url=url or req.url, key=req.host, payload=req.to_dict(),
+    )
+
+
+async def handle_fetch_request(
+    req: FetchRequest,
+    fetcher: Fetcher,
+    seen: MutableMapping[str, dict[str, Any]],
+    now: datetime,
+    *,
+    sources: Mapping[str, Source] | None = None,
+) -> FetchOutcome:
+    """Handle one message of ``kabar.fetch``. Never raises for a bad URL, server or body:
+    those become dead letters with a machine-readable reason.
+
+    ``now`` must be timezone-aware; ``sources`` (by name) supplies per-source options
+    (max_age, include/exclude, poll bounds); without it the defaults apply."""
+    outcome = FetchOutcome()
+    try:
+        key = canonical_url(req.url, fetcher.settings.tracking_params)
+    except ValueError as exc:
+        outcome.dead_letters.append(_dead(req, "invalid_url", str(exc), now))
+        return outcome
+    source = (sources or {}).get(req.source)
+    if req.kind == "article":
+        await _article(req, key, fetcher, seen, now, outcome)
+    elif req.kind in LISTING_KINDS:
+        await _listing(req, key, fetcher, seen, now, source, outcome)
+    else:
+        outcome.dead_letters.append(
+            _dead(req, "unknown_kind", f"kind {req.kind!r} is not one of article, "
+                  f"{', '.join(LISTING_KINDS)}", now)
+        )
+    return outcome
+
+
+# -- articles ---------------------------------------------------------------------------
+def _revisit_reason(
+    entry: Mapping[str, Any], hints: FetchHints, now: datetime, revisit_after: float
+) -> str | None:
+    """Why an already fetched article should be fetched again, or None to skip it."""
+    fetched = _parse_time(entry.get("fetched_at"))
+    if fetched is None or (now - fetched).total_seconds() >= revisit_after:
+        return "revisit_window"
+    announced = _parse_time(hints.modified_at)
+    known = _parse_time(entry.get("modified_at"))
+    if announced is not None and (known is None or announced > known) and (
+        announced.tzinfo is not None or known is None
+    ):
+        # The feed or sitemap says the article changed since we fetched it.
+        return "modified"
+    return None
+
+
+async def _article(
+    req: FetchRequest, key: str, fetcher: Fetcher, seen: MutableMapping[str, dict[str, Any]],
+    now: datetime, outcome: FetchOutcome,
+) -> None:
+    entry = seen.get(key)
+    revisit = None
+    if entry is not None:
+        revisit = _revisit_reason(entry, req.hints, now, fetcher.settings.revisit_after)
+        if revisit is None:
+            outcome.skipped.append((req.url, "already_fetched"))
+            return
+    try:
+        result = await fetcher.fetch(key, kind="article")
+    except FetchError as error:
+        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
+        return
+    hints = dataclasses.asdict(req.hints)
+    if revisit:
+        hints["revisit"] = revisit
+    outcome.pages.append(RawPage(
+        url=req.url, final_url=result.final_url, status=result.status, fetched_at=_iso(now),
+        html=result.text or "", charset=result.charset or "utf-8", headers=result.headers,
+        redirects=result.redirects, source=req.source, hints=hints,
+    ))
+    seen[key] = {"fetched_at": _iso(now), "modified_at": req.hints.modified_at}
+
+
+# -- feeds, sitemaps and pages -----------------------------------------------------------
+def _fingerprint(url: str, stamp: str | None) -> str:
+    return xxhash.xxh64_hexdigest(f"{url}\x00{stamp or ''}")
+
+
+def _too_old(stamp: str | None, now: datetime, max_age: float) -> bool:
+    when = _parse_time(stamp)
+    if when is None:
+        return False  # undated: cannot tell, the article seen-table decides
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=now.tzinfo)
+    return (now - when).total_seconds() > max_age
+
+
+def _next_interval(state: Mapping[str, Any], source: Source | None, changed: bool) -> float:
+    """Poll sooner while a listing keeps changing, later while it does not (bounded)."""
+    base = source.poll_interval if source else DEFAULT_POLL_INTERVAL
+    low = source.min_poll_interval if source and source.min_poll_interval else base / 4
+    high = source.max_poll_interval if source and source.max_poll_interval else base * 8
+    interval = float(state.get("interval") or base)
+    interval = interval / 2 if changed else interval * 1.5
+    return min(high, max(low, interval))
+
+
+async def _listing(
+    req: FetchRequest, key: str, fetcher: Fetcher, seen: MutableMapping[str, dict[str, Any]],
+    now: datetime, source: Source | None, outcome: FetchOutcome,
+) -> None:
+    state = dict(seen.get(key) or {})
+    due = _parse_time(state.get("next_poll_at"))
+    if due is not None and now < due:
+        outcome.skipped.append((req.url, "not_due"))
+        return
+    conditional = {k: state[k] for k in ("etag", "last_modified") if state.get(k)}
+    try:
+        result = await fetcher.fetch(key, kind=req.kind, conditional=conditional or None)
+    except FetchError as error:
+        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
+        return
+    state["polled_at"] = _iso(now)
+    if result.not_modified:
+        outcome.skipped.append((req.url, "not_modified"))
+        _save_listing(seen, key, state, source, now, changed=False)
+        return
+    state["etag"] = result.etag
+    state["last_modified"] = result.last_modified
+    try:
+        found = _discover(req, result)
+    except DiscoveryError as error:
+        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, result.final_url))
+        _save_listing(seen, key, state, source, now, changed=False)
+        return
+    recent = list(state.get("recent") or [])
+    known = set(recent)
+    fresh: list[str] = []
+    max_age = source.max_age if source else DEFAULT_MAX_AGE
+    for kind, url, stamp, hints in found:
+        if kind == "invalid":
+            outcome.skipped.append((url, "invalid_url"))
+            continue
+        if _too_old(stamp, now, max_age):
+            outcome.skipped.append((url, "too_old"))
+            continue
+        if kind == "article" and source is not None and not source.wants(url):
+            outcome.skipped.append((url, "excluded"))
+            continue
+        if kind == "article":
+            mark = _fingerprint(url, stamp)
+            if mark in known:
+                continue
+            known.add(mark)
+            fresh.append(mark)
+        # Feeds and child sitemaps are announced on every poll: their own conditional GET
+        # and poll interval decide whether they are fetched.
+        outcome.requests.append(FetchRequest(
+            url=url, source=req.source, host=host_of(url), requested_at=_iso(now), kind=kind,
+            hints=hints,
+        ))
+    state["recent"] = (fresh + recent)[:MAX_RECENT]
+    _save_listing(seen, key, state, source, now, changed=bool(fresh))
+
+
+def _save_listing(
+    seen: MutableMapping[str, dict[str, Any]], key: str, state: dict[str, Any],
+    source: Source | None, now: datetime, *, changed: bool,
+) -> None:
+    interval = _next_interval(state, source, changed)
+    state["interval"] = interval
+    state["next_poll_at"] = _iso(now + timedelta(seconds=interval))
+    seen[key] = state
+
+
+Found = tuple[str, str, str | None, FetchHints]  # kind, canonical URL, date stamp, hints
+
+
+def _discover(req: FetchRequest, result: FetchResult) -> list[Found]:
+    base = result.final_url
+    found: list[Found] = []
+
+    def add(kind: str, url: str, stamp: str | None, hints: FetchHints) -> None:
+        try:
+            found.append((kind, canonical_url(url), stamp, hints))
+        except ValueError:
+            # A non-http(s) link (mailto:, urn:, ...): nothing we could fetch; reported.
+            found.append(("invalid", url, None, hints))
+
+    if req.kind == "feed":
+        items: list[FeedItem] = parse_feed(result.body, base)
+        for item in items:
+            add("article", item.url, item.modified_at or item.published_at, FetchHints(
+                title=item.title, published_at=item.published_at, modified_at=item.modified_at,
+                guid=item.guid, language=item.language or req.hints.language,
+                timezone=req.hints.timezone,
+            ))
+    elif req.kind == "sitemap":
+        if urlsplit(base).path == "/robots.txt":
+            text = result.body.decode("utf-8", "replace")
+            children = [SitemapEntry(url) for url in robots_sitemaps(text)]
+            pages: list[SitemapEntry] = []
+        else:
+            pages, children = parse_sitemap(result.body, base)
+        for child in children:
+            add("sitemap", child.url, child.lastmod, FetchHints(modified_at=child.lastmod,
+                                                                 timezone=req.hints.timezone))
+        for entry in pages:
+            published = entry.news_published_at
+            add("article", entry.url, entry.lastmod or published, FetchHints(
+                title=entry.news_title, published_at=published, modified_at=entry.lastmod,
+                language=entry.news_language or req.hints.language, timezone=req.hints.timezone,
+            ))
+    else:
+        html = result.text or ""
+        feeds = discover_feeds(html, base)
+        if feeds:
+            for feed in feeds:
+                add("feed", feed, None, FetchHints(language=req.hints.language,
+                                                   timezone=req.hints.timezone))
+        else:
+            for link in article_links(html, base):
+                add("article", link, None, FetchHints(language=req.hints.language,
+                                                      timezone=req.hints.timezone))
+    return found
