@@ -98,7 +98,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     paragraphs = _prefer_complete_article_body(paragraphs, data)
     dateline, paragraphs = _clean(paragraphs)
     body = "\n\n".join(paragraphs)
-    words = len(body.split())
+    words = _word_count(body)
     if words < MIN_WORDS:
         raise ExtractionError("no_article_body",
                               f"expected an article body of at least {MIN_WORDS} words, "
@@ -113,6 +113,17 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
         modified_at=modified.iso() if modified else None, declared_language=language,
         dateline=dateline, lead_image=lead_image, site_name=site_name, section=section,
         tags=tags, word_count=words, fetched_at=fetched_at, source=source)
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def _word_count(body: str) -> int:
+    """Whitespace words, counting Chinese/Japanese/Korean text at two characters a word
+    (those scripts do not separate words with spaces)."""
+    spaced = len(body.split())
+    cjk = len(_CJK.findall(body))
+    return max(spaced, cjk // 2 + len(_CJK.sub(" ", body).split())) if cjk else spaced
 
 
 def _id_source(canonical: str | None, url: str | None, body: str) -> str:

@@ -177,7 +177,7 @@ def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
         if tag == "-text":
             out.add(node.text_content or "", in_link)
             continue
-        if tag.startswith("-"):
+        if tag is None or tag.startswith("-"):
             continue  # comments, doctype
         if tag == "br":
             out.flush("p")

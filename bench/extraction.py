@@ -1,0 +1,236 @@
+"""Extraction benchmark: Kabar vs trafilatura vs a bare selectolax parse, side by side.
+
+    .venv/bin/python bench/extraction.py [--sets fundus,trafilatura,wcxb] [--limit N]
+                                         [--data DIR] [--passes N] [--worst N]
+
+One process, one run, pinned to one core. For every set it extracts each page with every
+extractor, writes predictions under ``.cache/bench/<extractor>/<set>/``, scores them with the
+shared scorers (shingle F1 for fundus and wcxb, the ``segments`` rule for trafilatura's set;
+date-day accuracy), and prints title exact-match, ms/page (median over pages of each page's
+median over passes), pages/s (median pass), the slowest page, and the process's peak RSS
+after each extractor ran. trafilatura runs ``bare_extraction(with_metadata=True)`` with its
+default settings so that it, like Kabar, also returns a title and a date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+TOOLS = SHARED / "tools"
+METRIC = {"fundus": "shingle", "wcxb": "shingle", "trafilatura": "segments"}
+
+sys.path.insert(0, str(REPO))
+
+
+def ensure_data(data: Path, sets: list[str]) -> None:
+    """Unpack ../shared/data/<set>.tgz into ``data`` for every set not there yet."""
+    for name in sets:
+        if (data / name / "html").is_dir():
+            continue
+        archive = SHARED / "data" / f"{name}.tgz"
+        if not archive.is_file():
+            sys.exit(f"bench: set {name!r} is neither in {data} nor at {archive}")
+        data.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(data, filter="data")
+        if not (data / name / "html").is_dir():
+            sys.exit(f"bench: {archive} did not unpack to {data / name}/html")
+
+
+def load_set(data: Path, name: str, limit: int | None) -> list[tuple[str, bytes, dict]]:
+    pages = []
+    for path in sorted((data / name / "html").glob("*.html"))[:limit]:
+        truth_path = data / name / "truth" / f"{path.stem}.json"
+        truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.is_file() else {}
+        pages.append((path.stem, path.read_bytes(), truth))
+    return pages
+
+
+def kabar(html: bytes, url: str | None) -> dict:
+    from worker.extract import ExtractionError, extract_article
+
+    try:
+        article = extract_article(html, url)
+    except ExtractionError as exc:
+        return {"body": "", "date": None, "title": None, "error": exc.reason}
+    return {"body": article.body, "date": article.published_at, "title": article.title}
+
+
+def trafilatura_default(html: bytes, url: str | None) -> dict:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    if doc is None:
+        return {"body": "", "date": None, "title": None}
+    return {"body": doc.text or "", "date": doc.date, "title": doc.title}
+
+
+def selectolax_parse(html: bytes, url: str | None) -> dict:
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    return {"body": "", "date": None, "title": None, "nodes": tree.root is not None}
+
+
+EXTRACTORS: dict[str, Callable[[bytes, str | None], dict]] = {
+    "kabar": kabar, "trafilatura": trafilatura_default, "selectolax": selectolax_parse}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_extractor(fn: Callable, pages: list, passes: int) -> tuple[dict, dict]:
+    """Predictions and timing: per-page median over passes, per-pass totals."""
+    per_page: dict[str, list[float]] = {pid: [] for pid, _, _ in pages}
+    totals, preds = [], {}
+    for _ in range(passes):
+        gc.collect()
+        start_pass = time.perf_counter()
+        for pid, html, truth in pages:
+            start = time.perf_counter()
+            preds[pid] = fn(html, truth.get("url"))
+            per_page[pid].append(time.perf_counter() - start)
+        totals.append(time.perf_counter() - start_pass)
+    medians = {pid: statistics.median(t) for pid, t in per_page.items()}
+    worst = max(medians, key=medians.get)
+    timing = {"ms_page": 1000 * statistics.median(medians.values()),
+              "pages_s": len(pages) / statistics.median(totals),
+              "worst_ms": 1000 * medians[worst], "worst_page": worst,
+              "peak_rss_mb": peak_rss_mb()}
+    return preds, timing
+
+
+def score(set_name: str, data: Path, pred_dir: Path) -> dict:
+    """Run the shared scorers exactly as documented and read back their JSON."""
+    out: dict = {}
+    body_json, date_json = pred_dir / "_body.json", pred_dir / "_date.json"
+    subprocess.run([sys.executable, str(TOOLS / "score_body.py"), "--truth",
+                    str(data / set_name / "truth"), "--pred", str(pred_dir), "--metric",
+                    METRIC[set_name], "--n-bootstrap", "1", "--json", str(body_json)],
+                   check=True, capture_output=True)
+    out["body"] = json.loads(body_json.read_text())["all"]
+    subprocess.run([sys.executable, str(TOOLS / "score_date.py"), "--truth",
+                    str(data / set_name / "truth"), "--pred", str(pred_dir), "--json",
+                    str(date_json)], check=True, capture_output=True)
+    out["date"] = json.loads(date_json.read_text())["all"]
+    return out
+
+
+def title_match(preds: dict, pages: list) -> float | None:
+    scored = [(" ".join((preds[pid].get("title") or "").split()), " ".join(t["title"].split()))
+              for pid, _, t in pages if isinstance(t.get("title"), str) and t["title"].strip()]
+    return sum(p == t for p, t in scored) / len(scored) if scored else None
+
+
+def _score_module():
+    spec = importlib.util.spec_from_file_location("score_body", TOOLS / "score_body.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def worst_pages(set_name: str, preds: dict, pages: list, n: int) -> list[tuple[str, float, str]]:
+    """Kabar's n lowest-scoring pages with the scorer's per-page view of what went wrong."""
+    sb = _score_module()
+    rows = []
+    for pid, _, truth in pages:
+        body = preds[pid].get("body") or ""
+        if METRIC[set_name] == "segments":
+            if not truth.get("with"):
+                continue
+            tp, fp, fn, _tn = sb.segment_counts(truth, body)
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+            note = f"missing {fn}/{len(truth['with'])} wanted, kept {fp} unwanted"
+        else:
+            if not isinstance(truth.get("body"), str):
+                continue
+            tp, fp, fn = sb.shingle_tp_fp_fn(truth["body"], body)
+            p, r = sb.precision_score(tp, fp, fn), sb.recall_score(tp, fp, fn)
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            words = f"{len(body.split())} vs {len(truth['body'].split())} words"
+            note = f"P {p:.2f} R {r:.2f} ({words})"
+        if preds[pid].get("error"):
+            note += f"; error {preds[pid]['error']}"
+        rows.append((pid, f1, note))
+    return sorted(rows, key=lambda r: r[1])[:n]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", default="fundus,trafilatura,wcxb")
+    ap.add_argument("--limit", type=int, help="only the first N pages of each set")
+    ap.add_argument("--data", type=Path, default=REPO / ".data")
+    ap.add_argument("--passes", type=int, default=3,
+                    help="timed passes for kabar and selectolax (trafilatura: 1)")
+    ap.add_argument("--extractors", default="kabar,trafilatura,selectolax")
+    ap.add_argument("--worst", type=int, default=10, help="list Kabar's N worst pages per set")
+    ap.add_argument("--out", type=Path, default=REPO / ".cache" / "bench")
+    args = ap.parse_args()
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = [s for s in sets if s not in METRIC]
+    if unknown:
+        sys.exit(f"bench: unknown set(s) {unknown}; known: {sorted(METRIC)}")
+    ensure_data(args.data, sets)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    names = [e for e in args.extractors.split(",") if e]
+    # Import everything before timing so first-page import cost is not counted.
+    import trafilatura  # noqa: F401
+
+    import worker.extract  # noqa: F401
+    rows, worst = [], {}
+    for set_name in sets:
+        pages = load_set(args.data, set_name, args.limit)
+        for name in names:
+            passes = 1 if name == "trafilatura" else args.passes
+            preds, timing = run_extractor(EXTRACTORS[name], pages, passes)
+            row = {"set": set_name, "extractor": name, "pages": len(pages), **timing}
+            if name != "selectolax":
+                pred_dir = args.out / name / set_name
+                pred_dir.mkdir(parents=True, exist_ok=True)
+                for stale in pred_dir.glob("*.json"):
+                    stale.unlink()
+                for pid, pred in preds.items():
+                    (pred_dir / f"{pid}.json").write_text(json.dumps(pred, ensure_ascii=False))
+                scores = score(set_name, args.data, pred_dir)
+                row.update(f1=scores["body"]["f1"], p=scores["body"]["precision"],
+                           r=scores["body"]["recall"], date=scores["date"]["accuracy"],
+                           title=title_match(preds, pages))
+            if name == "kabar":
+                worst[set_name] = worst_pages(set_name, preds, pages, args.worst)
+            rows.append(row)
+            print(f"done {set_name}/{name}", file=sys.stderr, flush=True)
+    header = (f"| set | extractor | pages | F1 | P | R | date acc | title EM | ms/page | pages/s "
+              f"| slowest ms | peak RSS MB |\n|{'---|' * 12}")
+    print(header)
+    for r in rows:
+        cells = [r["set"], r["extractor"], str(r["pages"])]
+        cells += [f"{r[k]:.3f}" if isinstance(r.get(k), float) else "–"
+                  for k in ("f1", "p", "r", "date", "title")]
+        cells += [f"{r['ms_page']:.2f}", f"{r['pages_s']:.0f}", f"{r['worst_ms']:.1f}",
+                  f"{r['peak_rss_mb']:.0f}"]
+        print("| " + " | ".join(cells) + " |")
+    for set_name, items in worst.items():
+        print(f"\nKabar's {len(items)} worst pages on {set_name} ({METRIC[set_name]}):")
+        for pid, f1, note in items:
+            print(f"  {pid:<40} F1 {f1:.2f}  {note}")
+
+
+if __name__ == "__main__":
+    main()

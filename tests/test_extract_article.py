@@ -1,0 +1,92 @@
+"""The sample newsroom pages extract to the exact Articles the pipeline promises."""
+
+from pathlib import Path
+
+import pytest
+
+from worker.extract import ExtractionError, extract_article
+
+PAGES = Path(__file__).resolve().parent.parent / "worker" / "newsroom" / "pages"
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO.parent / "shared" / "seeds" / "000_11e1ebe3f3952f2a.txt"
+SEED_URL = "http://127.0.0.1:8765/international/1234/kalah-lawan-azerbaijan-sekutu-rusia-ancam"
+
+
+def _page(name: str) -> bytes:
+    return (PAGES / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return extract_article(_page("sindonews_armenia.html"), SEED_URL,
+                           fetched_at="2023-10-07T03:00:00+00:00", source="sindonews")
+
+
+def test_seed_page_dates_come_from_visible_text_in_wib(seed):
+    assert seed.published_at == "2023-10-07T08:48:00+07:00"
+    assert seed.published_at_utc == "2023-10-07T01:48:00+00:00"
+
+
+def test_seed_page_dateline_moves_out_of_first_paragraph(seed):
+    assert seed.dateline == "YEREVAN"
+    assert seed.paragraphs[0].startswith("Presiden Armenia Vahagn Khachaturyan")
+
+
+def test_seed_page_prints_each_paragraph_once(seed):
+    assert len(seed.paragraphs) == len(set(seed.paragraphs)) == 16
+    assert seed.body == "\n\n".join(seed.paragraphs)
+
+
+def test_seed_page_matches_seed_text_without_boilerplate(seed):
+    lines = SEED.read_text(encoding="utf-8").splitlines()
+    expected = [lines[2].removeprefix("YEREVAN - "), *lines[3:18]]
+    assert seed.paragraphs == expected
+    for junk in ("Baca Juga", "tulis komentar anda", "(sya)", "Terpopuler", "Copyright"):
+        assert junk.casefold() not in seed.body.casefold()
+
+
+def test_seed_page_metadata(seed):
+    assert seed.title == "Kalah Lawan Azerbaijan, Sekutu Rusia Ancam Membelot ke Prancis"
+    assert seed.declared_language == "id"
+    assert seed.language is None  # set by the enrich stage
+    assert seed.url == SEED_URL
+    assert seed.source == "sindonews"
+    assert seed.fetched_at == "2023-10-07T03:00:00+00:00"
+    assert seed.word_count == len(seed.body.split())
+    assert len(seed.id) == 32
+
+
+def test_syndicated_copy_has_the_same_body_text(seed):
+    copy = extract_article(_page("syndicated_armenia.html"), "http://127.0.0.1:8766/dunia/1")
+    assert copy.body == seed.body
+    assert copy.id != seed.id
+    assert copy.canonical_url.startswith("https://wartanusantara.example/")
+    assert copy.published_at == "2023-10-07T10:15:00+07:00"
+    assert copy.authors == ["Redaksi Warta Nusantara"]
+
+
+def test_english_article_uses_json_ld_graph_and_keeps_headings():
+    article = extract_article(_page("english_article.html"))
+    assert article.title == "Harbour city votes to turn disused docks into tidal park"
+    assert article.published_at == "2024-03-14T18:30:00+00:00"
+    assert article.modified_at == "2024-03-15T09:05:00+00:00"
+    assert article.authors == ["Eleanor Whitcombe", "Tom Adeyemi"]
+    assert article.declared_language == "en-GB"
+    assert article.dateline == "PORTHAVEN"
+    assert "Opposition from businesses" in article.paragraphs
+    assert article.tags == ["urban planning", "climate adaptation"]
+    assert article.section == "Local News"
+    for junk in ("cookies", "newsletter", "Read more", "Share this", "All rights reserved"):
+        assert junk not in article.body
+
+
+def test_article_id_without_url_is_stable_and_content_derived():
+    page = _page("sindonews_armenia.html")
+    assert extract_article(page).id == extract_article(page).id
+
+
+def test_broken_page_raises_no_article_body():
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(_page("broken_page.html"), "http://127.0.0.1:1/missing")
+    assert caught.value.reason == "no_article_body"
+    assert caught.value.url == "http://127.0.0.1:1/missing"

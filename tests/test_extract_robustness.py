@@ -1,0 +1,118 @@
+"""Hostile input: every page returns an Article or a typed ExtractionError, quickly."""
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from worker.extract import ExtractionError, extract_article
+from worker.models import Article
+
+PARAGRAPH = ("<p>The council voted on Thursday to approve the new budget, which raises spending "
+             "on schools, roads and public transport by four per cent next year.</p>")
+ARTICLE = ("<html><head><title>Budget</title></head><body><article>"
+           f"{PARAGRAPH * 6}</article></body></html>")
+
+
+def _outcome(page):
+    start = time.perf_counter()
+    try:
+        result = extract_article(page, "https://example.org/news/1")
+    except ExtractionError as exc:
+        result = exc
+    return result, time.perf_counter() - start
+
+
+@pytest.mark.parametrize(("page", "reason"), [
+    (b"", "empty"), ("   \n ", "empty"), (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 binary", "binary"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (b"\x00\x01\x02\x03" * 100, "binary"),
+    ("just some plain text without any markup at all", "not_html"),
+    (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "no_article_body"),
+])
+def test_unusable_input_raises_typed_error(page, reason):
+    result, _ = _outcome(page)
+    assert isinstance(result, ExtractionError)
+    assert result.reason == reason
+
+
+def test_truncated_page_still_yields_the_text_before_the_cut():
+    cut = ARTICLE[: len(ARTICLE) * 2 // 3]
+    result, _ = _outcome(cut.encode())
+    assert isinstance(result, Article)
+    assert result.paragraphs[0].startswith("The council voted")
+
+
+def test_ten_megabyte_page_is_handled_in_bounded_time():
+    filler = "<div class='promo'><a href='/x'>link</a></div>" * 200_000
+    page = f"<html><body>{filler}<article>{PARAGRAPH * 5}</article></body></html>".encode()
+    assert len(page) > 9_000_000
+    result, seconds = _outcome(page)
+    assert isinstance(result, Article)
+    assert seconds < 10
+
+
+def test_oversized_page_is_refused():
+    result, _ = _outcome(b"<html>" + b" " * (17 * 1024 * 1024))
+    assert isinstance(result, ExtractionError)
+    assert result.reason == "too_large"
+
+
+def test_ten_thousand_levels_of_nesting_do_not_recurse():
+    page = "<html><body>" + "<div>" * 10_000 + PARAGRAPH * 5 + "</div>" * 10_000 + "</body></html>"
+    result, seconds = _outcome(page)
+    assert isinstance(result, (Article, ExtractionError))
+    assert seconds < 10
+
+
+def test_mis_encoded_bytes_are_replaced_not_fatal():
+    page = ARTICLE.replace("council", "caf\xe9 council").encode("latin-1")
+    page = page.replace(b"<head>", b"<head><meta charset='utf-8'>")  # the declaration lies
+    result, _ = _outcome(page)
+    assert isinstance(result, Article)
+    assert "council voted" in result.body
+
+
+def test_declared_legacy_charset_is_decoded():
+    page = ARTICLE.replace("council", "Gemeinderat für Straßen council").encode("cp1252")
+    result = extract_article(page, headers={"Content-Type": "text/html; charset=windows-1252"})
+    assert "Gemeinderat für Straßen" in result.body
+
+
+_TAGS = st.sampled_from(["div", "p", "span", "article", "section", "a", "li", "ul", "h2",
+                         "br", "table", "td", "script", "style", "nav", "b", "</div>", "</p>"])
+
+
+@st.composite
+def _html_soup(draw):
+    parts = []
+    for _ in range(draw(st.integers(0, 60))):
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            parts.append(f"<{draw(_TAGS)}>")
+        elif kind == 1:
+            parts.append(draw(st.text(max_size=80)))
+        elif kind == 2:
+            parts.append(PARAGRAPH[: draw(st.integers(0, len(PARAGRAPH)))])
+        else:
+            parts.append(draw(st.sampled_from(['<meta charset="koi8-r">', "<!--", "-->",
+                                               '<script type="application/ld+json">{"@type":',
+                                               "<time datetime='2023-13-45'>", "&#xD800;"])))
+    return "".join(parts)
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(_html_soup())
+def test_random_html_gives_article_or_typed_error(page):
+    result, _ = _outcome(page)
+    assert isinstance(result, (Article, ExtractionError))
+    if isinstance(result, Article):
+        assert result.body == "\n\n".join(result.paragraphs)
+
+
+@settings(max_examples=100, deadline=2000)
+@given(st.binary(max_size=2000), st.integers(0, len(ARTICLE)))
+def test_mutated_article_bytes_give_article_or_typed_error(noise, at):
+    page = ARTICLE.encode()[:at] + noise + ARTICLE.encode()[at:]
+    result, _ = _outcome(page)
+    assert isinstance(result, (Article, ExtractionError))
