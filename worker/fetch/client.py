@@ -321,7 +321,8 @@ class Fetcher:
                 async with self.politeness.slot(host, url, self.settings.user_agent):
                     result = await self._fetch_hops(url, kind, conditional)
             except FetchError as error:
-                if error.reason in ("robots_disallowed", "circuit_open", "host_backoff"):
+                if error.reason in ("robots_disallowed", "robots_unavailable", "circuit_open",
+                                    "host_backoff"):
                     self.politeness.count(host, error.reason)
                     raise
                 self.politeness.record_failure(host, error, attempt=attempt)
@@ -344,18 +345,24 @@ class Fetcher:
             return result
 
     async def check_robots(self, url: str) -> None:
-        """Raise FetchError(robots_disallowed) when robots.txt forbids ``url`` to us."""
+        """Raise FetchError(robots_disallowed) when robots.txt forbids ``url`` to us, and
+        FetchError(robots_unavailable) while the host's robots.txt answers 5xx."""
         if not self.obey_robots:
             return
         rules = await self.robots_for(url)
+        if self.politeness.robots_unavailable(host_of(url)):
+            raise FetchError("robots_unavailable",
+                             "robots.txt answers with a server error; the site is off limits "
+                             "until it answers again (RFC 9309)", url)
         if not rules.can_fetch(url, self.settings.user_agent):
             raise FetchError("robots_disallowed", "robots.txt disallows this URL for us", url)
 
     async def robots_for(self, url: str) -> Protego:
         """The robots.txt rules for the host of ``url``, fetched once and cached.
 
-        A missing robots.txt (4xx) allows everything; one that cannot be fetched (5xx,
-        network errors) disallows everything for a short while, as RFC 9309 asks."""
+        A missing robots.txt (4xx) allows everything; one answering 5xx disallows
+        everything for a short while, as RFC 9309 asks. Network failures are raised as
+        they are (the page itself would fail the same way) and not cached."""
         host = host_of(url)
         rules = self.politeness.robots(host)
         if rules is not None:
@@ -368,17 +375,16 @@ class Fetcher:
             try:
                 result = await self._fetch_hops(robots_url, "robots", None)
             except FetchError as error:
-                if error.reason in ("private_address", "invalid_url", "unsupported_scheme"):
-                    raise
                 status = error.reason.removeprefix("http_")
-                if status.isdigit() and 400 <= int(status) < 500:
+                if not status.isdigit():
+                    raise
+                if int(status) >= 500 or int(status) == 429:
+                    log.info("robots.txt of %s answers %s; host off limits for now", host, status)
+                    rules = Protego.parse("User-agent: *\nDisallow: /\n")
+                    self.politeness.set_robots(host, rules, unavailable=True)
+                else:
                     rules = Protego.parse("")
                     self.politeness.set_robots(host, rules)
-                else:
-                    log.info("robots.txt of %s unavailable (%s); disallowing for now", host,
-                             error.reason)
-                    rules = Protego.parse("User-agent: *\nDisallow: /\n")
-                    self.politeness.set_robots(host, rules, error=True)
                 return rules
             rules = Protego.parse(result.body.decode("utf-8", errors="replace"))
             self.politeness.set_robots(host, rules)

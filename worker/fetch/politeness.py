@@ -73,6 +73,8 @@ class HostState:
     circuit_cooldown: float = 0.0
     robots: Protego | None = None
     robots_expires: float = 0.0
+    #: robots.txt answered 5xx: RFC 9309 says treat the site as fully disallowed for now
+    robots_unavailable: bool = False
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     counters: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -159,10 +161,16 @@ class Politeness:
             return state.robots
         return None
 
-    def set_robots(self, host: str, rules: Protego, *, error: bool = False) -> None:
+    def robots_unavailable(self, host: str) -> bool:
+        return self.host(host).robots_unavailable
+
+    def set_robots(self, host: str, rules: Protego, *, unavailable: bool = False) -> None:
         state = self.host(host)
         state.robots = rules
-        state.robots_expires = self.clock() + (self.robots_error_ttl if error else self.robots_ttl)
+        state.robots_unavailable = unavailable
+        state.robots_expires = self.clock() + (
+            self.robots_error_ttl if unavailable else self.robots_ttl
+        )
 
     def robots_lock(self, host: str) -> asyncio.Lock:
         return self.host(host).robots_lock
