@@ -70,8 +70,18 @@ def test_seed_is_indonesian(enriched):
 
 
 def test_seed_places_resolve_indonesian_spellings(enriched):
-    expected = {"Armenia", "Azerbaijan", "Russia", "France", "Nagorno-Karabakh", "Yerevan",
-                "Baku", "Moscow", "Sochi", "Prague"}
+    expected = {
+        "Armenia",
+        "Azerbaijan",
+        "Russia",
+        "France",
+        "Nagorno-Karabakh",
+        "Yerevan",
+        "Baku",
+        "Moscow",
+        "Sochi",
+        "Prague",
+    }
     assert expected <= names(enriched, "place")
     aliases = {a for e in enriched.enrichment["entities"] for a in e.get("aliases", ())}
     assert {"Prancis", "Rusia", "Moskow", "Praha"} <= aliases
@@ -79,15 +89,21 @@ def test_seed_places_resolve_indonesian_spellings(enriched):
 
 def test_seed_people_are_found_and_surnames_linked(enriched):
     people = names(enriched, "person")
-    assert {"Vahagn Khachaturyan", "Nikol Pashinyan", "Vladimir Putin", "Catherine Colonna",
-            "Sebastien Lecornu"} == people
+    assert {
+        "Vahagn Khachaturyan",
+        "Nikol Pashinyan",
+        "Vladimir Putin",
+        "Catherine Colonna",
+        "Sebastien Lecornu",
+    } == people
     putin = next(e for e in enriched.enrichment["entities"] if e["text"] == "Vladimir Putin")
     assert putin["count"] == 2 and putin["aliases"] == ["Putin"]
 
 
 def test_seed_organisations(enriched):
     assert {"European Union", "France 2", "Valdai Discussion Club"} <= names(
-        enriched, "organization")
+        enriched, "organization"
+    )
 
 
 def test_seed_countries_and_primary_place(enriched):

@@ -1,0 +1,98 @@
+"""The SQLite/FTS5 sink: upsert by id and version, search by text, entity and country."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.test_enrich_seed import seed_article
+from worker.enrich import enrich
+from worker.models import Article
+from worker.sink import SinkError, open_sink
+
+
+@pytest.fixture(scope="module")
+def seed() -> dict:
+    return enrich(seed_article()).to_dict()
+
+
+def english(
+    version: int = 1, body: str = "Chancellor Olaf Scholz met officials in Berlin."
+) -> dict:
+    article = Article(
+        id="en1",
+        url="https://example.org/en1",
+        title="Berlin talks",
+        body=body,
+        paragraphs=[body],
+        declared_language="en",
+        version=version,
+    )
+    return enrich(article).to_dict()
+
+
+@pytest.fixture()
+def sink(tmp_path):
+    with open_sink(tmp_path / "db" / "articles.sqlite") as s:
+        yield s
+
+
+def test_search_by_text_entity_and_country(sink, seed):
+    sink.upsert(seed)
+    sink.upsert(english())
+    assert [r["id"] for r in sink.search(text="Karabakh")] == ["seed"]
+    assert [r["id"] for r in sink.search(entity="Vladimir Putin")] == ["seed"]
+    assert [r["id"] for r in sink.search(entity="olaf scholz")] == ["en1"]
+    assert [r["id"] for r in sink.search(country="am")] == ["seed"]
+    assert [r["id"] for r in sink.search(country="DE")] == ["en1"]
+    assert sink.search(text="Karabakh", country="DE") == []
+    assert {r["id"] for r in sink.search()} == {"seed", "en1"}
+
+
+def test_entity_search_finds_aliases_and_ignores_accents(sink, seed):
+    sink.upsert(seed)
+    assert [r["id"] for r in sink.search(entity="Moskow")] == ["seed"]
+    assert [r["id"] for r in sink.search(entity="SÉBASTIEN LECORNU")] == ["seed"]
+
+
+def test_text_search_returns_a_snippet_and_handles_hyphens(sink, seed):
+    sink.upsert(seed)
+    [hit] = sink.search(text="Nagorno-Karabakh")
+    assert "[" in hit["snippet"]
+
+
+def test_replaying_the_same_version_is_harmless(sink, seed):
+    assert sink.upsert(seed) == "inserted"
+    assert sink.upsert(seed) == "replayed"
+    assert sink.count() == 1
+    assert len(sink.search(entity="Putin")) == 1
+
+
+def test_newer_version_replaces_and_older_version_is_ignored(sink):
+    sink.upsert(english(version=1))
+    assert (
+        sink.upsert(english(version=2, body="President Emmanuel Macron spoke in Paris."))
+        == "updated"
+    )
+    assert sink.search(entity="Olaf Scholz") == []
+    assert [r["version"] for r in sink.search(entity="Emmanuel Macron")] == [2]
+    assert sink.upsert(english(version=1)) == "stale"
+    assert sink.get("en1")["version"] == 2
+    assert sink.search(entity="Olaf Scholz") == []
+
+
+def test_an_article_without_id_is_refused_with_context(sink, seed):
+    broken = dict(seed)
+    del broken["id"]
+    with pytest.raises(SinkError, match="without 'id'"):
+        sink.upsert(broken)
+
+
+def test_data_survives_reopening(tmp_path, seed):
+    path = tmp_path / "a.sqlite"
+    with open_sink(path) as s:
+        s.upsert(seed)
+    with open_sink(path) as s:
+        assert s.get("seed") == seed
+        assert dataclasses.asdict(Article.from_dict(s.get("seed")))["id"] == "seed"
