@@ -80,6 +80,8 @@ class HostileServer:
         self.robots: dict[str, str] = {}
         #: path → (status, extra headers, body) for simple canned answers
         self.canned: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        #: path → (content type, body) served with an ETag, answering 304 when it matches
+        self.conditional: dict[str, tuple[str, bytes]] = {}
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -118,6 +120,12 @@ class HostileServer:
             if host in self.robots:
                 return web.Response(text=self.robots[host], content_type="text/plain")
             raise web.HTTPNotFound()
+        if path in self.conditional:
+            content_type, body = self.conditional[path]
+            etag = f'"{zlib.crc32(body):08x}"'
+            if request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers={"ETag": etag})
+            return web.Response(body=body, headers={"ETag": etag, "Content-Type": content_type})
         if path in self.canned:
             status, headers, body = self.canned[path]
             return web.Response(status=status, headers=headers, body=body)

@@ -184,8 +184,12 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedItem]:
             url=urljoin(base_url, link.strip()),
             title=(entry.get("title") or "").strip() or None,
             guid=entry.get("id"),
-            published_at=_iso(entry.get("published_parsed") or entry.get("created_parsed")),
-            modified_at=_iso(entry.get("updated_parsed")),
+            # RSS 1.0's dc:date lands in "updated"; an item with no other date was
+            # published then. dict.get skips feedparser's deprecated key fallbacks.
+            published_at=_iso(dict.get(entry, "published_parsed")
+                              or dict.get(entry, "created_parsed")
+                              or dict.get(entry, "updated_parsed")),
+            modified_at=_iso(dict.get(entry, "updated_parsed")),
             language=entry.get("language") or language,
         ))
     return items

@@ -21,6 +21,7 @@ entry is read and written while handling a message of the host it belongs to:
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +45,8 @@ from worker.fetch.errors import FetchError
 from worker.fetch.sources import DEFAULT_MAX_AGE, DEFAULT_POLL_INTERVAL, Source
 from worker.fetch.urls import canonical_url, host_of
 from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
+
+log = logging.getLogger(__name__)
 
 LISTING_KINDS = ("feed", "sitemap", "page")
 #: fingerprints of announced items kept per listing; bounds the table value (~20 B each)
@@ -116,14 +119,21 @@ async def handle_fetch_request(
         outcome.dead_letters.append(_dead(req, "invalid_url", str(exc), now))
         return outcome
     source = (sources or {}).get(req.source)
-    if req.kind == "article":
-        await _article(req, key, fetcher, seen, now, outcome)
-    elif req.kind in LISTING_KINDS:
-        await _listing(req, key, fetcher, seen, now, source, outcome)
-    else:
+    if req.kind not in ("article", *LISTING_KINDS):
         outcome.dead_letters.append(
             _dead(req, "unknown_kind", f"kind {req.kind!r} is not one of article, "
                   f"{', '.join(LISTING_KINDS)}", now)
+        )
+        return outcome
+    try:
+        if req.kind == "article":
+            await _article(req, key, fetcher, seen, now, outcome)
+        else:
+            await _listing(req, key, fetcher, seen, now, source, outcome)
+    except Exception as exc:  # a bug or a parser surprise must not stop the partition
+        log.exception("fetch stage failed on %s", req.url)
+        outcome.dead_letters.append(
+            _dead(req, "internal_error", f"{type(exc).__name__}: {exc}", now)
         )
     return outcome
 
@@ -175,7 +185,7 @@ async def _article(
 
 # -- feeds, sitemaps and pages -----------------------------------------------------------
 def _fingerprint(url: str, stamp: str | None) -> str:
-    return xxhash.xxh64_hexdigest(f"{url}\x00{stamp or ''}")
+    return xxhash.xxh64_hexdigest(f"{url}\x00{stamp or ''}".encode())
 
 
 def _too_old(stamp: str | None, now: datetime, max_age: float) -> bool:

@@ -1,0 +1,229 @@
+"""The per-message fetch stage: seen-table, conditional GET, discovery, dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from tests.hostile_server import BILLION_LAUGHS, HostileServer, rss
+from worker.fetch.client import Fetcher
+from worker.fetch.sources import Source
+from worker.fetch.stage import handle_fetch_request, source_requests
+from worker.fetch.urls import host_of
+from worker.models import FetchHints, FetchRequest
+from worker.settings import FetchSettings
+
+HOSTS = {"news.test": "127.0.0.1", "blog.test": "127.0.0.1"}
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def request(url: str, kind: str = "article", source: str = "s", **hints: str) -> FetchRequest:
+    return FetchRequest(url=url, source=source, host=host_of(url), requested_at=NOW.isoformat(),
+                        kind=kind, hints=FetchHints(**hints))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[HostileServer]:
+    async with HostileServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def fetcher() -> AsyncIterator[Fetcher]:
+    settings = FetchSettings(allow_private_addresses=True, per_host_delay=0.0, retries=0,
+                             total_timeout=3.0, revisit_after=3600.0)
+    async with Fetcher(settings, static_hosts=HOSTS) as f:
+        yield f
+
+
+async def test_article_becomes_a_raw_page_once(server, fetcher):
+    seen: dict = {}
+    url = server.url("news.test", "/article/one?utm_source=feed")
+    req = request(url, title="One", published_at="2026-11-25T11:00:00+00:00")
+    out = await handle_fetch_request(req, fetcher, seen, NOW)
+    [page] = out.pages
+    assert page.url == url and page.status == 200 and page.source == "s"
+    assert page.final_url == server.url("news.test", "/article/one")  # tracking dropped
+    assert "<h1>/article/one</h1>" in page.html and page.charset == "utf-8"
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.fetched_at == NOW.isoformat()
+    assert page.hints["title"] == "One"
+    assert not out.dead_letters and not out.requests
+    again = await handle_fetch_request(req, fetcher, seen, NOW + timedelta(minutes=5))
+    assert again.pages == [] and again.skipped == [(url, "already_fetched")]
+    assert len([r for r in server.requests if r.path.startswith("/article/one")]) == 1
+
+
+async def test_article_is_refetched_when_its_feed_says_it_changed(server, fetcher):
+    seen: dict = {}
+    url = server.url("news.test", "/article/two")
+    await handle_fetch_request(request(url, modified_at="2026-11-25T10:00:00+00:00"), fetcher,
+                               seen, NOW)
+    same = await handle_fetch_request(request(url, modified_at="2026-11-25T10:00:00+00:00"),
+                                      fetcher, seen, NOW)
+    assert same.skipped == [(url, "already_fetched")]
+    changed = await handle_fetch_request(request(url, modified_at="2026-11-25T11:30:00+00:00"),
+                                         fetcher, seen, NOW)
+    assert changed.pages[0].hints["revisit"] == "modified"
+
+
+async def test_article_is_refetched_after_the_revisit_window(server, fetcher):
+    seen: dict = {}
+    url = server.url("news.test", "/article/three")
+    await handle_fetch_request(request(url), fetcher, seen, NOW)
+    later = await handle_fetch_request(request(url), fetcher, seen, NOW + timedelta(hours=2))
+    assert later.pages[0].hints["revisit"] == "revisit_window"
+
+
+async def test_failed_article_becomes_a_dead_letter_with_the_request(server, fetcher):
+    req = request(server.url("news.test", "/status/410"))
+    out = await handle_fetch_request(req, fetcher, {}, NOW)
+    [dead] = out.dead_letters
+    assert (dead.stage, dead.reason) == ("fetch", "http_410")
+    assert dead.payload == req.to_dict() and dead.url == req.url and dead.key == "news.test"
+
+
+async def test_invalid_url_becomes_a_dead_letter(fetcher):
+    out = await handle_fetch_request(request("mailto:someone@example.org"), fetcher, {}, NOW)
+    assert out.dead_letters[0].reason == "invalid_url"
+
+
+def feed_items(server: HostileServer, *names: str, age: timedelta = timedelta(hours=1)):
+    when = format_datetime(NOW - age)
+    return [(server.url("news.test", f"/article/{n}?utm_medium=rss"), f"T {n}", when)
+            for n in names]
+
+
+async def test_feed_poll_announces_new_items_then_304_announces_nothing(server, fetcher):
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(
+        feed_items(server, "a", "b") + feed_items(server, "old", age=timedelta(days=5))))
+    seen: dict = {}
+    poll = request(server.url("news.test", "/rss.xml"), kind="feed", language="en")
+    out = await handle_fetch_request(poll, fetcher, seen, NOW)
+    assert [r.url for r in out.requests] == [server.url("news.test", "/article/a"),
+                                             server.url("news.test", "/article/b")]
+    first = out.requests[0]
+    assert (first.kind, first.host, first.source) == ("article", "news.test", "s")
+    assert first.hints.title == "T a" and first.hints.language == "en"
+    assert first.hints.published_at == (NOW - timedelta(hours=1)).isoformat()
+    assert (server.url("news.test", "/article/old"), "too_old") in out.skipped
+    # Not due yet: the stage does not even ask.
+    early = await handle_fetch_request(poll, fetcher, seen, NOW + timedelta(seconds=10))
+    assert early.skipped == [(poll.url, "not_due")]
+    # Due: a conditional GET, answered 304, produces nothing downstream.
+    due = NOW + timedelta(hours=1)
+    unchanged = await handle_fetch_request(poll, fetcher, seen, due)
+    assert unchanged.requests == [] and unchanged.skipped == [(poll.url, "not_modified")]
+    assert server.requests[-1].headers.get("If-None-Match")
+    assert fetcher.stats()["news.test"]["not_modified"] == 1
+
+
+async def test_feed_announces_only_items_it_has_not_announced(server, fetcher):
+    seen: dict = {}
+    poll = request(server.url("news.test", "/rss.xml"), kind="feed")
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "a")))
+    await handle_fetch_request(poll, fetcher, seen, NOW)
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "b", "a")))
+    out = await handle_fetch_request(poll, fetcher, seen, NOW + timedelta(hours=1))
+    assert [r.url for r in out.requests] == [server.url("news.test", "/article/b")]
+
+
+async def test_source_include_exclude_and_max_age_apply_to_items(server, fetcher):
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(
+        feed_items(server, "keep-1", "video-2", "other-3")))
+    source = Source(name="s", url=server.url("news.test", "/rss.xml"), include=["keep|video"],
+                    exclude=["video"], max_age=7200)
+    out = await handle_fetch_request(request(source.url, kind="feed"), fetcher, {}, NOW,
+                                     sources={"s": source})
+    assert [r.url for r in out.requests] == [server.url("news.test", "/article/keep-1")]
+    assert {reason for _, reason in out.skipped} == {"excluded"}
+
+
+async def test_poll_interval_adapts_within_bounds(server, fetcher):
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "a")))
+    source = Source(name="s", url=server.url("news.test", "/rss.xml"), poll_interval=100,
+                    min_poll_interval=60, max_poll_interval=300)
+    seen: dict = {}
+    key = source.url
+    now = NOW
+    intervals = []
+    for _ in range(5):
+        await handle_fetch_request(request(source.url, kind="feed"), fetcher, seen, now,
+                                   sources={"s": source})
+        intervals.append(seen[key]["interval"])
+        now += timedelta(seconds=seen[key]["interval"])
+    assert intervals == [60.0, 90.0, 135.0, 202.5, 300.0]  # new items, then 304s
+
+
+async def test_xml_bomb_feed_becomes_a_dead_letter(server, fetcher):
+    body = f'<?xml version="1.0"?>{BILLION_LAUGHS}<rss><channel/></rss>'.encode()
+    server.canned["/bomb.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
+    out = await handle_fetch_request(request(server.url("news.test", "/bomb.xml"), kind="feed"),
+                                     fetcher, {}, NOW)
+    assert out.dead_letters[0].reason == "xml_entities"
+
+
+async def test_sitemap_index_then_news_sitemap(server, fetcher):
+    child = server.url("news.test", "/news-sitemap.xml")
+    server.canned["/sitemap.xml"] = (200, {"Content-Type": "application/xml"}, (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{child}</loc><lastmod>{NOW.isoformat()}</lastmod></sitemap>"
+        f"<sitemap><loc>{server.url('news.test', '/2019.xml')}</loc>"
+        "<lastmod>2019-01-01</lastmod></sitemap></sitemapindex>").encode())
+    server.canned["/news-sitemap.xml"] = (200, {"Content-Type": "text/xml"}, (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        f"<url><loc>{server.url('news.test', '/article/n1')}</loc><news:news>"
+        "<news:publication><news:language>id</news:language></news:publication>"
+        f"<news:publication_date>{(NOW - timedelta(hours=2)).isoformat()}"
+        "</news:publication_date><news:title>Berita</news:title></news:news></url>"
+        "</urlset>").encode())
+    seen: dict = {}
+    index = await handle_fetch_request(request(server.url("news.test", "/sitemap.xml"),
+                                               kind="sitemap"), fetcher, seen, NOW)
+    assert [(r.url, r.kind) for r in index.requests] == [(child, "sitemap")]
+    assert (server.url("news.test", "/2019.xml"), "too_old") in index.skipped
+    news = await handle_fetch_request(index.requests[0], fetcher, seen, NOW)
+    [item] = news.requests
+    assert item.url == server.url("news.test", "/article/n1")
+    assert (item.hints.title, item.hints.language) == ("Berita", "id")
+
+
+async def test_robots_sitemap_lines_are_a_sitemap_source(server, fetcher):
+    server.robots["news.test"] = f"User-agent: *\nSitemap: {server.url('news.test', '/s.xml')}\n"
+    out = await handle_fetch_request(request(server.url("news.test", "/robots.txt"),
+                                             kind="sitemap"), fetcher, {}, NOW)
+    assert [(r.url, r.kind) for r in out.requests] == [(server.url("news.test", "/s.xml"),
+                                                         "sitemap")]
+
+
+async def test_section_page_leads_to_its_feed_or_else_its_article_links(server, fetcher):
+    server.canned["/nasional"] = (200, {"Content-Type": "text/html"}, (
+        b'<html><head><link rel="alternate" type="application/rss+xml" href="/rss.xml">'
+        b'</head><body><a href="/2026/11/25/story-one">x</a></body></html>'))
+    server.canned["/dunia"] = (200, {"Content-Type": "text/html"}, (
+        b'<html><body><a href="/2026/11/25/story-two">x</a><a href="/tag/x">t</a>'
+        b"</body></html>"))
+    with_feed = await handle_fetch_request(request(server.url("news.test", "/nasional"),
+                                                   kind="page"), fetcher, {}, NOW)
+    assert [(r.url, r.kind) for r in with_feed.requests] == [
+        (server.url("news.test", "/rss.xml"), "feed")]
+    without = await handle_fetch_request(request(server.url("news.test", "/dunia"),
+                                                 kind="page"), fetcher, {}, NOW)
+    assert [(r.url, r.kind) for r in without.requests] == [
+        (server.url("news.test", "/2026/11/25/story-two"), "article")]
+
+
+def test_source_requests_are_one_poll_per_enabled_source():
+    sources = [Source(name="a", url="https://a.example/rss", language="id",
+                      timezone="Asia/Jakarta"),
+               Source(name="b", url="https://b.example/sitemap.xml", kind="sitemap"),
+               Source(name="c", url="https://c.example/", kind="page", enabled=False)]
+    reqs = source_requests(sources, NOW)
+    assert [(r.source, r.kind, r.host) for r in reqs] == [("a", "feed", "a.example"),
+                                                          ("b", "sitemap", "b.example")]
+    assert (reqs[0].hints.language, reqs[0].hints.timezone) == ("id", "Asia/Jakarta")
+    assert reqs[0].requested_at == NOW.isoformat()
