@@ -116,10 +116,6 @@ class HostileServer:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         host = (request.host or "").rsplit(":", 1)[0]
-        if path == "/robots.txt":
-            if host in self.robots:
-                return web.Response(text=self.robots[host], content_type="text/plain")
-            raise web.HTTPNotFound()
         if path in self.conditional:
             content_type, body = self.conditional[path]
             etag = f'"{zlib.crc32(body):08x}"'
@@ -129,6 +125,10 @@ class HostileServer:
         if path in self.canned:
             status, headers, body = self.canned[path]
             return web.Response(status=status, headers=headers, body=body)
+        if path == "/robots.txt":
+            if host in self.robots:
+                return web.Response(text=self.robots[host], content_type="text/plain")
+            raise web.HTTPNotFound()
         name = path.strip("/").split("/")[0]
         handler = getattr(self, f"_h_{name.replace('-', '_')}", None)
         if handler is None:
