@@ -1,0 +1,234 @@
+"""Fetch-stage benchmark: the stage (politeness, limits, seen-table, RawPage) against a bare
+aiohttp loop over the same pages, in the same run, from one worker process.
+
+    .venv/bin/python -m bench.fetch [--hosts 250] [--pages-per-host 20] [--delay 0.1]
+
+A local server (its own process, so it does not share this process's event loop) serves
+``--hosts`` distinct host names, all resolving to 127.0.0.1 through the fetcher's static
+host table, and records per-host request times so the run can show the per-host delay was
+kept. Printed: pages/s and MB/s for both loops, their ratio (target >= 0.5), the smallest
+gap between two requests to one host during the stage run, and the seen-table's memory per
+100,000 URLs (Python heap, and bytes of JSON on the changelog topic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import itertools
+import multiprocessing
+import socket
+import time
+import tracemalloc
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import orjson
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from worker.fetch.client import Fetcher
+from worker.fetch.stage import FetchOutcome, handle_fetch_request
+from worker.fetch.urls import canonical_url
+from worker.models import FetchHints, FetchRequest
+from worker.settings import FetchSettings
+
+
+def make_page(size: int) -> str:
+    paragraph = ("<p>Jakarta, the capital, saw heavy rain on Saturday as officials said the "
+                 "flood gates would stay open through the night. Residents were told to keep "
+                 "away from the river banks until further notice.</p>\n")
+    body = paragraph * max(1, size // len(paragraph))
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Story {{n}}'
+            f"</title></head><body><article><h1>Story {{n}}</h1>{body}</article></body></html>")
+
+
+def serve(port_queue: multiprocessing.Queue, page_size: int, compress: bool) -> None:
+    """Server process: pages for any host name, per-host request log, /stats, /reset."""
+    template = make_page(page_size)
+    arrivals: dict[str, list[float]] = defaultdict(list)
+
+    async def page(request: web.Request) -> web.Response:
+        host = (request.host or "").rsplit(":", 1)[0]
+        arrivals[host].append(time.monotonic())
+        body = template.replace("{n}", request.match_info["n"]).encode()
+        if compress and "gzip" in request.headers.get("Accept-Encoding", ""):
+            return web.Response(body=gzip.compress(body, 1), headers={
+                "Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"})
+        return web.Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
+
+    async def robots(request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain")
+
+    async def stats(request: web.Request) -> web.Response:
+        gaps = [b - a for times in arrivals.values() for a, b in itertools.pairwise(times)]
+        return web.json_response({"hosts": len(arrivals),
+                                  "requests": sum(len(t) for t in arrivals.values()),
+                                  "min_gap": min(gaps) if gaps else None})
+
+    async def reset(request: web.Request) -> web.Response:
+        arrivals.clear()
+        return web.Response(text="ok")
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/article/{n}", page)
+        app.router.add_get("/robots.txt", robots)
+        app.router.add_get("/_stats", stats)
+        app.router.add_get("/_reset", reset)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+class LoopbackResolver(AbstractResolver):
+    """Every name is 127.0.0.1: the bare loop's equivalent of the fetcher's static hosts."""
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        return None
+
+
+async def bare_loop(urls: list[str], concurrency: int) -> tuple[float, int]:
+    connector = aiohttp.TCPConnector(limit=concurrency, resolver=LoopbackResolver())
+    total = 0
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for url in urls:
+        queue.put_nowait(url)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def worker() -> None:
+            nonlocal total
+            while not queue.empty():
+                url = queue.get_nowait()
+                async with session.get(url) as resp:
+                    total += len(await resp.read())
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started, total
+
+
+async def stage_loop(requests: list[FetchRequest], settings: FetchSettings,
+                     hosts: dict[str, str], concurrency: int) -> tuple[float, int, int, dict]:
+    seen: dict[str, dict] = {}
+    now = datetime.now(UTC)
+    queue: asyncio.Queue[FetchRequest] = asyncio.Queue()
+    for req in requests:
+        queue.put_nowait(req)
+    total = pages = 0
+    dead: dict[str, int] = defaultdict(int)
+    async with Fetcher(settings, static_hosts=hosts) as fetcher:
+        async def worker() -> None:
+            nonlocal total, pages
+            while not queue.empty():
+                outcome: FetchOutcome = await handle_fetch_request(
+                    queue.get_nowait(), fetcher, seen, now)
+                for page in outcome.pages:
+                    pages += 1
+                    total += len(page.html)
+                for letter in outcome.dead_letters:
+                    dead[letter.reason] += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return elapsed, pages, total, dict(dead)
+
+
+def seen_table_memory(n: int = 100_000) -> tuple[float, float]:
+    """(MiB of Python heap, MiB of JSON key+value) for n article entries as the stage
+    writes them."""
+    fetched = datetime(2026, 11, 25, tzinfo=UTC)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    table: dict[str, dict] = {}
+    for i in range(n):
+        url = canonical_url(f"https://www.news{i % 500}.example/nasional/{2026}/11/25/"
+                            f"{i}/pemerintah-umumkan-kebijakan-baru-nomor-{i}")
+        table[url] = {"fetched_at": (fetched + timedelta(seconds=i)).isoformat(),
+                      "modified_at": None}
+    heap = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    wire = sum(len(k) + len(orjson.dumps(v)) for k, v in table.items())
+    return heap / 2**20, wire / 2**20
+
+
+async def run(args: argparse.Namespace) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ports: multiprocessing.Queue = ctx.Queue()
+    server = ctx.Process(target=serve, args=(ports, args.page_size, args.gzip), daemon=True)
+    server.start()
+    try:
+        port = ports.get(timeout=30)
+        names = [f"site{i}.bench" for i in range(args.hosts)]
+        hosts = dict.fromkeys(names, "127.0.0.1")
+        # Interleaved by host, as a partition of kabar.fetch interleaves its hosts.
+        urls = [f"http://{name}:{port}/article/{k * args.hosts + i}"
+                for k in range(args.pages_per_host) for i, name in enumerate(names)]
+        now = datetime.now(UTC).isoformat()
+        requests = [FetchRequest(url=u, source="bench", host=u.split("/")[2].split(":")[0],
+                                 requested_at=now, hints=FetchHints()) for u in urls]
+        settings = FetchSettings(allow_private_addresses=True, per_host_delay=args.delay,
+                                 per_host_concurrency=args.per_host_concurrency,
+                                 concurrency=args.concurrency, retries=0)
+        async with aiohttp.ClientSession() as control:
+            control_url = f"http://127.0.0.1:{port}"
+            # warm-up: the server process's first requests are slower (imports, JIT-less caches)
+            await bare_loop(urls[: args.hosts], args.concurrency)
+            await (await control.get(f"{control_url}/_reset")).read()
+            bare_s, bare_bytes = await bare_loop(urls, args.concurrency)
+            await (await control.get(f"{control_url}/_reset")).read()
+            stage_s, pages, stage_bytes, dead = await stage_loop(requests, settings, hosts,
+                                                                 args.concurrency)
+            stats = await (await control.get(f"{control_url}/_stats")).json()
+    finally:
+        server.terminate()
+        server.join(5)
+    n = len(urls)
+    bare_rate, stage_rate = n / bare_s, pages / stage_s
+    cap = args.hosts / args.delay if args.delay else float("inf")
+    print(f"fetch benchmark: {args.hosts} hosts x {args.pages_per_host} pages = {n} pages of "
+          f"~{args.page_size // 1024} KiB{' (gzip)' if args.gzip else ''}, concurrency "
+          f"{args.concurrency}, per-host delay {args.delay} s "
+          f"(politeness ceiling {cap:.0f} pages/s), per-host concurrency "
+          f"{args.per_host_concurrency}")
+    print(f"  bare aiohttp loop : {bare_rate:8.1f} pages/s  {bare_bytes / bare_s / 2**20:7.1f} "
+          f"MB/s  ({bare_s:.2f} s)")
+    print(f"  fetch stage       : {stage_rate:8.1f} pages/s  {stage_bytes / stage_s / 2**20:7.1f} "
+          f"MB/s  ({stage_s:.2f} s, {pages} pages, dead letters {dead or 0})")
+    print(f"  stage / bare      : {stage_rate / bare_rate:.2f}  (target >= 0.5)")
+    min_gap = stats["min_gap"]
+    print(f"  smallest gap between two requests to one host during the stage run: "
+          f"{min_gap:.3f} s over {stats['requests']} requests to {stats['hosts']} hosts"
+          if min_gap is not None else "  no host got two requests")
+    heap, wire = seen_table_memory()
+    print(f"  seen-table per 100,000 URLs: {heap:.1f} MiB Python heap, {wire:.1f} MiB JSON "
+          f"(changelog payload)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=250)
+    parser.add_argument("--pages-per-host", type=int, default=20)
+    parser.add_argument("--page-size", type=int, default=40_000, help="bytes of HTML per page")
+    parser.add_argument("--delay", type=float, default=0.1, help="per-host delay, seconds")
+    parser.add_argument("--per-host-concurrency", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--gzip", action="store_true", help="serve gzip'd pages")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
