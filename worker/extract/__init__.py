@@ -85,7 +85,8 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
 
     title = find_title(tree, data, site_name) or (hints.get("title") or None)
     authors = find_authors(tree, data)
-    lead = _lead(tree, data)
+    standfirst = _standfirst(tree)
+    lead = standfirst or find_description(data)
     lead_image = find_lead_image(data, canonical or url)
     section = find_section(data)
     tags = find_tags(data)
@@ -96,6 +97,10 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
                 node.decompose()
     paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
+    if standfirst and paragraphs and not any(standfirst[:60].casefold() in p.casefold()
+                                             for p in paragraphs[:5]):
+        # The standfirst is part of the story as printed, though often outside its container.
+        paragraphs.insert(0, standfirst)
     dateline, paragraphs = _clean(paragraphs)
     body = "\n\n".join(paragraphs)
     words = _word_count(body)
@@ -173,12 +178,15 @@ _LEAD_SELECTOR = ('[class*="standfirst"], [class*="lead"], [class*="teaser"], [c
                   '[class*="intro"], [class*="excerpt"], [class*="dek"], [class*="subtitle"]')
 
 
-def _lead(tree: LexborHTMLParser, data: Structured) -> str | None:
+def _standfirst(tree: LexborHTMLParser) -> str | None:
+    """The printed standfirst (teaser, dek) near the headline, if the page has one."""
     for node in tree.css(_LEAD_SELECTOR)[:6]:
+        if node.tag in ("body", "html", "main", "article"):
+            continue
         text = " ".join(node.text(deep=True).split())
-        if 40 <= len(text) <= 600 and text.count(" ") >= 6:
+        if 40 <= len(text) <= 600 and text.count(" ") >= 6 and not node.css_first("a"):
             return text
-    return find_description(data)
+    return None
 
 
 def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> list[str]:

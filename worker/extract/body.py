@@ -12,6 +12,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
     NEGATIVE_ATTR,
+    OVERLAY_SELECTOR,
     POSITIVE_ATTR,
     STRONG_NEGATIVE_ATTR,
     is_boilerplate_text,
@@ -40,14 +41,15 @@ def _attr_text(node: LexborNode) -> str:
 
 
 def _class_weight(node: LexborNode) -> float:
+    """Multiplier from class/id words: hints, not verdicts, so they scale the text score."""
     words = _attr_text(node)
     if not words.strip():
-        return 0.0
-    weight = 0.0
+        return 1.0
+    weight = 1.0
     if NEGATIVE_ATTR.search(words):
-        weight -= 25
+        weight *= 0.6
     if POSITIVE_ATTR.search(words):
-        weight += 25
+        weight *= 1.3
     return weight
 
 
@@ -63,6 +65,8 @@ def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str]]:
     found: list[tuple[LexborNode, str]] = []
     seen: set[int] = set()
     for node in root.css("p, pre, td, blockquote, h2, h3, li"):
+        if node.tag == "li" and node.css_first("p, div, li"):
+            continue  # its paragraphs are scored themselves
         text = _norm(node.text(deep=True))
         if len(text) >= 25:
             found.append((node, text))
@@ -84,32 +88,44 @@ def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str]]:
 def _best_container(root: LexborNode) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
+    mass: dict[int, int] = {}
     for node, text in _paragraph_nodes(root):
+        _add_mass(node, text, mass)
         score = 1 + sum(text.count(c) for c in _COMMAS) + min(len(text) // 100, 3)
         if node.tag in ("li", "td", "h2", "h3"):
             score *= 0.5  # list items and cells are story text only in bulk
+        elif node.parent is not None and node.parent.tag == "li":
+            score *= 0.5  # a teaser's summary in a list of links
         ancestor, level = node.parent, 0
-        while ancestor is not None and level < 3:
-            if ancestor.tag == "-undef" or ancestor.tag == "html":
+        while ancestor is not None and level < 5:
+            if ancestor.tag in ("-undef", "html", None):
                 break
             entry = scores.get(ancestor.mem_id)
             if entry is None:
-                entry = scores[ancestor.mem_id] = [ancestor, _class_weight(ancestor)]
-            entry[1] += score / (1 if level == 0 else level * 2)
+                entry = scores[ancestor.mem_id] = [ancestor, 0.0]
+            entry[1] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
             ancestor, level = ancestor.parent, level + 1
     if not scores:
         return []
+    for entry in scores.values():
+        entry[1] *= _class_weight(entry[0])
     ranked = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:8]
     best, best_score = None, 0.0
+    finals: list[tuple[LexborNode, float]] = []
     for node, score in ranked:
         text_len = len(_norm(node.text(deep=True)))
         final = score * (1 - _link_density(node, text_len))
         if STRONG_NEGATIVE_ATTR.search(_attr_text(node)) and node.tag != "body":
             final *= 0.3
+        if node.tag in ("ul", "ol"):
+            final *= 0.5  # teaser lists; a story told in one list is rare
+        finals.append((node, final))
         if final > best_score:
             best, best_score = node, final
     if best is None:
         return []
+    best = _common_ancestor_of_peers(best, best_score, finals)
+    best = _climb(best, mass)
     parent = best.parent
     if parent is None or best.tag == "body":
         return [best]
@@ -132,14 +148,92 @@ def _best_container(root: LexborNode) -> list[LexborNode]:
     return group
 
 
+def _add_mass(node: LexborNode, text: str, mass: dict[int, int]) -> None:
+    """Credit a story-like paragraph's length to every ancestor (no decay)."""
+    if node.tag not in ("p", "pre", "blockquote", "div", "section", "article", "span", "font"):
+        return
+    if len(text) < 80 or _link_density(node, len(text)) > 0.25:
+        return
+    parent = node.parent
+    while parent is not None and parent.tag not in ("html", "-undef", None):
+        mass[parent.mem_id] = mass.get(parent.mem_id, 0) + len(text)
+        parent = parent.parent
+
+
+def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
+    """Widen the winner while an ancestor adds story-like text without diluting it: bodies
+    split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
+    nothing are passed through without being taken."""
+    own = mass.get(best.mem_id, 0)
+    if own == 0:
+        return best
+    density = own / max(1, len(_norm(best.text(deep=True))))
+    node, probe = best, best
+    for _ in range(5):
+        probe = probe.parent
+        if probe is None or probe.tag in ("body", "html", "-undef", None):
+            break
+        if STRONG_NEGATIVE_ATTR.search(_attr_text(probe)):
+            break
+        gained = mass.get(probe.mem_id, 0)
+        if gained == own:
+            continue
+        if gained < 1.15 * own:
+            break
+        if gained / max(1, len(_norm(probe.text(deep=True)))) < 0.6 * density:
+            break
+        node, own = probe, gained
+    return node
+
+
+def _ancestors(node: LexborNode) -> list[int]:
+    out = []
+    parent = node.parent
+    while parent is not None and parent.tag not in ("html", "-undef", None):
+        out.append(parent.mem_id)
+        parent = parent.parent
+    return out
+
+
+def _common_ancestor_of_peers(best: LexborNode, best_score: float,
+                              finals: list[tuple[LexborNode, float]]) -> LexborNode:
+    """When the story is split over sibling blocks (one wrapper per paragraph, or text
+    interrupted by ads), several near-equal candidates share an ancestor: climb to it."""
+    peers = [n for n, f in finals if n.mem_id != best.mem_id and f >= 0.75 * best_score]
+    if len(peers) < 2:
+        return best
+    peer_chains = [set(_ancestors(p)) | {p.mem_id} for p in peers]
+    node = best.parent
+    while node is not None and node.tag not in ("html", "body", "-undef", None):
+        if sum(node.mem_id in chain for chain in peer_chains) >= 2:
+            return node
+        node = node.parent
+    return best
+
+
+def _substantive(node: LexborNode) -> bool:
+    """Holds at least two real paragraphs: story text under a misleading class name."""
+    count = 0
+    for p in node.css("p"):
+        text = _norm(p.text(deep=True))
+        if len(text) >= 100 and _link_density(p, len(text)) < 0.3:
+            count += 1
+            if count >= 2:
+                return True
+    return False
+
+
 def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
     words = _attr_text(node)
     if not words.strip() or not NEGATIVE_ATTR.search(words):
         return False
-    if POSITIVE_ATTR.search(words) and not STRONG_NEGATIVE_ATTR.search(words):
+    strong = STRONG_NEGATIVE_ATTR.search(words)
+    if POSITIVE_ATTR.search(words) and not strong:
         return False
     # A negative word on a wrapper holding most of the story is a misleading class name.
-    return len(_norm(node.text(deep=True))) < 0.6 * container_len
+    if len(_norm(node.text(deep=True))) >= 0.6 * container_len:
+        return False
+    return bool(strong) or not _substantive(node)
 
 
 class _Collector:
@@ -210,6 +304,9 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     if root is None:
         return []
     tree.strip_tags(DROP_TAGS)
+    for overlay in root.css(OVERLAY_SELECTOR):
+        if overlay.tag not in ("body", "html", "main", "article"):
+            overlay.decompose()
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))

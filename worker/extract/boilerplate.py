@@ -19,10 +19,15 @@ NEGATIVE_ATTR = re.compile(
 POSITIVE_ATTR = re.compile(
     r"article|body|content|entry|main|post|story|text|detail|news|blog|prose|"
     r"rich-?text|paragraph|isi|konten|artikel|beitrag|inhalt|texto|contenu|testo|corpo", re.I)
-#: Strong negatives: even a big container with these words is not the body.
+#: Strong negatives: containers with these words are never story text, whatever they hold.
 STRONG_NEGATIVE_ATTR = re.compile(
-    r"comment|komentar|kommentar|sidebar|footer|related|terkait|recommend|outbrain|taboola|"
-    r"cookie|consent|newsletter|most-?read|popular|trending|sponsor", re.I)
+    r"comment|komentar|kommentar|cookie|consent|onetrust|gdpr|newsletter|outbrain|taboola|"
+    r"related|terkait|recommend|most-?read|popular|trending|sponsor|share|sharing|social|"
+    r"paywall|subscribe|advert|promo", re.I)
+#: Overlays and consent walls removed before scoring; they can out-text a short story.
+OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="consent"], '
+                    '[class*="consent"], [id*="gdpr"], [class*="gdpr"], [class*="cmp-"], '
+                    '[id*="didomi"], [class*="modal"], [role="dialog"], [aria-modal="true"]')
 
 #: Paragraphs that open a related-links block or prompt the reader, in many languages.
 _PROMPTS = (

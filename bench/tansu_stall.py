@@ -1,0 +1,249 @@
+"""Measure how long a Faust worker takes to get going on the embedded Tansu broker.
+
+Runs a small Faust app (a source topic, a ``group_by`` repartition, a counting table and
+two agents) as a worker subprocess against one embedded broker, for each configuration:
+
+* ``fresh``    first start of the app (empty changelog, no committed offsets);
+* ``restart``  start again after a clean stop (the table is recovered from its changelog);
+* ``killed``   start again right after the previous worker was SIGKILLed.
+
+For every start it prints seconds from process spawn to "recovery done" (Faust's
+"Worker ready"), to the first message handled by the second agent, and whether the table
+recovered the right counts. The configurations run side by side in one invocation:
+
+    .venv/bin/python bench/tansu_stall.py            # baseline vs faust_settings_for_embedded()
+    .venv/bin/python bench/tansu_stall.py --only fix --timeline
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from worker.broker import EmbeddedBroker, faust_settings_for_embedded  # noqa: E402
+
+PARTITIONS = 4
+KEYS = [f"key-{i}" for i in range(8)]
+#: Log lines that mark the phases of a worker start, in the order they normally appear.
+PHASES = {
+    "app_start": "Starting...",
+    "joined": "Successfully joined group",
+    "assigned": "Setting newly assigned partitions",
+    "highwaters": "Highwater for active changelog partitions",
+    "offsets": "Earliest offsets for active changelog partitions",
+    "restoring": "Restoring state from changelog topics",
+    "recovered": "Recovery complete",
+    "ready": "Worker ready",
+}
+MARK = "KABARBENCH "
+
+
+# --------------------------------------------------------------------------------------------
+# The worker side: a child process running the Faust app.
+
+
+def run_worker(broker_url: str, app_id: str, extra: dict[str, Any]) -> None:
+    import faust
+
+    app = faust.App(
+        app_id,
+        broker=broker_url,
+        store="memory://",
+        topic_partitions=PARTITIONS,
+        web_enabled=False,
+        **extra,
+    )
+    raw = {"key_serializer": "raw", "value_serializer": "raw", "partitions": PARTITIONS}
+    source = app.topic(f"{app_id}.in", **raw)
+    counted = app.topic(f"{app_id}.counted", **raw)
+    counts = app.Table(f"{app_id}-counts", default=int, partitions=PARTITIONS)
+    seen_first = False
+
+    def mark(event: str, **fields: Any) -> None:
+        print(MARK + json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
+
+    @app.agent(source)
+    async def count(stream: Any) -> None:
+        async for key, value in stream.group_by(lambda v: v.split(b":")[0], name="bykey").items():
+            counts[key.decode()] += 1
+            await counted.send(key=key, value=value)
+
+    @app.agent(counted)
+    async def sink(stream: Any) -> None:
+        nonlocal seen_first
+        async for _value in stream:
+            if not seen_first:
+                seen_first = True
+                mark("first_processed")
+
+    @app.task
+    async def report_recovery() -> None:
+        await app.tables.recovery.completed.wait()
+        # The table as this worker recovered it, before the new batch is counted.
+        mark("recovered_table", total=sum(counts.values()))
+
+    from faust.worker import Worker
+
+    mark("spawned")
+    Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+
+
+# --------------------------------------------------------------------------------------------
+# The driver side.
+
+
+async def produce(bootstrap: str, topic: str, n: int, start: int) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for i in range(start, start + n):
+            key = KEYS[i % len(KEYS)]
+            await producer.send(topic, key=key.encode(), value=f"{key}:{i}".encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def parse_log(path: Path, spawned_at: float) -> dict[str, Any]:
+    """Seconds from spawn for each phase and marker found in the worker's output."""
+    found: dict[str, Any] = {}
+    stamp = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith(MARK):
+            record = json.loads(line[len(MARK) :])
+            found.setdefault(record["event"], round(record["t"] - spawned_at, 2))
+            if "total" in record:
+                found.setdefault("table_total", record["total"])
+            continue
+        m = stamp.match(line)
+        if not m:
+            continue
+        t = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%d %H:%M:%S"))
+        t += int(m.group(1)[20:]) / 1000
+        for phase, needle in PHASES.items():
+            if needle in line:
+                found.setdefault(phase, round(t - spawned_at, 2))
+    return found
+
+
+class WorkerRun:
+    def __init__(
+        self, broker: EmbeddedBroker, app_id: str, settings: dict[str, Any], log: Path
+    ) -> None:
+        self.log = log
+        self.spawned_at = time.time()
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "_worker", broker.url, app_id, json.dumps(settings)],
+            stdout=open(log, "w"),  # noqa: SIM115 - closed with the process
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def wait_for(self, *events: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = parse_log(self.log, self.spawned_at)
+            if all(e in found for e in events) or self.proc.poll() is not None:
+                return found
+            time.sleep(0.2)
+        found = parse_log(self.log, self.spawned_at)
+        found["timed_out"] = True
+        return found
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def scenario(
+    broker: EmbeddedBroker,
+    config: str,
+    settings: dict[str, Any],
+    batch: int,
+    timeout: float,
+    logs: Path,
+) -> list[dict[str, Any]]:
+    app_id = f"stall-{config}-{int(time.time())}"
+    results = []
+    produced = 0
+    for step, how_previous_ended in (("fresh", None), ("restart", "stop"), ("killed", "kill")):
+        asyncio.run(produce(broker.bootstrap, f"{app_id}.in", batch, produced))
+        produced += batch
+        run = WorkerRun(broker, app_id, settings, logs / f"{app_id}-{step}.log")
+        found = run.wait_for("ready", "first_processed", timeout=timeout)
+        found.update(step=step, config=config, expected_table=produced - batch)
+        results.append(found)
+        # Let the worker count the whole batch and commit it before it is stopped, so the
+        # next start has a complete changelog to recover.
+        time.sleep(3)
+        next_ends_by_kill = step == "restart"
+        run.stop(kill=next_ends_by_kill)
+        _ = how_previous_ended
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["baseline", "fix"], help="run one configuration")
+    parser.add_argument(
+        "--try", dest="try_settings", type=json.loads, metavar="JSON",
+        help='also run Faust settings of your own, e.g. \'{"broker_session_timeout": 10}\'',
+    )
+    parser.add_argument("--batch", type=int, default=200, help="messages produced per start")
+    parser.add_argument("--timeout", type=float, default=150, help="seconds to wait per start")
+    parser.add_argument("--logs", type=Path, default=Path("/tmp/kabar-tansu-stall"))
+    parser.add_argument("--timeline", action="store_true", help="print every phase time")
+    args = parser.parse_args(argv)
+    args.logs.mkdir(parents=True, exist_ok=True)
+    configs = {"baseline": {}, "fix": faust_settings_for_embedded()}
+    if args.only:
+        configs = {args.only: configs[args.only]}
+    if args.try_settings is not None:
+        configs["try"] = args.try_settings
+    for name, settings in configs.items():
+        print(f"{name}: faust.App(..., **{settings})")
+    rows = []
+    with EmbeddedBroker(log_file=args.logs / "tansu.log") as broker:
+        print(f"broker {broker.url} (logs in {args.logs})")
+        for name, settings in configs.items():
+            rows += scenario(broker, name, settings, args.batch, args.timeout, args.logs)
+    header = f"{'config':9} {'start':8} {'ready s':>8} {'first msg s':>11} {'table':>13}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        table = f"{r.get('table_total', '?')}/{r['expected_table']}"
+        ready = r.get("ready", "TIMEOUT")
+        first = r.get("first_processed", "TIMEOUT")
+        print(f"{r['config']:9} {r['step']:8} {ready!s:>8} {first!s:>11} {table:>13}")
+        if args.timeline:
+            phases = {k: r[k] for k in (*PHASES, "first_processed") if k in r}
+            print("           " + "  ".join(f"{k}={v}" for k, v in phases.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        _, _, url, app_id, settings = sys.argv
+        run_worker(url, app_id, json.loads(settings))
+    else:
+        sys.exit(main())
