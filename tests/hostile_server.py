@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+import ssl
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -74,7 +75,8 @@ class Recorded:
 class HostileServer:
     """``async with HostileServer() as server:`` then ``server.url("news.test", "/path")``."""
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context
         self.requests: list[Recorded] = []
         #: host → robots.txt text (hosts not listed answer 404: everything allowed)
         self.robots: dict[str, str] = {}
@@ -86,7 +88,8 @@ class HostileServer:
         self._runner: web.AppRunner | None = None
 
     def url(self, host: str, path: str) -> str:
-        return f"http://{host}:{self.port}{path}"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def times(self, host: str, path_prefix: str = "/") -> list[float]:
         return [r.at for r in self.requests if r.host == host and r.path.startswith(path_prefix)]
@@ -97,7 +100,7 @@ class HostileServer:
         app.router.add_route("GET", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self

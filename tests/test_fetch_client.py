@@ -4,6 +4,9 @@ a reason, within the configured time and memory limits."""
 from __future__ import annotations
 
 import codecs
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator
 
@@ -240,8 +243,37 @@ async def test_every_redirect_hop_is_checked(server, monkeypatch):
     assert not [r for r in server.requests if r.path == "/article/secret"]
 
 
-async def test_tls_is_verified_by_default():
+@pytest.fixture
+async def tls_server(tmp_path) -> AsyncIterator[HostileServer]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=news.test", "-addext", "subjectAltName=DNS:news.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    async with HostileServer(ssl_context=context) as srv:
+        yield srv
+
+
+async def test_self_signed_certificate_is_refused_by_default(tls_server):
     assert FetchSettings().verify_tls is True
+    error = await fetch_error(tls_server, "/article/x")
+    assert error.reason == "tls_error"
+    async with Fetcher(settings(verify_tls=False), static_hosts=HOSTS) as fetcher:
+        result = await fetcher.fetch(tls_server.url("news.test", "/article/x"))
+    assert result.status == 200
+
+
+async def test_oversized_response_header_is_a_bad_response(server):
+    server.canned["/big-header"] = (200, {"Content-Type": "text/html", "X-Junk": "a" * 20_000},
+                                    b"<html></html>")
+    error = await fetch_error(server, "/big-header")
+    assert error.reason == "bad_response"
 
 
 async def test_xml_bomb_served_as_feed_is_fetched_but_never_expanded(server):
