@@ -227,3 +227,16 @@ def test_source_requests_are_one_poll_per_enabled_source():
                                                           ("b", "sitemap", "b.example")]
     assert (reqs[0].hints.language, reqs[0].hints.timezone) == ("id", "Asia/Jakarta")
     assert reqs[0].requested_at == NOW.isoformat()
+
+
+async def test_declared_canonical_is_a_hint_and_marks_the_alias_seen(server, fetcher):
+    server.canned["/amp/story"] = (200, {"Content-Type": "text/html"}, (
+        b'<html><head><link rel="canonical" href="/article/story"></head>'
+        b"<body><p>x</p></body></html>"))
+    seen: dict = {}
+    out = await handle_fetch_request(request(server.url("news.test", "/amp/story")), fetcher,
+                                     seen, NOW)
+    assert out.pages[0].hints["canonical_url"] == server.url("news.test", "/article/story")
+    again = await handle_fetch_request(request(server.url("news.test", "/article/story")),
+                                       fetcher, seen, NOW)
+    assert again.skipped == [(server.url("news.test", "/article/story"), "already_fetched")]

@@ -43,7 +43,7 @@ from worker.fetch.discovery import (
 )
 from worker.fetch.errors import FetchError
 from worker.fetch.sources import DEFAULT_MAX_AGE, DEFAULT_POLL_INTERVAL, Source
-from worker.fetch.urls import canonical_url, host_of
+from worker.fetch.urls import canonical_url, declared_canonical, host_of
 from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
 
 log = logging.getLogger(__name__)
@@ -175,12 +175,24 @@ async def _article(
     hints = dataclasses.asdict(req.hints)
     if revisit:
         hints["revisit"] = revisit
+    tracking = fetcher.settings.tracking_params
+    declared = declared_canonical(result.text or "", result.final_url, tracking)
+    if declared:
+        hints["canonical_url"] = declared
     outcome.pages.append(RawPage(
         url=req.url, final_url=result.final_url, status=result.status, fetched_at=_iso(now),
         html=result.text or "", charset=result.charset or "utf-8", headers=result.headers,
         redirects=result.redirects, source=req.source, hints=hints,
     ))
-    seen[key] = {"fetched_at": _iso(now), "modified_at": req.hints.modified_at}
+    entry = {"fetched_at": _iso(now), "modified_at": req.hints.modified_at}
+    seen[key] = entry
+    # The same article reached under the URL it redirected to or declares as canonical is
+    # not fetched again. Only same-host aliases: other hosts' entries live on other
+    # partitions of the table.
+    host = host_of(key)
+    for alias in {canonical_url(result.final_url, tracking), declared} - {key, None}:
+        if alias and host_of(alias) == host:
+            seen[alias] = entry
 
 
 # -- feeds, sitemaps and pages -----------------------------------------------------------

@@ -5,13 +5,17 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from selectolax.lexbor import LexborHTMLParser
 
 DEFAULT_TRACKING_PARAMS = (
     "utm_*", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid",
     "yclid", "_ga", "_hsenc", "_hsmi", "ref_src", "cmpid", "ocid", "wt_mc",
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: the canonical declaration lives in <head>; never parse more than this looking for it
+_HEAD_SCAN = 256 * 1024
 
 
 def canonical_url(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PARAMS) -> str:
@@ -44,3 +48,37 @@ def host_of(url: str) -> str:
 def article_id(canonical: str) -> str:
     """Stable article id: the first 16 bytes of SHA-256 of the canonical URL, in hex."""
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+
+
+def declared_canonical(
+    html: str, base_url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PARAMS
+) -> str | None:
+    """The URL a page declares as its own: ``<link rel="canonical">``, else ``og:url``, in
+    canonical form; None when absent, not http(s), or implausible (a site-wide canonical
+    pointing every article at the home page)."""
+    head_end = html.find("</head>", 0, _HEAD_SCAN)
+    if head_end < 0:
+        head_end = html.lower().find("</head>", 0, _HEAD_SCAN)
+    tree = LexborHTMLParser(html[: head_end if head_end >= 0 else _HEAD_SCAN])
+    candidates = [
+        node.attributes.get("href")
+        for node in tree.css("link[rel][href]")
+        if "canonical" in (node.attributes.get("rel") or "").lower().split()
+    ]
+    candidates += [
+        node.attributes.get("content")
+        for node in tree.css("meta[property][content]")
+        if (node.attributes.get("property") or "").strip().lower() == "og:url"
+    ]
+    base_path = urlsplit(base_url).path or "/"
+    for candidate in candidates:
+        if not candidate or not candidate.strip():
+            continue
+        try:
+            url = canonical_url(urljoin(base_url, candidate.strip()), tracking_params)
+        except ValueError:
+            continue
+        if urlsplit(url).path == "/" and base_path != "/":
+            continue
+        return url
+    return None
