@@ -28,6 +28,8 @@ _CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "o
                          "table", "tbody", "thead", "tfoot", "tr", "td", "th", "center",
                          "details", "hgroup", "body", "form", "fieldset", "caption", "h1"})
 _NESTED_BLOCK_SELECTOR = "p, div, ul, ol, table, section, article, blockquote, h2, h3, h4"
+_LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li, h1, h2, h3, "
+                      "h4, blockquote, pre, header, form))")
 _COMMAS = (",", "،", "，", "、")
 
 
@@ -69,6 +71,12 @@ def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str]]:
             continue  # its paragraphs are scored themselves
         text = _norm(node.text(deep=True))
         if len(text) >= 25:
+            found.append((node, text))
+            seen.add(node.mem_id)
+    # Paragraphs written as bare <div>s (no block inside), as many React sites do.
+    for node in root.css(_LEAF_DIV_SELECTOR):
+        text = _norm(node.text(deep=True))
+        if len(text) >= 50 and node.mem_id not in seen and _link_density(node, len(text)) < 0.5:
             found.append((node, text))
             seen.add(node.mem_id)
     for br in root.css("br"):
