@@ -186,3 +186,15 @@ def test_retry_after_forms():
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60) == 60.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_idle_hosts_are_forgotten_beyond_the_host_limit():
+    clock = [0.0]
+    politeness = Politeness(settings(), max_hosts=3, idle_after=60, clock=lambda: clock[0])
+    for name in ("a", "b", "c"):
+        politeness.host(name)
+    clock[0] = 30.0
+    politeness.host("c")  # recently used: kept
+    clock[0] = 70.0
+    politeness.host("d")
+    assert set(politeness.stats()) == {"c", "d"}

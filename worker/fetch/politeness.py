@@ -78,6 +78,18 @@ class HostState:
     robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     counters: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    last_used: float = 0.0
+
+    def idle(self, now: float, for_at_least: float) -> bool:
+        """Nothing in flight, nothing pending, unused for a while: safe to forget."""
+        return (
+            now - self.last_used >= for_at_least
+            and not self.semaphore.locked()
+            and not self.robots_lock.locked()
+            and self.next_slot <= now
+            and self.blocked_until <= now
+            and self.circuit_open_until <= now
+        )
 
 
 class Politeness:
@@ -100,6 +112,8 @@ class Politeness:
         circuit_max_cooldown: float = 3_600.0,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        max_hosts: int = 10_000,
+        idle_after: float = 3_600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -113,6 +127,10 @@ class Politeness:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.clock = clock
+        #: beyond this many hosts, idle ones are forgotten (their robots.txt is re-read
+        #: when they come back) so a long run over many hosts keeps bounded memory
+        self.max_hosts = max_hosts
+        self.idle_after = idle_after
         self._hosts: dict[str, HostState] = {}
         self._overrides: dict[str, tuple[float | None, int | None]] = {}
 
@@ -144,6 +162,8 @@ class Politeness:
     def host(self, host: str) -> HostState:
         state = self._hosts.get(host)
         if state is None:
+            if len(self._hosts) >= self.max_hosts:
+                self._forget_idle()
             delay, concurrency = self._overrides.get(host, (None, None))
             delay = self.settings.per_host_delay if delay is None else delay
             concurrency = concurrency or self.settings.per_host_concurrency
@@ -151,7 +171,13 @@ class Politeness:
                 delay=delay, concurrency=concurrency, semaphore=asyncio.Semaphore(concurrency)
             )
             self._hosts[host] = state
+        state.last_used = self.clock()
         return state
+
+    def _forget_idle(self) -> None:
+        now = self.clock()
+        for name in [n for n, st in self._hosts.items() if st.idle(now, self.idle_after)]:
+            del self._hosts[name]
 
     # -- robots.txt --------------------------------------------------------------------
     def robots(self, host: str) -> Protego | None:
