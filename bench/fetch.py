@@ -41,8 +41,11 @@ def make_page(size: int) -> str:
                  "flood gates would stay open through the night. Residents were told to keep "
                  "away from the river banks until further notice.</p>\n")
     body = paragraph * max(1, size // len(paragraph))
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Story {{n}}'
-            f"</title></head><body><article><h1>Story {{n}}</h1>{body}</article></body></html>")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Story {n}</title>'
+        '<link rel="canonical" href="/article/{n}"></head><body><article><h1>Story {n}</h1>'
+        + body + "</article></body></html>"
+    )
 
 
 def serve(port_queue: multiprocessing.Queue, page_size: int, compress: bool) -> None:
@@ -220,8 +223,8 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", type=int, default=250)
-    parser.add_argument("--pages-per-host", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=500)
+    parser.add_argument("--pages-per-host", type=int, default=10)
     parser.add_argument("--page-size", type=int, default=40_000, help="bytes of HTML per page")
     parser.add_argument("--delay", type=float, default=0.1, help="per-host delay, seconds")
     parser.add_argument("--per-host-concurrency", type=int, default=1)

@@ -57,3 +57,8 @@ def test_no_declaration_or_a_useless_one_gives_none():
         is None
     assert declared_canonical('<head><link rel="canonical" href="javascript:void(0)"></head>',
                               "https://a.example/x") is None
+
+
+def test_canonical_declaration_is_found_whatever_its_case():
+    html = '<HEAD><LINK REL="Canonical" HREF="/news/4"></HEAD>'
+    assert declared_canonical(html, "https://a.example/x") == "https://a.example/news/4"

@@ -47,6 +47,7 @@ from worker.fetch.urls import canonical_url, declared_canonical, host_of
 from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
 
 log = logging.getLogger(__name__)
+_HINT_FIELDS = tuple(f.name for f in dataclasses.fields(FetchHints))
 
 LISTING_KINDS = ("feed", "sitemap", "page")
 #: fingerprints of announced items kept per listing; bounds the table value (~20 B each)
@@ -172,7 +173,7 @@ async def _article(
     except FetchError as error:
         outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
         return
-    hints = dataclasses.asdict(req.hints)
+    hints: dict[str, Any] = {f: getattr(req.hints, f) for f in _HINT_FIELDS}
     if revisit:
         hints["revisit"] = revisit
     tracking = fetcher.settings.tracking_params
@@ -190,7 +191,8 @@ async def _article(
     # not fetched again. Only same-host aliases: other hosts' entries live on other
     # partitions of the table.
     host = host_of(key)
-    for alias in {canonical_url(result.final_url, tracking), declared} - {key, None}:
+    final = canonical_url(result.final_url, tracking) if result.redirects else key
+    for alias in {final, declared} - {key, None}:
         if alias and host_of(alias) == host:
             seen[alias] = entry
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
+import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -16,6 +18,15 @@ DEFAULT_TRACKING_PARAMS = (
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: the canonical declaration lives in <head>; never parse more than this looking for it
 _HEAD_SCAN = 256 * 1024
+_CANONICAL_HINT = re.compile("canonical|og:url", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=32)
+def _tracking_matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One compiled regex for a list of shell-style parameter patterns (case-insensitive)."""
+    if not patterns:
+        return re.compile(r"(?!)")  # matches nothing
+    return re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns))
 
 
 def canonical_url(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PARAMS) -> str:
@@ -30,14 +41,18 @@ def canonical_url(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PA
         host = f"[{host}]"
     port = parts.port
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    patterns = tuple(p.lower() for p in tracking_params)
-    query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not any(fnmatch.fnmatchcase(k.lower(), p) for p in patterns)
-    )
-    path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query, doseq=True), ""))
+    query = ""
+    if parts.query:
+        tracking = _tracking_matcher(tuple(tracking_params))
+        query = urlencode(
+            sorted(
+                (k, v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                if not tracking.match(k.lower())
+            ),
+            doseq=True,
+        )
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def host_of(url: str) -> str:
@@ -59,7 +74,10 @@ def declared_canonical(
     head_end = html.find("</head>", 0, _HEAD_SCAN)
     if head_end < 0:
         head_end = html.lower().find("</head>", 0, _HEAD_SCAN)
-    tree = LexborHTMLParser(html[: head_end if head_end >= 0 else _HEAD_SCAN])
+    head = html[: head_end if head_end >= 0 else _HEAD_SCAN]
+    if not _CANONICAL_HINT.search(head):
+        return None  # nothing to find: skip the parse (most of this function's cost)
+    tree = LexborHTMLParser(head)
     candidates = [
         node.attributes.get("href")
         for node in tree.css("link[rel][href]")
