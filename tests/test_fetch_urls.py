@@ -62,3 +62,10 @@ def test_no_declaration_or_a_useless_one_gives_none():
 def test_canonical_declaration_is_found_whatever_its_case():
     html = '<HEAD><LINK REL="Canonical" HREF="/news/4"></HEAD>'
     assert declared_canonical(html, "https://a.example/x") == "https://a.example/news/4"
+
+
+def test_canonical_quoted_in_comments_or_scripts_is_not_read():
+    html = ('<head><!-- <link rel="canonical" href="/old"> -->'
+            '<script>document.write(\'<link rel="canonical" href="/js">\')</script>'
+            "<link rel=canonical href=/news/5?a=1&amp;b=2></head>")
+    assert declared_canonical(html, "https://a.example/x") == "https://a.example/news/5?a=1&b=2"

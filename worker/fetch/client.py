@@ -317,7 +317,7 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                await self.check_robots(url)
+                await self.check_robots(url, host)
                 async with self.politeness.slot(host, url, self.settings.user_agent):
                     result = await self._fetch_hops(url, kind, conditional)
             except FetchError as error:
@@ -344,13 +344,14 @@ class Fetcher:
             )
             return result
 
-    async def check_robots(self, url: str) -> None:
+    async def check_robots(self, url: str, host: str | None = None) -> None:
         """Raise FetchError(robots_disallowed) when robots.txt forbids ``url`` to us, and
         FetchError(robots_unavailable) while the host's robots.txt answers 5xx."""
         if not self.obey_robots:
             return
-        rules = await self.robots_for(url)
-        if self.politeness.robots_unavailable(host_of(url)):
+        host = host or host_of(url)
+        rules = self.politeness.robots(host) or await self.robots_for(url)
+        if self.politeness.robots_unavailable(host):
             raise FetchError("robots_unavailable",
                              "robots.txt answers with a server error; the site is off limits "
                              "until it answers again (RFC 9309)", url)
@@ -469,7 +470,8 @@ class Fetcher:
             raise FetchError("invalid_url", f"invalid URL: {exc}", url) from None
         if target.scheme not in ("http", "https"):
             raise FetchError("unsupported_scheme", f"scheme {target.scheme!r} is not fetched", url)
-        host = (target.host or "").strip("[]")
+        # raw_host: the host as written (IDNA-encoded); .host would IDNA-decode it, slowly
+        host = (target.raw_host or "").strip("[]")
         if not host:
             raise FetchError("invalid_url", "URL has no host", url)
         if not self.settings.allow_private_addresses:

@@ -79,6 +79,16 @@ class HostState:
     counters: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     last_used: float = 0.0
+    #: prometheus children by outcome: .labels() costs more than the increment itself
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, host: str, outcome: str) -> Any:
+        child = self.metrics.get(outcome)
+        if child is None:
+            child = self.metrics[outcome] = (
+                _BYTES.labels(host) if outcome == "bytes" else _RESPONSES.labels(host, outcome)
+            )
+        return child
 
     def idle(self, now: float, for_at_least: float) -> bool:
         """Nothing in flight, nothing pending, unused for a while: safe to forget."""
@@ -259,14 +269,14 @@ class Politeness:
         outcome = "not_modified" if not_modified else "fetched"
         state.counters[outcome] += 1
         state.counters["bytes"] += nbytes
-        _RESPONSES.labels(host, outcome).inc()
-        _BYTES.labels(host).inc(nbytes)
+        state.metric(host, outcome).inc()
+        state.metric(host, "bytes").inc(nbytes)
 
     def record_failure(self, host: str, error: FetchError, *, attempt: int = 0) -> None:
         """Count a failure; push the host back (Retry-After or backoff); maybe open its circuit."""
         state = self.host(host)
         state.errors[error.reason] += 1
-        _RESPONSES.labels(host, error.reason).inc()
+        state.metric(host, error.reason).inc()
         now = self.clock()
         if error.retry_after is not None and error.reason in ("http_429", "http_503"):
             state.blocked_until = max(state.blocked_until, now + error.retry_after)
@@ -289,8 +299,9 @@ class Politeness:
 
     def count(self, host: str, what: str) -> None:
         """Count a non-error event for a host (robots_disallowed, skipped, ...)."""
-        self.host(host).counters[what] += 1
-        _RESPONSES.labels(host, what).inc()
+        state = self.host(host)
+        state.counters[what] += 1
+        state.metric(host, what).inc()
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per-host counters as plain data: fetched, not_modified, bytes, errors by kind,
