@@ -6,7 +6,7 @@ Nothing here imports Faust. Values are JSON-serialisable and every change is a r
 (``table[key] = new``), never an in-place mutation, because Faust only writes a changelog
 record on ``__setitem__`` / ``__delitem__``.
 
-Four tables, each with one writer per key (see ``worker/dedupe/WIRING.md``):
+Four tables (how agents wire them: ``worker/dedupe/WIRING.md``):
 
 ``urls``      article id → ``{"h": content hash, "v": version, "u": owner URL, "t": last seen,
               "p": partition}``; stage 1, on a stream keyed by article id.
@@ -47,6 +47,9 @@ MIN_WORDS = 25
 MAX_BUCKET = 64
 #: Retired originals are followed to their own original at most this many hops.
 MAX_CHAIN = 8
+#: How long after an original was indexed its ``audit`` runs: comfortably longer than the
+#: replication lag of the global tables between workers (milliseconds on a healthy broker).
+SETTLE_SECONDS = 10.0
 
 Table = MutableMapping[str, Any]
 
@@ -486,8 +489,12 @@ def duplicate_event(article: Article, decision: Decision, detected_at: str) -> D
     )
 
 
-def correction_events(decision: Decision, detected_at: str) -> list[DuplicateEvent]:
-    """DuplicateEvents (correction=True) for the originals a decision displaced."""
+def correction_events(
+    source: Decision | Iterable[Correction], detected_at: str
+) -> list[DuplicateEvent]:
+    """DuplicateEvents (correction=True) for the originals a decision (or an ``audit``)
+    displaced."""
+    fixes = source.corrections if isinstance(source, Decision) else source
     return [
         DuplicateEvent(
             duplicate_id=fix.duplicate_id,
@@ -499,7 +506,7 @@ def correction_events(decision: Decision, detected_at: str) -> list[DuplicateEve
             detected_at=detected_at,
             correction=True,
         )
-        for fix in decision.corrections
+        for fix in fixes
     ]
 
 

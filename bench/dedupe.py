@@ -1,0 +1,241 @@
+"""Dedupe benchmark: fingerprint + index look-up throughput, index memory, recovery cost.
+
+    .venv/bin/python bench/dedupe.py [--data DIR] [--index-size N] [--passes N] [--cpu N]
+
+One process pinned to one core; CPU time (``time.process_time``) so that other load on a
+shared machine does not count. In the same run:
+
+* throughput, articles/s, over the truth bodies of the fundus and wcxb sets, each article a
+  new URL, against an index already holding ``--index-size`` articles:
+    - ``exact``  the exact-hash path of the first pipeline: normalise, hash, one table
+                 look-up and insert;
+    - ``full``   what the dedupe stage does: ``fingerprints`` + ``decide`` (URL/version
+                 check, exact check, LSH look-up and MinHash verification, record);
+    - ``lookup`` ``decide`` alone with precomputed fingerprints (the index's share);
+* memory of the four index tables at ``--index-size`` indexed articles (tracemalloc of the
+  Python objects, i.e. Faust's ``memory://`` store) and their serialised size (what the
+  changelog topics and a ``rocksdb://`` store hold), per article, extrapolated to 1,000,000;
+* recovery: the changelog records the index needs after compaction, and the CPU time to
+  decode and apply them to the tables (the worker-side floor of a table recovery; the
+  broker's read rate adds to it).
+
+The index is filled with synthetic articles whose signatures are random (a MinHash of an
+unrelated text is indistinguishable from random values), so it is cheap to build and has
+exactly the key and value shapes of real articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from worker.dedupe.fingerprints import (  # noqa: E402
+    NUM_PERM,
+    SCHEME,
+    band_keys,
+    content_hash,
+    encode_signature,
+    fingerprints,
+    normalise,
+)
+from worker.dedupe.index import check_version, decide, record  # noqa: E402
+from worker.fetch.urls import article_id  # noqa: E402
+from worker.models import Article  # noqa: E402
+
+NOW = 1_717_000_000.0
+
+
+def corpus(data: Path) -> list[Article]:
+    articles = []
+    for name in ("fundus", "wcxb"):
+        for path in sorted((data / name / "truth").glob("*.json")):
+            truth = json.loads(path.read_text(encoding="utf-8"))
+            if not truth.get("body"):
+                continue
+            url = f"https://bench.example/{name}/{truth['id']}"
+            articles.append(
+                Article(id=article_id(url), url=url, canonical_url=url, body=truth["body"],
+                        published_at_utc="2024-05-01T10:00:00+00:00")
+            )
+    return articles
+
+
+def synthetic(i: int, rng: random.Random) -> tuple[Article, dict[str, Any]]:
+    url = f"https://filler.example/{i}"
+    signature = np.frombuffer(rng.randbytes(4 * NUM_PERM), dtype="<u4")
+    fps = {
+        "scheme": SCHEME,
+        "content_hash": rng.randbytes(16).hex(),
+        "words": 600,
+        "shingles": 580,
+        "minhash": encode_signature(signature),
+        "bands": band_keys(signature),
+    }
+    art = Article(id=article_id(url), url=url, canonical_url=url,
+                  published_at_utc="2024-04-30T10:00:00+00:00")
+    return art, fps
+
+
+def build_index(n: int, seed: int = 7) -> dict[str, dict[str, Any]]:
+    rng = random.Random(seed)
+    tables: dict[str, dict[str, Any]] = {t: {} for t in ("urls", "contents", "sigs", "bands")}
+    for i in range(n):
+        art, fps = synthetic(i, rng)
+        prior = check_version(art, fps, urls=tables["urls"], now=NOW, partition=i % 4)
+        record(art, fps, prior, contents=tables["contents"], sigs=tables["sigs"],
+               bands=tables["bands"], now=NOW, partition=i % 4)
+    return tables
+
+
+def measured_index(n: int) -> tuple[dict[str, dict[str, Any]], int]:
+    """The index and the bytes its Python objects hold (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    tables = build_index(n)
+    gc.collect()
+    size = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return tables, size
+
+
+def serialised(tables: dict[str, dict[str, Any]]) -> tuple[int, list[tuple[bytes, bytes]]]:
+    records = [
+        (key.encode(), orjson.dumps(value))
+        for table in tables.values()
+        for key, value in table.items()
+    ]
+    return sum(len(k) + len(v) for k, v in records), records
+
+
+def replay_seconds(records: list[tuple[bytes, bytes]]) -> float:
+    """CPU time to decode changelog records and apply them to fresh tables."""
+    store: dict[str, Any] = {}
+    start = time.process_time()
+    for key, value in records:
+        store[key.decode()] = orjson.loads(value)
+    return time.process_time() - start
+
+
+def copy_tables(tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: dict(table) for name, table in tables.items()}
+
+
+def rate(articles: list[Article], work: Any, passes: int) -> float:
+    """Median articles/s (CPU time) over ``passes`` passes of ``work(articles)``."""
+    rates = []
+    for _ in range(passes):
+        gc.collect()
+        start = time.process_time()
+        work(articles)
+        rates.append(len(articles) / (time.process_time() - start))
+    return statistics.median(rates)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT / ".data")
+    parser.add_argument("--index-size", type=int, default=100_000)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--cpu", type=int, default=None, help="pin to this core")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+    articles = corpus(args.data)
+    if not articles:
+        parser.error(f"no truth bodies under {args.data}/{{fundus,wcxb}}/truth")
+    words = [len(a.body.split()) for a in articles]
+
+    tables, python_bytes = measured_index(args.index_size)
+    wire_bytes, records = serialised(tables)
+    replay = replay_seconds(records)
+
+    def exact_path(batch: list[Article]) -> None:
+        seen = dict(tables["contents"])
+        for art in batch:
+            digest = content_hash(normalise(art.body))
+            if digest not in seen:
+                seen[digest] = {"id": art.id, "u": art.url, "t": NOW}
+
+    def full_path(batch: list[Article]) -> None:
+        t = copy_tables(tables)
+        for art in batch:
+            decide(art, fingerprints(art), urls=t["urls"], contents=t["contents"],
+                   sigs=t["sigs"], bands=t["bands"], now=NOW)
+
+    prints = [fingerprints(a) for a in articles]
+
+    def lookup_only(batch: list[Article]) -> None:
+        t = copy_tables(tables)
+        for art, fps in zip(batch, prints, strict=True):
+            decide(art, fps, urls=t["urls"], contents=t["contents"], sigs=t["sigs"],
+                   bands=t["bands"], now=NOW)
+
+    # Copying the tables is part of the timed passes; measure it to subtract it.
+    start = time.process_time()
+    copy_tables(tables)
+    copy_cost = time.process_time() - start
+
+    def timed(work: Any) -> float:
+        per_pass = rate(articles, work, args.passes)
+        return len(articles) / (len(articles) / per_pass - copy_cost)
+
+    exact = rate(articles, exact_path, args.passes)
+    full = timed(full_path)
+    lookup = timed(lookup_only)
+    n = args.index_size
+    changelog_records = len(records)
+    result = {
+        "articles": len(articles),
+        "words_mean": round(statistics.mean(words)),
+        "words_median": statistics.median(words),
+        "exact_path_per_s": round(exact),
+        "full_path_per_s": round(full),
+        "lookup_only_per_s": round(lookup),
+        "index_size": n,
+        "python_bytes_per_article": round(python_bytes / n),
+        "serialised_bytes_per_article": round(wire_bytes / n),
+        "memory_at_index_size_mb": round(python_bytes / 2**20, 1),
+        "memory_at_1m_mb_extrapolated": round(python_bytes / n * 1_000_000 / 2**20),
+        "serialised_at_1m_mb_extrapolated": round(wire_bytes / n * 1_000_000 / 2**20),
+        "changelog_records_per_article": round(changelog_records / n, 2),
+        "replay_records_per_s": round(changelog_records / replay),
+        "replay_seconds_at_1m_extrapolated": round(replay / n * 1_000_000, 1),
+    }
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    print(f"{len(articles)} articles, {result['words_mean']} words mean "
+          f"({result['words_median']} median); index of {n:,} articles; one core, CPU time")
+    print(f"  exact-hash path            {exact:8.0f} articles/s")
+    print(f"  fingerprint + decide       {full:8.0f} articles/s")
+    print(f"  decide only (look-up)      {lookup:8.0f} articles/s")
+    print(f"  index memory   {result['python_bytes_per_article']} B/article (Python objects), "
+          f"{result['memory_at_index_size_mb']} MB at {n:,}, "
+          f"~{result['memory_at_1m_mb_extrapolated']} MB at 1,000,000")
+    print(f"  serialised     {result['serialised_bytes_per_article']} B/article, "
+          f"~{result['serialised_at_1m_mb_extrapolated']} MB at 1,000,000")
+    print(f"  recovery       {result['changelog_records_per_article']} changelog records/article "
+          f"after compaction; decode+apply {result['replay_records_per_s']:,} records/s "
+          f"-> ~{result['replay_seconds_at_1m_extrapolated']} s CPU at 1,000,000 articles")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
