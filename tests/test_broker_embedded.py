@@ -1,0 +1,169 @@
+"""The embedded Tansu broker: lifecycle, Kafka traffic, failure messages, and the join stall fix."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from worker.broker import (
+    BrokerUnavailable,
+    EmbeddedBroker,
+    faust_settings_for_embedded,
+    wait_for_kafka,
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it has exited all the same.
+    status = Path(f"/proc/{pid}/stat")
+    return not (status.exists() and status.read_text().split(") ")[-1].startswith("Z"))
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with EmbeddedBroker() as running:
+        yield running
+
+
+def test_start_answers_kafka_on_a_free_loopback_port(broker: EmbeddedBroker) -> None:
+    assert broker.running()
+    host, port = broker.bootstrap.split(":")
+    assert host == "127.0.0.1"
+    assert broker.url == f"kafka://127.0.0.1:{port}"
+    asyncio.run(wait_for_kafka(broker.url, timeout=5))
+
+
+async def test_produce_and_consume_round_trip(broker: EmbeddedBroker) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+    await producer.start()
+    try:
+        for i in range(3):
+            await producer.send_and_wait("roundtrip", key=b"k", value=f"v{i}".encode())
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        "roundtrip", bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        got: list[bytes] = []
+        deadline = time.monotonic() + 15
+        while len(got) < 3 and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            got += [record.value for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+    assert got == [b"v0", b"v1", b"v2"]
+
+
+async def test_group_join_with_embedded_settings_takes_seconds_not_half_a_minute(
+    broker: EmbeddedBroker,
+) -> None:
+    # Tansu holds JoinGroup for half the session timeout; Faust's default (60 s) made every
+    # worker start wait 30 s. The embedded settings must bring that down to a few seconds.
+    settings = faust_settings_for_embedded()
+    consumer = AIOKafkaConsumer(
+        "joiners",
+        bootstrap_servers=broker.bootstrap,
+        group_id="join-speed",
+        session_timeout_ms=int(settings["broker_session_timeout"] * 1000),
+        heartbeat_interval_ms=int(settings["broker_heartbeat_interval"] * 1000),
+    )
+    started = time.monotonic()
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            assert time.monotonic() - started < 10, "no partition assignment within 10 s"
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
+    assert time.monotonic() - started < 10
+
+
+def test_stop_leaves_no_broker_process_behind() -> None:
+    broker = EmbeddedBroker()
+    broker.start()
+    pid = broker.pid
+    assert pid is not None and _alive(pid)
+    broker.stop()
+    assert not _alive(pid)
+    assert not broker.running()
+    broker.stop()  # idempotent
+
+
+def test_context_manager_stops_the_broker_when_the_body_raises() -> None:
+    with pytest.raises(RuntimeError, match="boom"), EmbeddedBroker() as broker:
+        pid = broker.pid
+        raise RuntimeError("boom")
+    assert pid is not None and not _alive(pid)
+
+
+def test_broker_log_goes_to_the_requested_file(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "tansu.log"
+    with EmbeddedBroker(log_file=log) as broker:
+        port = broker.bootstrap.rsplit(":", 1)[1]
+    assert f"127.0.0.1:{port}" in log.read_text()
+
+
+def test_a_binary_that_exits_fails_with_its_log_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "tansu"
+    fake.write_text("#!/bin/sh\necho 'config error: storage engine unreachable' >&2\nexit 3\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("CALF_TANSU_BIN", str(fake))
+    broker = EmbeddedBroker(port=_unused_port())
+    with pytest.raises(BrokerUnavailable) as failure:
+        broker.start(timeout=5)
+    message = str(failure.value)
+    assert "exited with code 3" in message
+    assert broker.bootstrap in message
+    assert "storage engine unreachable" in message
+
+
+def test_a_taken_port_is_reported_with_the_address() -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        broker = EmbeddedBroker(port=port)
+        # The squatter accepts connections but never answers ApiVersions.
+        with pytest.raises(BrokerUnavailable, match=f"127.0.0.1:{port}"):
+            broker.start(timeout=3)
+    assert not broker.running()
+
+
+async def test_wait_for_kafka_names_the_address_it_could_not_reach() -> None:
+    port = _unused_port()
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match=f"127.0.0.1:{port}"):
+        await wait_for_kafka(f"kafka://127.0.0.1:{port}", timeout=1)
+    assert time.monotonic() - started < 5
+
+
+async def test_wait_for_kafka_accepts_any_answering_broker_in_the_list(
+    broker: EmbeddedBroker,
+) -> None:
+    await wait_for_kafka(f"127.0.0.1:{_unused_port()};{broker.bootstrap}", timeout=5)
+
+
+async def test_wait_for_kafka_rejects_an_address_without_port() -> None:
+    with pytest.raises(ValueError, match="not host:port"):
+        await wait_for_kafka("kafka://localhost", timeout=1)
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
