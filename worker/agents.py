@@ -12,6 +12,7 @@ kabar.fetch (key host) ──fetch──► kabar.pages (key canonical URL)
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,18 +20,24 @@ from typing import Any
 import faust
 
 from worker.app import Topics, create_topics
+from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
-from worker.dedupe.index import DedupeIndex
 from worker.enrich import enrich
 from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
+from worker.fetch.sources import Source
 from worker.fetch.stage import handle_fetch_request
 from worker.metrics import PipelineStats
 from worker.models import Article, DeadLetter, FetchRequest, RawPage
-from worker.routing import RoutingRules, route
+from worker.routing import Rule, route
 from worker.settings import Settings
 
 log = logging.getLogger("kabar.agents")
+
+
+def current_partition() -> int | None:
+    event = faust.current_event()
+    return event.message.partition if event is not None else None
 
 
 def utc_now() -> str:
@@ -45,25 +52,32 @@ class Pipeline:
         app: faust.App,
         settings: Settings,
         stats: PipelineStats | None = None,
-        rules: RoutingRules | None = None,
+        rules: list[Rule] | None = None,
+        sources: list[Source] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.stats = stats or PipelineStats()
         self.rules = rules
+        # per-source options (max age, include/exclude, poll bounds) by source name
+        self.sources = {source.name: source for source in sources or ()}
         self.topics: Topics = create_topics(app, settings)
         self._routed: dict[str, faust.TopicT] = {}
         self._fetcher: Fetcher | None = None
         # Tables are partitioned like the stream that writes them: `fetch_seen` like
-        # kabar.fetch (host), `article_urls` like kabar.pages (URL), the dedupe index like
-        # kabar.dedupe (content hash). Their changelogs make them survive restarts.
+        # kabar.fetch (host), `article_urls` like dedupe-id (article id), `contents` like
+        # dedupe-content (content hash). Their changelogs make them survive restarts.
         self.fetch_seen = app.Table(
             "fetch-seen", default=None, partitions=settings.topic.partitions
         )
-        self.article_urls = app.Table(
-            "article-urls", default=None, partitions=settings.topic.partitions
-        )
-        self.index = DedupeIndex.for_faust(app, settings)
+        partitions = settings.topic.partitions
+        self.article_urls = app.Table("dedupe-urls", default=None, partitions=partitions)
+        self.contents = app.Table("dedupe-contents", default=None, partitions=partitions)
+        # near-copy candidates must be visible to every worker, whichever partition
+        # indexed them: global tables (each worker reads the whole changelog)
+        self.sigs = app.GlobalTable("dedupe-sigs", default=None, partitions=partitions)
+        self.bands = app.GlobalTable("dedupe-bands", default=None, partitions=partitions)
+        self.retention = settings.dedupe.retention_days * 86_400.0
         self._register()
 
     async def fetcher(self) -> Fetcher:
@@ -128,7 +142,8 @@ class Pipeline:
     async def on_fetch(self, value: bytes) -> None:
         request = FetchRequest.from_json(value)
         outcome = await handle_fetch_request(
-            request, await self.fetcher(), self.fetch_seen, datetime.now(UTC)
+            request, await self.fetcher(), self.fetch_seen, datetime.now(UTC),
+            sources=self.sources,
         )
         if request.kind != "article":
             self.stats.count("feeds_polled")
@@ -148,52 +163,69 @@ class Pipeline:
         page = RawPage.from_json(value)
         try:
             article = extract_article(
-                page.html,
-                page.final_url,
-                fetched_at=page.fetched_at,
-                headers=page.headers,
-                hints=page.hints,
-                source=page.source,
+                page.html, page.final_url, fetched_at=page.fetched_at, headers=page.headers,
+                hints=page.hints, source=page.source,
             )
         except ExtractionError as exc:
-            await self.send_dead_letter(
-                DeadLetter(
-                    stage="clean",
-                    reason=exc.reason,
-                    message=str(exc),
-                    failed_at=utc_now(),
-                    url=page.final_url,
-                    topic=self.settings.topic_name("pages"),
-                    key=page.final_url,
-                    payload=page.to_dict(),
-                )
-            )
+            await self.send_dead_letter(DeadLetter(
+                stage="clean", reason=exc.reason, message=str(exc), failed_at=utc_now(),
+                url=page.final_url, topic=self.settings.topic_name("pages"),
+                key=page.final_url, payload=page.to_dict(),
+            ))
             return
         article.fingerprints = fingerprints(article)
-        seen = self.index.same_url(self.article_urls, article)
-        if seen.kind == "unchanged":
+        self.stats.message_sent("by_id")
+        await self.topics.by_id.send(key=article.id.encode(), value=article.to_json())
+
+    async def on_article_id(self, value: bytes) -> None:
+        article = Article.from_json(value)
+        decision = dedupe.check_version(
+            article, article.fingerprints, urls=self.article_urls, now=time.time(),
+            retention=self.retention, partition=current_partition(),
+        )
+        if decision.kind == "unchanged":
             self.stats.count("unchanged")
             return
-        if seen.kind == "version":
+        if decision.kind == "duplicate":
+            await self.report_duplicate(article, decision)
+            return
+        if decision.kind == "version":
             self.stats.count("versions")
-        article.version = seen.version
-        self.stats.message_sent("dedupe")
-        await self.topics.dedupe.send(
+        article.version = decision.version
+        self.stats.message_sent("by_content")
+        await self.topics.by_content.send(
             key=article.fingerprints["content_hash"].encode(), value=article.to_json()
         )
 
-    async def on_dedupe(self, value: bytes) -> None:
+    async def on_article_content(self, value: bytes) -> None:
         article = Article.from_json(value)
-        decision = self.index.decide(article, datetime.now(UTC))
-        for event in decision.events:
-            self.stats.count("duplicates")
-            await self.topics.duplicates.send(
-                key=event.duplicate_id.encode(), value=event.to_json()
-            )
-        if not decision.emit:
-            return
-        article.duplicate_of = decision.duplicate_of
-        article = enrich(article)
+        prior = dedupe.Decision("new" if article.version == 1 else "version",
+                                version=article.version)
+        now = time.time()
+        decision = dedupe.check_content(
+            article, article.fingerprints, prior, contents=self.contents, sigs=self.sigs,
+            bands=self.bands, now=now, threshold=self.settings.dedupe.near_threshold,
+            retention=self.retention,
+        )
+        dedupe.record(article, article.fingerprints, decision, contents=self.contents,
+                      sigs=self.sigs, bands=self.bands, now=now, partition=current_partition())
+        for event in dedupe.correction_events(decision, utc_now()):
+            self.stats.count("corrections")
+            await self.topics.duplicates.send(key=event.duplicate_id.encode(),
+                                              value=event.to_json())
+        if decision.kind == "duplicate":
+            await self.report_duplicate(article, decision)
+            if not self.settings.dedupe.emit_duplicates:
+                return
+            article.duplicate_of = decision.original_id
+        await self.emit(enrich(article))
+
+    async def report_duplicate(self, article: Article, decision: dedupe.Decision) -> None:
+        event = dedupe.duplicate_event(article, decision, utc_now())
+        self.stats.count("duplicates")
+        await self.topics.duplicates.send(key=event.duplicate_id.encode(), value=event.to_json())
+
+    async def emit(self, article: Article) -> None:
         self.stats.count("articles_out")
         payload = article.to_json()
         await self.topics.articles.send(key=article.id.encode(), value=payload)
@@ -222,4 +254,5 @@ class Pipeline:
 
         agent_for("fetch", "fetch", self.on_fetch, concurrency=self.settings.fetch.concurrency)
         agent_for("clean", "pages", self.on_page)
-        agent_for("dedupe", "dedupe", self.on_dedupe)
+        agent_for("versions", "by_id", self.on_article_id)
+        agent_for("dedupe", "by_content", self.on_article_content)

@@ -6,6 +6,7 @@ Messages travel as raw bytes and are (de)serialised with orjson by the records i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +19,14 @@ from worker.settings import Settings
 class Topics:
     fetch: faust.TopicT
     pages: faust.TopicT
-    dedupe: faust.TopicT
+    by_id: faust.TopicT
+    by_content: faust.TopicT
     articles: faust.TopicT
     duplicates: faust.TopicT
     deadletter: faust.TopicT
+
+    def all(self) -> list[faust.TopicT]:
+        return [getattr(self, f.name) for f in dataclasses.fields(self)]
 
 
 def app_id(settings: Settings) -> str:
@@ -71,9 +76,11 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
     return Topics(
         fetch=topic("fetch"),
         pages=topic("pages"),
-        # internal repartition: articles keyed by content hash, so one partition (and so
-        # one worker) owns each hash and exact-copy decisions never race
-        dedupe=topic("dedupe", internal=True),
+        # internal repartitions: by article id (versions of one article are decided by one
+        # partition) and by content hash (one partition owns each hash, so exact-copy
+        # decisions never race between workers)
+        by_id=topic("dedupe-id", internal=True),
+        by_content=topic("dedupe-content", internal=True),
         articles=topic("articles"),
         duplicates=topic("duplicates"),
         deadletter=topic("deadletter"),

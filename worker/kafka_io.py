@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 
@@ -40,15 +40,13 @@ async def follow(
     """
     if topic not in await list_topics(url):
         raise UnknownTopic(topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url), enable_auto_commit=False)
+    # no group: every partition is ours, and nothing is committed on anyone's behalf
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap_servers(url), group_id=None,
+        enable_auto_commit=False, auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        if from_beginning:
-            await consumer.seek_to_beginning(*partitions)
-        else:
-            await consumer.seek_to_end(*partitions)
         seen = 0
         while limit is None or seen < limit:
             batch = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
@@ -81,3 +79,21 @@ async def wait_for_topic(url: str, topic: str, timeout: float) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise UnknownTopic(topic)
         await asyncio.sleep(0.5)
+
+
+async def ensure_topics(url: str, names: list[str], *, partitions: int, replication: int) -> None:
+    """Create the topics that do not exist yet. A consumer subscribing before its topics
+    exist is assigned nothing and does not notice them later, so workers call this first."""
+    from aiokafka.admin import NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        missing = set(names) - set(await admin.list_topics())
+        if missing:
+            await admin.create_topics(
+                [NewTopic(n, num_partitions=partitions, replication_factor=replication)
+                 for n in sorted(missing)]
+            )
+    finally:
+        await admin.close()

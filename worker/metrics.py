@@ -15,7 +15,7 @@ _DEAD = PromCounter("kabar_dead_letters_total", "Dead letters by stage and reaso
 
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",
-           "duplicates", "dead_letters", "errors")
+           "duplicates", "corrections", "dead_letters", "errors")
 
 
 @dataclass(slots=True)

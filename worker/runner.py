@@ -20,7 +20,9 @@ from rich.table import Table
 
 from worker.agents import Pipeline
 from worker.app import create_app
-from worker.fetch.sources import Source, source_requests
+from worker.fetch.sources import Source
+from worker.fetch.stage import source_requests
+from worker.kafka_io import ensure_topics
 from worker.metrics import DISPLAY, PipelineStats
 from worker.models import FetchRequest
 from worker.settings import Settings
@@ -76,13 +78,18 @@ async def run_pipeline(
     console = console or Console(stderr=True)
     stats = stats or PipelineStats()
     app = create_app(settings, **(app_options or {}))
-    pipeline = Pipeline(app, settings, stats)
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
+    pipeline = Pipeline(app, settings, stats, sources=sources)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False,
+                          daemon=False)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
+    await ensure_topics(
+        settings.broker.url, [t.get_topic_name() for t in pipeline.topics.all()],
+        partitions=settings.topic.partitions, replication=settings.topic.replication,
+    )
     try:
         await worker.start()
         # Worker.start installs its own handlers (they stop the app without telling us)
@@ -111,7 +118,7 @@ async def run_pipeline(
                         f"pipeline did not drain within {timeout:.0f}s "
                         f"(sent {dict(stats.sent)}, done {dict(stats.done)})"
                     )
-                if worker._stopped.is_set() or app._crash_reason:  # noqa: SLF001
+                if worker._stopped.is_set() or app._crash_reason:
                     raise RuntimeError(f"worker stopped: {app._crash_reason or 'unknown'}")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=0.25)

@@ -113,9 +113,11 @@ class Newsroom:
         return f"{self.base_url(site)}/rss.xml"
 
     def sources_toml(self) -> str:
-        """A sources file naming every site's feed, in the format of DESIGN.md."""
+        """A sources file naming every site's feed, in the format of DESIGN.md. The sample
+        stories are years old, so the sources accept old items (the default is 2 days)."""
         return "".join(
-            f'[[source]]\nname = "{s.name}"\nurl = "{self.feed_url(s)}"\nkind = "feed"\n\n'
+            f'[[source]]\nname = "{s.name}"\nurl = "{self.feed_url(s)}"\nkind = "feed"\n'
+            'max_age = "5000d"\n\n'
             for s in self.sites
         )
 
