@@ -65,6 +65,7 @@ def pipeline_settings(broker_url: str, tmp_path: Path) -> Settings:
     settings.store.data_dir = str(tmp_path / "data")
     settings.fetch.allow_private_addresses = True  # the local newsroom lives on 127.0.0.x
     settings.fetch.per_host_delay = 0.2
+    settings.dedupe.settle_seconds = 1.0
     return settings
 
 

@@ -11,6 +11,7 @@ kabar.fetch (key host) ──fetch──► kabar.pages (key canonical URL)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
+import orjson
 
 from worker.app import Topics, create_topics
 from worker.dedupe import index as dedupe
@@ -33,6 +35,16 @@ from worker.routing import Rule, route
 from worker.settings import Settings
 
 log = logging.getLogger("kabar.agents")
+
+
+EXPIRY_KEY = b"__expire__"
+
+
+def expiry_tick(value: bytes) -> float | None:
+    """The time of an expiry tick message, or None for an ordinary record."""
+    if not value.startswith(b'{"expire"'):
+        return None
+    return float(orjson.loads(value)["expire"])
 
 
 def current_partition() -> int | None:
@@ -73,10 +85,14 @@ class Pipeline:
         partitions = settings.topic.partitions
         self.article_urls = app.Table("dedupe-urls", default=None, partitions=partitions)
         self.contents = app.Table("dedupe-contents", default=None, partitions=partitions)
-        # near-copy candidates must be visible to every worker, whichever partition
-        # indexed them: global tables (each worker reads the whole changelog)
-        self.sigs = app.GlobalTable("dedupe-sigs", default=None, partitions=partitions)
-        self.bands = app.GlobalTable("dedupe-bands", default=None, partitions=partitions)
+        # Near-copy candidates must be visible to every worker, whichever partition indexed
+        # them: global tables. One changelog partition (use_partitioner) gives their writes
+        # one total order that every replica and every recovery replays the same way.
+        self.sigs, self.bands = (
+            app.GlobalTable(name, default=None, partitions=1, use_partitioner=True,
+                            recovery_buffer_size=1)
+            for name in ("dedupe-sigs", "dedupe-bands")
+        )
         self.retention = settings.dedupe.retention_days * 86_400.0
         self._register()
 
@@ -178,6 +194,10 @@ class Pipeline:
         await self.topics.by_id.send(key=article.id.encode(), value=article.to_json())
 
     async def on_article_id(self, value: bytes) -> None:
+        if (tick := expiry_tick(value)) is not None:
+            dedupe.expire(self.article_urls, now=tick, retention=self.retention,
+                          partition=current_partition())
+            return
         article = Article.from_json(value)
         decision = dedupe.check_version(
             article, article.fingerprints, urls=self.article_urls, now=time.time(),
@@ -198,6 +218,14 @@ class Pipeline:
         )
 
     async def on_article_content(self, value: bytes) -> None:
+        if (tick := expiry_tick(value)) is not None:
+            partition = current_partition()
+            dedupe.expire(self.contents, now=tick, retention=self.retention,
+                          partition=partition)
+            if partition == 0:  # one sweeper for the global tables
+                dedupe.expire(self.sigs, now=tick, retention=self.retention)
+                dedupe.expire_bands(self.bands, sigs=self.sigs)
+            return
         article = Article.from_json(value)
         prior = dedupe.Decision("new" if article.version == 1 else "version",
                                 version=article.version)
@@ -209,16 +237,42 @@ class Pipeline:
         )
         dedupe.record(article, article.fingerprints, decision, contents=self.contents,
                       sigs=self.sigs, bands=self.bands, now=now, partition=current_partition())
-        for event in dedupe.correction_events(decision, utc_now()):
-            self.stats.count("corrections")
-            await self.topics.duplicates.send(key=event.duplicate_id.encode(),
-                                              value=event.to_json())
+        await self.report_corrections(decision.corrections)
+        if decision.emit and article.fingerprints.get("words", 0) >= dedupe.MIN_WORDS:
+            self.stats.message_sent("audit")
+            await self.topics.audit.send(key=article.id.encode(), value=orjson.dumps(
+                {"id": article.id, "due": now + self.settings.dedupe.settle_seconds}
+            ))
         if decision.kind == "duplicate":
             await self.report_duplicate(article, decision)
             if not self.settings.dedupe.emit_duplicates:
                 return
             article.duplicate_of = decision.original_id
         await self.emit(enrich(article))
+
+    async def on_audit(self, value: bytes) -> None:
+        # one message at a time per partition, and due times only grow along a partition
+        due = orjson.loads(value)
+        await asyncio.sleep(max(0.0, due["due"] - time.time()))
+        fixes = dedupe.audit(due["id"], sigs=self.sigs, bands=self.bands, now=time.time(),
+                             threshold=self.settings.dedupe.near_threshold,
+                             retention=self.retention)
+        await self.report_corrections(fixes)
+
+    async def report_corrections(self, fixes: tuple[dedupe.Correction, ...]) -> None:
+        decision = dedupe.Decision("new", corrections=fixes)
+        for event in dedupe.correction_events(decision, utc_now()):
+            self.stats.count("corrections")
+            await self.topics.duplicates.send(key=event.duplicate_id.encode(),
+                                              value=event.to_json())
+
+    async def send_expiry_ticks(self) -> None:
+        """Ask every partition of the dedupe streams to drop state older than the retention
+        (a table may only be changed from the partition that owns the key)."""
+        tick = orjson.dumps({"expire": time.time()})
+        for topic in (self.topics.by_id, self.topics.by_content):
+            for partition in range(self.settings.topic.partitions):
+                await topic.send(key=EXPIRY_KEY, value=tick, partition=partition)
 
     async def report_duplicate(self, article: Article, decision: dedupe.Decision) -> None:
         event = dedupe.duplicate_event(article, decision, utc_now())
@@ -256,3 +310,5 @@ class Pipeline:
         agent_for("clean", "pages", self.on_page)
         agent_for("versions", "by_id", self.on_article_id)
         agent_for("dedupe", "by_content", self.on_article_content)
+        agent_for("audit", "audit", self.on_audit)
+        app.timer(interval=3600.0, on_leader=True)(self.send_expiry_ticks)

@@ -21,6 +21,7 @@ class Topics:
     pages: faust.TopicT
     by_id: faust.TopicT
     by_content: faust.TopicT
+    audit: faust.TopicT
     articles: faust.TopicT
     duplicates: faust.TopicT
     deadletter: faust.TopicT
@@ -81,6 +82,8 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
         # decisions never race between workers)
         by_id=topic("dedupe-id", internal=True),
         by_content=topic("dedupe-content", internal=True),
+        # originals re-checked after a settle delay (closes the cross-worker near-copy race)
+        audit=topic("dedupe-audit", internal=True),
         articles=topic("articles"),
         duplicates=topic("duplicates"),
         deadletter=topic("deadletter"),

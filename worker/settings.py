@@ -85,6 +85,9 @@ class DedupeSettings:
     near_threshold: float = 0.8
     retention_days: float = 14.0
     emit_duplicates: bool = False
+    #: originals are re-checked this long after indexing, once every worker's index writes
+    #: have arrived (must exceed the global tables' replication lag)
+    settle_seconds: float = 10.0
 
 
 @dataclass(slots=True)
