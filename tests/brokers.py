@@ -176,9 +176,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The JVM sets SO_REUSEADDR too, so a port in TIME_WAIT counts as free for both.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID in unpadded URL-safe base64, as kafka-storage makes."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A KRaft cluster id: a random UUID in unpadded URL-safe base64, as kafka-storage makes.
+
+    Like Kafka's own Uuid.randomUuid(), never one that starts with "-": the storage tool's
+    argument parser would take it for an option (1 start in 64 failed that way).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # --- A minimal Kafka wire client: enough to tell "up and serving", with no client library. ---
@@ -350,6 +368,12 @@ class ApacheKafka:
         java = _java()
         if java is None:
             raise KafkaBrokerError("no `java` on PATH (nor JAVA_HOME): cannot run Apache Kafka")
+        # Fail in milliseconds rather than after the JVM has loaded the broker to find out.
+        for port in (self.port, self.controller_port):
+            if not port_is_free(self.host, port):
+                raise KafkaBrokerError(
+                    f"cannot start Apache Kafka in {self.workdir}: {self.host}:{port} is in use"
+                )
         deadline = time.monotonic() + timeout
         jars = ensure_kafka_jars()
         classpath = str(jars / "*")

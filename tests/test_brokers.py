@@ -11,15 +11,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests import brokers
 from tests.brokers import (
     ApacheKafka,
     KafkaBrokerError,
     java_and_maven_available,
     kafka_version,
+    new_cluster_id,
     request_api_versions,
 )
 
-pytestmark = pytest.mark.skipif(
+requires_kafka = pytest.mark.skipif(
     not java_and_maven_available(),
     reason="Apache Kafka test broker needs `java` (>= 17) and `mvn` on PATH",
 )
@@ -38,6 +40,7 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
+@requires_kafka
 def test_broker_is_apache_kafka_4_in_kraft_mode(kafka: ApacheKafka) -> None:
     assert kafka_version().startswith("4.")
     versions = request_api_versions(kafka.host, kafka.port)
@@ -48,6 +51,7 @@ def test_broker_is_apache_kafka_4_in_kraft_mode(kafka: ApacheKafka) -> None:
     assert kafka.url == f"kafka://127.0.0.1:{kafka.port}"
 
 
+@requires_kafka
 async def test_message_produced_to_auto_created_topic_is_consumed(kafka: ApacheKafka) -> None:
     topic = unique("roundtrip")
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
@@ -70,6 +74,7 @@ async def test_message_produced_to_auto_created_topic_is_consumed(kafka: ApacheK
     assert partitions == {0, 1, 2, 3}  # num.partitions for auto-created topics
 
 
+@requires_kafka
 async def test_created_topic_has_requested_partitions(kafka: ApacheKafka) -> None:
     topic = unique("created")
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
@@ -83,6 +88,7 @@ async def test_created_topic_has_requested_partitions(kafka: ApacheKafka) -> Non
     assert sorted(p["partition"] for p in described["partitions"]) == list(range(7))
 
 
+@requires_kafka
 async def test_consumer_group_commit_is_stored_by_the_group_coordinator(
     kafka: ApacheKafka,
 ) -> None:
@@ -119,37 +125,54 @@ async def test_consumer_group_commit_is_stored_by_the_group_coordinator(
     assert offsets[TopicPartition(topic, 0)].offset == 3
 
 
-async def test_restarted_broker_keeps_its_data_and_address(tmp_path: Path) -> None:
-    broker = ApacheKafka(tmp_path / "kafka")
+@requires_kafka
+async def test_restarted_broker_keeps_its_data_and_address(kafka: ApacheKafka) -> None:
     topic = unique("restart")
-    with broker:
-        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(topic, b"kept", partition=0)
-        finally:
-            await producer.stop()
-    assert not broker.running
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"kept", partition=0)
+    finally:
+        await producer.stop()
+    kafka.stop()
+    assert not kafka.running
 
-    with broker:
-        consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        try:
-            message = await consumer.getone()
-        finally:
-            await consumer.stop()
+    kafka.start()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        message = await consumer.getone()
+    finally:
+        await consumer.stop()
     assert message.value == b"kept"
-    assert not broker.running
 
 
-def test_failed_start_reports_the_server_log(tmp_path: Path) -> None:
+@requires_kafka
+def test_start_on_a_taken_port_fails_at_once(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         broker = ApacheKafka(tmp_path / "kafka", port=taken.getsockname()[1])
-        with pytest.raises(KafkaBrokerError, match="exited with code") as failure:
-            broker.start(timeout=60)
-    assert "Address already in use" in str(failure.value)
+        with pytest.raises(KafkaBrokerError, match=r"127\.0\.0\.1:\d+ is in use"):
+            broker.start()
     assert not broker.running
+
+
+@requires_kafka
+def test_broker_that_dies_during_startup_reports_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(brokers, "JVM_OPTIONS", (*brokers.JVM_OPTIONS, "-XX:+NoSuchJvmFlag"))
+    broker = ApacheKafka(tmp_path / "kafka")
+    with pytest.raises(KafkaBrokerError, match="exited with code 1") as failure:
+        broker.start(timeout=60)
+    assert "NoSuchJvmFlag" in str(failure.value)  # the JVM's own complaint, from the log tail
+    assert not broker.running
+
+
+def test_cluster_ids_are_never_taken_for_command_line_options() -> None:
+    ids = [new_cluster_id() for _ in range(2000)]
+    assert not any(cluster_id.startswith("-") for cluster_id in ids)
+    assert all(len(cluster_id) == 22 for cluster_id in ids)
