@@ -370,7 +370,9 @@ class Outcome:
     decision: Decision
 
 
-def evaluate(originals: list[Article], queries: list[Query]) -> list[Outcome]:
+def evaluate(
+    originals: list[Article], queries: list[Query], threshold: float = DEFAULT_THRESHOLD
+) -> list[Outcome]:
     urls: dict[str, Any] = {}
     contents: dict[str, Any] = {}
     sigs: dict[str, Any] = {}
@@ -387,7 +389,7 @@ def evaluate(originals: list[Article], queries: list[Query]) -> list[Outcome]:
         record = contents.get(fps["content_hash"])
         decision = check_content(
             query.article, fps, Decision("new"), contents=contents, sigs=sigs, bands=bands,
-            now=NOW,
+            now=NOW, threshold=threshold,
         )
         outcomes.append(Outcome(query, matches, record["id"] if record else None, decision))
     return outcomes
@@ -490,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     if not stories:
         parser.error(f"no truth bodies under {args.data}/{{fundus,wcxb}}/truth")
     originals, queries = build(stories, args.seed)
-    result = report(evaluate(originals, queries), args.threshold)
+    result = report(evaluate(originals, queries, args.threshold), args.threshold)
     result = {"seed": args.seed, "indexed": len(originals), **result}
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -96,6 +96,10 @@ def run_worker(broker_url: str, app_id: str, extra: dict[str, Any]) -> None:
         # The table as this worker recovered it, before the new batch is counted.
         mark("recovered_table", total=sum(counts.values()))
 
+    @app.timer(0.5)
+    async def report_table() -> None:
+        mark("table", total=sum(counts.values()))
+
     from faust.worker import Worker
 
     mark("spawned")
@@ -128,9 +132,12 @@ def parse_log(path: Path, spawned_at: float) -> dict[str, Any]:
         if MARK in line:
             # Faust routes the worker's stdout through its logger, so the mark may be prefixed.
             record = json.loads(line.split(MARK, 1)[1])
+            if record["event"] == "table":
+                found["table_now"] = record["total"]
+                continue
             found.setdefault(record["event"], round(record["t"] - spawned_at, 2))
-            if "total" in record:
-                found.setdefault("table_total", record["total"])
+            if record["event"] == "recovered_table":
+                found["recovered"] = record["total"]
             continue
         m = stamp.match(line)
         if not m:
@@ -170,6 +177,13 @@ class WorkerRun:
         found["timed_out"] = True
         return found
 
+    def wait_counted(self, at_least: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if parse_log(self.log, self.spawned_at).get("table_now", -1) >= at_least:
+                return
+            time.sleep(0.2)
+
     def stop(self, kill: bool = False) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
@@ -195,17 +209,49 @@ def scenario(
     """Three starts of one app: fresh, after a clean stop, and right after a SIGKILL."""
     app_id = f"stall-{config}-{int(time.time())}"
     produced = 0
+    previous_final: int | None = None
     for step, ending in STEPS:
         asyncio.run(produce(broker.bootstrap, f"{app_id}.in", batch, produced))
-        run = WorkerRun(broker, app_id, settings, logs / f"{app_id}-{step}.log")
-        found = run.wait_for("ready", "first_processed", timeout=timeout)
-        found.update(step=step, config=config, committed_before=produced)
         produced += batch
-        # Let the worker count the batch and commit before it ends, so the next start has a
-        # complete changelog to recover (a SIGKILL may still lose the last uncommitted few).
+        run = WorkerRun(broker, app_id, settings, logs / f"{app_id}-{step}.log")
+        run.wait_for("ready", "first_processed", timeout=timeout)
+        # Let the worker count everything and commit (Faust commits every 2.8 s) before it
+        # ends, so a clean stop must leave a changelog that rebuilds exactly this table.
+        run.wait_counted(produced, timeout=30)
         time.sleep(3)
         run.stop(kill=ending == "kill")
+        found = parse_log(run.log, run.spawned_at)
+        found.update(step=step, config=config, previous_final=previous_final)
+        previous_final = found.get("table_now")
         yield found
+
+
+async def join_seconds(bootstrap: str, session_timeout: float) -> float:
+    """How long one lone aiokafka consumer takes from start() to its partition assignment."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        "join-sweep",
+        bootstrap_servers=bootstrap,
+        group_id=f"join-sweep-{session_timeout:g}-{time.time_ns()}",
+        session_timeout_ms=int(session_timeout * 1000),
+        heartbeat_interval_ms=int(min(3.0, session_timeout / 3) * 1000),
+    )
+    started = time.monotonic()
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await asyncio.sleep(0.02)
+        return time.monotonic() - started
+    finally:
+        await consumer.stop()
+
+
+def join_sweep(broker: EmbeddedBroker, sessions: list[float]) -> None:
+    print("bare aiokafka consumer, alone in a new group: session timeout -> time to assignment")
+    for session in sessions:
+        seconds = asyncio.run(join_seconds(broker.bootstrap, session))
+        print(f"  session {session:>5g} s -> joined in {seconds:5.2f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150, help="seconds to wait per start")
     parser.add_argument("--logs", type=Path, default=Path("/tmp/kabar-tansu-stall"))
     parser.add_argument("--timeline", action="store_true", help="print every phase time")
+    parser.add_argument(
+        "--join-sweep",
+        metavar="SECONDS",
+        type=lambda text: [float(x) for x in text.split(",")],
+        help="first time a lone consumer's group join for these session timeouts, e.g. 6,10,60",
+    )
     args = parser.parse_args(argv)
     args.logs.mkdir(parents=True, exist_ok=True)
     configs = {"baseline": {}, "fix": faust_settings_for_embedded()}
@@ -233,20 +285,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: faust.App(..., **{settings})")
     with EmbeddedBroker(log_file=args.logs / "tansu.log") as broker:
         print(f"broker {broker.url} (logs in {args.logs})")
+        if args.join_sweep:
+            join_sweep(broker, args.join_sweep)
         header = (
             f"{'config':9} {'start':10} {'joins':>5} {'ready s':>8} {'1st msg s':>9} "
-            f"{'recovered/counted':>17}"
+            f"{'recovered':>9} {'prev final':>10} {'final':>6}"
         )
         print(header)
         print("-" * len(header), flush=True)
         for name, settings in configs.items():
             for r in scenario(broker, name, settings, args.batch, args.timeout, args.logs):
-                table = f"{r.get('table_total', '?')}/{r['committed_before']}"
+                cells = [r.get(k) for k in ("recovered", "previous_final", "table_now")]
+                cells = ["-" if c is None else c for c in cells]
                 ready = r.get("ready", "TIMEOUT")
                 first = r.get("first_processed", "TIMEOUT")
                 print(
                     f"{r['config']:9} {r['step']:10} {r.get('joins', 0):>5} {ready!s:>8} "
-                    f"{first!s:>9} {table:>17}",
+                    f"{first!s:>9} {cells[0]!s:>9} {cells[1]!s:>10} {cells[2]!s:>6}",
                     flush=True,
                 )
                 if args.timeline:

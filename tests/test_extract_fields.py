@@ -1,5 +1,6 @@
 """Dates in many languages and zones, datelines, bylines and boilerplate texts."""
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -109,3 +110,10 @@ def test_story_text_is_not_boilerplate():
     assert not is_boilerplate_text("Read the full report, the minister said, before voting.")
     assert strip_signoff("Dia menyimpulkan dengan menyatakan Armenia tetap sekutu. (sya)") == \
         "Dia menyimpulkan dengan menyatakan Armenia tetap sekutu."
+
+
+def test_date_patterns_do_not_backtrack_on_long_whitespace():
+    text = ("12:30 " + " \n\t" * 3000 + "uhr 14.05 " * 200) * 2
+    start = time.perf_counter()
+    parse_text_date(text, limit=len(text))
+    assert time.perf_counter() - start < 0.5

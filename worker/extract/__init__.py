@@ -32,6 +32,7 @@ from worker.extract.dates import (
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
+    date_after_headline,
     find_authors,
     find_canonical,
     find_description,
@@ -81,7 +82,9 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     site_name = find_site_name(data)
     language = find_language(tree, data)
     now = parse_fetched_at(fetched_at)
-    published, modified = _dates(tree, data, url, language, now, profile, hints)
+    limit = now or datetime.now(UTC)
+    month_first = month_first_language(language)
+    published, modified = _page_dates(tree, data, month_first, limit, profile)
 
     title = find_title(tree, data, site_name) or (hints.get("title") or None)
     authors = find_authors(tree, data)
@@ -97,6 +100,12 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
                 node.decompose()
     paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
+    published = _weak_dates(published, tree, month_first, limit, url, hints)
+    zone = hints.get("timezone") or (profile.timezone if profile else None)
+    if published is not None:
+        published = published.with_offset(hint_offset(zone, published))
+    if modified is not None:
+        modified = modified.with_offset(hint_offset(zone, modified))
     if standfirst and paragraphs and not any(standfirst[:60].casefold() in p.casefold()
                                              for p in paragraphs[:5]):
         # The standfirst is part of the story as printed, though often outside its container.
@@ -142,11 +151,10 @@ def _id_source(canonical: str | None, url: str | None, body: str) -> str:
     return "urn:kabar:content:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _dates(tree: LexborHTMLParser, data: Structured, url: str | None, language: str | None,
-           now: datetime | None, profile: SiteProfile | None, hints: Mapping[str, Any]
-           ) -> tuple[PageDate | None, PageDate | None]:
-    limit = now or datetime.now(UTC)
-    month_first = month_first_language(language)
+def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
+                limit: datetime, profile: SiteProfile | None
+                ) -> tuple[PageDate | None, PageDate | None]:
+    """Dates from structured data, the profile's date element, then date-like elements."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
     if published is None and profile is not None:
@@ -158,29 +166,43 @@ def _dates(tree: LexborHTMLParser, data: Structured, url: str | None, language: 
                 if published:
                     break
     if published is None or published.hour is None:
-        seen = not_after(visible_date(tree, month_first, now), limit)
+        seen = not_after(visible_date(tree, month_first, limit), limit)
         if seen is not None and (published is None or (seen.year, seen.month, seen.day) == (
                 published.year, published.month, published.day)):
             published = seen
-    if published is None and isinstance(hints.get("published_at"), str):
-        published = not_after(parse_iso(hints["published_at"]), limit)
-    if published is None:
-        published = not_after(parse_url_date(url), limit)
-    zone = hints.get("timezone") or (profile.timezone if profile else None)
-    if published is not None:
-        published = published.with_offset(hint_offset(zone, published))
-    if modified is not None:
-        modified = modified.with_offset(hint_offset(zone, modified))
     return published, modified
 
 
-_LEAD_SELECTOR = ('[class*="standfirst"], [class*="lead"], [class*="teaser"], [class*="summary"], '
-                  '[class*="intro"], [class*="excerpt"], [class*="dek"], [class*="subtitle"]')
+def _weak_dates(published: PageDate | None, stripped: LexborHTMLParser, month_first: bool,
+                limit: datetime, url: str | None, hints: Mapping[str, Any]) -> PageDate | None:
+    """Weaker evidence, in order: the feed's date, the first date printed after the
+    headline (on the tree stripped of scripts), a date in the URL."""
+    if published is None and isinstance(hints.get("published_at"), str):
+        published = not_after(parse_iso(hints["published_at"]), limit)
+    if published is None:
+        published = not_after(date_after_headline(stripped, month_first), limit)
+    if published is None:
+        published = not_after(parse_url_date(url), limit)
+    return published
+
+
+_LEAD_SELECTOR = ", ".join(
+    f'{tag}[class*="{word}"]' for tag in ("p", "div", "h2")
+    for word in ("standfirst", "lead", "teaser", "summary", "intro", "excerpt", "dek",
+                 "subtitle"))
 
 
 def _standfirst(tree: LexborHTMLParser) -> str | None:
     """The printed standfirst (teaser, dek) near the headline, if the page has one."""
-    for node in tree.css(_LEAD_SELECTOR)[:6]:
+    h1 = tree.css_first("h1")
+    if h1 is None:
+        return None
+    area = h1
+    for _ in range(3):  # the headline's block: standfirsts sit beside it
+        if area.parent is None or area.parent.tag in ("body", "html"):
+            break
+        area = area.parent
+    for node in area.css(_LEAD_SELECTOR)[:6]:
         if node.tag in ("body", "html", "main", "article"):
             continue
         text = " ".join(node.text(deep=True).split())

@@ -8,13 +8,16 @@ skipping boilerplate subtrees and texts. No recursion, so any nesting depth is s
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
-    NEGATIVE_ATTR,
     OVERLAY_SELECTOR,
-    POSITIVE_ATTR,
-    STRONG_NEGATIVE_ATTR,
+    POSITIVE_FRAGMENTS,
+    STRONG_NEGATIVE_FRAGMENTS,
+    has_fragment,
+    has_negative_word,
     is_boilerplate_text,
 )
 
@@ -28,6 +31,8 @@ _CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "o
                          "table", "tbody", "thead", "tfoot", "tr", "td", "th", "center",
                          "details", "hgroup", "body", "form", "fieldset", "caption", "h1"})
 _NESTED_BLOCK_SELECTOR = "p, div, ul, ol, table, section, article, blockquote, h2, h3, h4"
+_SCORED_SELECTOR = "p, pre, td, blockquote, h2, h3, li:not(:has(p, div, li))"
+_MASS_TAGS = frozenset({"p", "pre", "blockquote", "div", "section", "article", "span", "font"})
 _LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li, h1, h2, h3, "
                       "h4, blockquote, pre, header, form))")
 _COMMAS = (",", "،", "，", "、")
@@ -37,20 +42,33 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
+def _tlen(text: str) -> int:
+    """Characters that are not spaces or line breaks: a length that ignores template
+    indentation without building a normalised copy of the text."""
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
+
+
 def _attr_text(node: LexborNode) -> str:
     attrs = node.attributes
     return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
 
 
+@lru_cache(maxsize=4096)
+def _hints(words: str) -> tuple[bool, bool, bool]:
+    """(negative, strong negative, positive) for a class/id string; pages repeat them."""
+    if not words.strip():
+        return False, False, False
+    return (has_negative_word(words), has_fragment(words, STRONG_NEGATIVE_FRAGMENTS),
+            has_fragment(words, POSITIVE_FRAGMENTS))
+
+
 def _class_weight(node: LexborNode) -> float:
     """Multiplier from class/id words: hints, not verdicts, so they scale the text score."""
-    words = _attr_text(node)
-    if not words.strip():
-        return 1.0
+    negative, _, positive = _hints(_attr_text(node))
     weight = 1.0
-    if NEGATIVE_ATTR.search(words):
+    if negative:
         weight *= 0.6
-    if POSITIVE_ATTR.search(words):
+    if positive:
         weight *= 1.3
     return weight
 
@@ -58,26 +76,27 @@ def _class_weight(node: LexborNode) -> float:
 def _link_density(node: LexborNode, text_len: int) -> float:
     if text_len == 0:
         return 1.0
-    links = sum(len(_norm(a.text(deep=True))) for a in node.css("a"))
+    links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
     return min(1.0, links / text_len)
 
 
-def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str]]:
-    """Text-bearing blocks: <p>/<pre>/<td> and elements whose own text is split by <br>."""
-    found: list[tuple[LexborNode, str]] = []
+def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str, int]]:
+    """Text-bearing blocks as (node, raw text, length without whitespace): <p>, <pre>, cells,
+    leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
+    found: list[tuple[LexborNode, str, int]] = []
     seen: set[int] = set()
-    for node in root.css("p, pre, td, blockquote, h2, h3, li"):
-        if node.tag == "li" and node.css_first("p, div, li"):
-            continue  # its paragraphs are scored themselves
-        text = _norm(node.text(deep=True))
-        if len(text) >= 25:
-            found.append((node, text))
+    for node in root.css(_SCORED_SELECTOR):
+        text = node.text(deep=True)
+        size = _tlen(text)
+        if size >= 20:
+            found.append((node, text, size))
             seen.add(node.mem_id)
     # Paragraphs written as bare <div>s (no block inside), as many React sites do.
     for node in root.css(_LEAF_DIV_SELECTOR):
-        text = _norm(node.text(deep=True))
-        if len(text) >= 50 and node.mem_id not in seen and _link_density(node, len(text)) < 0.5:
-            found.append((node, text))
+        text = node.text(deep=True)
+        size = _tlen(text)
+        if size >= 42 and node.mem_id not in seen and _link_density(node, size) < 0.5:
+            found.append((node, text, size))
             seen.add(node.mem_id)
     for br in root.css("br"):
         parent = br.parent
@@ -86,10 +105,11 @@ def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str]]:
         seen.add(parent.mem_id)
         if parent.tag in ("p", "td", "pre", "li", "blockquote"):
             continue
-        own = _norm(" ".join(c.text_content or "" for c in parent.iter(include_text=True)
-                             if c.tag == "-text"))
-        if len(own) >= 25:
-            found.append((parent, own))
+        own = " ".join(c.text_content or "" for c in parent.iter(include_text=True)
+                       if c.tag == "-text")
+        size = _tlen(own)
+        if size >= 20:
+            found.append((parent, own, size))
     return found
 
 
@@ -97,33 +117,44 @@ def _best_container(root: LexborNode) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
     mass: dict[int, int] = {}
-    for node, text in _paragraph_nodes(root):
-        _add_mass(node, text, mass)
-        score = 1 + sum(text.count(c) for c in _COMMAS) + min(len(text) // 100, 3)
+    for node, text, size in _paragraph_nodes(root):
+        # Readability-style score for the nearest five ancestors...
+        score = 1 + sum(text.count(c) for c in _COMMAS) + min(size // 85, 3)
         if node.tag in ("li", "td", "h2", "h3"):
             score *= 0.5  # list items and cells are story text only in bulk
-        elif node.parent is not None and node.parent.tag == "li":
-            score *= 0.5  # a teaser's summary in a list of links
+        # ...and, for story-like paragraphs, their length credited to every ancestor.
+        story = size >= 68 and node.tag in _MASS_TAGS and _link_density(node, size) <= 0.25
         ancestor, level = node.parent, 0
-        while ancestor is not None and level < 5:
-            if ancestor.tag in ("-undef", "html", None):
+        if ancestor is not None and ancestor.tag == "li":
+            score *= 0.5  # a teaser's summary in a list of links
+        while ancestor is not None:
+            tag = ancestor.tag
+            if tag in ("-undef", "html", "-document", None):
                 break
-            entry = scores.get(ancestor.mem_id)
-            if entry is None:
-                entry = scores[ancestor.mem_id] = [ancestor, 0.0]
-            entry[1] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
+            key = ancestor.mem_id
+            if level < 5:
+                entry = scores.get(key)
+                if entry is None:
+                    entry = scores[key] = [ancestor, 0.0]
+                entry[1] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
+            elif not story:
+                break
+            if story:
+                mass[key] = mass.get(key, 0) + size
             ancestor, level = ancestor.parent, level + 1
     if not scores:
         return []
-    for entry in scores.values():
+    # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
+    leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
+    for entry in leaders:
         entry[1] *= _class_weight(entry[0])
-    ranked = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:8]
+    ranked = sorted(leaders, key=lambda e: e[1], reverse=True)[:6]
     best, best_score = None, 0.0
     finals: list[tuple[LexborNode, float]] = []
     for node, score in ranked:
-        text_len = len(_norm(node.text(deep=True)))
+        text_len = _tlen(node.text(deep=True))
         final = score * (1 - _link_density(node, text_len))
-        if STRONG_NEGATIVE_ATTR.search(_attr_text(node)) and node.tag != "body":
+        if _hints(_attr_text(node))[1] and node.tag != "body":
             final *= 0.3
         if node.tag in ("ul", "ol"):
             final *= 0.5  # teaser lists; a story told in one list is rare
@@ -144,9 +175,8 @@ def _best_container(root: LexborNode) -> list[LexborNode]:
             group.append(sibling)
             continue
         entry = scores.get(sibling.mem_id)
-        if entry is not None and entry[1] >= threshold and not STRONG_NEGATIVE_ATTR.search(
-                _attr_text(sibling)):
-            text_len = len(_norm(sibling.text(deep=True)))
+        if entry is not None and entry[1] >= threshold and not _hints(_attr_text(sibling))[1]:
+            text_len = _tlen(sibling.text(deep=True))
             if _link_density(sibling, text_len) < 0.25:
                 group.append(sibling)
         elif sibling.tag == "p":
@@ -156,18 +186,6 @@ def _best_container(root: LexborNode) -> list[LexborNode]:
     return group
 
 
-def _add_mass(node: LexborNode, text: str, mass: dict[int, int]) -> None:
-    """Credit a story-like paragraph's length to every ancestor (no decay)."""
-    if node.tag not in ("p", "pre", "blockquote", "div", "section", "article", "span", "font"):
-        return
-    if len(text) < 80 or _link_density(node, len(text)) > 0.25:
-        return
-    parent = node.parent
-    while parent is not None and parent.tag not in ("html", "-undef", None):
-        mass[parent.mem_id] = mass.get(parent.mem_id, 0) + len(text)
-        parent = parent.parent
-
-
 def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
@@ -175,20 +193,20 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
     own = mass.get(best.mem_id, 0)
     if own == 0:
         return best
-    density = own / max(1, len(_norm(best.text(deep=True))))
+    density = own / max(1, _tlen(best.text(deep=True)))
     node, probe = best, best
     for _ in range(5):
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
-        if STRONG_NEGATIVE_ATTR.search(_attr_text(probe)):
+        if _hints(_attr_text(probe))[1]:
             break
         gained = mass.get(probe.mem_id, 0)
         if gained == own:
             continue
         if gained < 1.15 * own:
             break
-        if gained / max(1, len(_norm(probe.text(deep=True)))) < 0.6 * density:
+        if gained / max(1, _tlen(probe.text(deep=True))) < 0.6 * density:
             break
         node, own = probe, gained
     return node
@@ -232,16 +250,13 @@ def _substantive(node: LexborNode) -> bool:
 
 
 def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
-    words = _attr_text(node)
-    if not words.strip() or not NEGATIVE_ATTR.search(words):
-        return False
-    strong = STRONG_NEGATIVE_ATTR.search(words)
-    if POSITIVE_ATTR.search(words) and not strong:
+    negative, strong, positive = _hints(_attr_text(node))
+    if not negative or (positive and not strong):
         return False
     # A negative word on a wrapper holding most of the story is a misleading class name.
-    if len(_norm(node.text(deep=True))) >= 0.6 * container_len:
+    if _tlen(node.text(deep=True)) >= 0.6 * container_len:
         return False
-    return bool(strong) or not _substantive(node)
+    return strong or not _substantive(node)
 
 
 class _Collector:
@@ -265,7 +280,9 @@ class _Collector:
 
 
 def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
-    total = sum(len(_norm(c.text(deep=True))) for c in containers)
+    total = sum(_tlen(c.text(deep=True)) for c in containers)
+    # Divs with no block inside are paragraphs: read them whole instead of node by node.
+    leaf_divs = {n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR)}
     out = _Collector()
     # Stack entries: (node, in_link, closing_tag); closing entries flush the paragraph.
     stack: list[tuple[LexborNode | None, bool, str | None]] = [
@@ -290,12 +307,13 @@ def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
             if _is_boilerplate_node(node, total):
                 continue
             out.flush()
-            leaf = tag in _LEAF_BLOCKS and not (
+            leaf = (tag in _LEAF_BLOCKS and not (
                 tag in ("li", "blockquote", "dd") and node.css_first(_NESTED_BLOCK_SELECTOR))
+            ) or node.mem_id in leaf_divs
             if leaf:
                 text = _norm(node.text(deep=True))
                 if text:
-                    links = sum(len(_norm(a.text(deep=True))) for a in node.css("a"))
+                    links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
                     out.paragraphs.append((text, links / len(text), tag))
                 continue
             stack.append((None, in_link, tag))

@@ -138,11 +138,11 @@ def parse_iso(value: str) -> PageDate | None:
                   int(mi or 0), int(s or 0), _offset(tz))
 
 
-_TIME = (r"(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?(?!\d)\s*"
-         r"(?P<ampm>[ap]\.?\s?m\.?(?![a-z]))?\s*(?:uhr|h|hrs|horas|heures|ore|uur|"
-         r")?\s*(?:\(?(?P<tz>(?:" + _TZ_ALT + r")(?![a-z])|(?:GMT|UTC)\s*[+-]\d{1,2}"
+_TIME = (r"(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?(?!\d)\s*+"
+         r"(?P<ampm>[ap]\.?\s?m\.?(?![a-z]))?\s*+(?:uhr|h|hrs|horas|heures|ore|uur|"
+         r")?\s*+(?:\(?(?P<tz>(?:" + _TZ_ALT + r")(?![a-z])|(?:GMT|UTC)\s*[+-]\d{1,2}"
          r"(?::?\d{2})?)\)?)?")
-_SEP = r"[\s,|\-–—/·•T]*(?:um|à|a\s+las|às|alle|om|pukul|jam|at|kl\.?|klo|o)?[\s,|\-–—/·•]*"
+_SEP = r"[\s,|\-–—/·•T]*+(?:um|à|a\s+las|às|alle|om|pukul|jam|at|kl\.?|klo|o)?[\s,|\-–—/·•]*+"
 _DMY_NAME = (r"(?<![\d.])(?P<d>\d{1,2})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+|di\s+)?"
              r"(?P<mon>" + _MONTH_ALT + r")\.?,?\s*(?:de\s+|del\s+)?(?P<y>\d{4})(?!\d)")
 _MDY_NAME = (r"(?<![\w])(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+"
@@ -156,7 +156,7 @@ _TEXT_PATTERNS = [
     for p in (_DMY_NAME, _MDY_NAME, _YMD_NAME, _YMD_NUM, _NUMERIC)
 ]
 #: Time before date, e.g. "08:48 WIB, 7 Oktober 2023" or "14:05 Uhr, 12.03.2024".
-_TIME_FIRST = [re.compile(_TIME + r"[\s,|\-–—]*" + p.replace("(?P<", "(?P<x"), re.I)
+_TIME_FIRST = [re.compile(_TIME + r"[\s,|\-–—]*+" + p.replace("(?P<", "(?P<x"), re.I)
                for p in (_DMY_NAME, _NUMERIC)]
 
 _RELATIVE_UNITS = {
@@ -203,12 +203,14 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
     return _valid(year, month, day, hour, minute or 0, second or 0, offset)
 
 
-def parse_text_date(text: str, *, month_first: bool = False) -> PageDate | None:
+def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000
+                    ) -> PageDate | None:
     """The first date (with its time and zone when printed next to it) in a short text.
 
     ``month_first`` resolves 03/04/2024 as March 4 (US pages); otherwise day first.
     """
-    text = text[:2000]
+    # One space between words: fewer ways for the optional separators to match.
+    text = " ".join(text[:limit].split())
     best: tuple[int, PageDate] | None = None
     for pattern in _TEXT_PATTERNS:
         for m in pattern.finditer(text):

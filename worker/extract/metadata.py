@@ -8,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from worker.extract.dates import PageDate, parse_iso, parse_text_date
+from worker.extract.dates import PageDate, parse_iso, parse_relative, parse_text_date
 from worker.extract.structured import Structured, text_of
 
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|/|»|:)\s+")
@@ -258,8 +258,6 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
                  ) -> PageDate | None:
     """A publish date printed on the page, from date-like elements first, near the title next."""
-    from worker.extract.dates import parse_relative
-
     checked = 0
     for node in tree.css(_DATE_NODES):
         text = _norm(node.text(deep=True))
@@ -289,6 +287,26 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
             if found is not None:
                 return found
     return None
+
+
+def date_after_headline(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
+    """The first date printed after the headline, else anywhere in the page's text.
+
+    Meant for a tree already stripped of scripts, styles and navigation."""
+    body = tree.body
+    if body is None:
+        return None
+    text = body.text(deep=True, separator="\n")
+    h1 = tree.css_first("h1")
+    start = -1
+    if h1 is not None:
+        title = h1.text(deep=True).strip()
+        start = text.find(title) if title else -1
+    if start >= 0:
+        found = parse_text_date(text[start:start + 6000], month_first=month_first, limit=6000)
+        if found is not None:
+            return found
+    return parse_text_date(text[:6000], month_first=month_first, limit=6000)
 
 
 def month_first_language(language: str | None) -> bool:
