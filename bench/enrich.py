@@ -58,8 +58,10 @@ def main() -> None:
 
     started = time.perf_counter()
     warm()
-    print(f"warm-up (gazetteers + language model, once per process): "
-          f"{time.perf_counter() - started:.2f} s\n")
+    print(
+        f"warm-up (gazetteers + language model, once per process): "
+        f"{time.perf_counter() - started:.2f} s\n"
+    )
 
     clock = time.process_time
     rows: dict[str, tuple[list[float], list[float]]] = {}
@@ -79,18 +81,25 @@ def main() -> None:
             extract_ms.append((t1 - t0) * 1000)
             enrich_ms.append((t2 - t1) * 1000)
         rows[name] = (extract_ms, enrich_ms)
-    everything = ([x for e, _ in rows.values() for x in e], [x for _, n in rows.values() for x in n])
+    everything = (
+        [x for e, _ in rows.values() for x in e],
+        [x for _, n in rows.values() for x in n],
+    )
     rows["all"] = everything
 
-    print(f"{'set':12} {'pages':>6} {'extract ms median':>18} {'p99':>7} "
-          f"{'enrich ms median':>17} {'p99':>7} {'enrich/extract':>15}")
+    print(
+        f"{'set':12} {'pages':>6} {'extract ms median':>18} {'p99':>7} "
+        f"{'enrich ms median':>17} {'p99':>7} {'enrich/extract':>15}"
+    )
     for name, (ex, en) in rows.items():
         if not ex:
             print(f"{name:12} {0:6d}  (no page extracted)")
             continue
         ratio = statistics.median(en) / statistics.median(ex)
-        print(f"{name:12} {len(ex):6d} {statistics.median(ex):18.2f} {percentile(ex, 0.99):7.2f} "
-              f"{statistics.median(en):17.2f} {percentile(en, 0.99):7.2f} {ratio:15.2f}")
+        print(
+            f"{name:12} {len(ex):6d} {statistics.median(ex):18.2f} {percentile(ex, 0.99):7.2f} "
+            f"{statistics.median(en):17.2f} {percentile(en, 0.99):7.2f} {ratio:15.2f}"
+        )
 
 
 if __name__ == "__main__":

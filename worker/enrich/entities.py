@@ -30,17 +30,13 @@ from dataclasses import dataclass, field
 
 from worker.enrich import gazetteer as gz
 from worker.enrich import lexicon
+from worker.enrich.tokens import SUFFIX as _SUFFIX
+from worker.enrich.tokens import Token, is_acronym, tokenize
 
 PERSON, ORGANIZATION, PLACE = "person", "organization", "place"
 
-_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|[A-Z]+&[A-Z]+|\w(?:[\w'’]|[-‐](?=\w))*")
-# French/Italian elision: "l'Europa", "d'Ukraine", "dell'Unione" → the name after it.
-_ELISION = re.compile(r"^[a-zà-ÿ]{1,5}['’](?=[^\W\d_])")
-# "'s", Turkish case suffixes ("Türkiye'de", "İstanbul'da") and a bare trailing apostrophe.
-_SUFFIX = re.compile(r"['’][a-zçğıöşü]{0,5}$")
 # Between two tokens of one name there is only a space (a line break is a new paragraph).
 _SAME_PHRASE = re.compile(r"[ \u00a0]{1,2}")
-_BREAKS = frozenset('.!?:;"“”‘«»([–—-\n')
 _MAX_NAME_TOKENS = 4
 _GENITIVE_S_LANGS = frozenset({"de", "nl", "sv", "da", "no", "nb"})
 # Languages that write noun compounds with a capitalised hyphenated tail ("AfD-Kandidat").
@@ -58,17 +54,6 @@ _SINGLE_WORD_ORG_STEMS = tuple(map(gz.fold, lexicon.SINGLE_WORD_ORG_STEMS))
 _ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
 _NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
 _CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
-
-
-@dataclass(slots=True)
-class Token:
-    text: str
-    start: int
-    end: int
-    key: str  # folded, suffix removed
-    cap: bool
-    sentence_start: bool
-    acronym: bool
 
 
 @dataclass(slots=True)
@@ -96,52 +81,6 @@ class _Mention:
     place: gz.Place | None = None
 
 
-_ROMAN_ORDINAL = re.compile(r"[IVXLC]+(?:e|er|ème|th|st|nd|rd|\.)?")
-
-
-def _is_acronym(word: str) -> bool:
-    if _ROMAN_ORDINAL.fullmatch(word):
-        return False  # "XXe siècle", "Louis XIV"
-    letters = [c for c in word if c.isalpha()]
-    if not 2 <= len(letters) <= 7 or not all(c.isalpha() or c == "&" for c in word):
-        return False
-    upper = sum(c.isupper() for c in letters)
-    return upper >= 2 and upper * 2 >= len(letters) and word[0].isupper()
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens: list[Token] = []
-    fold = gz.fold
-    prev_end = -1
-    for m in _TOKEN.finditer(text):
-        word, start = m.group(), m.start()
-        if "'" in word or "’" in word:
-            elided = _ELISION.match(word)
-            if elided:
-                word, start = word[elided.end() :], start + elided.end()
-            stripped = _SUFFIX.sub("", word) or word
-        else:
-            stripped = word
-        if prev_end < 0:
-            sentence_start = True
-        else:
-            gap = text[prev_end:start]
-            sentence_start = gap != " " and not _BREAKS.isdisjoint(gap)
-        tokens.append(
-            Token(
-                word,
-                start,
-                m.end(),
-                fold(stripped),
-                word[0].isupper(),
-                sentence_start,
-                _is_acronym(stripped),
-            )
-        )
-        prev_end = m.end()
-    return tokens
-
-
 class _Context:
     """What the rules need to know about the whole article."""
 
@@ -156,6 +95,7 @@ class _Context:
         self.exact = gz.exact_forms()
         self.acronym_forms = gz.org_acronym_forms()
         self.compounding = lang in _COMPOUNDING_LANGS
+        self.tail_heads = gz.lowercase_tail_heads()
         self.alias_langs = gz.country_alias_languages()
         # Indonesian "di" and "dan" are "in" and "and", never part of a name.
         self.particles = _NAME_PARTICLES - lexicon.NOT_PARTICLES.get(lang, frozenset())
@@ -235,7 +175,12 @@ def _phrases(
             i += 1
             continue
         j = i + 1
-        while j < n and _SAME_PHRASE.fullmatch(text[tokens[j - 1].end : tokens[j].start]):
+        while (
+            j < n
+            and _SAME_PHRASE.fullmatch(text[tokens[j - 1].end : tokens[j].start])
+            # A case ending ends the name: "İzmir'in Bornova", "France's Macron".
+            and tokens[j - 1].key == gz.fold(tokens[j - 1].text)
+        ):
             tok = tokens[j]
             if tok.cap:
                 j += 1
@@ -272,6 +217,7 @@ class _Extractor:
         self.order = 0
         self.last: tuple[_Mention, int] | None = None  # last mention and its end offset
         self.same_as: list[tuple[str, str, str]] = []  # (type, canonical, alias) from "X (Y)"
+        self.position: dict[int, int] = {}  # id(token) → its index in the current segment
 
     # -- recording -------------------------------------------------------------------------
     def add(
@@ -295,6 +241,7 @@ class _Extractor:
             if tok.cap and ("-" in tok.text or "‐" in tok.text):
                 self.compound(tok, segment)
         self.last = None
+        self.position = {id(t): n for n, t in enumerate(tokens)}
         for i, j in _phrases(tokens, text, ctx.particles):
             prev = (
                 tokens[i - 1]
@@ -310,6 +257,8 @@ class _Extractor:
     def extended(self, tokens: list[Token], i: int, j: int, text: str, segment: int) -> bool:
         """Romance names go on in lower case: "Union européenne", "Nations unies",
         "Banque mondiale". Try the phrase with the next one or two words."""
+        if gz.fold(text[tokens[i].start : tokens[j - 1].end]) not in self.ctx.tail_heads:
+            return False
         for extra in (2, 1):
             k = j + extra
             if k > len(tokens) or any(
@@ -340,7 +289,7 @@ class _Extractor:
             self.add(ORGANIZATION, org.name, head, segment)
         elif place is not None:
             self.add(PLACE, place.name, head, segment, place)
-        elif _is_acronym(head) and head.upper() not in lexicon.NOT_ORG_ACRONYMS:
+        elif is_acronym(head) and head.upper() not in lexicon.NOT_ORG_ACRONYMS:
             self.add(ORGANIZATION, head, head, segment)
         else:
             return
@@ -380,6 +329,8 @@ class _Extractor:
     ) -> None:
         ctx = self.ctx
         toks = tokens[i:j]
+        if j - i == 1 and self.plain_word(toks[0], prev, segment):
+            return
         if (len(toks) > 1 or not ctx.ordinary(toks[0])) and self.known(toks, text, segment):
             return
         # Drop words capitalised only by position ("Dia", "The", "Pada", "Die") and cues.
@@ -410,6 +361,25 @@ class _Extractor:
         if self.titled(toks, text, prev, segment):
             return
         self.untitled(tokens, toks, text, segment, headline)
+
+    def plain_word(self, tok: Token, prev: Token | None, segment: int) -> bool:
+        """Fast path for the commonest phrase, one capitalised word no rule can use (every
+        German noun): keep it only for linking to a person named elsewhere."""
+        ctx = self.ctx
+        key = tok.key
+        if (
+            tok.acronym
+            or key in ctx.orgs
+            or ctx.place(key, tok.text) is not None
+            or ctx.is_title(key)
+            or ctx.is_org_compound(key)
+            or (prev is not None and prev.key in _ORG_CUES)
+        ):
+            return False
+        if not ctx.ordinary(tok):
+            self.order += 1
+            self.unresolved.append((key, _SUFFIX.sub("", tok.text), self.order, segment))
+        return True
 
     def known(self, toks: list[Token], text: str, segment: int) -> bool:
         """The whole phrase is a gazetteer name."""
@@ -591,8 +561,8 @@ class _Extractor:
         """A name set off by commas next to a role: "Sophie Binet, la secrétaire générale",
         "la presidenta de la Comisión Europea, Ursula von der Leyen,"."""
         ctx = self.ctx
-        first = tokens.index(toks[0])
-        last = tokens.index(toks[-1])
+        first = self.position[id(toks[0])]
+        last = first + len(toks) - 1
         after = text[toks[-1].end : toks[-1].end + 3]
         if after.startswith(",") and last + 1 < len(tokens):
             for tok in tokens[last + 1 : last + 4]:
@@ -610,32 +580,43 @@ class _Extractor:
     # -- the whole article ------------------------------------------------------------------
     def entities(self) -> list[Entity]:
         by_key: dict[tuple[str, str], Entity] = {}
-        persons: dict[str, str] = {}  # folded last/first/full name → canonical full name
-        for m in sorted(self.mentions, key=lambda m: -len(m.canonical)):
-            if m.type == PERSON:
-                full = gz.fold(m.canonical)
-                target = persons.get(full, m.canonical)
+        # Fullest names first, so "Putin" and "Stine Eilertzen" find "Vladimir Putin" and
+        # "Stine Ilona Eilertzen" already there; among equally full names the shortest, as
+        # inflection adds endings ("Michala Redla" is the Czech genitive of Michal Redl).
+        people: list[tuple[list[str], str]] = []
+        person_mentions = [m for m in self.mentions if m.type == PERSON]
+        for m in sorted(
+            person_mentions, key=lambda m: (-len(m.canonical.split()), len(m.canonical))
+        ):
+            words = gz.fold(m.canonical).split()
+            target = next((c for w, c in people if _same_person(words, w)), None)
+            if target is None:
+                people.append((words, m.canonical))
+            else:
                 m.canonical = target
-                parts = full.split()
-                for part_key in (full, parts[-1], " ".join(parts[-2:])):
-                    persons.setdefault(part_key, target)
         aliases = {gz.fold(alias): (type_, canonical) for type_, canonical, alias in self.same_as}
+        # Lone words are only compared with people whose surname starts the same way.
+        by_stem: dict[str, list[tuple[list[str], str]]] = {}
+        for words, canonical in people:
+            by_stem.setdefault(words[-1][:4], []).append((words, canonical))
         for key, surface, order, segment in self.unresolved:
-            if key in persons:
-                self.mentions.append(_Mention(PERSON, persons[key], surface, order, segment))
+            candidates = by_stem.get(key[:4], ())
+            target = next((c for w, c in candidates if _same_person([key], w)), None)
+            if target is not None:
+                self.mentions.append(_Mention(PERSON, target, surface, order, segment))
             elif key in aliases:
                 type_, canonical = aliases[key]
                 self.mentions.append(_Mention(type_, canonical, surface, order, segment))
         for m in self.mentions:
             if m.type == ORGANIZATION and gz.fold(m.canonical) in aliases:
                 m.type, m.canonical = aliases[gz.fold(m.canonical)]
-            if (
-                m.type == PLACE
-                and gz.fold(m.canonical) in persons
-                and m.place is not None
-                and m.place.kind == "city"
-            ):
-                m.type, m.canonical, m.place = PERSON, persons[gz.fold(m.canonical)], None
+            if m.type == PLACE and m.place is not None and m.place.kind == "city":
+                # "Jackson said": the surname of a person the article names, not the city.
+                key = gz.fold(m.surface)
+                candidates = by_stem.get(key[:4], ())
+                target = next((c for w, c in candidates if _same_person([key], w)), None)
+                if target is not None:
+                    m.type, m.canonical, m.place = PERSON, target, None
             ent = by_key.get((m.type, m.canonical))
             if ent is None:
                 ent = by_key[(m.type, m.canonical)] = Entity(m.canonical, m.type)
@@ -650,16 +631,39 @@ class _Extractor:
         return sorted(by_key.values(), key=lambda e: (-e.count, e.first))
 
 
+def _same_person(short: list[str], full: list[str]) -> bool:
+    """Whether the (folded) name ``short`` can refer to the person named ``full``: the same
+    name, the surname alone ("Putin"), first and last name without the middle one, or the
+    same words inflected ("Michala Redla" is Czech for Michal Redl's)."""
+    if short == full[-len(short) :]:
+        return True
+    if len(short) >= 2 and len(full) >= 2 and short[0] == full[0] and short[-1] == full[-1]:
+        return True
+    if len(short) == 1:
+        return len(full) > 1 and _inflected(short[0], full[-1])
+    return len(short) == len(full) and all(
+        _inflected(a, b) for a, b in zip(short, full, strict=True)
+    )
+
+
+def _inflected(a: str, b: str) -> bool:
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    return len(shorter) >= 4 and len(longer) - len(shorter) <= 2 and longer.startswith(shorter)
+
+
 def extract_entities(
     paragraphs: Sequence[str],
     *,
     lang: str = "und",
     title: str | None = None,
     dateline: str | None = None,
+    segments: Sequence[list[Token]] | None = None,
 ) -> list[Entity]:
-    """Entities in an article: the headline, then each paragraph in order."""
+    """Entities in an article: the headline, then each paragraph in order. ``segments``
+    are the title's and paragraphs' tokens when the caller has them already."""
     texts = [title or "", *paragraphs]
-    segments = [tokenize(t) for t in texts]
+    if segments is None:
+        segments = [tokenize(t) for t in texts]
     ex = _Extractor(_Context(lang, segments[1:]))
     if dateline:
         place = dateline_place(dateline)

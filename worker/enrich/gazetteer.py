@@ -380,6 +380,22 @@ def any_stop_words() -> frozenset[str]:
     return frozenset(out)
 
 
+@cache
+def lowercase_tail_heads() -> frozenset[str]:
+    """Folded capitalised beginnings of names that go on in lower case ("Union" of "Union
+    européenne", "Nations" of "Nations unies"), so only those phrases are tried longer."""
+    names = [a for aliases in lexicon.ORGANISATIONS.values() for a in aliases]
+    names += [a for _c, aliases in lexicon.REGIONS.values() for a in aliases]
+    out: set[str] = set()
+    for name in names:
+        words = name.split()
+        for k in range(1, len(words)):
+            if words[k][:1].islower() and words[k] not in lexicon.NAME_PARTICLES:
+                out.add(fold(" ".join(words[:k])))
+                break
+    return frozenset(out)
+
+
 def warm() -> None:
     """Load every gazetteer now (workers call this at start so the first article is fast)."""
     exact_forms()
@@ -388,5 +404,6 @@ def warm() -> None:
     regions()
     organisations()
     org_acronym_forms()
+    lowercase_tail_heads()
     given_names()
     any_stop_words()

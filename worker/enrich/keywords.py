@@ -12,25 +12,30 @@ and jellyfish and takes tens of milliseconds per article.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from statistics import median
 
 from worker.enrich import gazetteer as gz
+from worker.enrich.tokens import SENTENCE, SPACE, Token, tokenize
 
-_SENTENCES = re.compile(r"(?<=[.!?…])\s+|\n+")
-_CHUNK = re.compile(r"[^\w\s'’-]+")  # punctuation splits candidate phrases
-_WORD = re.compile(r"\w(?:[\w'’]|-(?=\w))*")
 MAX_WORDS = 3
-#: Keywords are scored on the first characters only: YAKE favours early words anyway, and
-#: the cost grows with length.
-SAMPLE_CHARS = 4000
+#: Keywords are scored on the headline and the first paragraphs only: news puts what a
+#: story is about first, YAKE favours early words anyway, and the cost grows with length.
+SAMPLE_CHARS = 1500
 
 
 def extract_keywords(text: str, lang: str = "und", top: int = 10) -> list[str]:
     """The ``top`` keyphrases of ``text``, best first, in the case they were written."""
+    return keywords_from_tokens([tokenize(p) for p in text[:SAMPLE_CHARS].split("\n")], lang, top)
+
+
+def keywords_from_tokens(
+    segments: Sequence[Sequence[Token]], lang: str = "und", top: int = 10
+) -> list[str]:
+    """Keywords of already tokenised text (the title's and paragraphs' tokens, in order);
+    punctuation splits candidate phrases and sentence ends count sentences."""
     stop = gz.stop_words(lang) if lang != "und" else gz.any_stop_words()
-    sentences = [s for s in _SENTENCES.split(text[:SAMPLE_CHARS]) if s.strip()]
     tf: Counter[str] = Counter()
     tf_upper: Counter[str] = Counter()
     positions: dict[str, list[int]] = defaultdict(list)
@@ -38,40 +43,49 @@ def extract_keywords(text: str, lang: str = "und", top: int = 10) -> list[str]:
     right: dict[str, set[str]] = defaultdict(set)
     candidates: Counter[tuple[str, ...]] = Counter()
     surface: dict[tuple[str, ...], str] = {}
-    fold = gz.fold
-    for s_index, sentence in enumerate(sentences):
-        for chunk in _CHUNK.split(sentence):
-            words = _WORD.findall(chunk)
-            if not words:
+    s_index = -1
+    budget = SAMPLE_CHARS
+    # A headline capitalises for style ("Kalah Lawan Azerbaijan"): its case says nothing.
+    headline = {id(t) for t in segments[0]} if len(segments) > 1 else set()
+    for chunk, new_sentence in _chunks(segments):
+        if budget <= 0:
+            break
+        budget -= chunk[-1].end - chunk[0].start
+        s_index += new_sentence
+        words = [t.text for t in chunk]
+        keys = [t.key for t in chunk]
+        last = len(keys) - 1
+        for i, key in enumerate(keys):
+            word = words[i]
+            tf[key] += 1
+            if (
+                word[0].isupper()
+                and (i > 0 or chunk[0].gap != SENTENCE or word.isupper())
+                and id(chunk[i]) not in headline
+            ):
+                tf_upper[key] += 1
+            positions[key].append(s_index)
+            if i:
+                left[key].add(keys[i - 1])
+            if i < last:
+                right[key].add(keys[i + 1])
+            if key in stop or len(key) < 2 or key.isdigit():
                 continue
-            keys = [fold(w) for w in words]
-            last = len(keys) - 1
-            for i, key in enumerate(keys):
-                word = words[i]
-                tf[key] += 1
-                if word[0].isupper() and (i > 0 or word.isupper()):
-                    tf_upper[key] += 1
-                positions[key].append(s_index)
-                if i:
-                    left[key].add(keys[i - 1])
-                if i < last:
-                    right[key].add(keys[i + 1])
-                if key in stop or len(key) < 2 or key.isdigit():
+            # Phrases start and end on a content word; stop words may sit inside.
+            for n in range(1, MAX_WORDS + 1):
+                end = i + n - 1
+                if end > last:
+                    break
+                tail = keys[end]
+                if len(tail) < 2 or tail.isdigit():
+                    break
+                if tail in stop:
                     continue
-                # Phrases start and end on a content word; stop words may sit inside.
-                for n in range(1, MAX_WORDS + 1):
-                    end = i + n - 1
-                    if end > last:
-                        break
-                    tail = keys[end]
-                    if len(tail) < 2 or tail.isdigit():
-                        break
-                    if tail in stop:
-                        continue
-                    gram = tuple(keys[i : end + 1])
-                    if gram not in candidates:
-                        surface[gram] = " ".join(words[i : end + 1])
-                    candidates[gram] += 1
+                gram = tuple(keys[i : end + 1])
+                if gram not in candidates:
+                    surface[gram] = " ".join(words[i : end + 1])
+                candidates[gram] += 1
+    sentences = s_index + 1
     if not candidates:
         return []
 
@@ -79,7 +93,7 @@ def extract_keywords(text: str, lang: str = "und", top: int = 10) -> list[str]:
     mean_tf = sum(content) / len(content) if content else 1.0
     std_tf = _std(content, mean_tf) if content else 0.0
     max_tf = max(content) if content else 1.0
-    n_sent = max(len(sentences), 1)
+    n_sent = max(sentences, 1)
     word_score: dict[str, float] = {}
     for key, freq in tf.items():
         if key in stop:
@@ -99,19 +113,32 @@ def extract_keywords(text: str, lang: str = "und", top: int = 10) -> list[str]:
         scored.append((prod / (freq * (1.0 + sum(inner))), gram))
     scored.sort()
     chosen: list[tuple[str, ...]] = []
+    used: set[str] = set()
     for _score, gram in scored:
-        # Skip a phrase that repeats one already chosen ("Armenia" after "Presiden Armenia").
-        if any(_overlaps(gram, c) for c in chosen):
+        # Skip a phrase sharing a word with one already chosen: ten different topics tell a
+        # desk more than ten spans around the same name.
+        if used.intersection(gram):
             continue
+        used.update(k for k in gram if k not in stop)
         chosen.append(gram)
         if len(chosen) == top:
             break
     return [surface[g] for g in chosen]
 
 
-def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    return any(long[i : i + len(short)] == short for i in range(len(long) - len(short) + 1))
+def _chunks(segments: Sequence[Sequence[Token]]) -> Iterator[tuple[list[Token], int]]:
+    """Runs of words with no punctuation between them, each with 1 when a new sentence
+    starts with it (a new paragraph starts one too)."""
+    for tokens in segments:
+        chunk: list[Token] = []
+        new_sentence = 1
+        for tok in tokens:
+            if chunk and tok.gap != SPACE:
+                yield chunk, new_sentence
+                chunk, new_sentence = [], int(tok.gap == SENTENCE)
+            chunk.append(tok)
+        if chunk:
+            yield chunk, new_sentence
 
 
 def _std(values: list[int], mean: float) -> float:
