@@ -20,7 +20,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from worker.settings import Settings, SettingsError, TOPIC_SUFFIXES, load_settings
+from worker.settings import TOPIC_SUFFIXES, Settings, SettingsError, load_settings
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 1, 2, 3
 T = TypeVar("T")
@@ -57,11 +57,17 @@ def broker_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[...
     return click.option("--broker", metavar="URL", help=help_text)
 
 
+ROUTES_OPTION = click.option(
+    "--routes", "routes_file", metavar="FILE",
+    help="Routing rules TOML: send matching articles to extra topics (see `kabar routes`).")
+
+
 def with_logging(func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        verbose = click.get_current_context().obj.get("verbose")
         logging.basicConfig(
-            level=logging.DEBUG if click.get_current_context().obj.get("verbose") else logging.WARNING,
+            level=logging.DEBUG if verbose else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         return func(*args, **kwargs)
@@ -105,7 +111,7 @@ def _load_sources(path: str) -> list[Any]:
     except FileNotFoundError:
         fail(f"sources file {path} does not exist (see `kabar up --help` for the format)")
     except SourcesError as exc:
-        fail(f"{path}: {exc}")
+        fail(str(exc))
 
 
 def _with_broker(stack: ExitStack, settings: Settings) -> str:
@@ -140,10 +146,11 @@ def _app_options(settings: Settings) -> dict[str, Any]:
               "exit when the pipeline is drained.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
+@ROUTES_OPTION
 @click.pass_context
 @with_logging
 def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: bool,
-       timeout: float | None) -> None:
+       timeout: float | None, routes_file: str | None) -> None:
     """Fetch, clean, dedupe and enrich: the whole pipeline in one process.
 
     \b
@@ -158,7 +165,8 @@ def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: b
     """
     from worker.runner import PipelineTimeout, run_pipeline
 
-    settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file})
+    settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file,
+                                     "routing.file": routes_file})
     sources = _load_sources(settings.sources.file)
     with ExitStack() as stack:
         _with_broker_checked(stack, settings)
@@ -187,9 +195,13 @@ def _print_counts(stats: Any) -> None:
 
 @main.command()
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
+@click.option("--sources", "sources_file", metavar="FILE",
+              help="Sources TOML, read for per-source options when present.")
+@ROUTES_OPTION
 @click.pass_context
 @with_logging
-def worker(ctx: click.Context, broker: str | None) -> None:
+def worker(ctx: click.Context, broker: str | None, sources_file: str | None,
+           routes_file: str | None) -> None:
     """Run the Faust worker (every agent) against a Kafka broker.
 
     Run it N times, on one machine or many, to scale out: partitions are shared among the
@@ -198,12 +210,16 @@ def worker(ctx: click.Context, broker: str | None) -> None:
     """
     from worker.runner import run_pipeline
 
-    settings = settings_from(ctx, **{"broker.url": broker})
+    settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file,
+                                     "routing.file": routes_file})
     if not settings.broker.url:
         fail("no broker: pass --broker URL or set KABAR_BROKER (or use `kabar up`)")
+    # the sources file only supplies per-source options here (max age, include/exclude…)
+    sources = _load_sources(settings.sources.file) if Path(settings.sources.file).is_file() \
+        else None
     with ExitStack() as stack:
         _with_broker_checked(stack, settings)
-        run_async(run_pipeline(settings, sources=None, once=False))
+        run_async(run_pipeline(settings, sources=sources, poll=False))
 
 
 @main.command()
@@ -219,8 +235,8 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
     decides when each source is due. Run one per fleet.
     """
     from worker.broker import wait_for_kafka
-    from worker.runner import run_poller
     from worker.kafka_io import bootstrap_servers
+    from worker.runner import run_poller
 
     settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file})
     if not settings.broker.url:
@@ -266,7 +282,7 @@ def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> 
             fail(str(exc), EXIT_FAILED)
     from worker.demo import print_summary
 
-    print_summary(summary, Console())
+    print_summary(summary, Console(width=None if sys.stdout.isatty() else 140))
 
 
 @main.command()
@@ -388,6 +404,90 @@ def sources_check(file: str) -> None:
     if problems:
         sys.exit(EXIT_USAGE)
     click.echo(f"{file}: ok")
+
+
+@main.group()
+def routes() -> None:
+    """Work with routing rules (which articles go to which extra topics)."""
+
+
+@routes.command("test")
+@click.argument("rules_file", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument("article_file", metavar="ARTICLE.json",
+                type=click.Path(exists=True, dir_okay=False))
+def routes_test(rules_file: str, article_file: str) -> None:
+    """Show which rules of FILE fire for an article (as printed by `kabar extract` or
+    `kabar tail articles`), and why. Exit 0 whether or not any rule fires."""
+    from worker.routing import RoutingError, explain, load_rules
+
+    try:
+        rules = load_rules(rules_file)
+        article = orjson.loads(Path(article_file).read_bytes())
+    except RoutingError as exc:
+        fail(str(exc))
+    except orjson.JSONDecodeError as exc:
+        fail(f"{article_file}: not JSON: {exc}")
+    if not isinstance(article, dict):
+        fail(f"{article_file}: expected one JSON object (an article)")
+    table = Table("rule", "topic", "fires", "why")
+    for rule, fired, why in explain(rules, article):
+        table.add_row(rule.name, rule.topic, "[green]yes[/]" if fired else "no", why)
+    Console().print(table)
+
+
+@main.command()
+@click.argument("database", type=click.Path(dir_okay=False))
+@broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
+@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
+              help="Stop after this long without a new article (default: follow forever).")
+@click.pass_context
+@with_logging
+def sink(ctx: click.Context, database: str, broker: str | None, idle_exit: float | None
+         ) -> None:
+    """Store kabar.articles in a SQLite database with full-text search.
+
+    Upserts by article id and version, so a replay or a second run is harmless; reads the
+    topic from the beginning. Query it with `kabar search DATABASE`.
+    """
+    from worker.broker import wait_for_kafka
+    from worker.kafka_io import bootstrap_servers, follow
+    from worker.sink import open_sink
+
+    settings = settings_from(ctx, **{"broker.url": broker})
+    if not settings.broker.url:
+        fail("no broker: pass --broker URL or set KABAR_BROKER")
+
+    async def go() -> dict[str, int]:
+        await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
+        counts: dict[str, int] = {}
+        with open_sink(database) as store:
+            async for _, value in follow(settings.broker.url, settings.topic_name("articles"),
+                                         from_beginning=True, idle_timeout=idle_exit):
+                status = store.upsert(orjson.loads(value))
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    counts = run_async(go())
+    err.print(f"{database}: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                                 or "no articles"))
+
+
+@main.command()
+@click.argument("database", type=click.Path(exists=True, dir_okay=False))
+@click.option("--text", help="Full-text query over title and body.")
+@click.option("--entity", help="A person, organisation or place (any spelling it was seen in).")
+@click.option("--country", help="ISO 3166-1 alpha-2 code of a country the article mentions.")
+@click.option("-n", "limit", type=int, default=20, show_default=True, help="At most N results.")
+def search(database: str, text: str | None, entity: str | None, country: str | None,
+           limit: int) -> None:
+    """Search a database written by `kabar sink`; prints matching articles as JSON lines."""
+    from worker.sink import open_sink
+
+    if not (text or entity or country):
+        fail("give at least one of --text, --entity, --country")
+    with open_sink(database) as store:
+        for row in store.search(text=text, entity=entity, country=country, limit=limit):
+            sys.stdout.write(orjson.dumps(row).decode() + "\n")
 
 
 def _main() -> None:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from worker.fetch.stage import source_requests
 from worker.kafka_io import ensure_topics
 from worker.metrics import DISPLAY, PipelineStats
 from worker.models import FetchRequest
+from worker.routing import load_rules
 from worker.settings import Settings
 
 log = logging.getLogger("kabar.runner")
@@ -66,6 +68,7 @@ async def run_pipeline(
     settings: Settings,
     *,
     sources: list[Source] | None,
+    poll: bool = True,
     once: bool = False,
     progress: bool = True,
     console: Console | None = None,
@@ -73,14 +76,17 @@ async def run_pipeline(
     app_options: dict[str, Any] | None = None,
     stats: PipelineStats | None = None,
 ) -> PipelineStats:
-    """Run the worker (and, with sources, the poller) until Ctrl-C, or with ``once`` until
-    everything this process started has been processed."""
+    """Run the worker (and with ``poll`` the poller of ``sources``) until Ctrl-C, or with
+    ``once`` until everything this process started has been processed. ``sources`` also
+    gives the fetch agent each source's options."""
     console = console or Console(stderr=True)
     stats = stats or PipelineStats()
     app = create_app(settings, **(app_options or {}))
-    pipeline = Pipeline(app, settings, stats, sources=sources)
+    rules = load_rules(settings.routing.file) if settings.routing.file else None
+    pipeline = Pipeline(app, settings, stats, rules=rules, sources=sources)
+    # stdout belongs to the command's output: Faust's terminal chatter goes to stderr
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False,
-                          daemon=False)
+                          daemon=False, stdout=sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +102,7 @@ async def run_pipeline(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         poller = None
-        if sources:
+        if sources and poll:
             poller = asyncio.create_task(
                 poll_sources(sources, pipeline.send_fetch, once=once, stop=stop)
             )

@@ -91,6 +91,12 @@ class DedupeSettings:
 
 
 @dataclass(slots=True)
+class RoutingSettings:
+    #: routing rules TOML ([[route]] tables); empty: articles go to kabar.articles only
+    file: str = ""
+
+
+@dataclass(slots=True)
 class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     topic: TopicSettings = field(default_factory=TopicSettings)
@@ -99,6 +105,7 @@ class Settings:
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     #: "section.key" → where the value came from (default, file path, env var, flag)
     origin: dict[str, str] = field(default_factory=dict, repr=False)
 
