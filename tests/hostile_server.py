@@ -75,8 +75,12 @@ class Recorded:
 class HostileServer:
     """``async with HostileServer() as server:`` then ``server.url("news.test", "/path")``."""
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None,
+                 addresses: tuple[str, ...] = ()) -> None:
         self.ssl_context = ssl_context
+        #: extra loopback addresses (127.0.0.2, ...) to listen on, each a "host" by itself
+        self.addresses = addresses
+        self.ports: dict[str, int] = {}
         self.requests: list[Recorded] = []
         #: host → robots.txt text (hosts not listed answer 404: everything allowed)
         self.robots: dict[str, str] = {}
@@ -89,7 +93,7 @@ class HostileServer:
 
     def url(self, host: str, path: str) -> str:
         scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://{host}:{self.port}{path}"
+        return f"{scheme}://{host}:{self.ports.get(host, self.port)}{path}"
 
     def times(self, host: str, path_prefix: str = "/") -> list[float]:
         return [r.at for r in self.requests if r.host == host and r.path.startswith(path_prefix)]
@@ -100,9 +104,11 @@ class HostileServer:
         app.router.add_route("GET", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for address in ("127.0.0.1", *self.addresses):
+            site = web.TCPSite(self._runner, address, 0, ssl_context=self.ssl_context)
+            await site.start()
+            self.ports[address] = site._server.sockets[0].getsockname()[1]  # type: ignore
+        self.port = self.ports["127.0.0.1"]
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -251,7 +251,12 @@ class Politeness:
             state.next_slot = start + delay
             if start > now:
                 await asyncio.sleep(start - now)
-            yield
+            try:
+                yield
+            finally:
+                # The delay also runs from when this exchange ended, so that the host sees
+                # the gap however late the loop woke us or however long it took to answer.
+                state.next_slot = max(state.next_slot, self.clock() + delay)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base·2^attempt, scaled by a random 0.5–1.5."""

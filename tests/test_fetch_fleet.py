@@ -1,0 +1,175 @@
+"""Politeness across a fleet, on the real broker: two `kabar worker` processes share
+`kabar.fetch`, which is keyed by host, so each host is fetched by exactly one worker and no
+two requests to one host come closer than the per-host delay.
+
+The hosts are loopback addresses (127.0.0.2, 127.0.0.3, ...), each a publisher of its own;
+the local server records every request's host, arrival time and User-Agent (each worker
+gets its own User-Agent, so the server can tell who fetched what).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import murmur2
+
+from tests.hostile_server import HostileServer
+from worker.kafka_io import bootstrap_servers
+from worker.models import FetchRequest
+from worker.settings import TOPIC_SUFFIXES
+
+pytestmark = pytest.mark.broker
+
+PARTITIONS = 4
+DELAY = 0.5
+PAGES_PER_HOST = 5
+
+
+def partition_of(key: str) -> int:
+    """Kafka's default partitioner (murmur2), as every producer here uses it."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
+
+
+def hosts_covering_every_partition(per_partition: int = 2) -> list[str]:
+    """Loopback addresses chosen so every partition (hence every worker) gets hosts."""
+    chosen: dict[int, list[str]] = defaultdict(list)
+    for n in range(2, 250):
+        address = f"127.0.0.{n}"
+        bucket = chosen[partition_of(address)]
+        if len(bucket) < per_partition:
+            bucket.append(address)
+        if len(chosen) == PARTITIONS and all(len(b) == per_partition for b in chosen.values()):
+            break
+    return sorted(itertools.chain.from_iterable(chosen.values()))
+
+
+async def create_topics(bootstrap: str, prefix: str) -> None:
+    """The worker's topics, made before the workers start: a consumer group formed while
+    its topics are missing keeps an empty assignment until a later rebalance."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([
+            NewTopic(f"{prefix}{suffix}", num_partitions=PARTITIONS, replication_factor=1)
+            for suffix in (*TOPIC_SUFFIXES, "dedupe-id", "dedupe-content")
+        ])
+    finally:
+        await admin.close()
+
+
+async def group_state(bootstrap: str, group: str) -> tuple[str, int]:
+    """(state, number of members) of a consumer group; ("unknown", 0) before it exists."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        for entry in response.groups:
+            # (error_code, group_id, state, protocol_type, protocol, members, ...)
+            if entry[1] == group:
+                return entry[2], len(entry[5])
+        return "unknown", 0
+    except Exception as exc:  # coordinator not ready yet, group not known yet
+        return f"unknown ({type(exc).__name__})", 0
+    finally:
+        await admin.close()
+
+
+async def test_each_host_is_fetched_by_one_worker_and_the_delay_holds_across_the_fleet(
+    broker_url: str, tmp_path: Path
+):
+    prefix = f"f{uuid.uuid4().hex[:10]}."
+    hosts = hosts_covering_every_partition()
+    bootstrap = bootstrap_servers(broker_url)
+    await create_topics(bootstrap, prefix)
+    async with HostileServer(addresses=tuple(hosts)) as server:
+        workers: list[subprocess.Popen] = []
+        group = prefix.rstrip(".-_")
+        try:
+            # One after the other: two workers creating the same changelog topics at the
+            # same moment can leave one of them stuck at start (a startup race that is not
+            # what this test is about).
+            for n in (1, 2):
+                env = dict(
+                    os.environ,
+                    KABAR_BROKER=broker_url,
+                    KABAR_TOPIC_PREFIX=prefix,
+                    KABAR_TOPIC_PARTITIONS=str(PARTITIONS),
+                    KABAR_STORE_DATA_DIR=str(tmp_path / f"w{n}"),
+                    KABAR_FETCH_ALLOW_PRIVATE_ADDRESSES="1",
+                    KABAR_FETCH_PER_HOST_DELAY=str(DELAY),
+                    # one request at a time per host: then the delay runs from the end of
+                    # the previous exchange and the server itself sees every gap >= DELAY
+                    KABAR_FETCH_PER_HOST_CONCURRENCY="1",
+                    KABAR_FETCH_USER_AGENT=f"KabarBot/test (fleet worker {n})",
+                )
+                workers.append(subprocess.Popen(
+                    [sys.executable, "-m", "worker", "worker"], env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(tmp_path / f"w{n}.log", "wb"),  # noqa: SIM115
+                ))
+                deadline = time.monotonic() + 120
+                while (state := await group_state(bootstrap, group)) != ("Stable", n):
+                    for k, w in enumerate(workers, start=1):
+                        assert w.poll() is None, (tmp_path / f"w{k}.log").read_text()[-3000:]
+                    assert time.monotonic() < deadline, f"no stable group of {n}: {state}"
+                    await asyncio.sleep(1)
+
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+            await producer.start()
+            try:
+                now = datetime.now(UTC).isoformat()
+                for page, host in itertools.product(range(PAGES_PER_HOST), hosts):
+                    request = FetchRequest(url=server.url(host, f"/article/{host}-{page}"),
+                                           source="fleet", host=host, requested_at=now)
+                    await producer.send(f"{prefix}fetch", key=host.encode(),
+                                        value=request.to_json())
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+            expected = len(hosts) * PAGES_PER_HOST
+            deadline = time.monotonic() + 90
+            while len([r for r in server.requests if r.path.startswith("/article/")]) < expected:
+                assert time.monotonic() < deadline, (
+                    f"only {len(server.requests)} requests arrived; worker log tail:\n"
+                    + (tmp_path / "w1.log").read_text()[-2000:])
+                await asyncio.sleep(0.5)
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            for w in workers:
+                try:
+                    w.wait(20)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+                    w.wait()
+
+    articles = [r for r in server.requests if r.path.startswith("/article/")]
+    by_host: dict[str, list] = defaultdict(list)
+    for r in articles:
+        by_host[r.host].append(r)
+    assert sorted(by_host) == hosts
+    agents_by_host = {host: {r.headers["User-Agent"] for r in rs} for host, rs in by_host.items()}
+    # one host → one worker
+    assert all(len(agents) == 1 for agents in agents_by_host.values()), agents_by_host
+    # ... and both workers worked
+    assert len(set().union(*agents_by_host.values())) == 2, agents_by_host
+    # no two requests to one host closer than the delay, whichever worker sent them
+    for host, rs in by_host.items():
+        times = sorted(r.at for r in rs)
+        assert len(times) == PAGES_PER_HOST, host
+        closest = min(b - a for a, b in itertools.pairwise(times))
+        assert closest >= DELAY, (host, closest)
