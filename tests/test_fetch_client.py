@@ -4,7 +4,9 @@ a reason, within the configured time and memory limits."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -81,6 +83,36 @@ async def test_unreachable_port_is_a_connect_error(server):
         with pytest.raises(FetchError) as info:
             await fetcher.fetch("http://news.test:1/article/x")
     assert info.value.reason == "connect_error"
+
+
+async def test_server_that_never_accepts_ends_in_connect_timeout():
+    # A listener whose backlog is full drops further SYNs: the connect just hangs.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        started = time.monotonic()
+        async with Fetcher(settings(connect_timeout=0.5), static_hosts=HOSTS) as fetcher:
+            with pytest.raises(FetchError) as info:
+                await fetcher.fetch(f"http://news.test:{port}/article/x")
+        assert info.value.reason == "connect_timeout"
+        assert time.monotonic() - started < 2
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+
+
+async def test_redirect_to_a_non_http_scheme_is_refused(server):
+    error = await fetch_error(server, "/redirect?to=file:///etc/passwd")
+    assert error.reason == "unsupported_scheme"
 
 
 async def test_body_limit_is_enforced_while_streaming(server):
