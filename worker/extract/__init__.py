@@ -225,6 +225,11 @@ def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> li
     return [p for p in parts if p]
 
 
+def _is_date_line(text: str) -> bool:
+    """A short line that only states when (and perhaps by whom): page furniture, not story."""
+    return len(text) <= 90 and len(text.split()) <= 10 and parse_text_date(text) is not None
+
+
 def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
     """Move the dateline out, drop sign-offs and repeated paragraphs."""
     out: list[str] = []
@@ -236,7 +241,7 @@ def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
             dateline, text = split_dateline(text)
         text = strip_signoff(text) if i == len(paragraphs) - 1 else text
         key = text.casefold()
-        if not text or key in seen or is_boilerplate_text(text):
+        if not text or key in seen or is_boilerplate_text(text) or _is_date_line(text):
             continue
         seen.add(key)
         out.append(text)
