@@ -8,7 +8,8 @@ record on ``__setitem__`` / ``__delitem__``.
 
 Four tables (how agents wire them: ``worker/dedupe/WIRING.md``):
 
-``urls``      article id → ``{"h": content hash, "v": version, "u": owner URL, "t": last seen,
+``urls``      article id → ``{"h": content hash, "v": version, "u": owner URL, "f": URL first
+              fetched at, "t": last seen,
               "p": partition}``; stage 1, on a stream keyed by article id.
 ``contents``  content hash → ``{"id", "u", "o": order, "t": first seen, "p"}``; stage 2, on a
               stream keyed by content hash, so one partition owns each hash and exact
@@ -158,12 +159,15 @@ def check_version(
     """
     record = urls.get(article.id)
     content = fps["content_hash"]
+    fetched = _fetched_canonical(article)
     if not _live(record, now, retention):
-        urls[article.id] = {"h": content, "v": 1, "u": _owner_url(article), "t": now,
-                            "p": partition}
+        urls[article.id] = {"h": content, "v": 1, "u": _owner_url(article), "f": fetched,
+                            "t": now, "p": partition}
         return Decision("new", version=1)
     assert record is not None
-    if _fetched_canonical(article) != record["u"]:
+    # a refetch comes from the owner URL or from the URL the article was first fetched at
+    # (a page whose rel=canonical names another host is never fetched at its owner URL)
+    if fetched not in (record["u"], record.get("f")):
         return Decision(
             "duplicate",
             version=record["v"],
