@@ -52,10 +52,12 @@ def serve(port_queue: multiprocessing.Queue, page_size: int, compress: bool) -> 
     """Server process: pages for any host name, per-host request log, /stats, /reset."""
     template = make_page(page_size)
     arrivals: dict[str, list[float]] = defaultdict(list)
+    peers: set[object] = set()
 
     async def page(request: web.Request) -> web.Response:
         host = (request.host or "").rsplit(":", 1)[0]
         arrivals[host].append(time.monotonic())
+        peers.add(request.transport.get_extra_info("peername") if request.transport else None)
         body = template.replace("{n}", request.match_info["n"]).encode()
         if compress and "gzip" in request.headers.get("Accept-Encoding", ""):
             return web.Response(body=gzip.compress(body, 1), headers={
@@ -69,10 +71,12 @@ def serve(port_queue: multiprocessing.Queue, page_size: int, compress: bool) -> 
         gaps = [b - a for times in arrivals.values() for a, b in itertools.pairwise(times)]
         return web.json_response({"hosts": len(arrivals),
                                   "requests": sum(len(t) for t in arrivals.values()),
+                                  "connections": len(peers),
                                   "min_gap": min(gaps) if gaps else None})
 
     async def reset(request: web.Request) -> web.Response:
         arrivals.clear()
+        peers.clear()
         return web.Response(text="ok")
 
     async def main() -> None:
@@ -195,9 +199,11 @@ async def run(args: argparse.Namespace) -> None:
             await bare_loop(urls[: args.hosts], args.concurrency)
             # Alternate the two loops so both see the same (shared, noisy) machine.
             for _ in range(args.rounds):
+                await (await control.get(f"{control_url}/_reset")).read()
                 cpu = time.process_time()
                 wall, size = await bare_loop(urls, args.concurrency)
                 bare_runs.append((wall, time.process_time() - cpu, size))
+                bare_stats = await (await control.get(f"{control_url}/_stats")).json()
                 await (await control.get(f"{control_url}/_reset")).read()
                 cpu = time.process_time()
                 wall, pages, size, dead = await stage_loop(requests, settings, hosts,
@@ -228,6 +234,9 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  stage / bare      : {stage_rate / bare_rate:.2f}  (target >= 0.5); rounds: "
           + ", ".join(f"{(s[3] / s[0]) / (n / b[0]):.2f}" for b, s in zip(bare_runs, stage_runs,
                                                                             strict=True)))
+    print(f"  connections opened (last round): bare {bare_stats['connections']}, "
+          f"stage {stats['connections']} (page requests: bare {bare_stats['requests']}, stage "
+          f"{stats['requests']}, robots.txt not counted)")
     if min_gaps:
         print(f"  smallest gap between two requests to one host in the stage runs: "
               f"{min(min_gaps):.3f} s (delay {args.delay} s)")

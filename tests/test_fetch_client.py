@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp.abc import AbstractResolver
 
 from tests.hostile_server import BILLION_LAUGHS, HostileServer, article_html
 from worker.fetch import client as client_module
@@ -316,3 +317,18 @@ async def test_xml_bomb_served_as_feed_is_fetched_but_never_expanded(server):
     async with Fetcher(settings(), static_hosts=HOSTS) as fetcher:
         result = await fetcher.fetch(server.url("news.test", "/feed.xml"), kind="feed")
     assert result.body == body and result.text is None
+
+
+class FailingResolver(AbstractResolver):
+    async def resolve(self, host, port=0, family=socket.AF_INET):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self):
+        return None
+
+
+async def test_unknown_host_is_a_dns_error():
+    async with Fetcher(settings(), resolver=FailingResolver()) as fetcher:
+        with pytest.raises(FetchError) as info:
+            await fetcher.fetch("http://no-such-host.test/article/x")
+    assert info.value.reason == "dns_error"

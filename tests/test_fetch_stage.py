@@ -240,3 +240,11 @@ async def test_declared_canonical_is_a_hint_and_marks_the_alias_seen(server, fet
     again = await handle_fetch_request(request(server.url("news.test", "/article/story")),
                                        fetcher, seen, NOW)
     assert again.skipped == [(server.url("news.test", "/article/story"), "already_fetched")]
+
+
+async def test_robots_disallowed_article_is_a_counted_skip_not_a_dead_letter(server, fetcher):
+    server.robots["news.test"] = "User-agent: *\nDisallow: /article/private\n"
+    url = server.url("news.test", "/article/private-1")
+    out = await handle_fetch_request(request(url), fetcher, {}, NOW)
+    assert out.skipped == [(url, "robots_disallowed")] and not out.dead_letters
+    assert fetcher.stats()["news.test"]["robots_disallowed"] == 1

@@ -139,6 +139,17 @@ async def handle_fetch_request(
     return outcome
 
 
+#: outcomes that are a publisher's wish, not a failure: reported as skips, not dead letters
+_POLICY_SKIPS = frozenset({"robots_disallowed"})
+
+
+def _failed(req: FetchRequest, error: FetchError, now: datetime, outcome: FetchOutcome) -> None:
+    if error.reason in _POLICY_SKIPS:
+        outcome.skipped.append((req.url, error.reason))
+    else:
+        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
+
+
 # -- articles ---------------------------------------------------------------------------
 def _revisit_reason(
     entry: Mapping[str, Any], hints: FetchHints, now: datetime, revisit_after: float
@@ -171,7 +182,7 @@ async def _article(
     try:
         result = await fetcher.fetch(key, kind="article")
     except FetchError as error:
-        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
+        _failed(req, error, now, outcome)
         return
     hints: dict[str, Any] = {f: getattr(req.hints, f) for f in _HINT_FIELDS}
     if revisit:
@@ -234,7 +245,7 @@ async def _listing(
     try:
         result = await fetcher.fetch(key, kind=req.kind, conditional=conditional or None)
     except FetchError as error:
-        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
+        _failed(req, error, now, outcome)
         return
     state["polled_at"] = _iso(now)
     if result.not_modified:
