@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from importlib import resources
 from xml.sax.saxutils import escape
@@ -93,7 +93,8 @@ class RecordedRequest:
     user_agent: str
 
 
-def _page_html(file: str) -> bytes:
+def page_html(file: str) -> bytes:
+    """The bytes of one sample page."""
     return resources.files("worker.newsroom").joinpath("pages", file).read_bytes()
 
 
@@ -103,6 +104,9 @@ class Newsroom:
 
     sites: tuple[SampleSite, ...] = SITES
     port: int = 0
+    #: page file → replacement body: a publisher editing a story after it went out
+    revisions: dict[str, bytes] = field(default_factory=dict)
+    revised_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     requests: list[RecordedRequest] = field(default_factory=list)
     _runners: list[web.AppRunner] = field(default_factory=list)
 
@@ -114,10 +118,11 @@ class Newsroom:
 
     def sources_toml(self) -> str:
         """A sources file naming every site's feed, in the format of DESIGN.md. The sample
-        stories are years old, so the sources accept old items (the default is 2 days)."""
+        stories are years old, so the sources accept old items (the default is 2 days), and
+        a local newsroom can be polled every few seconds."""
         return "".join(
             f'[[source]]\nname = "{s.name}"\nurl = "{self.feed_url(s)}"\nkind = "feed"\n'
-            'max_age = "5000d"\n\n'
+            'max_age = "5000d"\npoll_interval = "4s"\nmin_poll_interval = "1s"\n\n'
             for s in self.sites
         )
 
@@ -146,11 +151,18 @@ class Newsroom:
                 f"<link>{self.base_url(site)}{p.path}</link>"
                 f"<guid>{self.base_url(site)}{p.path}</guid>"
                 f"<pubDate>{format_datetime(datetime.fromisoformat(p.published))}</pubDate>"
-                "</item>"
+                # a revised story is announced as updated, as publishers' feeds do
+                + (
+                    f"<atom:updated>{self.revised_at}</atom:updated>"
+                    if p.file in self.revisions
+                    else ""
+                )
+                + "</item>"
                 for p in site.pages
             )
             body = (
-                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+                '<?xml version="1.0" encoding="utf-8"?>'
+                '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>'
                 f"<title>{site.name}</title><link>{self.base_url(site)}/</link>"
                 f"<description>{site.name} sample feed</description>{items}</channel></rss>"
             )
@@ -175,9 +187,8 @@ class Newsroom:
                     await asyncio.sleep(site.article_delay)
                 # the broken page is served with 200, the harder case: the fetch succeeds
                 # and extraction has to notice that there is no article
-                return web.Response(
-                    body=_page_html(page.file), content_type="text/html", charset="utf-8"
-                )
+                body = self.revisions.get(page.file) or page_html(page.file)
+                return web.Response(body=body, content_type="text/html", charset="utf-8")
 
             return handler
 
