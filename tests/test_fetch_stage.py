@@ -248,3 +248,13 @@ async def test_robots_disallowed_article_is_a_counted_skip_not_a_dead_letter(ser
     out = await handle_fetch_request(request(url), fetcher, {}, NOW)
     assert out.skipped == [(url, "robots_disallowed")] and not out.dead_letters
     assert fetcher.stats()["news.test"]["robots_disallowed"] == 1
+
+
+async def test_modified_dates_with_and_without_offsets_compare(server, fetcher):
+    seen: dict = {}
+    url = server.url("news.test", "/article/dates")
+    await handle_fetch_request(request(url, modified_at="2026-11-25T10:00:00"), fetcher, seen,
+                               NOW)
+    later = await handle_fetch_request(request(url, modified_at="2026-11-25T11:00:00+00:00"),
+                                       fetcher, seen, NOW)
+    assert later.pages[0].hints["revisit"] == "modified"

@@ -24,7 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -160,12 +160,15 @@ def _revisit_reason(
         return "revisit_window"
     announced = _parse_time(hints.modified_at)
     known = _parse_time(entry.get("modified_at"))
-    if announced is not None and (known is None or announced > known) and (
-        announced.tzinfo is not None or known is None
-    ):
+    if announced is not None and (known is None or _as_utc(announced) > _as_utc(known)):
         # The feed or sitemap says the article changed since we fetched it.
         return "modified"
     return None
+
+
+def _as_utc(when: datetime) -> datetime:
+    """Comparable datetimes: a date without an offset (sitemaps allow them) is taken as UTC."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 async def _article(
