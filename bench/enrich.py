@@ -65,6 +65,7 @@ def main() -> None:
 
     clock = time.process_time
     rows: dict[str, tuple[list[float], list[float]]] = {}
+    crashes: list[str] = []
     for name in sets:
         extract_ms: list[float] = []
         enrich_ms: list[float] = []
@@ -74,6 +75,9 @@ def main() -> None:
             try:
                 article = extract_article(html)
             except ExtractionError:
+                continue
+            except Exception as exc:  # the extractor is another stage; count, don't stop
+                crashes.append(f"{name}/{path.stem}: {type(exc).__name__}: {exc}")
                 continue
             t1 = clock()
             enrich(article)

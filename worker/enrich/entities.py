@@ -30,13 +30,12 @@ from dataclasses import dataclass, field
 
 from worker.enrich import gazetteer as gz
 from worker.enrich import lexicon
+from worker.enrich.tokens import SPACE, Token, is_acronym, tokenize
 from worker.enrich.tokens import SUFFIX as _SUFFIX
-from worker.enrich.tokens import Token, is_acronym, tokenize
 
 PERSON, ORGANIZATION, PLACE = "person", "organization", "place"
 
 # Between two tokens of one name there is only a space (a line break is a new paragraph).
-_SAME_PHRASE = re.compile(r"[ \u00a0]{1,2}")
 _MAX_NAME_TOKENS = 4
 _GENITIVE_S_LANGS = frozenset({"de", "nl", "sv", "da", "no", "nb"})
 # Languages that write noun compounds with a capitalised hyphenated tail ("AfD-Kandidat").
@@ -95,6 +94,8 @@ class _Context:
         self.exact = gz.exact_forms()
         self.acronym_forms = gz.org_acronym_forms()
         self.compounding = lang in _COMPOUNDING_LANGS
+        self.genitive_s = lang in _GENITIVE_S_LANGS
+        self.gazetteer_keys = gz.all_keys()
         self.tail_heads = gz.lowercase_tail_heads()
         self.alias_langs = gz.country_alias_languages()
         # Indonesian "di" and "dan" are "in" and "and", never part of a name.
@@ -177,9 +178,9 @@ def _phrases(
         j = i + 1
         while (
             j < n
-            and _SAME_PHRASE.fullmatch(text[tokens[j - 1].end : tokens[j].start])
+            and tokens[j].gap == SPACE
             # A case ending ends the name: "İzmir'in Bornova", "France's Macron".
-            and tokens[j - 1].key == gz.fold(tokens[j - 1].text)
+            and not tokens[j - 1].suffixed
         ):
             tok = tokens[j]
             if tok.cap:
@@ -191,9 +192,8 @@ def _phrases(
                     k < n
                     and k - j < 3
                     and tokens[k].key in particles
-                    and _SAME_PHRASE.fullmatch(
-                        text[tokens[k].end : tokens[k + 1].start] if k + 1 < n else "x"
-                    )
+                    and k + 1 < n
+                    and tokens[k + 1].gap == SPACE
                 ):
                     k += 1
                 if k < n and k > j and tokens[k].cap:
@@ -243,11 +243,9 @@ class _Extractor:
         self.last = None
         self.position = {id(t): n for n, t in enumerate(tokens)}
         for i, j in _phrases(tokens, text, ctx.particles):
-            prev = (
-                tokens[i - 1]
-                if i > 0 and _SAME_PHRASE.fullmatch(text[tokens[i - 1].end : tokens[i].start])
-                else None
-            )
+            prev = tokens[i - 1] if i > 0 and tokens[i].gap == SPACE else None
+            if j - i == 1 and self.plain_word(tokens[i], prev, segment):
+                continue
             if self.parenthetical(tokens, i, j, text):
                 continue
             if self.extended(tokens, i, j, text, segment):
@@ -261,11 +259,7 @@ class _Extractor:
             return False
         for extra in (2, 1):
             k = j + extra
-            if k > len(tokens) or any(
-                tokens[m].cap
-                or not _SAME_PHRASE.fullmatch(text[tokens[m - 1].end : tokens[m].start])
-                for m in range(j, k)
-            ):
+            if k > len(tokens) or any(tokens[m].cap or tokens[m].gap != SPACE for m in range(j, k)):
                 continue
             if self.known(tokens[i:k], text, segment):
                 return True
@@ -329,8 +323,6 @@ class _Extractor:
     ) -> None:
         ctx = self.ctx
         toks = tokens[i:j]
-        if j - i == 1 and self.plain_word(toks[0], prev, segment):
-            return
         if (len(toks) > 1 or not ctx.ordinary(toks[0])) and self.known(toks, text, segment):
             return
         # Drop words capitalised only by position ("Dia", "The", "Pada", "Die") and cues.
@@ -369,8 +361,10 @@ class _Extractor:
         key = tok.key
         if (
             tok.acronym
-            or key in ctx.orgs
-            or ctx.place(key, tok.text) is not None
+            or key in ctx.gazetteer_keys
+            or key in ctx.tail_heads
+            or (self.last is not None and tok.gap != SPACE)  # maybe "(OBR)" after a name
+            or (ctx.genitive_s and key[:-1] in ctx.gazetteer_keys)
             or ctx.is_title(key)
             or ctx.is_org_compound(key)
             or (prev is not None and prev.key in _ORG_CUES)

@@ -396,6 +396,17 @@ def lowercase_tail_heads() -> frozenset[str]:
     return frozenset(out)
 
 
+@cache
+def all_keys() -> frozenset[str]:
+    """Every folded place and organisation name: one set look-up rules most words out."""
+    return (
+        frozenset(countries())
+        | frozenset(regions())
+        | frozenset(cities())
+        | frozenset(organisations())
+    )
+
+
 def warm() -> None:
     """Load every gazetteer now (workers call this at start so the first article is fast)."""
     exact_forms()
@@ -405,5 +416,6 @@ def warm() -> None:
     organisations()
     org_acronym_forms()
     lowercase_tail_heads()
+    all_keys()
     given_names()
     any_stop_words()

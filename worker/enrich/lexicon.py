@@ -243,6 +243,7 @@ ORGANISATIONS: dict[str, tuple[str, ...]] = {
     "United Nations": (
         "UN",
         "U.N.",
+        "U.N",
         "ONU",
         "PBB",
         "Perserikatan Bangsa-Bangsa",
@@ -716,6 +717,7 @@ GENERIC_PLACE_WORDS = _words(
 #: but an ordinary word elsewhere.
 COUNTRY_ALIASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("U.S.", "US", ()),
+    ("U.S", "US", ()),
     ("US", "US", ("en", "de", "nl", "sv", "no", "nb", "da")),
     ("USA", "US", ()),
     ("America", "US", ("en",)),
@@ -724,6 +726,7 @@ COUNTRY_ALIASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Amerika Serikat", "US", ()),
     ("Amerika Syarikat", "US", ()),
     ("U.K.", "GB", ()),
+    ("U.K", "GB", ()),
     ("UK", "GB", ()),
     ("Britain", "GB", ()),
     ("Great Britain", "GB", ()),
