@@ -474,14 +474,15 @@ class Fetcher:
         host = (target.raw_host or "").strip("[]")
         if not host:
             raise FetchError("invalid_url", "URL has no host", url)
-        if not self.settings.allow_private_addresses:
+        # Literal addresses (digits, or IPv6 with colons) never reach the resolver; names
+        # are checked there, on what they resolve to.
+        if (host[-1].isdigit() or ":" in host) and not self.settings.allow_private_addresses:
             try:
                 ipaddress.ip_address(host.split("%", 1)[0])
             except ValueError:
-                pass  # a name: the resolver checks what it resolves to
-            else:
-                if not is_public_address(host):
-                    raise FetchError("private_address", f"{host} is not a public address", url)
+                return target  # a name after all (an IDN label may end in a digit)
+            if not is_public_address(host):
+                raise FetchError("private_address", f"{host} is not a public address", url)
         return target
 
     def _next_hop(

@@ -37,6 +37,13 @@ def _tracking_matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
 def canonical_url(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PARAMS) -> str:
     """Lower-case scheme and host, no default port, no fragment, no tracking parameters,
     query sorted. Raises ValueError for URLs that are not absolute http(s) URLs."""
+    return _canonical(url, tuple(tracking_params))
+
+
+# The same URL is canonicalised several times per fetch (request, redirect target, declared
+# canonical) and on every poll of the feed that lists it: worth a small cache.
+@functools.lru_cache(maxsize=8192)
+def _canonical(url: str, tracking_params: tuple[str, ...]) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
@@ -48,7 +55,7 @@ def canonical_url(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PA
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     query = ""
     if parts.query:
-        tracking = _tracking_matcher(tuple(tracking_params))
+        tracking = _tracking_matcher(tracking_params)
         query = urlencode(
             sorted(
                 (k, v)
