@@ -302,7 +302,8 @@ def test_racing_near_copies_on_two_workers_converge_after_audit():
     fixes_a = audit(a.id, sigs=sigs, bands=bands, now=NOW + 5)
     fixes_b = audit(b.id, sigs=sigs, bands=bands, now=NOW + 5)
     assert [(f.duplicate_id, f.original_id) for f in fixes_a] == [(a.id, b.id)]
-    assert fixes_b == ()
+    # b's audit reports the same correction again: events are idempotent, never lost
+    assert fixes_b == fixes_a
     assert sigs[a.id]["d"] == b.id
     # One worker, same input: the same final answer.
     single, events = Tables(), []
@@ -310,3 +311,38 @@ def test_racing_near_copies_on_two_workers_converge_after_audit():
         decision = single.decide(art)
         events.extend(correction_events(decision, "t"))
     assert resolve_originals(events) == {a.id: b.id}
+
+
+def test_a_redelivered_message_gets_its_first_decision_again():
+    """At-least-once delivery: the first pass recorded the fetch, its output may be lost."""
+    urls: dict[str, Any] = {}
+    first = article("https://a.test/1", story(20))
+    first.fetched_at = "2024-05-01T10:05:00+00:00"
+    fps = fingerprints(first)
+    assert check_version(first, fps, urls=urls, now=NOW).kind == "new"
+    assert check_version(first, fps, urls=urls, now=NOW + 1).kind == "new"
+    edited = article("https://a.test/1", [*story(20), "Update."])
+    edited.fetched_at = "2024-05-01T12:05:00+00:00"
+    edited_fps = fingerprints(edited)
+    assert check_version(edited, edited_fps, urls=urls, now=NOW + 2).version == 2
+    again = check_version(edited, edited_fps, urls=urls, now=NOW + 3)
+    assert (again.kind, again.version) == ("version", 2)
+    refetch = article("https://a.test/1", [*story(20), "Update."])
+    refetch.fetched_at = "2024-05-01T14:05:00+00:00"
+    assert check_version(refetch, edited_fps, urls=urls, now=NOW + 4).kind == "unchanged"
+    assert check_version(refetch, edited_fps, urls=urls, now=NOW + 5).kind == "unchanged"
+
+
+def test_a_redelivered_winner_reports_its_corrections_again():
+    tables = Tables()
+    late = article("https://a.test/9", story(21), published="2024-05-02T08:00:00+00:00")
+    early = article("https://b.test/9", story(21)[:-1], published="2024-05-01T08:00:00+00:00")
+    tables.decide(late)
+    first = tables.decide(early)
+    fps = fingerprints(early)
+    again = check_content(
+        early, fps, Decision("new"), contents=tables.contents, sigs=tables.sigs,
+        bands=tables.bands, now=NOW,
+    )
+    assert [(f.duplicate_id, f.original_id) for f in first.corrections] == [(late.id, early.id)]
+    assert again.corrections == first.corrections

@@ -9,8 +9,8 @@ record on ``__setitem__`` / ``__delitem__``.
 Four tables (how agents wire them: ``worker/dedupe/WIRING.md``):
 
 ``urls``      article id → ``{"h": content hash, "v": version, "u": owner URL, "f": URL first
-              fetched at, "t": last seen,
-              "p": partition}``; stage 1, on a stream keyed by article id.
+              fetched at, "t": last seen, "p": partition, "r": [[fetched_at, version], …]
+              of the last emitted fetches}``; stage 1, on a stream keyed by article id.
 ``contents``  content hash → ``{"id", "u", "o": order, "t": first seen, "p"}``; stage 2, on a
               stream keyed by content hash, so one partition owns each hash and exact
               copies never race.
@@ -162,9 +162,17 @@ def check_version(
     fetched = _fetched_canonical(article)
     if not _live(record, now, retention):
         urls[article.id] = {"h": content, "v": 1, "u": _owner_url(article), "f": fetched,
-                            "t": now, "p": partition}
+                            "t": now, "p": partition, "r": _handled(None, article, 1)}
         return Decision("new", version=1)
     assert record is not None
+    # Kafka delivers at least once: after a crash or a rebalance this message may come
+    # again, after its first pass was recorded here but before what it sent downstream was
+    # committed. The same fetch (same fetched_at) gets the same decision again, instead of
+    # "unchanged", so that nothing is lost downstream (which is idempotent).
+    if article.fetched_at is not None:
+        for fetched_at, version in record.get("r", ()):
+            if fetched_at == article.fetched_at and record["h"] == content:
+                return Decision("new" if version == 1 else "version", version=version)
     # a refetch comes from the owner URL or from the URL the article was first fetched at
     # (a page whose rel=canonical names another host is never fetched at its owner URL)
     if fetched not in (record["u"], record.get("f")):
@@ -180,8 +188,21 @@ def check_version(
         urls[article.id] = {**record, "t": now}
         return Decision("unchanged", version=record["v"])
     version = record["v"] + 1
-    urls[article.id] = {**record, "h": content, "v": version, "t": now}
+    urls[article.id] = {**record, "h": content, "v": version, "t": now,
+                        "r": _handled(record, article, version)}
     return Decision("version", version=version)
+
+
+#: How many emitted fetches of an article ``check_version`` remembers to recognise their
+#: redelivery (a redelivery follows within one consumer session, so the last few suffice).
+_REMEMBERED_FETCHES = 3
+
+
+def _handled(record: Mapping[str, Any] | None, article: Article, version: int) -> list[Any]:
+    earlier = list(record.get("r", ())) if record else []
+    if article.fetched_at is None:
+        return earlier
+    return [*earlier, [article.fetched_at, version]][-_REMEMBERED_FETCHES:]
 
 
 # --- stage 2: the same content under another id (stream keyed by content hash) ------------
@@ -222,13 +243,17 @@ def near_matches(
     threshold: float,
     retention: float,
 ) -> list[tuple[str, Mapping[str, Any], float]]:
-    """Live, unretired indexed originals whose similarity to ``fps`` is >= threshold."""
+    """Live indexed originals whose similarity to ``fps`` is >= threshold.
+
+    Originals already retired as copies of ``article_id_`` itself count too: when a message
+    is delivered again (at-least-once), its corrections are reported again, not lost.
+    """
     found = []
     for other in candidates(fps, bands):
         if other == article_id_:
             continue
         record = sigs.get(other)
-        if not _live(record, now, retention) or record.get("d"):
+        if not _live(record, now, retention) or record.get("d") not in (None, article_id_):
             continue
         similarity = estimate_similarity(
             fps, {"scheme": record["s"], "minhash": record["m"], "shingles": record["n"]}
@@ -372,8 +397,8 @@ def audit(
     buckets (a concurrent read-modify-write of a shared bucket may have lost it), and if it
     now matches another live original, the deterministic rule picks the winner and the
     loser is retired. Returns the corrections to emit; both workers compute the same
-    winner, so whichever audit sees the pair first reports it and the other finds the loser
-    already retired.
+    winner, so the two audits of a racing pair report the same correction (idempotent for a
+    consumer: the same copy → original pair).
     """
     own = sigs.get(article_id_)
     if not _live(own, now, retention) or own.get("d"):
