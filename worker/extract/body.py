@@ -45,7 +45,7 @@ def _norm(text: str) -> str:
 def _tlen(text: str) -> int:
     """Characters that are not spaces or line breaks: a length that ignores template
     indentation without building a normalised copy of the text."""
-    return len(text) - text.count(" ") - text.count("\n") - text.count("\t") - text.count("\r")
+    return len(text) - text.count(" ") - text.count("\n")
 
 
 def _attr_text(node: LexborNode) -> str:
@@ -76,7 +76,7 @@ def _class_weight(node: LexborNode) -> float:
 def _link_density(node: LexborNode, text_len: int) -> float:
     if text_len == 0:
         return 1.0
-    links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
+    links = sum(len(a.text(deep=True)) for a in node.css("a"))
     return min(1.0, links / text_len)
 
 
@@ -113,10 +113,35 @@ def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str, int]]:
     return found
 
 
+def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
+           ) -> list[tuple[int, LexborNode]]:
+    """(id, node) from ``node`` up to <body>, memoised: sibling paragraphs share ancestors,
+    and each step up the tree costs a Python object."""
+    path: list[tuple[int, LexborNode]] = []
+    current: LexborNode | None = node
+    tail: list[tuple[int, LexborNode]] = []
+    while current is not None:
+        key = current.mem_id
+        cached = chains.get(key)
+        if cached is not None:
+            tail = cached
+            break
+        if current.tag in ("html", "-undef", "-document", None):
+            break
+        path.append((key, current))
+        current = current.parent
+    result = tail
+    for i in range(len(path) - 1, -1, -1):
+        result = [path[i], *result]
+        chains[path[i][0]] = result
+    return result
+
+
 def _best_container(root: LexborNode) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
     mass: dict[int, int] = {}
+    chains: dict[int, list[tuple[int, LexborNode]]] = {}
     for node, text, size in _paragraph_nodes(root):
         # Readability-style score for the nearest five ancestors...
         score = 1 + sum(text.count(c) for c in _COMMAS) + min(size // 85, 3)
@@ -124,14 +149,12 @@ def _best_container(root: LexborNode) -> list[LexborNode]:
             score *= 0.5  # list items and cells are story text only in bulk
         # ...and, for story-like paragraphs, their length credited to every ancestor.
         story = size >= 68 and node.tag in _MASS_TAGS and _link_density(node, size) <= 0.25
-        ancestor, level = node.parent, 0
-        if ancestor is not None and ancestor.tag == "li":
+        parent = node.parent
+        if parent is None:
+            continue
+        if parent.tag == "li":
             score *= 0.5  # a teaser's summary in a list of links
-        while ancestor is not None:
-            tag = ancestor.tag
-            if tag in ("-undef", "html", "-document", None):
-                break
-            key = ancestor.mem_id
+        for level, (key, ancestor) in enumerate(_chain(parent, chains)):
             if level < 5:
                 entry = scores.get(key)
                 if entry is None:
@@ -141,7 +164,6 @@ def _best_container(root: LexborNode) -> list[LexborNode]:
                 break
             if story:
                 mass[key] = mass.get(key, 0) + size
-            ancestor, level = ancestor.parent, level + 1
     if not scores:
         return []
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
@@ -313,7 +335,9 @@ def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
             if leaf:
                 text = _norm(node.text(deep=True))
                 if text:
-                    links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
+                    links = 0
+                    if node.css_first("a") is not None:
+                        links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
                     out.paragraphs.append((text, links / len(text), tag))
                 continue
             stack.append((None, in_link, tag))
