@@ -241,7 +241,7 @@ class _Extractor:
             if tok.cap and ("-" in tok.text or "‐" in tok.text):
                 self.compound(tok, segment)
         self.last = None
-        self.position = {id(t): n for n, t in enumerate(tokens)}
+        self.position = {}  # filled on first use: most segments need no apposition check
         for i, j in _phrases(tokens, text, ctx.particles):
             prev = tokens[i - 1] if i > 0 and tokens[i].gap == SPACE else None
             if j - i == 1 and self.plain_word(tokens[i], prev, segment):
@@ -555,6 +555,8 @@ class _Extractor:
         """A name set off by commas next to a role: "Sophie Binet, la secrétaire générale",
         "la presidenta de la Comisión Europea, Ursula von der Leyen,"."""
         ctx = self.ctx
+        if not self.position:
+            self.position = {id(t): n for n, t in enumerate(tokens)}
         first = self.position[id(toks[0])]
         last = first + len(toks) - 1
         after = text[toks[-1].end : toks[-1].end + 3]

@@ -22,7 +22,7 @@ from worker.enrich.tokens import SENTENCE, SPACE, Token, tokenize
 MAX_WORDS = 3
 #: Keywords are scored on the headline and the first paragraphs only: news puts what a
 #: story is about first, YAKE favours early words anyway, and the cost grows with length.
-SAMPLE_CHARS = 1000
+SAMPLE_CHARS = 800
 
 
 def extract_keywords(text: str, lang: str = "und", top: int = 10) -> list[str]:

@@ -17,7 +17,7 @@ MIN_CONFIDENCE = 0.6
 #: Fewer letters than this is too little text to call.
 MIN_LETTERS = 40
 #: Only the first characters are scored: a few sentences decide, and time grows with length.
-SAMPLE_CHARS = 500
+SAMPLE_CHARS = 400
 
 
 @cache
