@@ -133,3 +133,15 @@ def test_romance_names_continue_in_lower_case():
 def test_headline_case_alone_makes_no_person():
     got = found("Nothing here.", "en", title="Markets Rally As Investors Cheer Rate Cut")
     assert not any(t == "person" for t, _ in got)
+
+
+def test_a_sentence_initial_noun_does_not_hide_the_place_after_it():
+    assert ("place", "Baku") in found("Pasukan Baku merebut kembali wilayah tersebut.", "id")
+
+
+def test_headline_places_count_although_every_headline_word_is_capitalised():
+    ents = extract_entities(
+        ["Rusia membantah."], lang="id", title="Sekutu Rusia Ancam Membelot ke Prancis"
+    )
+    russia = next(e for e in ents if e.text == "Russia")
+    assert russia.count == 2 and russia.in_headline

@@ -533,8 +533,11 @@ class _Extractor:
             and t.key not in ctx.particles
             # German capitalises nouns: "in Deutschland Probleme" is a place and a noun.
             and not (ctx.compounding and k >= last_found)
+            # A sentence's first word is capitalised anyway ("Pasukan Baku merebut").
+            and not t.sentence_start
         ]
-        if leftover and len(toks) > 1:
+        # Headlines capitalise every word, so there a leftover word proves nothing.
+        if leftover and len(toks) > 1 and not headline:
             # An unknown name holds these places ("Harry Chandler", "GP de Qatar"): only
             # organisations inside it are taken ("Samsung Galaxy").
             pending = [p for p in pending if isinstance(p[2], gz.Org)]
