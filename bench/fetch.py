@@ -31,7 +31,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from worker.fetch.client import Fetcher
 from worker.fetch.stage import FetchOutcome, handle_fetch_request
-from worker.fetch.urls import canonical_url
+from worker.fetch.urls import canonical_url, host_of
 from worker.models import FetchHints, FetchRequest
 from worker.settings import FetchSettings
 
@@ -107,50 +107,50 @@ class LoopbackResolver(AbstractResolver):
         return None
 
 
-async def bare_loop(urls: list[str], concurrency: int) -> tuple[float, int]:
-    connector = aiohttp.TCPConnector(limit=concurrency, resolver=LoopbackResolver())
+def bare_session(concurrency: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency, resolver=LoopbackResolver()))
+
+
+async def bare_loop(session: aiohttp.ClientSession, urls: list[str], concurrency: int
+                    ) -> tuple[float, int]:
     total = 0
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for url in urls:
-        queue.put_nowait(url)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def worker() -> None:
-            nonlocal total
-            while not queue.empty():
-                url = queue.get_nowait()
-                async with session.get(url) as resp:
-                    total += len(await resp.read())
+    queue = list(reversed(urls))
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, total
+    async def worker() -> None:
+        nonlocal total
+        while queue:
+            async with session.get(queue.pop()) as resp:
+                total += len(await resp.read())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, total
 
 
-async def stage_loop(requests: list[FetchRequest], settings: FetchSettings,
-                     hosts: dict[str, str], concurrency: int) -> tuple[float, int, int, dict]:
+async def stage_loop(fetcher: Fetcher, requests: list[FetchRequest], concurrency: int
+                     ) -> tuple[float, int, int, dict]:
+    """The stage over ``requests`` with a fresh seen-table, ``concurrency`` at a time (as the
+    fetch agent runs with ``concurrency``)."""
     seen: dict[str, dict] = {}
     now = datetime.now(UTC)
-    queue: asyncio.Queue[FetchRequest] = asyncio.Queue()
-    for req in requests:
-        queue.put_nowait(req)
+    queue = list(reversed(requests))
     total = pages = 0
     dead: dict[str, int] = defaultdict(int)
-    async with Fetcher(settings, static_hosts=hosts) as fetcher:
-        async def worker() -> None:
-            nonlocal total, pages
-            while not queue.empty():
-                outcome: FetchOutcome = await handle_fetch_request(
-                    queue.get_nowait(), fetcher, seen, now)
-                for page in outcome.pages:
-                    pages += 1
-                    total += len(page.html)
-                for letter in outcome.dead_letters:
-                    dead[letter.reason] += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return elapsed, pages, total, dict(dead)
+    async def worker() -> None:
+        nonlocal total, pages
+        while queue:
+            outcome: FetchOutcome = await handle_fetch_request(queue.pop(), fetcher, seen, now)
+            for page in outcome.pages:
+                pages += 1
+                total += len(page.html)
+            for letter in outcome.dead_letters:
+                dead[letter.reason] += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, pages, total, dict(dead)
 
 
 def seen_table_memory(n: int = 100_000) -> tuple[float, float]:
@@ -184,8 +184,8 @@ async def run(args: argparse.Namespace) -> None:
         urls = [f"http://{name}:{port}/article/{k * args.hosts + i}"
                 for k in range(args.pages_per_host) for i, name in enumerate(names)]
         now = datetime.now(UTC).isoformat()
-        requests = [FetchRequest(url=u, source="bench", host=u.split("/")[2].split(":")[0],
-                                 requested_at=now, hints=FetchHints()) for u in urls]
+        requests = [FetchRequest(url=u, source="bench", host=host_of(u), requested_at=now,
+                                 hints=FetchHints()) for u in urls]
         settings = FetchSettings(allow_private_addresses=True, per_host_delay=args.delay,
                                  per_host_concurrency=args.per_host_concurrency,
                                  concurrency=args.concurrency, retries=0)
@@ -193,21 +193,26 @@ async def run(args: argparse.Namespace) -> None:
         stage_runs: list[tuple[float, float, int, int]] = []  # (wall s, cpu s, bytes, pages)
         dead: dict[str, int] = {}
         min_gaps: list[float] = []
-        async with aiohttp.ClientSession() as control:
+        async with aiohttp.ClientSession() as control, bare_session(args.concurrency) as bare, \
+                Fetcher(settings, static_hosts=hosts) as fetcher:
             control_url = f"http://127.0.0.1:{port}"
-            # warm-up: the server process's first requests are slower (imports, caches)
-            await bare_loop(urls[: args.hosts], args.concurrency)
+            # Warm-up, for both: connections to every host, the server's code paths, and for
+            # the stage every host's robots.txt (cached for a day in a running worker).
+            warm = [f"http://{name}:{port}/article/warm" for name in names]
+            await bare_loop(bare, warm, args.concurrency)
+            await stage_loop(fetcher, [FetchRequest(url=u, source="bench", host=host_of(u),
+                                                    requested_at=now) for u in warm],
+                             args.concurrency)
             # Alternate the two loops so both see the same (shared, noisy) machine.
             for _ in range(args.rounds):
                 await (await control.get(f"{control_url}/_reset")).read()
                 cpu = time.process_time()
-                wall, size = await bare_loop(urls, args.concurrency)
+                wall, size = await bare_loop(bare, urls, args.concurrency)
                 bare_runs.append((wall, time.process_time() - cpu, size))
                 bare_stats = await (await control.get(f"{control_url}/_stats")).json()
                 await (await control.get(f"{control_url}/_reset")).read()
                 cpu = time.process_time()
-                wall, pages, size, dead = await stage_loop(requests, settings, hosts,
-                                                           args.concurrency)
+                wall, pages, size, dead = await stage_loop(fetcher, requests, args.concurrency)
                 stage_runs.append((wall, time.process_time() - cpu, size, pages))
                 stats = await (await control.get(f"{control_url}/_stats")).json()
                 if stats["min_gap"] is not None:
@@ -224,7 +229,8 @@ async def run(args: argparse.Namespace) -> None:
           f"~{args.page_size // 1024} KiB{' (gzip)' if args.gzip else ''}, concurrency "
           f"{args.concurrency}, per-host delay {args.delay} s "
           f"(politeness ceiling {cap:.0f} pages/s), per-host concurrency "
-          f"{args.per_host_concurrency}; median of {args.rounds} alternating rounds")
+          f"{args.per_host_concurrency}; median of {args.rounds} alternating rounds, "
+          f"connections and robots.txt warm (steady state)")
     print(f"  bare aiohttp loop : {bare_rate:8.1f} pages/s  {bare_bytes / bare_wall / 2**20:7.1f} "
           f"MB/s  ({bare_wall:.2f} s, client CPU {bare_cpu / n * 1e3:.2f} ms/page)")
     print(f"  fetch stage       : {stage_rate:8.1f} pages/s  "
@@ -234,7 +240,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"  stage / bare      : {stage_rate / bare_rate:.2f}  (target >= 0.5); rounds: "
           + ", ".join(f"{(s[3] / s[0]) / (n / b[0]):.2f}" for b, s in zip(bare_runs, stage_runs,
                                                                             strict=True)))
-    print(f"  connections opened (last round): bare {bare_stats['connections']}, "
+    print(f"  connections used (last round): bare {bare_stats['connections']}, "
           f"stage {stats['connections']} (page requests: bare {bare_stats['requests']}, stage "
           f"{stats['requests']}, robots.txt not counted)")
     if min_gaps:

@@ -13,8 +13,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -100,6 +99,27 @@ class HostState:
             and self.blocked_until <= now
             and self.circuit_open_until <= now
         )
+
+
+class _Slot:
+    __slots__ = ("delay", "host", "politeness", "semaphore", "state", "url", "user_agent")
+
+    def __init__(self, politeness: Politeness, host: str, url: str, user_agent: str) -> None:
+        self.politeness = politeness
+        self.host = host
+        self.url = url
+        self.user_agent = user_agent
+        self.state = politeness.host(host)
+        # the semaphore acquired is the one released, even if the host is reconfigured
+        self.semaphore = self.state.semaphore
+        self.delay = 0.0
+
+    async def __aenter__(self) -> None:
+        self.delay = await self.politeness._enter(self.state, self.semaphore, self.host,
+                                                  self.url, self.user_agent)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.politeness._exit(self.state, self.semaphore, self.delay)
 
 
 class Politeness:
@@ -222,10 +242,14 @@ class Politeness:
         return delay
 
     # -- scheduling --------------------------------------------------------------------
-    @asynccontextmanager
-    async def slot(self, host: str, url: str, user_agent: str) -> AsyncIterator[None]:
-        """Wait for the right to send one request to ``host``; hold it while inside."""
-        state = self.host(host)
+    def slot(self, host: str, url: str, user_agent: str) -> _Slot:
+        """``async with politeness.slot(host, url, ua):`` waits for the right to send one
+        request to ``host`` and holds it while inside (a class, not a generator-based
+        context manager: this runs for every fetch)."""
+        return _Slot(self, host, url, user_agent)
+
+    async def _enter(self, state: HostState, semaphore: asyncio.Semaphore, host: str, url: str,
+                     user_agent: str) -> float:
         now = self.clock()
         if state.circuit_open_until > now:
             raise FetchError(
@@ -243,20 +267,25 @@ class Politeness:
                 url,
                 retry_after=wait,
             )
-        async with state.semaphore:
-            delay = self.effective_delay(host, user_agent)
-            now = self.clock()
-            start = max(now, state.next_slot, state.blocked_until)
-            # Reserve the slot before sleeping so concurrent waiters queue up behind it.
-            state.next_slot = start + delay
-            if start > now:
-                await asyncio.sleep(start - now)
+        await semaphore.acquire()
+        delay = self.effective_delay(host, user_agent)
+        now = self.clock()
+        start = max(now, state.next_slot, state.blocked_until)
+        # Reserve the slot before sleeping so concurrent waiters queue up behind it.
+        state.next_slot = start + delay
+        if start > now:
             try:
-                yield
-            finally:
-                # The delay also runs from when this exchange ended, so that the host sees
-                # the gap however late the loop woke us or however long it took to answer.
-                state.next_slot = max(state.next_slot, self.clock() + delay)
+                await asyncio.sleep(start - now)
+            except BaseException:
+                semaphore.release()
+                raise
+        return delay
+
+    def _exit(self, state: HostState, semaphore: asyncio.Semaphore, delay: float) -> None:
+        # The delay also runs from when this exchange ended, so that the host sees the gap
+        # however late the loop woke us or however long it took to answer.
+        state.next_slot = max(state.next_slot, self.clock() + delay)
+        semaphore.release()
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: base·2^attempt, scaled by a random 0.5–1.5."""
