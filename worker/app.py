@@ -41,6 +41,12 @@ def faust_broker_url(url: str) -> str:
     return url if "://" in url else f"kafka://{url}"
 
 
+def max_message_bytes(settings: Settings) -> int:
+    """Largest message Kabar sends: a RawPage holds a whole page, and JSON escaping can
+    grow HTML up to about fourfold (the page limit is fetch.max_body_bytes)."""
+    return settings.fetch.max_body_bytes * 4 + 1_000_000
+
+
 def create_app(settings: Settings, **overrides: Any) -> faust.App:
     """A configured Faust app (no agents yet: ``worker.agents.register`` adds them)."""
     if not settings.broker.url:
@@ -57,8 +63,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         web_enabled=settings.web.enabled,
         web_port=settings.web.port,
         web_bind=settings.web.bind,
-        producer_max_request_size=settings.fetch.max_body_bytes * 4 + 1_000_000,
-        consumer_max_fetch_size=settings.fetch.max_body_bytes * 4 + 1_000_000,
+        producer_max_request_size=max_message_bytes(settings),
+        consumer_max_fetch_size=max_message_bytes(settings),
     )
     options.update(overrides)
     return faust.App(app_id(settings), **options)

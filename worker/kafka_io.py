@@ -81,9 +81,13 @@ async def wait_for_topic(url: str, topic: str, timeout: float) -> None:
         await asyncio.sleep(0.5)
 
 
-async def ensure_topics(url: str, names: list[str], *, partitions: int, replication: int) -> None:
+async def ensure_topics(
+    url: str, names: list[str], *, partitions: int, replication: int,
+    max_message_bytes: int | None = None,
+) -> None:
     """Create the topics that do not exist yet. A consumer subscribing before its topics
-    exist is assigned nothing and does not notice them later, so workers call this first."""
+    exist is assigned nothing and does not notice them later, so workers call this first.
+    ``max_message_bytes`` raises the broker's 1 MB default for topics that carry pages."""
     from aiokafka.admin import NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=15_000)
@@ -91,8 +95,10 @@ async def ensure_topics(url: str, names: list[str], *, partitions: int, replicat
     try:
         missing = set(names) - set(await admin.list_topics())
         if missing:
+            configs = {"max.message.bytes": str(max_message_bytes)} if max_message_bytes else {}
             await admin.create_topics(
-                [NewTopic(n, num_partitions=partitions, replication_factor=replication)
+                [NewTopic(n, num_partitions=partitions, replication_factor=replication,
+                          topic_configs=configs)
                  for n in sorted(missing)]
             )
     finally:

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from worker.agents import Pipeline
-from worker.app import create_app
+from worker.app import create_app, max_message_bytes
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
 from worker.kafka_io import ensure_topics
@@ -95,6 +95,7 @@ async def run_pipeline(
     await ensure_topics(
         settings.broker.url, [t.get_topic_name() for t in pipeline.topics.all()],
         partitions=settings.topic.partitions, replication=settings.topic.replication,
+        max_message_bytes=max_message_bytes(settings),
     )
     try:
         await worker.start()
