@@ -24,7 +24,7 @@ from worker.settings import TOPIC_SUFFIXES, Settings, SettingsError, load_settin
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BROKER = 1, 2, 3
 T = TypeVar("T")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # paths and URLs stay on one line
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -133,9 +133,14 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
                 return False
             raise ValueError(f"expected a boolean, got {value!r}")
         if isinstance(default, int):
+            if isinstance(value, float) or not str(value).strip().lstrip("-").isdigit():
+                raise ValueError(f"expected an integer, got {value!r}")
             return int(value)
         if isinstance(default, float):
-            return float(value)
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"expected a number, got {value!r}") from None
         if isinstance(default, list):
             if isinstance(value, list):
                 return [str(v) for v in value]
@@ -151,7 +156,7 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
         raise SettingsError(f"{where}: unknown section [{section}]")
     if key not in {f.name for f in dataclasses.fields(group)}:
         raise SettingsError(f"{where}: unknown setting {section}.{key}")
-    setattr(group, key, _coerce(value, getattr(group, key), where))
+    setattr(group, key, _coerce(value, getattr(group, key), f"{where}: {section}.{key}"))
     settings.origin[f"{section}.{key}"] = where
 
 

@@ -1,0 +1,130 @@
+"""The command line as a user meets it: help that explains, errors without tracebacks and
+with exit codes that say what went wrong, and `kabar extract` without any broker."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from worker.cli import EXIT_BROKER, EXIT_FAILED, EXIT_USAGE, main
+from worker.newsroom import page_html
+
+SEED_URL = "https://nasional.sindonews.example/read/1211457/kalah-lawan-azerbaijan"
+
+
+def all_commands(group: click.Group = main, prefix: tuple[str, ...] = ()
+                 ) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=" ".join)
+def test_every_command_explains_itself(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: " in result.output
+    summary = result.output.split("\n\n")[1].strip()
+    assert len(summary) > 20, summary
+
+
+def test_the_console_script_and_python_m_worker_are_the_same_cli() -> None:
+    result = subprocess.run([sys.executable, "-m", "worker", "--help"], capture_output=True,
+                            text=True, check=True)
+    assert "kabar demo --once" in result.stdout
+
+
+def test_extract_prints_the_seed_article_without_a_broker(tmp_path: Path) -> None:
+    page = tmp_path / "seed.html"
+    page.write_bytes(page_html("sindonews_armenia.html"))
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL])
+    assert result.exit_code == 0, result.output
+    article = json.loads(result.stdout)
+    assert article["published_at"] == "2023-10-07T08:48:00+07:00"
+    assert article["dateline"] == "YEREVAN"
+    assert article["language"] == "id"
+    assert len(article["paragraphs"]) == len(set(article["paragraphs"])) == 16
+    assert "Baca Juga" not in article["body"] and "(sya)" not in article["body"]
+
+
+def test_extract_of_a_directory_writes_one_file_per_page_and_reports_failures(
+    tmp_path: Path,
+) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "english.html").write_bytes(page_html("english_article.html"))
+    (pages / "broken.html").write_bytes(page_html("broken_page.html"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["extract", str(pages), "--out", str(out)])
+    assert result.exit_code == EXIT_FAILED
+    assert "broken.html: not extracted (no_article_body)" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["english.html".replace(".html", ".json")]
+    assert json.loads((out / "english.json").read_text())["language"] == "en"
+
+
+def test_config_shows_where_each_value_came_from() -> None:
+    result = CliRunner().invoke(main, ["config", "--json"],
+                                env={"KABAR_TOPIC_PREFIX": "news."})
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["topic"]["prefix"] == "news."
+
+
+def test_bad_config_file_is_a_usage_error_without_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "kabar.toml"
+    config.write_text("[topic]\npartitions = 'x'\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "config"])
+    assert result.exit_code == EXIT_USAGE
+    assert "topic" in result.stderr and "Traceback" not in result.output
+
+
+def test_bad_sources_file_is_reported_with_its_line(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "a"\nurl = "https://example.org/rss"\n'
+                       '[[source]]\nname = "b"\n')
+    check = CliRunner().invoke(main, ["sources", "check", str(sources)])
+    assert check.exit_code == EXIT_USAGE
+    assert "line 4" in check.stderr
+    up = CliRunner().invoke(main, ["up", "--sources", str(sources), "--once"])
+    assert up.exit_code == EXIT_USAGE and "Traceback" not in up.output
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["tail", "articles"], ["worker"], ["fetch", "--once"]])
+def test_unreachable_broker_is_exit_3_with_the_address(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sources.toml").write_text('[[source]]\nname="a"\nurl="https://e.org/rss"\n')
+    import worker.broker
+
+    async def quick(bootstrap: str, timeout: float) -> None:
+        await original(bootstrap, 1.0)
+
+    original = worker.broker.wait_for_kafka
+    monkeypatch.setattr(worker.broker, "wait_for_kafka", quick)
+    url = f"kafka://127.0.0.1:{closed_port()}"
+    result = CliRunner().invoke(main, [*command, "--broker", url])
+    assert result.exit_code == EXIT_BROKER, result.output
+    assert url.removeprefix("kafka://") in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_worker_without_any_broker_says_how_to_name_one() -> None:
+    result = CliRunner().invoke(main, ["worker"], env={"KABAR_BROKER": ""})
+    assert result.exit_code == EXIT_USAGE
+    assert "--broker" in result.stderr
