@@ -19,6 +19,7 @@ import gzip
 import itertools
 import multiprocessing
 import socket
+import statistics
 import time
 import tracemalloc
 from collections import defaultdict
@@ -237,9 +238,10 @@ async def run(args: argparse.Namespace) -> None:
           f"{stage_bytes / stage_wall / 2**20:7.1f} MB/s  ({stage_wall:.2f} s, client CPU "
           f"{stage_cpu / max(pages, 1) * 1e3:.2f} ms/page, {pages} pages, dead letters "
           f"{dead or 0})")
-    print(f"  stage / bare      : {stage_rate / bare_rate:.2f}  (target >= 0.5); rounds: "
-          + ", ".join(f"{(s[3] / s[0]) / (n / b[0]):.2f}" for b, s in zip(bare_runs, stage_runs,
-                                                                            strict=True)))
+    ratios = [(s[3] / s[0]) / (n / b[0]) for b, s in zip(bare_runs, stage_runs, strict=True)]
+    print(f"  stage / bare      : {statistics.median(ratios):.2f} median of the per-round ratios "
+          f"(target >= 0.5); rounds: {', '.join(f'{r:.2f}' for r in ratios)}; client CPU "
+          f"per page bare/stage {bare_cpu / n / (stage_cpu / max(pages, 1)):.2f}")
     print(f"  connections used (last round): bare {bare_stats['connections']}, "
           f"stage {stats['connections']} (page requests: bare {bare_stats['requests']}, stage "
           f"{stats['requests']}, robots.txt not counted)")
