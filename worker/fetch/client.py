@@ -54,6 +54,8 @@ _ACCEPT = {
     "sitemap": "application/xml,text/xml;q=0.9,*/*;q=0.1",
     "robots": "text/plain,*/*;q=0.1",
 }
+_ENCODINGS = {"Accept-Encoding": "gzip, deflate, br"}
+_REQUEST_HEADERS = {kind: {"Accept": accept, **_ENCODINGS} for kind, accept in _ACCEPT.items()}
 _CHUNK = 64 * 1024
 _ROBOTS_MAX_BYTES = 512 * 1024
 #: the sitemap protocol allows 50 MB uncompressed per file
@@ -400,8 +402,9 @@ class Fetcher:
         redirects: list[str] = []
         visited = {url}
         current = url
-        headers = {"Accept": _ACCEPT.get(kind, "*/*"), "Accept-Encoding": "gzip, deflate, br"}
+        headers = _REQUEST_HEADERS.get(kind) or {"Accept": "*/*", **_ENCODINGS}
         if conditional:
+            headers = dict(headers)
             if conditional.get("etag"):
                 headers["If-None-Match"] = conditional["etag"]
             if conditional.get("last_modified"):
@@ -533,13 +536,18 @@ class Fetcher:
                              current)
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
         decoder = _Decoder(encoding, limit, current)
-        received = 0
         parts: list[bytes] = []
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            received += len(chunk)
-            if received > limit:
-                raise FetchError("too_large", f"body exceeds {limit} bytes", current)
-            parts.append(decoder.feed(chunk))
+        if declared is not None:
+            # The parser stops at Content-Length (already checked against the limit): one
+            # read, no per-chunk bookkeeping.
+            parts.append(decoder.feed(await resp.read()))
+        else:
+            received = 0
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                received += len(chunk)
+                if received > limit:
+                    raise FetchError("too_large", f"body exceeds {limit} bytes", current)
+                parts.append(decoder.feed(chunk))
         parts.append(decoder.finish())
         body = b"".join(parts)
         text = charset = None
