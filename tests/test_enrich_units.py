@@ -134,3 +134,10 @@ def test_primary_place_is_the_dateline_then_the_most_central_place():
 def test_country_counts_include_places_inside_the_country():
     ents = extract_entities(["Crowds gathered in Paris and Lyon, and France said so."], lang="en")
     assert country_counts(ents) == {"FR": 3}
+
+
+def test_an_empty_article_gets_an_empty_block_and_und():
+    out = enrich(Article(id="x", url="https://example.org/x"))
+    assert out.language == "und"
+    assert out.enrichment["entities"] == [] and out.enrichment["summary"] is None
+    assert out.enrichment["reading_time_minutes"] == 0 and out.enrichment["primary_place"] is None
