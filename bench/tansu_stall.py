@@ -3,16 +3,25 @@
 Runs a small Faust app (a source topic, a ``group_by`` repartition, a counting table and
 two agents) as a worker subprocess against one embedded broker, for each configuration:
 
-* ``fresh``    first start of the app (empty changelog, no committed offsets);
-* ``restart``  start again after a clean stop (the table is recovered from its changelog);
-* ``killed``   start again right after the previous worker was SIGKILLed.
+* ``fresh``       first start of the app (empty changelog, no committed offsets);
+* ``restart``     start again after a clean stop (the table is recovered from its changelog);
+* ``after-kill``  start again right after the previous worker was SIGKILLed.
 
-For every start it prints seconds from process spawn to "recovery done" (Faust's
-"Worker ready"), to the first message handled by the second agent, and whether the table
-recovered the right counts. The configurations run side by side in one invocation:
+Each start gets a new batch of messages first. For every start it prints the JoinGroup
+round trips, seconds from process spawn to "recovery done" (Faust's "Worker ready") and to
+the first message handled by the second agent, the table total right after recovery, the
+previous worker's last table total (a clean stop must recover exactly that; a SIGKILL may
+lose the last unflushed updates, whose messages are then counted again), and this worker's
+last total. The configurations run side by side in one invocation, on one broker:
 
     .venv/bin/python bench/tansu_stall.py            # baseline vs faust_settings_for_embedded()
     .venv/bin/python bench/tansu_stall.py --only fix --timeline
+    .venv/bin/python bench/tansu_stall.py --only fix --offsets-check --join-sweep 6,10,60
+
+Findings (details in worker/broker.py): Tansu holds each JoinGroup for half the session
+timeout (Faust's 60 s default -> a 30 s stall at every start, more after a restart), and its
+ListOffsets(latest) answers the base offset of the last record batch plus one, so Faust's
+table recovery stops short of a changelog's last batch.
 """
 
 from __future__ import annotations
@@ -33,7 +42,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from worker.broker import EmbeddedBroker, faust_settings_for_embedded  # noqa: E402
+from worker.broker import (  # noqa: E402
+    EmbeddedBroker,
+    aiokafka_producer_settings_for_embedded,
+    faust_settings_for_embedded,
+)
 
 PARTITIONS = 4
 KEYS = [f"key-{i}" for i in range(8)]
@@ -205,12 +218,13 @@ def scenario(
     batch: int,
     timeout: float,
     logs: Path,
+    steps: tuple[tuple[str, str], ...] = STEPS,
 ) -> Iterator[dict[str, Any]]:
-    """Three starts of one app: fresh, after a clean stop, and right after a SIGKILL."""
+    """Starts of one app, by default fresh, after a clean stop, and right after a SIGKILL."""
     app_id = f"stall-{config}-{int(time.time())}"
     produced = 0
     previous_final: int | None = None
-    for step, ending in STEPS:
+    for step, ending in steps:
         asyncio.run(produce(broker.bootstrap, f"{app_id}.in", batch, produced))
         produced += batch
         run = WorkerRun(broker, app_id, settings, logs / f"{app_id}-{step}.log")
@@ -247,6 +261,47 @@ async def join_seconds(bootstrap: str, session_timeout: float) -> float:
         await consumer.stop()
 
 
+async def end_offsets_after(bootstrap: str, topic: str, n: int, **producer_kw: Any) -> str:
+    """Send n records to partition 0; compare ListOffsets(latest) with Fetch's high-water."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **producer_kw)
+    await producer.start()
+    try:
+        for _ in range(n):
+            await producer.send(topic, value=b"record", partition=0)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        listed = (await consumer.end_offsets([tp]))[tp]
+        consumer.assign([tp])
+        fetched = 0
+        while batch := await consumer.getmany(timeout_ms=800):
+            fetched += sum(len(records) for records in batch.values())
+        return (
+            f"{fetched} records stored; ListOffsets(latest) = {listed}; "
+            f"Fetch high-water = {consumer.highwater(tp)}"
+        )
+    finally:
+        await consumer.stop()
+
+
+def end_offsets_check(broker: EmbeddedBroker) -> None:
+    print("ten records to one partition, then ask for its end offset:")
+    default = asyncio.run(end_offsets_after(broker.bootstrap, "offsets-batched", 10))
+    print(f"  default producer batching: {default}")
+    single = asyncio.run(
+        end_offsets_after(
+            broker.bootstrap, "offsets-single", 10, **aiokafka_producer_settings_for_embedded()
+        )
+    )
+    print(f"  one record per batch:      {single}", flush=True)
+
+
 def join_sweep(broker: EmbeddedBroker, sessions: list[float]) -> None:
     print("bare aiokafka consumer, alone in a new group: session timeout -> time to assignment")
     for session in sessions:
@@ -269,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, default=Path("/tmp/kabar-tansu-stall"))
     parser.add_argument("--timeline", action="store_true", help="print every phase time")
     parser.add_argument(
+        "--offsets-check",
+        action="store_true",
+        help="show Tansu's ListOffsets answer after a multi-record batch and after single ones",
+    )
+    parser.add_argument(
         "--join-sweep",
         metavar="SECONDS",
         type=lambda text: [float(x) for x in text.split(",")],
@@ -285,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: faust.App(..., **{settings})")
     with EmbeddedBroker(log_file=args.logs / "tansu.log") as broker:
         print(f"broker {broker.url} (logs in {args.logs})")
+        if args.offsets_check:
+            end_offsets_check(broker)
         if args.join_sweep:
             join_sweep(broker, args.join_sweep)
         header = (

@@ -325,18 +325,35 @@ EMBEDDED_SESSION_TIMEOUT = 6.0
 #: Heartbeats must come several times per session; the consumer heartbeats from Faust's
 #: consumer thread, so agents busy on the main loop do not starve it.
 EMBEDDED_HEARTBEAT_INTERVAL = 1.0
+#: Tansu answers ListOffsets(latest) with the base offset of the partition's last record
+#: batch plus one, not the offset after its last record (Fetch reports the true high-water).
+#: Faust's table recovery reads a changelog up to that ListOffsets answer, so every record
+#: after the first of the last batch was silently left out of the restored table. A one-byte
+#: batch limit makes aiokafka send each record in its own batch (the first record always
+#: fits), which makes the answer exact.
+EMBEDDED_PRODUCER_MAX_BATCH_SIZE = 1
 
 
 def faust_settings_for_embedded() -> dict[str, Any]:
     """Extra ``faust.App(...)`` settings for a worker on the embedded Tansu broker.
 
-    They remove the start-up stall: Tansu answers a JoinGroup only after half the session
-    timeout, so a shorter session shortens every start and rebalance. The session also
-    bounds how long a departed member haunts the group: a SIGKILLed worker never leaves,
-    and aiokafka sends no LeaveGroup from Tansu's first generation (0; Kafka starts at 1),
-    so a restarted worker waits until the old member's session expires.
+    * A 6 s group session (1 s heartbeats) instead of 60 s: Tansu answers a JoinGroup only
+      after half the session timeout, so this takes every start and rebalance from a 30 s
+      stall to 3 s. The session also bounds how long a departed member haunts the group: a
+      SIGKILLed worker never leaves, and aiokafka sends no LeaveGroup from Tansu's first
+      generation (0; Kafka starts at 1), so a restart waits until that session expires.
+    * One record per producer batch, so that changelog high-waters are exact and a restarted
+      worker recovers its whole table (see ``EMBEDDED_PRODUCER_MAX_BATCH_SIZE``). Any other
+      producer whose topic end offsets matter on Tansu (lag, "drained", tail -n) needs
+      :func:`aiokafka_producer_settings_for_embedded`.
     """
     return {
         "broker_session_timeout": EMBEDDED_SESSION_TIMEOUT,
         "broker_heartbeat_interval": EMBEDDED_HEARTBEAT_INTERVAL,
+        "producer_max_batch_size": EMBEDDED_PRODUCER_MAX_BATCH_SIZE,
     }
+
+
+def aiokafka_producer_settings_for_embedded() -> dict[str, Any]:
+    """``AIOKafkaProducer(...)`` keyword arguments that keep Tansu's end offsets exact."""
+    return {"max_batch_size": EMBEDDED_PRODUCER_MAX_BATCH_SIZE}
