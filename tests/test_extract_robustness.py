@@ -116,3 +116,15 @@ def test_mutated_article_bytes_give_article_or_typed_error(noise, at):
     page = ARTICLE.encode()[:at] + noise + ARTICLE.encode()[at:]
     result, _ = _outcome(page)
     assert isinstance(result, (Article, ExtractionError))
+
+
+def test_nested_overlays_and_furniture_wrapping_the_story():
+    story = "".join(f"<p>Paragraph {n} of the story tells what the council decided and why, "
+                    "with the reasons given by each side.</p>" for n in range(5))
+    page = ("<html><body><div class='cookie-consent'><div id='cookie-inner'>"
+            "<div class='modal'>We use cookies</div></div></div>"
+            f"<aside class='banner'><main><article><h1>Council vote</h1>{story}</article></main>"
+            "</aside><nav><ul><li><a href='/'>Home</a></li></ul></nav></body></html>")
+    article = extract_article(page, "https://example.org/news/2")
+    assert len(article.paragraphs) == 5
+    assert "cookies" not in article.body

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from worker.extract.body import extract_paragraphs
+from worker.extract.body import extract_paragraphs, remove_outermost
 from worker.extract.boilerplate import is_boilerplate_text, strip_signoff
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
@@ -94,10 +94,8 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     section = find_section(data)
     tags = find_tags(data)
 
-    if profile is not None:
-        for selector in profile.drop:
-            for node in tree.css(selector):
-                node.decompose()
+    if profile is not None and profile.drop:
+        remove_outermost(tree.css(", ".join(profile.drop)))
     paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
     published = _weak_dates(published, tree, month_first, limit, url, hints)

@@ -23,8 +23,11 @@ from worker.extract.boilerplate import (
 
 #: Removed with their content before scoring: never story text.
 DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
-             "button", "select", "textarea", "input", "nav", "footer", "aside", "figcaption",
-             "figure", "picture", "video", "audio", "canvas", "map", "dialog", "menu", "label"]
+             "button", "select", "textarea", "input", "figcaption", "figure", "picture",
+             "video", "audio", "canvas", "map", "dialog", "label"]
+#: Page furniture, removed unless broken markup made it wrap the story itself.
+_FURNITURE = "nav, footer, aside, menu"
+_STORY_INSIDE = 'main, article, h1, [itemprop="articleBody"]'
 _LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "li",
                           "blockquote", "address", "summary"})
 _CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "ol", "dl",
@@ -217,7 +220,7 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
         return best
     density = own / max(1, _tlen(best.text(deep=True)))
     node, probe = best, best
-    for _ in range(5):
+    for _ in range(12):  # page builders nest a dozen wrappers between story blocks
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
@@ -348,15 +351,30 @@ def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
     return out.paragraphs
 
 
+def remove_outermost(nodes: list[LexborNode]) -> None:
+    """Decompose nodes, skipping those inside another one: a removed subtree frees its
+    descendants, so every check happens before the first removal."""
+    doomed = {n.mem_id for n in nodes}
+    outermost = []
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in doomed:
+            parent = parent.parent
+        if parent is None:
+            outermost.append(node)
+    for node in outermost:
+        node.decompose()
+
+
 def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None) -> list[str]:
     """The story's paragraphs, each once, boilerplate removed. Mutates ``tree``."""
     root = tree.body or tree.root
     if root is None:
         return []
     tree.strip_tags(DROP_TAGS)
-    for overlay in root.css(OVERLAY_SELECTOR):
-        if overlay.tag not in ("body", "html", "main", "article"):
-            overlay.decompose()
+    remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
+    remove_outermost([n for n in root.css(OVERLAY_SELECTOR)
+                       if n.tag not in ("body", "html", "main", "article")])
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))
