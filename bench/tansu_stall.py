@@ -219,6 +219,7 @@ def scenario(
     timeout: float,
     logs: Path,
     steps: tuple[tuple[str, str], ...] = STEPS,
+    count_timeout: float = 30,
 ) -> Iterator[dict[str, Any]]:
     """Starts of one app, by default fresh, after a clean stop, and right after a SIGKILL."""
     app_id = f"stall-{config}-{int(time.time())}"
@@ -231,7 +232,7 @@ def scenario(
         run.wait_for("ready", "first_processed", timeout=timeout)
         # Let the worker count everything and commit (Faust commits every 2.8 s) before it
         # ends, so a clean stop must leave a changelog that rebuilds exactly this table.
-        run.wait_counted(produced, timeout=30)
+        run.wait_counted(produced, timeout=count_timeout)
         time.sleep(3)
         run.stop(kill=ending == "kill")
         found = parse_log(run.log, run.spawned_at)
