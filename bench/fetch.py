@@ -121,8 +121,9 @@ async def bare_loop(session: aiohttp.ClientSession, urls: list[str], concurrency
     async def worker() -> None:
         nonlocal total
         while queue:
+            # text(): the same product as the stage's (decoded HTML), by aiohttp's own means
             async with session.get(queue.pop()) as resp:
-                total += len(await resp.read())
+                total += len(await resp.text())
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
