@@ -194,21 +194,24 @@ async def _article(
     declared = declared_canonical(result.text or "", result.final_url, tracking)
     if declared:
         hints["canonical_url"] = declared
+    fetched_at = _iso(now)
     outcome.pages.append(RawPage(
-        url=req.url, final_url=result.final_url, status=result.status, fetched_at=_iso(now),
+        url=req.url, final_url=result.final_url, status=result.status, fetched_at=fetched_at,
         html=result.text or "", charset=result.charset or "utf-8", headers=result.headers,
         redirects=result.redirects, source=req.source, hints=hints,
     ))
-    entry = {"fetched_at": _iso(now), "modified_at": req.hints.modified_at}
+    entry = {"fetched_at": fetched_at, "modified_at": req.hints.modified_at}
     seen[key] = entry
     # The same article reached under the URL it redirected to or declares as canonical is
     # not fetched again. Only same-host aliases: other hosts' entries live on other
     # partitions of the table.
-    host = host_of(key)
     final = canonical_url(result.final_url, tracking) if result.redirects else key
-    for alias in {final, declared} - {key, None}:
-        if alias and host_of(alias) == host:
-            seen[alias] = entry
+    aliases = {final, declared} - {key, None}
+    if aliases:
+        host = host_of(key)
+        for alias in aliases:
+            if alias and host_of(alias) == host:
+                seen[alias] = entry
 
 
 # -- feeds, sitemaps and pages -----------------------------------------------------------
