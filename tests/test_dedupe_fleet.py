@@ -1,0 +1,154 @@
+"""Two workers on the real broker reach the same duplicate decisions as one worker.
+
+A cluster of copies of one story (an exact copy, near copies published earlier and later, an
+AMP variant, a new version of the original) and an unrelated story are published at once to
+the dedupe stream (``kabar.dedupe-id``, as the clean agent would). Run once with one
+``kabar worker`` process and once with two, under topic prefixes of their own, the
+``kabar.duplicates`` topic — corrections applied — resolves every copy to the same original,
+the earliest-published copy, and the same stories stay originals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from worker.dedupe.fingerprints import fingerprints
+from worker.dedupe.index import resolve_originals
+from worker.fetch.urls import article_id
+from worker.kafka_io import bootstrap_servers, read_all, wait_for_topic
+from worker.models import Article, DuplicateEvent
+
+pytestmark = pytest.mark.broker
+
+ROOT = Path(__file__).resolve().parents[1]
+DEADLINE = 120.0
+
+
+def paragraphs(seed: int, count: int = 10) -> list[str]:
+    rng = random.Random(seed)
+    vocab = [f"kata{rng.randrange(9000)}" for _ in range(4000)]
+    return [" ".join(rng.choice(vocab) for _ in range(45)).capitalize() + "." for _ in range(count)]
+
+
+def article(url: str, body: list[str], published: str, canonical: str | None = None) -> Article:
+    owner = canonical or url
+    art = Article(id=article_id(owner), url=url, canonical_url=owner, body="\n\n".join(body),
+                  paragraphs=body, published_at_utc=published,
+                  fetched_at=f"2024-05-01T13:00:{len(body) + len(url):02d}+00:00")
+    art.fingerprints = fingerprints(art)
+    return art
+
+
+def stream() -> tuple[list[Article], dict[str, str], set[str]]:
+    """The input, the expected copy → original relation, and the expected originals."""
+    story, other = paragraphs(1), paragraphs(2)
+    original = article("https://a.test/story", story, "2024-05-01T10:00:00+00:00")
+    exact = article("https://b.test/syndicated", story, "2024-05-01T11:00:00+00:00")
+    earliest = article("https://c.test/wire", ["JAKARTA - " + story[0], *story[1:6],
+                                               "Baca Juga: Harga emas naik", *story[6:]],
+                       "2024-05-01T09:00:00+00:00")
+    trimmed = article("https://d.test/short", story[:-1], "2024-05-01T12:00:00+00:00")
+    amp = article("https://a.test/amp/story", story, "2024-05-01T10:00:00+00:00",
+                  canonical="https://a.test/story")
+    updated = article("https://a.test/story", [*story, "Update: the minister responded."],
+                      "2024-05-01T10:00:00+00:00")
+    unrelated = article("https://e.test/other", other, "2024-05-01T08:00:00+00:00")
+    expected = {
+        original.id: earliest.id,
+        exact.id: earliest.id,
+        trimmed.id: earliest.id,
+        article_id("https://a.test/amp/story"): earliest.id,
+    }
+    items = [original, exact, earliest, trimmed, amp, updated, unrelated]
+    return items, expected, {earliest.id, unrelated.id}
+
+
+def start_worker(broker: str, prefix: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KABAR_BROKER": broker,
+        "KABAR_TOPIC_PREFIX": prefix,
+        "KABAR_TOPIC_PARTITIONS": "2",
+        "KABAR_STORE_DATA_DIR": str(data_dir),
+        "KABAR_DEDUPE_SETTLE_SECONDS": "1",
+    }
+    log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "worker", "-v", "worker"], cwd=data_dir.parent,
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def run_fleet(broker: str, workers: int, tmp_path: Path
+                    ) -> tuple[dict[str, str], set[str]]:
+    """Copy → original (corrections applied) and the originals still standing."""
+    prefix = f"f{uuid.uuid4().hex[:8]}."
+    items, expected, _ = stream()
+    processes = []
+    for n in range(workers):
+        data_dir = tmp_path / f"{prefix}w{n}"
+        data_dir.mkdir()
+        processes.append(start_worker(broker, prefix, data_dir))
+    try:
+        await wait_for_topic(broker, f"{prefix}dedupe-id", timeout=60)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker))
+        await producer.start()
+        try:
+            for item in items:
+                await producer.send(f"{prefix}dedupe-id", key=item.id.encode(),
+                                    value=item.to_json())
+            await producer.flush()
+        finally:
+            await producer.stop()
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            events = [DuplicateEvent.from_dict(e)
+                      for e in await read_all(broker, f"{prefix}duplicates", idle_timeout=1.0)]
+            resolved = resolve_originals(events)
+            if resolved == expected or time.monotonic() > deadline:
+                break
+            for process in processes:
+                assert process.poll() is None, f"worker exited {process.returncode}"
+            await asyncio.sleep(1.0)
+        # the audit's settle delay has passed for everything by now; let late corrections in
+        await asyncio.sleep(3.0)
+        events = [DuplicateEvent.from_dict(e)
+                  for e in await read_all(broker, f"{prefix}duplicates", idle_timeout=1.0)]
+        emitted = {a["id"] for a in await read_all(broker, f"{prefix}articles", idle_timeout=1.0)}
+    finally:
+        for process in processes:
+            stop(process)
+    resolved = resolve_originals(events)
+    if resolved != expected:  # say what happened: the events in the order a consumer saw
+        names = {item.id: item.url for item in items}
+        for event in events:
+            print(names.get(event.duplicate_id, event.duplicate_url), "->",
+                  names.get(event.original_id), event.kind, event.correction, event.detected_at)
+    return resolved, emitted - set(resolved)
+
+
+async def test_two_workers_decide_like_one(broker_url: str, tmp_path: Path) -> None:
+    _, expected, originals = stream()
+    one = await run_fleet(broker_url, 1, tmp_path)
+    two = await run_fleet(broker_url, 2, tmp_path)
+    assert one == (expected, originals)
+    assert two == one
