@@ -248,7 +248,8 @@ class Pipeline:
             if not self.settings.dedupe.emit_duplicates:
                 return
             article.duplicate_of = decision.original_id
-        await self.emit(enrich(article))
+        source = self.sources.get(article.source or "")
+        await self.emit(enrich(article, timezone_hint=source.timezone if source else None))
 
     async def on_audit(self, value: bytes) -> None:
         # one message at a time per partition, and due times only grow along a partition

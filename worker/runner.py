@@ -21,6 +21,7 @@ from rich.table import Table
 
 from worker.agents import Pipeline
 from worker.app import create_app, max_message_bytes
+from worker.enrich import warm as warm_enrichment
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
 from worker.kafka_io import ensure_topics
@@ -92,6 +93,7 @@ async def run_pipeline(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
+    warm_enrichment()  # gazetteers and the language model, before the first article waits
     await ensure_topics(
         settings.broker.url, [t.get_topic_name() for t in pipeline.topics.all()],
         partitions=settings.topic.partitions, replication=settings.topic.replication,
