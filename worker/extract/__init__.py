@@ -9,6 +9,7 @@ Pages that cannot become an article raise ``ExtractionError`` with a reason code
 from __future__ import annotations
 
 import hashlib
+import html as html_lib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from worker.extract.dates import (
     not_after,
     parse_fetched_at,
     parse_iso,
+    parse_relative,
     parse_text_date,
     parse_url_date,
 )
@@ -225,7 +227,9 @@ def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> li
 
 def _is_date_line(text: str) -> bool:
     """A short line that only states when (and perhaps by whom): page furniture, not story."""
-    return len(text) <= 90 and len(text.split()) <= 10 and parse_text_date(text) is not None
+    if len(text) > 90 or len(text.split()) > 10:
+        return False
+    return parse_text_date(text) is not None or parse_relative(text, datetime.now(UTC)) is not None
 
 
 def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
@@ -238,6 +242,9 @@ def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
             # The first paragraph may be a standfirst; the dateline opens the story proper.
             dateline, text = split_dateline(text)
         text = strip_signoff(text) if i == len(paragraphs) - 1 else text
+        if "&" in text and ";" in text:
+            text = html_lib.unescape(text)  # entities escaped twice at the source ("&amp;nbsp;")
+            text = " ".join(text.split())
         key = text.casefold()
         if not text or key in seen or is_boilerplate_text(text) or _is_date_line(text):
             continue

@@ -38,6 +38,8 @@ _SCORED_SELECTOR = "p, pre, td, blockquote, h2, h3, li:not(:has(p, div, li))"
 _MASS_TAGS = frozenset({"p", "pre", "blockquote", "div", "section", "article", "span", "font"})
 _LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li, h1, h2, h3, "
                       "h4, blockquote, pre, header, form))")
+_TAXONOMY_CLASSES = ("tag-", "category-", "categories-", "format-", "status-", "type-",
+                     "post_tag-", "topic-", "section-")
 _COMMAS = (",", "،", "，", "、")
 
 
@@ -61,7 +63,10 @@ def _hints(words: str) -> tuple[bool, bool, bool]:
     """(negative, strong negative, positive) for a class/id string; pages repeat them."""
     if not words.strip():
         return False, False, False
-    return (has_negative_word(words), has_fragment(words, STRONG_NEGATIVE_FRAGMENTS),
+    # WordPress tags the post wrapper with its taxonomy ('tag-sharing', 'category-social'):
+    # those classes describe the story's topic, not the container's role.
+    own = " ".join(w for w in words.split() if not w.lower().startswith(_TAXONOMY_CLASSES))
+    return (has_negative_word(own), has_fragment(own, STRONG_NEGATIVE_FRAGMENTS),
             has_fragment(words, POSITIVE_FRAGMENTS))
 
 

@@ -42,7 +42,7 @@ POSITIVE_FRAGMENTS = (
 STRONG_NEGATIVE_FRAGMENTS = (
     "comment", "komentar", "kommentar", "cookie", "consent", "onetrust", "gdpr", "newsletter",
     "outbrain", "taboola", "related", "terkait", "recommend", "mostread", "most-read",
-    "popular", "trending", "sponsor", "share", "sharing", "social", "paywall", "subscribe",
+    "popular", "trending", "sponsor", "share", "sharing", "social", "subscribe",
     "advert", "promo")
 
 
