@@ -165,11 +165,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                                                       month_first=month_first), limit)
                 if published:
                     break
-    if published is None or published.hour is None:
-        seen = not_after(visible_date(tree, month_first, limit), limit)
-        if seen is not None and (published is None or (seen.year, seen.month, seen.day) == (
-                published.year, published.month, published.day)):
-            published = seen
+    if published is None:
+        published = not_after(visible_date(tree, month_first, limit), limit)
     return published, modified
 
 

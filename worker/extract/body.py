@@ -88,7 +88,8 @@ def _link_density(node: LexborNode, text_len: int) -> float:
     return min(1.0, links / text_len)
 
 
-def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str, int]]:
+def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
+                     ) -> list[tuple[LexborNode, str, int]]:
     """Text-bearing blocks as (node, raw text, length without whitespace): <p>, <pre>, cells,
     leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
     found: list[tuple[LexborNode, str, int]] = []
@@ -101,6 +102,7 @@ def _paragraph_nodes(root: LexborNode) -> list[tuple[LexborNode, str, int]]:
             seen.add(node.mem_id)
     # Paragraphs written as bare <div>s (no block inside), as many React sites do.
     for node in root.css(_LEAF_DIV_SELECTOR):
+        leaf_divs.add(node.mem_id)
         text = node.text(deep=True)
         size = _tlen(text)
         if size >= 42 and node.mem_id not in seen and _link_density(node, size) < 0.5:
@@ -145,12 +147,12 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
     return result
 
 
-def _best_container(root: LexborNode) -> list[LexborNode]:
+def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
     mass: dict[int, int] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
-    for node, text, size in _paragraph_nodes(root):
+    for node, text, size in _paragraph_nodes(root, leaf_divs):
         # Readability-style score for the nearest five ancestors...
         score = 1 + sum(text.count(c) for c in _COMMAS) + min(size // 85, 3)
         if node.tag in ("li", "td", "h2", "h3"):
@@ -309,10 +311,8 @@ class _Collector:
         self.parts, self.link_chars = [], 0
 
 
-def _walk(containers: list[LexborNode]) -> list[tuple[str, float, str]]:
+def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, float, str]]:
     total = sum(_tlen(c.text(deep=True)) for c in containers)
-    # Divs with no block inside are paragraphs: read them whole instead of node by node.
-    leaf_divs = {n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR)}
     out = _Collector()
     # Stack entries: (node, in_link, closing_tag); closing entries flush the paragraph.
     stack: list[tuple[LexborNode | None, bool, str | None]] = [
@@ -383,13 +383,17 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))
-    if not containers:
-        containers = _best_container(root)
+    # Divs with no block inside are paragraphs: the walk reads them whole.
+    leaf_divs: set[int] = set()
+    if containers:
+        leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
+    else:
+        containers = _best_container(root, leaf_divs)
     if not containers:
         return []
     paragraphs: list[str] = []
     seen: set[str] = set()
-    for text, link_density, tag in _walk(containers):
+    for text, link_density, tag in _walk(containers, leaf_divs):
         if link_density > 0.5 or (tag == "li" and link_density > 0.3):
             continue
         if is_boilerplate_text(text):
