@@ -371,6 +371,47 @@ def remove_outermost(nodes: list[LexborNode]) -> None:
         node.decompose()
 
 
+_INTRO_SELECTOR = "h1, p, " + _LEAF_DIV_SELECTOR
+
+
+def _intro_blocks(root: LexborNode, containers: list[LexborNode]
+                  ) -> list[tuple[str, float, str]]:
+    """Text printed between the headline and the story's container (intro, teaser): part
+    of the story as read, though the page keeps it in the header block."""
+    h1 = root.css_first("h1")
+    first = containers[0]
+    if h1 is None or first.tag == "body":
+        return []
+    if any(c.css_first("h1") is not None for c in containers):
+        return []  # the headline is inside: the walk sees everything after it
+    ancestor = first.parent
+    for _ in range(4):
+        if ancestor is None or ancestor.tag in ("html", None):
+            return []
+        found = ancestor.css_first("h1")
+        if found is not None and found.mem_id == h1.mem_id:
+            break
+        ancestor = ancestor.parent
+    else:
+        return []
+    inside = {n.mem_id for c in containers for n in c.css(_INTRO_SELECTOR)}
+    out: list[tuple[str, float, str]] = []
+    after_headline = False
+    for node in ancestor.css(_INTRO_SELECTOR):
+        if node.mem_id == h1.mem_id:
+            after_headline = True
+            continue
+        if node.mem_id in inside:
+            break
+        if not after_headline:
+            continue
+        text = _norm(node.text(deep=True))
+        if len(text) >= 60 and text.count(" ") >= 8:
+            links = sum(len(a.text(deep=True).strip()) for a in node.css("a"))
+            out.append((text, links / len(text), node.tag or "p"))
+    return out[:3]
+
+
 def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None) -> list[str]:
     """The story's paragraphs, each once, boilerplate removed. Mutates ``tree``."""
     root = tree.body or tree.root
@@ -393,7 +434,8 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         return []
     paragraphs: list[str] = []
     seen: set[str] = set()
-    for text, link_density, tag in _walk(containers, leaf_divs):
+    blocks = _intro_blocks(root, containers) + _walk(containers, leaf_divs)
+    for text, link_density, tag in blocks:
         if link_density > 0.5 or (tag == "li" and link_density > 0.3):
             continue
         if is_boilerplate_text(text):
