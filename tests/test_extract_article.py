@@ -90,3 +90,21 @@ def test_broken_page_raises_no_article_body():
         extract_article(_page("broken_page.html"), "http://127.0.0.1:1/missing")
     assert caught.value.reason == "no_article_body"
     assert caught.value.url == "http://127.0.0.1:1/missing"
+
+
+def test_seed_site_profile_gives_the_same_article_as_the_generic_path(seed):
+    profiled = extract_article(_page("sindonews_armenia.html"),
+                               "https://international.sindonews.com/read/1234/42/kalah-lawan",
+                               fetched_at="2023-10-07T03:00:00+00:00")
+    assert profiled.paragraphs == seed.paragraphs
+    assert profiled.dateline == "YEREVAN"
+    assert profiled.published_at == "2023-10-07T08:48:00+07:00"
+
+
+def test_timezone_comes_from_the_site_profile_when_the_page_prints_none():
+    page = _page("sindonews_armenia.html").replace(b" WIB</div>", b"</div>")
+    generic = extract_article(page, SEED_URL)
+    profiled = extract_article(page, "https://international.sindonews.com/read/1234/42/x")
+    assert generic.published_at == "2023-10-07T08:48:00"
+    assert generic.published_at_utc is None
+    assert profiled.published_at == "2023-10-07T08:48:00+07:00"
