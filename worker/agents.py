@@ -29,6 +29,7 @@ from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
 from worker.fetch.stage import handle_fetch_request
+from worker.fetch.urls import canonical_url
 from worker.metrics import PipelineStats
 from worker.models import Article, DeadLetter, FetchRequest, RawPage
 from worker.routing import Rule, route
@@ -100,6 +101,7 @@ class Pipeline:
         # One fetcher per process: per-host politeness must be shared by every actor.
         if self._fetcher is None:
             fetcher = Fetcher(self.settings.fetch)
+            fetcher.politeness.apply_sources(list(self.sources.values()))
             await fetcher.__aenter__()
             self._fetcher = fetcher
         return self._fetcher
@@ -166,7 +168,10 @@ class Pipeline:
         for page in outcome.pages:
             self.stats.count("pages_fetched")
             self.stats.message_sent("pages")
-            await self.topics.pages.send(key=page.final_url.encode(), value=page.to_json())
+            key = page.hints.get("canonical_url") or canonical_url(
+                page.final_url, self.settings.fetch.tracking_params
+            )
+            await self.topics.pages.send(key=key.encode(), value=page.to_json())
         for new_request in outcome.requests:
             await self.send_fetch(new_request)
         for url, reason in outcome.skipped:

@@ -50,19 +50,17 @@ async def poll_sources(
     sources: list[Source], send: Callable[[FetchRequest], Awaitable[None]], *, once: bool,
     stop: asyncio.Event,
 ) -> None:
-    """Send one poll request per source now and then every source's poll interval."""
-    next_due = {source.name: 0.0 for source in sources}
+    """Send one poll request per source now, then on a tick. The fetch stage decides from
+    each listing's state whether it is due (intervals adapt to how often it changes), so the
+    tick only has to be as short as the shortest interval a source allows."""
+    tick = min(60.0, max(1.0, min(s.min_poll_interval or s.poll_interval for s in sources)))
     while not stop.is_set():
-        now = time.monotonic()
-        due = [s for s in sources if next_due[s.name] <= now]
-        for request in source_requests(due, datetime.now(UTC)):
+        for request in source_requests(sources, datetime.now(UTC)):
             await send(request)
-        for source in due:
-            next_due[source.name] = now + source.poll_interval
         if once:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await asyncio.wait_for(stop.wait(), timeout=tick)
 
 
 async def run_pipeline(

@@ -67,7 +67,7 @@ class FetchSettings:
     max_body_bytes: int = 5_000_000
     max_redirects: int = 5
     per_host_delay: float = 1.0
-    per_host_concurrency: int = 2
+    per_host_concurrency: int = 1
     concurrency: int = 64
     retries: int = 2
     revisit_after: float = 86_400.0
