@@ -163,7 +163,8 @@ class Pipeline:
             request, await self.fetcher(), self.fetch_seen, datetime.now(UTC),
             sources=self.sources,
         )
-        if request.kind != "article":
+        not_due = any(reason == "not_due" for _, reason in outcome.skipped)
+        if request.kind != "article" and not not_due:
             self.stats.count("feeds_polled")
         for page in outcome.pages:
             self.stats.count("pages_fetched")
@@ -175,8 +176,10 @@ class Pipeline:
         for new_request in outcome.requests:
             await self.send_fetch(new_request)
         for url, reason in outcome.skipped:
-            self.stats.count("skipped")
-            log.debug("skipped %s: %s", url, reason)
+            # a listing polled before its (adaptive) interval is routine, not a skip
+            if reason != "not_due":
+                self.stats.count("skipped")
+                log.debug("skipped %s: %s", url, reason)
         for letter in outcome.dead_letters:
             await self.send_dead_letter(letter)
 
