@@ -420,7 +420,8 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     tree.strip_tags(DROP_TAGS)
     remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
     remove_outermost([n for n in root.css(OVERLAY_SELECTOR)
-                       if n.tag not in ("body", "html", "main", "article")])
+                      if n.tag not in ("body", "html", "main", "article")
+                      and n.css_first(_STORY_INSIDE) is None])
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))

@@ -55,7 +55,7 @@ def has_fragment(words: str, fragments: tuple[str, ...]) -> bool:
 
 #: Overlays and consent walls removed before scoring; they can out-text a short story.
 OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="consent"], '
-                    '[class*="consent"], [id*="gdpr"], [class*="gdpr"], [class*="cmp-"], '
+                    '[class*="consent"], [id*="gdpr"], [class*="gdpr"], '
                     '[id*="didomi"], [class*="modal"], [role="dialog"], [aria-modal="true"]')
 
 #: Paragraphs that open a related-links block or prompt the reader, in many languages.
