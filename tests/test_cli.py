@@ -128,3 +128,35 @@ def test_worker_without_any_broker_says_how_to_name_one() -> None:
     result = CliRunner().invoke(main, ["worker"], env={"KABAR_BROKER": ""})
     assert result.exit_code == EXIT_USAGE
     assert "--broker" in result.stderr
+
+
+@pytest.mark.broker
+def test_tail_prints_json_lines_and_refuses_unknown_topics(broker_url: str) -> None:
+    import asyncio
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    from worker.kafka_io import bootstrap_servers, ensure_topics
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+
+    async def publish() -> None:
+        await ensure_topics(broker_url, [f"{prefix}articles"], partitions=2, replication=1)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url))
+        await producer.start()
+        try:
+            for n in range(3):
+                await producer.send_and_wait(f"{prefix}articles", f'{{"n": {n}}}'.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish())
+    env = {"KABAR_TOPIC_PREFIX": prefix, "KABAR_BROKER": broker_url}
+    result = CliRunner().invoke(main, ["tail", "articles", "--from-beginning", "-n", "3"],
+                                env=env)
+    assert result.exit_code == 0, result.output
+    assert sorted(json.loads(line)["n"] for line in result.stdout.splitlines()) == [0, 1, 2]
+    unknown = CliRunner().invoke(main, ["tail", "nosuchtopic"], env=env)
+    assert unknown.exit_code == EXIT_USAGE
+    assert f"unknown topic '{prefix}nosuchtopic'" in unknown.stderr
