@@ -60,6 +60,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.broker.session_timeout,
+        broker_heartbeat_interval=max(1.0, settings.broker.session_timeout / 10),
         web_enabled=settings.web.enabled,
         web_port=settings.web.port,
         web_bind=settings.web.bind,

@@ -28,6 +28,8 @@ class SettingsError(ValueError):
 class BrokerSettings:
     #: kafka://host:port[;host:port]; empty means "start the embedded broker" for `kabar up`.
     url: str = ""
+    #: how long the group waits for a silent worker before its partitions move (seconds)
+    session_timeout: float = 30.0
 
 
 @dataclass(slots=True)

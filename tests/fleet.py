@@ -1,0 +1,99 @@
+"""Real `kabar worker` processes for fleet tests: start, wait for a stable group, kill."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from worker.kafka_io import bootstrap_servers
+
+
+async def group_state(bootstrap: str, group: str) -> tuple[str, int]:
+    """(state, number of members) of a consumer group; ("unknown", 0) before it exists."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        for entry in response.groups:
+            # (error_code, group_id, state, protocol_type, protocol, members, ...)
+            if entry[1] == group:
+                return entry[2], len(entry[5])
+        return "unknown", 0
+    except Exception as exc:  # coordinator not ready yet, group not known yet
+        return f"unknown ({type(exc).__name__})", 0
+    finally:
+        await admin.close()
+
+
+@dataclass
+class Fleet:
+    """Worker processes sharing one prefix (so one consumer group) on one broker."""
+
+    broker_url: str
+    prefix: str
+    logs: Path
+    env: dict[str, str] = field(default_factory=dict)
+    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return self.prefix.rstrip(".-_")
+
+    def log_tail(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+
+    def start(self, name: str, **env: str) -> None:
+        environment = dict(
+            os.environ,
+            KABAR_BROKER=self.broker_url,
+            KABAR_TOPIC_PREFIX=self.prefix,
+            KABAR_STORE_DATA_DIR=str(self.logs / name),
+            **self.env,
+            **env,
+        )
+        with open(self.logs / f"{name}.log", "ab") as log:
+            self.workers[name] = subprocess.Popen(
+                [sys.executable, "-m", "worker", "worker"],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    async def wait_stable(self, members: int, timeout: float = 120) -> None:
+        """Until the group is Stable with ``members`` members; fails with the logs of any
+        worker that died meanwhile."""
+        bootstrap = bootstrap_servers(self.broker_url)
+        deadline = time.monotonic() + timeout
+        while (state := await group_state(bootstrap, self.group)) != ("Stable", members):
+            for name, process in self.workers.items():
+                assert process.poll() is None, f"worker {name} died:\n{self.log_tail(name)}"
+            assert time.monotonic() < deadline, f"no stable group of {members}: {state}"
+            await asyncio.sleep(0.5)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no goodbye to the group, no commit — the worst way to lose a worker."""
+        process = self.workers.pop(name)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.workers.values():
+            process.send_signal(signal.SIGTERM)
+        for name, process in self.workers.items():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise AssertionError(
+                    f"worker {name} ignored SIGTERM:\n{self.log_tail(name)}"
+                ) from None
+        self.workers.clear()
