@@ -7,6 +7,7 @@ import importlib.util
 import os
 import socket
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -136,6 +137,23 @@ def test_stop_leaves_no_broker_process_behind() -> None:
     assert not _alive(pid)
     assert not broker.running()
     broker.stop()  # idempotent
+
+
+def test_broker_dies_with_a_parent_that_never_runs_its_exit_handlers() -> None:
+    # A parent killed by SIGKILL runs no atexit handler; the kernel must take the broker down.
+    code = (
+        "import os, signal, sys; from worker.broker import EmbeddedBroker; "
+        "b = EmbeddedBroker(); b.start(); print(b.pid, flush=True); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    pid = int(child.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
 
 
 def test_context_manager_stops_the_broker_when_the_body_raises() -> None:

@@ -133,10 +133,12 @@ def _free_port(host: str) -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    # If the Python process is SIGKILLed, atexit never runs; the kernel then sends the broker
-    # SIGTERM so no orphan keeps the port and memory.
+    # If the Python process dies without running atexit (SIGKILL, an unhandled SIGTERM), the
+    # kernel kills the broker so no orphan keeps the port and memory. SIGKILL, not SIGTERM:
+    # on SIGTERM Tansu waits for its clients to disconnect, and a worker in another process
+    # may stay connected; an in-memory broker has nothing to save anyway.
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class EmbeddedBroker:
