@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -23,13 +19,12 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import murmur2
 
+from tests.fleet import Fleet
 from tests.hostile_server import HostileServer
 from worker.kafka_io import bootstrap_servers
 from worker.models import FetchRequest
-from worker.settings import TOPIC_SUFFIXES
 
 pytestmark = pytest.mark.broker
 
@@ -56,76 +51,26 @@ def hosts_covering_every_partition(per_partition: int = 2) -> list[str]:
     return sorted(itertools.chain.from_iterable(chosen.values()))
 
 
-async def create_topics(bootstrap: str, prefix: str) -> None:
-    """The worker's topics, made before the workers start: a consumer group formed while
-    its topics are missing keeps an empty assignment until a later rebalance."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([
-            NewTopic(f"{prefix}{suffix}", num_partitions=PARTITIONS, replication_factor=1)
-            for suffix in (*TOPIC_SUFFIXES, "dedupe-id", "dedupe-content")
-        ])
-    finally:
-        await admin.close()
-
-
-async def group_state(bootstrap: str, group: str) -> tuple[str, int]:
-    """(state, number of members) of a consumer group; ("unknown", 0) before it exists."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [response] = await admin.describe_consumer_groups([group])
-        for entry in response.groups:
-            # (error_code, group_id, state, protocol_type, protocol, members, ...)
-            if entry[1] == group:
-                return entry[2], len(entry[5])
-        return "unknown", 0
-    except Exception as exc:  # coordinator not ready yet, group not known yet
-        return f"unknown ({type(exc).__name__})", 0
-    finally:
-        await admin.close()
-
-
 async def test_each_host_is_fetched_by_one_worker_and_the_delay_holds_across_the_fleet(
     broker_url: str, tmp_path: Path
 ):
     prefix = f"f{uuid.uuid4().hex[:10]}."
     hosts = hosts_covering_every_partition()
     bootstrap = bootstrap_servers(broker_url)
-    await create_topics(bootstrap, prefix)
+    fleet = Fleet(broker_url, prefix, tmp_path, env={
+        "KABAR_TOPIC_PARTITIONS": str(PARTITIONS),
+        "KABAR_FETCH_ALLOW_PRIVATE_ADDRESSES": "1",
+        "KABAR_FETCH_PER_HOST_DELAY": str(DELAY),
+        # one request at a time per host: then the delay runs from the end of the previous
+        # exchange and the server itself sees every gap >= DELAY
+        "KABAR_FETCH_PER_HOST_CONCURRENCY": "1",
+    })
     async with HostileServer(addresses=tuple(hosts)) as server:
-        workers: list[subprocess.Popen] = []
-        group = prefix.rstrip(".-_")
         try:
-            # One after the other: two workers creating the same changelog topics at the
-            # same moment can leave one of them stuck at start (a startup race that is not
-            # what this test is about).
+            # each worker its own User-Agent, so the server can tell who fetched what
             for n in (1, 2):
-                env = dict(
-                    os.environ,
-                    KABAR_BROKER=broker_url,
-                    KABAR_TOPIC_PREFIX=prefix,
-                    KABAR_TOPIC_PARTITIONS=str(PARTITIONS),
-                    KABAR_STORE_DATA_DIR=str(tmp_path / f"w{n}"),
-                    KABAR_FETCH_ALLOW_PRIVATE_ADDRESSES="1",
-                    KABAR_FETCH_PER_HOST_DELAY=str(DELAY),
-                    # one request at a time per host: then the delay runs from the end of
-                    # the previous exchange and the server itself sees every gap >= DELAY
-                    KABAR_FETCH_PER_HOST_CONCURRENCY="1",
-                    KABAR_FETCH_USER_AGENT=f"KabarBot/test (fleet worker {n})",
-                )
-                workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "worker", "worker"], env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=open(tmp_path / f"w{n}.log", "wb"),  # noqa: SIM115
-                ))
-                deadline = time.monotonic() + 120
-                while (state := await group_state(bootstrap, group)) != ("Stable", n):
-                    for k, w in enumerate(workers, start=1):
-                        assert w.poll() is None, (tmp_path / f"w{k}.log").read_text()[-3000:]
-                    assert time.monotonic() < deadline, f"no stable group of {n}: {state}"
-                    await asyncio.sleep(1)
+                fleet.start(f"w{n}", KABAR_FETCH_USER_AGENT=f"KabarBot/test (fleet worker {n})")
+                await fleet.wait_stable(n)
 
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
             await producer.start()
@@ -145,17 +90,10 @@ async def test_each_host_is_fetched_by_one_worker_and_the_delay_holds_across_the
             while len([r for r in server.requests if r.path.startswith("/article/")]) < expected:
                 assert time.monotonic() < deadline, (
                     f"only {len(server.requests)} requests arrived; worker log tail:\n"
-                    + (tmp_path / "w1.log").read_text()[-2000:])
+                    + fleet.log_tail("w1"))
                 await asyncio.sleep(0.5)
         finally:
-            for w in workers:
-                w.send_signal(signal.SIGTERM)
-            for w in workers:
-                try:
-                    w.wait(20)
-                except subprocess.TimeoutExpired:
-                    w.kill()
-                    w.wait()
+            fleet.stop_all()
 
     articles = [r for r in server.requests if r.path.startswith("/article/")]
     by_host: dict[str, list] = defaultdict(list)
