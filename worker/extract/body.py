@@ -269,14 +269,16 @@ def _common_ancestor_of_peers(best: LexborNode, best_score: float,
     return best
 
 
-def _substantive(node: LexborNode) -> bool:
-    """Holds at least two real paragraphs: story text under a misleading class name."""
+def _substantive(node: LexborNode, text_len: int) -> bool:
+    """Story text under a misleading class name: page builders call every block a
+    'widget'. Two real paragraphs, or one when links are a small part of the block."""
+    needed = 1 if _link_density(node, text_len) < 0.15 else 2
     count = 0
     for p in node.css("p"):
         text = _norm(p.text(deep=True))
         if len(text) >= 100 and _link_density(p, len(text)) < 0.3:
             count += 1
-            if count >= 2:
+            if count >= needed:
                 return True
     return False
 
@@ -286,9 +288,10 @@ def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
     if not negative or (positive and not strong):
         return False
     # A negative word on a wrapper holding most of the story is a misleading class name.
-    if _tlen(node.text(deep=True)) >= 0.6 * container_len:
+    text_len = _tlen(node.text(deep=True))
+    if text_len >= 0.6 * container_len:
         return False
-    return strong or not _substantive(node)
+    return strong or not _substantive(node, text_len)
 
 
 class _Collector:
