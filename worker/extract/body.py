@@ -22,7 +22,7 @@ from worker.extract.boilerplate import (
 )
 
 #: Removed with their content before scoring: never story text.
-DROP_TAGS = ["script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
+DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
              "button", "select", "textarea", "input", "figcaption", "figure", "picture",
              "video", "audio", "canvas", "map", "dialog", "label"]
 #: Page furniture, removed unless broken markup made it wrap the story itself.
@@ -421,6 +421,10 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     if root is None:
         return []
     tree.strip_tags(DROP_TAGS)
+    # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
+    # sites print the whole story in it for readers without scripts.
+    remove_outermost([n for n in root.css("noscript")
+                      if n.css_first("p") is None or _tlen(n.text(deep=True)) < 500])
     remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
     remove_outermost([n for n in root.css(OVERLAY_SELECTOR)
                       if n.tag not in ("body", "html", "main", "article")
