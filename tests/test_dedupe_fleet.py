@@ -11,11 +11,7 @@ the earliest-published copy, and the same stories stay originals.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,10 +19,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from tests.fleet import Fleet
 from worker.dedupe.fingerprints import fingerprints
 from worker.dedupe.index import resolve_originals
 from worker.fetch.urls import article_id
-from worker.kafka_io import bootstrap_servers, read_all, wait_for_topic
+from worker.kafka_io import bootstrap_servers, read_all
 from worker.models import Article, DuplicateEvent
 
 pytestmark = pytest.mark.broker
@@ -74,42 +71,20 @@ def stream() -> tuple[list[Article], dict[str, str], set[str]]:
     return items, expected, {earliest.id, unrelated.id}
 
 
-def start_worker(broker: str, prefix: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KABAR_BROKER": broker,
-        "KABAR_TOPIC_PREFIX": prefix,
-        "KABAR_TOPIC_PARTITIONS": "2",
-        "KABAR_STORE_DATA_DIR": str(data_dir),
-        "KABAR_DEDUPE_SETTLE_SECONDS": "1",
-    }
-    log = (data_dir.parent / f"{data_dir.name}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "worker", "-v", "worker"], cwd=data_dir.parent,
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 async def run_fleet(broker: str, workers: int, tmp_path: Path
                     ) -> tuple[dict[str, str], set[str]]:
     """Copy → original (corrections applied) and the originals still standing."""
     prefix = f"f{uuid.uuid4().hex[:8]}."
     items, expected, _ = stream()
-    processes = []
-    for n in range(workers):
-        data_dir = tmp_path / f"{prefix}w{n}"
-        data_dir.mkdir()
-        processes.append(start_worker(broker, prefix, data_dir))
+    fleet = Fleet(broker, prefix, tmp_path, env={
+        "KABAR_TOPIC_PARTITIONS": "2", "KABAR_DEDUPE_SETTLE_SECONDS": "1",
+    })
     try:
-        await wait_for_topic(broker, f"{prefix}dedupe-id", timeout=60)
+        # one after the other into a stable group: the decisions, not the start-up, are
+        # under test (both workers then decide at the same time)
+        for n in range(workers):
+            fleet.start(f"{prefix}w{n}")
+            await fleet.wait_stable(n + 1)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker))
         await producer.start()
         try:
@@ -126,8 +101,8 @@ async def run_fleet(broker: str, workers: int, tmp_path: Path
             resolved = resolve_originals(events)
             if resolved == expected or time.monotonic() > deadline:
                 break
-            for process in processes:
-                assert process.poll() is None, f"worker exited {process.returncode}"
+            for name, process in fleet.workers.items():
+                assert process.poll() is None, f"worker {name} died:\n{fleet.log_tail(name)}"
             await asyncio.sleep(1.0)
         # the audit's settle delay has passed for everything by now; let late corrections in
         await asyncio.sleep(3.0)
@@ -135,8 +110,7 @@ async def run_fleet(broker: str, workers: int, tmp_path: Path
                   for e in await read_all(broker, f"{prefix}duplicates", idle_timeout=1.0)]
         emitted = {a["id"] for a in await read_all(broker, f"{prefix}articles", idle_timeout=1.0)}
     finally:
-        for process in processes:
-            stop(process)
+        fleet.stop_all()
     resolved = resolve_originals(events)
     if resolved != expected:  # say what happened: the events in the order a consumer saw
         names = {item.id: item.url for item in items}

@@ -84,7 +84,7 @@ class FetchSettings:
 
 @dataclass(slots=True)
 class DedupeSettings:
-    near_threshold: float = 0.8
+    near_threshold: float = 0.7
     retention_days: float = 14.0
     emit_duplicates: bool = False
     #: originals are re-checked this long after indexing, once every worker's index writes
