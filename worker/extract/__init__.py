@@ -129,6 +129,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
         tags=tags, word_count=words, fetched_at=fetched_at, source=source)
 
 
+_DIGIT = re.compile(r"\d")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
@@ -226,7 +227,10 @@ def _is_date_line(text: str) -> bool:
     """A short line that only states when (and perhaps by whom): page furniture, not story."""
     if len(text) > 90 or len(text.split()) > 10:
         return False
-    return parse_text_date(text) is not None or parse_relative(text, datetime.now(UTC)) is not None
+    # Every printed date has a digit; only relative ones ('an hour ago') may not.
+    if _DIGIT.search(text) and parse_text_date(text) is not None:
+        return True
+    return parse_relative(text, datetime.now(UTC)) is not None
 
 
 def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
