@@ -41,6 +41,10 @@ _LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li,
 _TAXONOMY_CLASSES = ("tag-", "category-", "categories-", "format-", "status-", "type-",
                      "post_tag-", "topic-", "section-")
 _COMMAS = (",", "،", "，", "、")
+#: Story text share an ancestor must keep to be taken as the container. Relative to the
+#: winner's own share, but a winner that is one pure paragraph block (share near 1) would
+#: otherwise refuse every wrapper that also holds the story's headings and lists.
+_CLIMB_DENSITY = 0.5
 
 
 def _norm(text: str) -> str:
@@ -238,7 +242,7 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
             continue
         if gained < 1.15 * own:
             break
-        if gained / max(1, _tlen(probe.text(deep=True))) < 0.6 * density:
+        if gained / max(1, _tlen(probe.text(deep=True))) < min(0.6 * density, _CLIMB_DENSITY):
             break
         node, own = probe, gained
     return node
