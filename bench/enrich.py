@@ -17,26 +17,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
-
-
-def ensure_data(data: Path, sets: list[str]) -> None:
-    """Unpack ../shared/data/<set>.tgz into ``data`` for every set not there yet."""
-    for name in sets:
-        if (data / name / "html").is_dir():
-            continue
-        archive = SHARED / "data" / f"{name}.tgz"
-        if not archive.is_file():
-            sys.exit(f"bench/enrich: set {name!r} is neither in {data} nor at {archive}")
-        data.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive) as tar:
-            tar.extractall(data, filter="data")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -51,9 +36,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="pages per set")
     args = ap.parse_args()
     sets = [s for s in args.sets.split(",") if s]
-    ensure_data(args.data, sets)
-
+    from bench.extraction import ensure_data
     from worker.enrich import enrich, warm
+
+    ensure_data(args.data, sets)
     from worker.extract import ExtractionError, extract_article
 
     started = time.perf_counter()

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.extraction import ensure_data  # noqa: E402
 from worker.app import max_message_bytes  # noqa: E402
 from worker.extract import ExtractionError  # noqa: E402
 from worker.kafka_io import bootstrap_servers, ensure_topics  # noqa: E402
@@ -38,10 +39,11 @@ PARTITIONS = 4
 
 
 def load_pages(limit: int) -> list[RawPage]:
-    """Raw pages from the shared evaluation sets (unpacked into .data/ by bench/extraction.py
-    or by hand), as the fetch agent would publish them."""
+    """Raw pages from the shared evaluation sets, as the fetch agent would publish them."""
+    sets = ["fundus", "wcxb", "trafilatura"]
+    ensure_data(ROOT / ".data", sets)
     pages: list[RawPage] = []
-    for name in ("fundus", "wcxb", "trafilatura"):
+    for name in sets:
         for html_file in sorted((ROOT / ".data" / name / "html").glob("*.html")):
             html = html_file.read_bytes().decode("utf-8", "replace")
             url = f"https://bench.example/{name}/{html_file.stem}"
@@ -49,9 +51,6 @@ def load_pages(limit: int) -> list[RawPage]:
                                  fetched_at="2026-01-01T00:00:00+00:00", charset="utf-8"))
             if len(pages) >= limit:
                 return pages
-    if not pages:
-        raise SystemExit("no pages: unpack ../shared/data/*.tgz into .data/ first "
-                         "(bench/extraction.py does it)")
     return pages
 
 
