@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter as PromCounter
+from prometheus_client import start_http_server
 
 _EVENTS = PromCounter("kabar_events_total", "Pipeline events by kind", ["kind"])
 _DEAD = PromCounter("kabar_dead_letters_total", "Dead letters by stage and reason",
@@ -51,3 +52,10 @@ class PipelineStats:
             return False
         pending = any(self.done[t] < n for t, n in self.sent.items())
         return not pending and time.monotonic() - self.last_activity >= quiet_for
+
+
+def serve_metrics(bind: str, port: int) -> int:
+    """Expose every Kabar counter at http://bind:port/metrics (a daemon thread); returns
+    the port (useful with port 0 in tests)."""
+    server, _ = start_http_server(port, addr=bind)
+    return server.server_port

@@ -25,7 +25,7 @@ from worker.enrich import warm as warm_enrichment
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
 from worker.kafka_io import ensure_topics
-from worker.metrics import DISPLAY, PipelineStats
+from worker.metrics import DISPLAY, PipelineStats, serve_metrics
 from worker.models import FetchRequest
 from worker.routing import load_rules
 from worker.settings import Settings
@@ -92,6 +92,8 @@ async def run_pipeline(
         loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
     warm_enrichment()  # gazetteers and the language model, before the first article waits
+    if settings.web.metrics_port:
+        serve_metrics(settings.web.bind, settings.web.metrics_port)
     await ensure_topics(
         settings.broker.url, [t.get_topic_name() for t in pipeline.topics.all()],
         partitions=settings.topic.partitions, replication=settings.topic.replication,

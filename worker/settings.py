@@ -51,6 +51,8 @@ class WebSettings:
     enabled: bool = False
     port: int = 6066
     bind: str = "127.0.0.1"
+    #: Prometheus /metrics (pipeline and per-host fetch counters) on this port; 0: off
+    metrics_port: int = 0
 
 
 @dataclass(slots=True)
