@@ -233,6 +233,8 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
     density = own / max(1, _tlen(best.text(deep=True)))
     node, probe = best, best
     for _ in range(12):  # page builders nest a dozen wrappers between story blocks
+        if probe.tag == "article" and mass.get(probe.mem_id, 0) >= 0.5 * own:
+            break  # the page marked the story's bounds; beyond are teasers and promos
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
