@@ -40,7 +40,8 @@ POSITIVE_FRAGMENTS = (
     "beitrag", "inhalt", "texto", "contenu", "testo", "corpo")
 #: Strong negatives: containers with these fragments are never story text, whatever they hold.
 STRONG_NEGATIVE_FRAGMENTS = (
-    "comment", "komentar", "kommentar", "cookie", "consent", "onetrust", "gdpr", "newsletter",
+    "comment", "komentar", "kommentar", "cookie", "consent", "onetrust", "gdpr", "dsgvo",
+    "newsletter",
     "outbrain", "taboola", "related", "terkait", "recommend", "mostread", "most-read",
     "popular", "trending", "sponsor", "share", "sharing", "social", "subscribe",
     "advert", "promo")
@@ -55,7 +56,7 @@ def has_fragment(words: str, fragments: tuple[str, ...]) -> bool:
 
 #: Overlays and consent walls removed before scoring; they can out-text a short story.
 OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="consent"], '
-                    '[class*="consent"], [id*="gdpr"], [class*="gdpr"], '
+                    '[class*="consent"], [id*="gdpr"], [class*="gdpr"], [class*="dsgvo"], '
                     '[id*="didomi"], [class*="modal"], [role="dialog"], [aria-modal="true"]')
 
 #: Paragraphs that open a related-links block or prompt the reader, in many languages.
