@@ -171,6 +171,8 @@ _UNIT_ALT = "|".join(sorted(_UNIT, key=len, reverse=True))
 _RELATIVE = re.compile(
     r"(?:(?:vor|il\s+y\s+a|hace|há|ha)\s+)?(?P<n>\d{1,3}|an?|one|satu|se)\s+(?P<u>" + _UNIT_ALT
     + r")\b\s*(?:yang\s+)?(?:lalu|ago|fa|geleden|önce|lepas)?", re.I)
+_RELATIVE_MARKERS = ("lalu", "ago", "fa", "geleden", "önce", "lepas", "vor", "il y a", "hace",
+                     "há", "ha ")
 
 
 def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDate | None:
@@ -243,12 +245,17 @@ def _from_match_time(m: re.Match[str]) -> tuple[int | None, int, int, int | None
 
 def parse_relative(text: str, now: datetime) -> PageDate | None:
     """'2 jam yang lalu', '3 hours ago', 'vor 5 Minuten' measured back from ``now``."""
-    m = _RELATIVE.search(text[:300])
+    head = text[:300]
+    lowered = head.lower()
+    # The marker word must be in the match, so a text without one cannot match: a cheap
+    # test first, since this runs on every short paragraph.
+    if not any(w in lowered for w in _RELATIVE_MARKERS):
+        return None
+    m = _RELATIVE.search(head)
     if not m:
         return None
     raw = m.group(0).lower()
-    if not any(w in raw for w in ("lalu", "ago", "fa", "geleden", "önce", "lepas", "vor",
-                                  "il y a", "hace", "há", "ha ")):
+    if not any(w in raw for w in _RELATIVE_MARKERS):
         return None
     n = m.group("n").lower()
     count = int(n) if n.isdigit() else 1
