@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import orjson
+import pytest
 from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from worker.dedupe.fingerprints import (
     BANDS,
     NUM_PERM,
     SEED,
+    _reference_normalise,
     estimate_similarity,
     fingerprint_text,
     fingerprints,
@@ -37,6 +43,42 @@ def test_normalisation_ignores_case_punctuation_whitespace_and_unicode_forms():
     b = 'die STRASSE - "berlin" sagte: \'ok\'...\nFull width'
     assert normalise(a) == normalise(b) == b"die strasse berlin sagte ok full width"
     assert fingerprint_text(a)["content_hash"] == fingerprint_text(b)["content_hash"]
+
+
+# Characters where a per-character shortcut could go wrong: ones NFKC composes (e + U+0301,
+# Hangul jamo, nukta), rewrites (NBSP, ligatures, full width, ellipsis, ½), case folds to
+# several characters (ß, İ, ΐ, ŉ) or by context (Σ), invisible ones, a lone surrogate, emoji.
+TRICKY = (
+    "aeEZz09 .,'-\n\t\x00\x7fΣσςßẞİıΐŉǰﬁﬀ½²\u00a0\u2009\u200b\u00ad\ufeff\u2026\u201c\u2014"
+    "\u0301\u0327\u0308\u0345\u0338\u1100\u1161\u11a8\uac00\u0915\u093c\u0928\u0b47\u0b56"
+    "ＡＺａ０\u3000\u30ab\u3099\uff76\uff9e\u212b\u2126\u1e9b\u0130\ud800\U0001f600\U0001d400"
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(TRICKY), max_size=40))
+def test_normalise_matches_the_whole_text_reference_on_tricky_characters(text):
+    assert normalise(text) == _reference_normalise(text)
+
+
+def test_normalise_matches_the_reference_for_every_bmp_character_in_context():
+    for code in range(0x10000):
+        for text in (f"Ab{chr(code)}\u0301 c", f"\u1100{chr(code)}\u1161 ΑΣ"):
+            if normalise(text) != _reference_normalise(text):
+                raise AssertionError(f"U+{code:04X} in {text!r}")
+
+
+DATA = Path(__file__).resolve().parents[1] / ".data"
+
+
+@pytest.mark.skipif(not (DATA / "fundus" / "truth").is_dir(), reason="no evaluation data")
+def test_normalise_matches_the_reference_on_real_article_bodies():
+    paths = sorted((DATA / "fundus" / "truth").glob("*.json"))
+    paths += sorted((DATA / "wcxb" / "truth").glob("*.json"))[::4]
+    bodies = [json.loads(p.read_text(encoding="utf-8")).get("body") or "" for p in paths]
+    assert bodies
+    for path, body in zip(paths, bodies, strict=True):
+        assert normalise(body) == _reference_normalise(body), path.name
 
 
 def test_normalise_words_keeps_non_latin_letters_and_digits():

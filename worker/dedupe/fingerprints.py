@@ -95,11 +95,17 @@ def _non_ascii_replacement(match: re.Match[str]) -> str:
 
 
 # ASCII is handled by a byte translation table: everything but [a-z0-9] separates words.
-_ASCII_SEPARATORS = bytes(
-    c for c in range(128) if chr(c) not in string.ascii_lowercase + string.digits
-)
+_ASCII_WORD = (string.ascii_lowercase + string.digits).encode()
+_ASCII_SEPARATORS = bytes(c for c in range(128) if c not in _ASCII_WORD)
 _TO_SPACE = bytes.maketrans(_ASCII_SEPARATORS, b" " * len(_ASCII_SEPARATORS))
+_ASCII_TO_SPACE = str.maketrans(dict.fromkeys(_ASCII_SEPARATORS, " "))
+# For text that is all ASCII (NFKC leaves it alone): lower() and separators in one table.
+_ASCII_FOLD = bytes(
+    c + 32 if chr(c) in string.ascii_uppercase else c if c in _ASCII_WORD else 32
+    for c in range(256)
+)
 _SPACE = np.uint8(32)
+_SPACE_UNIT = np.uint16(32)
 
 # datasketch's affine32 permutation parameters (a odd, b), drawn from its seed once.
 _PERMS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
@@ -133,22 +139,144 @@ def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _powers, _inverse_powers
 
 
-def normalise(text: str) -> bytes:
-    """The body as comparison text: UTF-8 words separated by single spaces.
+def _reference_normalise(text: str) -> bytes:
+    """``normalise`` spelt out as whole-text passes; the definition the fast path matches.
 
-    NFKC, case-folded, every character that is neither a letter nor a digit (Unicode-aware)
-    treated as a separator, so punctuation and whitespace differences vanish.
+    Used as is for text with characters beyond the BMP (emoji, astral scripts), which the
+    per-character tables do not cover.
     """
     text = unicodedata.normalize("NFKC", text).lower()
     if not text.isascii():
         text = _non_ascii_pattern()[0].sub(_non_ascii_replacement, text)
     data = np.frombuffer(text.encode("utf-8").translate(_TO_SPACE), dtype=np.uint8)
-    # Collapse runs of spaces: keep a space only right after a non-space.
-    word = data != _SPACE
+    return _collapse_spaces(data, _SPACE).tobytes()
+
+
+def _collapse_spaces(data: np.ndarray, space: np.integer) -> np.ndarray:
+    """Runs of ``space`` cut to one, none at either end."""
+    word = data != space
     keep = word.copy()
     keep[1:] |= word[:-1]
-    out = data[keep].tobytes()
-    return out[:-1] if out.endswith(b" ") else out
+    out = data[keep]
+    return out[:-1] if out.size and out[-1] == space else out
+
+
+# Flags above the 16-bit code unit in ``_bmp_tables``' per-unit table.
+_UNSTABLE = 1 << 16  # NFKC may change it or join it to the character before
+_MULTI = 1 << 17  # maps to two or three characters (ß -> ss): the first is in the low bits
+_DROP = 1 << 18  # maps to nothing (invisible format characters)
+_FALLBACK = 1 << 19  # a surrogate: astral text (or a lone surrogate) takes the reference path
+_UNIT = np.uint32(0xFFFF)
+
+
+@functools.cache
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per-UTF-16-unit tables for ``normalise``: (mapping with flags, multi-character maps).
+
+    After NFKC, the reference's steps (lower(), the character-class substitution, the ASCII
+    translation) act on each character alone — the one contextual rule of lower(), final
+    sigma, is undone by the case fold (ς and σ both end as σ) — so a table of what the
+    reference makes of each character reproduces them: ``mapping[c]`` holds that character
+    (or the first of several, which ``multi[c]`` lists, 0-padded) and the flags above.
+
+    NFKC itself is contextual only around characters that are not stable: a stable
+    character is a starter (combining class 0) that NFKC leaves alone and whose
+    decomposition starts with a character that never composes with one before it, so NFKC
+    of a text is NFKC of its pieces cut before every stable character (Unicode's
+    "boundary before", UAX #15). Doubtful characters count as unstable, which only costs
+    time. Built once, on first use (~0.5 s).
+    """
+    # Second halves of canonical compositions, and the Hangul vowel and final jamo that
+    # compose algorithmically: the characters that can join the one before them.
+    joins_back = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for code in range(0x110000):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            joins_back.add(int(parts[1], 16))
+    pattern, _ = _non_ascii_pattern()
+    mapping = np.zeros(0x10000, dtype=np.uint32)
+    multi = np.zeros((0x10000, 3), dtype=np.uint16)
+    for code in range(0x10000):
+        char = chr(code)
+        out = pattern.sub(_non_ascii_replacement, char.lower())
+        out = "".join(c.translate(_ASCII_TO_SPACE) if c.isascii() else c for c in out)
+        if 0xD800 <= code < 0xE000 or any(ord(c) > 0xFFFF for c in out):
+            mapping[code] = _FALLBACK
+            continue
+        stable = (
+            unicodedata.combining(char) == 0
+            and unicodedata.normalize("NFKC", char) == char
+            and ord(unicodedata.normalize("NFKD", char)[0]) not in joins_back
+        )
+        flags = 0 if stable else _UNSTABLE
+        if not out:
+            flags |= _DROP
+        elif len(out) > 1:
+            flags |= _MULTI
+            multi[code, : len(out)] = [ord(c) for c in out]
+        mapping[code] = flags | (ord(out[0]) if out else 0)
+    return mapping, multi
+
+
+#: NFKC piece by piece pays ~1 µs a piece in Python; past this many, one whole-text call.
+_MAX_NFKC_PIECES = 64
+
+
+def _nfkc(text: str, unstable: np.ndarray) -> str:
+    """NFKC of ``text`` given which of its characters are not stable (see _bmp_tables):
+    only the pieces around unstable characters are normalised."""
+    where = np.flatnonzero(unstable)
+    breaks = np.flatnonzero(np.diff(where) > 1)
+    if breaks.size >= _MAX_NFKC_PIECES:
+        return unicodedata.normalize("NFKC", text)
+    starts = where[np.concatenate(([0], breaks + 1))].tolist()
+    ends = (where[np.concatenate((breaks, [where.size - 1]))] + 1).tolist()
+    pieces, done = [], 0
+    for start, end in zip(starts, ends, strict=True):
+        # The stable character before a run may compose with it (e + U+0301 -> é).
+        start = max(start - 1, 0)
+        pieces.append(text[done:start])
+        pieces.append(unicodedata.normalize("NFKC", text[start:end]))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _mapped(text: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """The text's UTF-16 units, their ``_bmp_tables`` entries, and the union of the flags."""
+    units = np.frombuffer(text.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+    mapped = _bmp_tables()[0].take(units)
+    return units, mapped, int(np.bitwise_or.reduce(mapped)) if mapped.size else 0
+
+
+def normalise(text: str) -> bytes:
+    """The body as comparison text: UTF-8 words separated by single spaces.
+
+    NFKC, case-folded, every character that is neither a letter nor a digit (Unicode-aware)
+    treated as a separator, so punctuation and whitespace differences vanish.
+
+    Byte-for-byte ``_reference_normalise`` (tests pin it), without its whole-text passes:
+    ASCII text is one byte translation; other text is NFKC'd only around the characters
+    that need it, then mapped through a per-character table in numpy.
+    """
+    if text.isascii():
+        data = np.frombuffer(text.encode("ascii").translate(_ASCII_FOLD), dtype=np.uint8)
+        return _collapse_spaces(data, _SPACE).tobytes()
+    units, mapped, flags = _mapped(text)
+    if flags & _UNSTABLE and not flags & _FALLBACK:
+        units, mapped, flags = _mapped(_nfkc(text, mapped & np.uint32(_UNSTABLE)))
+    if flags & _FALLBACK:
+        return _reference_normalise(text)
+    out = mapped.astype(np.uint16)
+    if flags & _MULTI:
+        at = np.flatnonzero(mapped & np.uint32(_MULTI))
+        tails = _bmp_tables()[1][units[at], 1:].ravel()
+        extra = tails != 0
+        out = np.insert(out, np.repeat(at + 1, 2)[extra], tails[extra])
+    if flags & _DROP:
+        out = out[out != 0]
+    out = _collapse_spaces(out, _SPACE_UNIT)
+    return out.tobytes().decode("utf-16-le").encode("utf-8")
 
 
 def normalise_words(text: str) -> list[str]:
