@@ -236,10 +236,13 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
     if own == 0:
         return best
     density = own / max(1, _tlen(best.text(deep=True)))
+    page_mass = max(mass.values())
     node, probe = best, best
     for _ in range(12):  # page builders nest a dozen wrappers between story blocks
-        if probe.tag == "article" and mass.get(probe.mem_id, 0) >= 0.5 * own:
-            break  # the page marked the story's bounds; beyond are teasers and promos
+        if probe.tag == "article" and mass.get(probe.mem_id, 0) >= 0.5 * page_mass:
+            # The page marked the story's bounds; beyond are teasers and promos. (An
+            # <article> with a small share of the page's story text is a card or a quote.)
+            break
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
