@@ -61,6 +61,10 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.broker.session_timeout,
+        # Faust otherwise waits, on every rebalance, until all in-flight events are acked; a
+        # known hang of that wait (faust-streaming#133, robinhood/faust#402) left a surviving
+        # worker rebalancing forever in the fleet tests. Delivery stays at-least-once.
+        stream_wait_empty=False,
         broker_heartbeat_interval=max(1.0, settings.broker.session_timeout / 10),
         web_enabled=settings.web.enabled,
         web_port=settings.web.port,
