@@ -79,6 +79,13 @@ def test_declared_legacy_charset_is_decoded():
     assert "Gemeinderat für Straßen" in result.body
 
 
+def test_utf8_bytes_under_a_legacy_charset_label_are_read_as_utf8():
+    page = ARTICLE.replace("council", "El tetracampeón eligió council").encode("utf-8")
+    page = page.replace(b"<head>", b'<head><meta charset="iso-8859-15">')  # a stale label
+    result = extract_article(page)
+    assert "El tetracampeón eligió" in result.body
+
+
 _TAGS = st.sampled_from(["div", "p", "span", "article", "section", "a", "li", "ul", "h2",
                          "br", "table", "td", "script", "style", "nav", "b", "</div>", "</p>"])
 

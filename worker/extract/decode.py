@@ -90,4 +90,12 @@ def _decode_bytes(data: bytes, headers: Mapping[str, str] | None) -> str:
         if declared is None and text.count("\ufffd") > max(8, len(text) // 500):
             return data.decode("cp1252", "replace")
         return text
+    if not data.isascii():
+        # Bytes that are valid UTF-8 with non-ASCII text in them are UTF-8, whatever the
+        # label says (pages re-saved or re-served as UTF-8 keep their old charset <meta>);
+        # text in a legacy charset practically never forms valid UTF-8 sequences.
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     return data.decode(declared, "replace")
