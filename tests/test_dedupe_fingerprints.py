@@ -99,6 +99,16 @@ def test_signature_is_datasketch_affine32_minhash_of_the_same_hashes():
     assert np.array_equal(reference.hashvalues, minhash_signature(hashes))
 
 
+def test_signature_of_a_long_text_is_datasketch_affine32_minhash_too():
+    # More grams than the scratch buffer first holds: the grown buffer gives the same values.
+    hashes = np.unique(np.random.default_rng(3).integers(0, 2**32, 9000, dtype=np.uint64))
+    hashes = hashes.astype(np.uint32)
+    reference = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32", hashfunc=int)
+    reference.update_batch(hashes.tolist())
+    assert np.array_equal(reference.hashvalues, minhash_signature(hashes))
+    assert np.array_equal(reference.hashvalues, minhash_signature(hashes))
+
+
 def test_gram_hashes_do_not_depend_on_position():
     alone, _ = shingle_hashes(b"alpha beta gamma")
     inside, words = shingle_hashes(b"x y alpha beta gamma z alpha beta gamma")

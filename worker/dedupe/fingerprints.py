@@ -112,7 +112,7 @@ _PERMS = MinHash(num_perm=NUM_PERM, seed=SEED, scheme="affine32").permutations
 _A = _PERMS[0].astype(np.uint32)[:, np.newaxis]
 _B = _PERMS[1].astype(np.uint32)[:, np.newaxis]
 _EMPTY = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
-_scratch = np.empty((NUM_PERM, 4096), dtype=np.uint32)
+_scratch = np.empty(NUM_PERM * 4096, dtype=np.uint32)
 
 # Polynomial gram hash: sum(byte[t] * P^t) mod 2^64 over a gram's bytes, from prefix sums.
 # P is odd, so it has an inverse mod 2^64 and a gram's hash does not depend on where it sits.
@@ -344,10 +344,12 @@ def minhash_signature(hashes: np.ndarray) -> np.ndarray:
     hv = _fmix32(hashes.astype(np.uint32))[np.newaxis, :]
     # In place in one scratch buffer: allocating two fresh NUM_PERM x n arrays per article
     # costs more than the arithmetic (page faults). Stages run on one thread per process.
+    # The view is contiguous: rows a fixed 16 KiB apart would share cache sets (~20% slower).
     global _scratch
-    if _scratch.shape[1] < hv.shape[1]:
-        _scratch = np.empty((NUM_PERM, max(hv.shape[1], 2 * _scratch.shape[1])), np.uint32)
-    work = _scratch[:, : hv.shape[1]]
+    size = NUM_PERM * hv.shape[1]
+    if _scratch.size < size:
+        _scratch = np.empty(max(size, 2 * _scratch.size), np.uint32)
+    work = _scratch[:size].reshape(NUM_PERM, hv.shape[1])
     np.multiply(_A, hv, out=work)
     np.add(work, _B, out=work)
     return work.min(axis=1)
