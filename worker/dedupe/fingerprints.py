@@ -162,11 +162,16 @@ def _collapse_spaces(data: np.ndarray, space: np.integer) -> np.ndarray:
 
 
 # Flags above the 16-bit code unit in ``_bmp_tables``' per-unit table.
-_UNSTABLE = 1 << 16  # NFKC may change it or join it to the character before
+_UNSTABLE = 1 << 16  # NFKC of the text must look at it together with its neighbours
 _MULTI = 1 << 17  # maps to two or three characters (ß -> ss): the first is in the low bits
 _DROP = 1 << 18  # maps to nothing (invisible format characters)
 _FALLBACK = 1 << 19  # a surrogate: astral text (or a lone surrogate) takes the reference path
-_UNIT = np.uint32(0xFFFF)
+
+
+def _per_character(text: str) -> str:
+    """What the reference does to NFKC text, applied to a short string of it alone."""
+    out = _non_ascii_pattern()[0].sub(_non_ascii_replacement, text.lower())
+    return "".join(c.translate(_ASCII_TO_SPACE) if c.isascii() else c for c in out)
 
 
 @functools.cache
@@ -175,16 +180,17 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
 
     After NFKC, the reference's steps (lower(), the character-class substitution, the ASCII
     translation) act on each character alone — the one contextual rule of lower(), final
-    sigma, is undone by the case fold (ς and σ both end as σ) — so a table of what the
-    reference makes of each character reproduces them: ``mapping[c]`` holds that character
-    (or the first of several, which ``multi[c]`` lists, 0-padded) and the flags above.
-
-    NFKC itself is contextual only around characters that are not stable: a stable
-    character is a starter (combining class 0) that NFKC leaves alone and whose
-    decomposition starts with a character that never composes with one before it, so NFKC
-    of a text is NFKC of its pieces cut before every stable character (Unicode's
-    "boundary before", UAX #15). Doubtful characters count as unstable, which only costs
-    time. Built once, on first use (~0.5 s).
+    sigma, is undone by the case fold (ς and σ both end as σ). NFKC is contextual only
+    around characters that are not "boundaries": a boundary is a starter (combining class
+    0) whose decomposition starts with a starter that never composes with a character
+    before it, so NFKC of a text is NFKC of its pieces cut before every boundary (Unicode's
+    "boundary before", UAX #15), and a boundary followed by a boundary is a piece of one
+    character. So ``mapping[c]`` holds what the reference makes of NFKC(c) (its first
+    character, ``multi[c]`` lists up to three, 0-padded) and flags; the characters that
+    are not boundaries (combining marks, Hangul vowel jamo …) are flagged unstable, and a
+    text holding any is first NFKC'd piece by piece around them.
+    Doubtful characters count as unstable, which only costs time. Built once, on first use
+    (~0.5 s).
     """
     # Second halves of canonical compositions, and the Hangul vowel and final jamo that
     # compose algorithmically: the characters that can join the one before them.
@@ -193,22 +199,24 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
         parts = unicodedata.decomposition(chr(code)).split()
         if len(parts) == 2 and not parts[0].startswith("<"):
             joins_back.add(int(parts[1], 16))
-    pattern, _ = _non_ascii_pattern()
     mapping = np.zeros(0x10000, dtype=np.uint32)
     multi = np.zeros((0x10000, 3), dtype=np.uint16)
     for code in range(0x10000):
         char = chr(code)
-        out = pattern.sub(_non_ascii_replacement, char.lower())
-        out = "".join(c.translate(_ASCII_TO_SPACE) if c.isascii() else c for c in out)
-        if 0xD800 <= code < 0xE000 or any(ord(c) > 0xFFFF for c in out):
+        out = _per_character(unicodedata.normalize("NFKC", char))
+        # Surrogates, and the rare ligatures and squared words that expand to more
+        # than three characters (ﷺ, ㍿), take the reference path.
+        if 0xD800 <= code < 0xE000 or len(out) > 3 or any(ord(c) > 0xFFFF for c in out):
             mapping[code] = _FALLBACK
             continue
-        stable = (
+        head = unicodedata.normalize("NFKD", char)[0]
+        boundary = (
             unicodedata.combining(char) == 0
-            and unicodedata.normalize("NFKC", char) == char
-            and ord(unicodedata.normalize("NFKD", char)[0]) not in joins_back
+            and unicodedata.combining(head) == 0
+            and ord(head) not in joins_back
         )
-        flags = 0 if stable else _UNSTABLE
+        # An unstable character still maps: NFKC leaves the ones that remain unchanged.
+        flags = 0 if boundary else _UNSTABLE
         if not out:
             flags |= _DROP
         elif len(out) > 1:
