@@ -51,7 +51,7 @@ def test_normalisation_ignores_case_punctuation_whitespace_and_unicode_forms():
 TRICKY = (
     "aeEZz09 .,'-\n\t\x00\x7fΣσςßẞİıΐŉǰﬁﬀ½²\u00a0\u2009\u200b\u00ad\ufeff\u2026\u201c\u2014"
     "\u0301\u0327\u0308\u0345\u0338\u1100\u1161\u11a8\uac00\u0915\u093c\u0928\u0b47\u0b56"
-    "ＡＺａ０\u3000\u30ab\u3099\uff76\uff9e\u212b\u2126\u1e9b\u0130\ud800\U0001f600\U0001d400"
+    "\ufdfa\u0f73\u0f71\u0f72\u2153ＡＺａ０\u3000\u30ab\u3099\uff76\uff9e\u212b\u2126\u1e9b\u0130\ud800\U0001f600\U0001d400"
 )
 
 
@@ -107,6 +107,29 @@ def test_signature_of_a_long_text_is_datasketch_affine32_minhash_too():
     reference.update_batch(hashes.tolist())
     assert np.array_equal(reference.hashvalues, minhash_signature(hashes))
     assert np.array_equal(reference.hashvalues, minhash_signature(hashes))
+
+
+def gram_hash_by_definition(gram: bytes) -> int:
+    """The stored scheme spelt out: polynomial hash of the gram's bytes (P = FNV-1 64 prime)
+    mod 2^64, MurmurHash3 fmix64, top 32 bits."""
+    mask = (1 << 64) - 1
+    h = sum(byte * pow(0x100000001B3, i, 1 << 64) for i, byte in enumerate(gram)) & mask
+    h ^= h >> 33
+    h = (h * 0xFF51AFD7ED558CCD) & mask
+    h ^= h >> 33
+    h = (h * 0xC4CEB9FE1A85EC53) & mask
+    h ^= h >> 33
+    return h >> 32
+
+
+def test_gram_hashes_are_the_stored_scheme():
+    text = normalise("Über 3 Straßen — die Jüngste, die Älteste; die Jüngste kam zuerst.")
+    words = text.split()
+    grams = {b" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+    hashes, count = shingle_hashes(text)
+    assert count == len(words)
+    assert hashes.tolist() == sorted({gram_hash_by_definition(g) for g in grams})
+    assert shingle_hashes(b"two words")[0].tolist() == [gram_hash_by_definition(b"two words")]
 
 
 def test_gram_hashes_do_not_depend_on_position():

@@ -309,16 +309,24 @@ def shingle_hashes(normalised: bytes, k: int = SHINGLE) -> tuple[np.ndarray, int
     data = np.frombuffer(normalised, dtype=np.uint8)
     size = data.size
     powers, inverse = _power_tables(size + 1)
-    prefix = np.zeros(size + 1, dtype=np.uint64)
-    np.cumsum(data.astype(np.uint64) * powers[:size], out=prefix[1:])
+    prefix = np.empty(size + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.multiply(data, powers[:size], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     # normalise() leaves exactly one space between words and none at either end.
     spaces = np.flatnonzero(data == _SPACE)
-    starts = np.concatenate(([0], spaces + 1))
-    ends = np.concatenate((spaces, [size]))
-    words = starts.size
+    words = spaces.size + 1
     k = min(k, words)
-    first = starts[: words - k + 1]
-    h = (prefix[ends[k - 1 :]] - prefix[first]) * inverse[first]
+    grams = words - k + 1
+    first = np.empty(grams, dtype=np.intp)
+    first[0] = 0
+    np.add(spaces[: grams - 1], 1, out=first[1:])
+    last = np.empty(grams, dtype=np.intp)
+    last[:-1] = spaces[k - 1 :]
+    last[-1] = size
+    h = prefix.take(last)
+    h -= prefix.take(first)
+    h *= inverse.take(first)
     h ^= h >> _S33
     h *= _M1
     h ^= h >> _S33
