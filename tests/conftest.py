@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.hostile_server import HostileServer
 from worker.settings import Settings, load_settings
 
 
@@ -67,6 +68,13 @@ def pipeline_settings(broker_url: str, tmp_path: Path) -> Settings:
     settings.fetch.per_host_delay = 0.2
     settings.dedupe.settle_seconds = 1.0
     return settings
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[HostileServer]:
+    """The local misbehaving web server of the fetch tests, on 127.0.0.1."""
+    async with HostileServer() as srv:
+        yield srv
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -33,10 +33,6 @@ def settings(**overrides: object) -> FetchSettings:
     return FetchSettings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[HostileServer]:
-    async with HostileServer() as srv:
-        yield srv
 
 
 async def fetch_error(server: HostileServer, path: str, kind: str = "article",

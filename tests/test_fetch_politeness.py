@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.hostile_server import HostileServer
 from worker.fetch.client import Fetcher, FetchError
 from worker.fetch.politeness import Politeness, parse_retry_after
 from worker.fetch.sources import Source
@@ -26,10 +24,6 @@ def settings(**overrides: object) -> FetchSettings:
     return FetchSettings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[HostileServer]:
-    async with HostileServer() as srv:
-        yield srv
 
 
 def gaps(times: list[float]) -> list[float]:

@@ -25,10 +25,6 @@ def request(url: str, kind: str = "article", source: str = "s", **hints: str) ->
                         kind=kind, hints=FetchHints(**hints))
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[HostileServer]:
-    async with HostileServer() as srv:
-        yield srv
 
 
 @pytest.fixture
