@@ -1,0 +1,59 @@
+"""Body rules that decide which blocks are the story, each pinned on a small page."""
+
+import json
+
+from worker.extract import extract_article
+
+_SENTENCES = [
+    "The council voted on Tuesday to extend the river walk by two kilometres, officials said.",
+    "Work on the new section will begin in spring, and the route will link both old bridges.",
+    "Residents asked for more benches, lighting and shade, which the plan now includes as well.",
+    "The project is paid for by a regional grant, with the city covering maintenance costs.",
+]
+
+
+def _paragraphs(sentences: list[str]) -> str:
+    return "".join(f"<p>{s} {s}</p>" for s in sentences)
+
+
+def _page(body: str, head: str = "") -> str:
+    return (f"<html><head><title>River walk</title>{head}</head><body>"
+            f"<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>{body}"
+            "<footer>Contact us</footer></body></html>")
+
+
+def test_story_printed_inside_noscript_is_kept():
+    body = "<noscript><div class='page'>" + _paragraphs(_SENTENCES) + "</div></noscript>"
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body
+
+
+def test_tracking_noscript_is_dropped():
+    body = ("<article>" + _paragraphs(_SENTENCES)
+            + "<noscript>Please enable JavaScript to comment.</noscript></article>")
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert "enable JavaScript" not in article.body
+
+
+def test_page_builder_widgets_holding_paragraphs_are_story():
+    widgets = "".join(
+        f"<div class='elementor-widget elementor-widget-text-editor'>"
+        f"<div class='elementor-widget-container'><p>{s} {s}</p></div></div>"
+        for s in _SENTENCES)
+    share = ("<div class='elementor-widget elementor-widget-share'><a href='/x'>Facebook</a> "
+             "<a href='/y'>Twitter</a> <a href='/z'>Share by email</a></div>")
+    body = f"<div class='elementor elementor-42'>{widgets}{share}</div>"
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert all(s in article.body for s in _SENTENCES)
+    assert "Facebook" not in article.body
+
+
+def test_entity_escaped_json_ld_body_does_not_replace_an_equal_page_body():
+    escaped = " ".join(s.replace("a", "&amp;#97;") for s in _SENTENCES * 2)
+    data = {"@context": "https://schema.org", "@type": "NewsArticle",
+            "headline": "River walk", "articleBody": escaped}
+    head = f'<script type="application/ld+json">{json.dumps(data)}</script>'
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + "</article>", head),
+                              "https://example.org/news/river-walk")
+    assert "&amp;" not in article.body and "&#97;" not in article.body
+    assert len(article.paragraphs) == len(_SENTENCES)
