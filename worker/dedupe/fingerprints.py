@@ -164,10 +164,10 @@ def _collapse_spaces(data: np.ndarray, space: np.integer) -> np.ndarray:
 
 
 # Flags above the 16-bit code unit in ``_bmp_tables``' per-unit table.
-_UNSTABLE = 1 << 16  # NFKC of the text must look at it together with its neighbours
+_UNSTABLE = 1 << 16  # not a boundary: NFKC must see it with the character before
 _MULTI = 1 << 17  # maps to two or three characters (ß -> ss): the first is in the low bits
 _DROP = 1 << 18  # maps to nothing (invisible format characters)
-_FALLBACK = 1 << 19  # a surrogate: astral text (or a lone surrogate) takes the reference path
+_FALLBACK = 1 << 19  # surrogate (astral text) or long expansion: take the reference path
 
 
 def _per_character(text: str) -> str:
@@ -190,9 +190,8 @@ def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
     character. So ``mapping[c]`` holds what the reference makes of NFKC(c) (its first
     character, ``multi[c]`` lists up to three, 0-padded) and flags; the characters that
     are not boundaries (combining marks, Hangul vowel jamo …) are flagged unstable, and a
-    text holding any is first NFKC'd piece by piece around them.
-    Doubtful characters count as unstable, which only costs time. Built once, on first use
-    (~0.5 s).
+    text holding any is first NFKC'd piece by piece around them. Doubtful characters count
+    as unstable, which only costs time. Built once, on first use (~0.5 s).
     """
     # Second halves of canonical compositions, and the Hangul vowel and final jamo that
     # compose algorithmically: the characters that can join the one before them.
@@ -233,8 +232,8 @@ _MAX_NFKC_PIECES = 64
 
 
 def _nfkc(text: str, unstable: np.ndarray) -> str:
-    """NFKC of ``text`` given which of its characters are not stable (see _bmp_tables):
-    only the pieces around unstable characters are normalised."""
+    """NFKC of ``text`` given which of its characters are not boundaries (see _bmp_tables):
+    only the pieces around those are normalised."""
     where = np.flatnonzero(unstable)
     breaks = np.flatnonzero(np.diff(where) > 1)
     if breaks.size >= _MAX_NFKC_PIECES:
@@ -243,7 +242,7 @@ def _nfkc(text: str, unstable: np.ndarray) -> str:
     ends = (where[np.concatenate((breaks, [where.size - 1]))] + 1).tolist()
     pieces, done = [], 0
     for start, end in zip(starts, ends, strict=True):
-        # The stable character before a run may compose with it (e + U+0301 -> é).
+        # The boundary before a run may compose with it (e + U+0301 -> é).
         start = max(start - 1, 0)
         pieces.append(text[done:start])
         pieces.append(unicodedata.normalize("NFKC", text[start:end]))
