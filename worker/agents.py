@@ -1,12 +1,16 @@
 """Thin agents: each one moves records between topics and calls a stage. No stage logic here.
 
 kabar.fetch (key host) ──fetch──► kabar.pages (key canonical URL)
-                                     │ clean: extract + fingerprints + same-URL versions
+                                     │ clean: extract + fingerprints
                                      ▼
-                       kabar.dedupe (internal, key content hash)
-                                     │ dedupe: exact/near copies; enrich; route
+                      kabar.dedupe-id (internal, key article id)
+                                     │ versions: same article again, URL variants
+                                     ▼
+                   kabar.dedupe-content (internal, key content hash)
+                                     │ dedupe: exact and near copies; enrich; route
                                      ▼
             kabar.articles · kabar.duplicates · kabar.deadletter · routed topics
+                   kabar.dedupe-audit (internal): originals re-checked after a settle delay
 """
 
 from __future__ import annotations
@@ -77,13 +81,12 @@ class Pipeline:
         self.topics: Topics = create_topics(app, settings)
         self._routed: dict[str, faust.TopicT] = {}
         self._fetcher: Fetcher | None = None
+        self._fetcher_lock = asyncio.Lock()
         # Tables are partitioned like the stream that writes them: `fetch_seen` like
         # kabar.fetch (host), `article_urls` like dedupe-id (article id), `contents` like
         # dedupe-content (content hash). Their changelogs make them survive restarts.
-        self.fetch_seen = app.Table(
-            "fetch-seen", default=None, partitions=settings.topic.partitions
-        )
         partitions = settings.topic.partitions
+        self.fetch_seen = app.Table("fetch-seen", default=None, partitions=partitions)
         self.article_urls = app.Table("dedupe-urls", default=None, partitions=partitions)
         self.contents = app.Table("dedupe-contents", default=None, partitions=partitions)
         # Near-copy candidates must be visible to every worker, whichever partition indexed
@@ -98,12 +101,14 @@ class Pipeline:
         self._register()
 
     async def fetcher(self) -> Fetcher:
-        # One fetcher per process: per-host politeness must be shared by every actor.
-        if self._fetcher is None:
-            fetcher = Fetcher(self.settings.fetch)
-            fetcher.politeness.apply_sources(list(self.sources.values()))
-            await fetcher.__aenter__()
-            self._fetcher = fetcher
+        # One fetcher per process: per-host politeness must be shared by every actor, so
+        # the concurrent actors must not each create one.
+        async with self._fetcher_lock:
+            if self._fetcher is None:
+                fetcher = Fetcher(self.settings.fetch)
+                fetcher.politeness.apply_sources(list(self.sources.values()))
+                await fetcher.__aenter__()
+                self._fetcher = fetcher
         return self._fetcher
 
     async def close(self) -> None:
