@@ -56,11 +56,12 @@ def broker_kind() -> str:
 
 
 @pytest.fixture
-def pipeline_settings(broker_url: str, tmp_path: Path) -> Settings:
+def pipeline_settings(broker_url: str, broker_kind: str, tmp_path: Path) -> Settings:
     """Settings for one test on the session broker, under a topic prefix of its own so
     tests never see each other's messages or consumer groups."""
     settings = load_settings(env={})
     settings.broker.url = broker_url
+    settings.broker.kind = "tansu" if broker_kind == "tansu" else "kafka"
     settings.topic.prefix = f"t{uuid.uuid4().hex[:10]}."
     settings.topic.partitions = 2
     settings.store.data_dir = str(tmp_path / "data")

@@ -31,14 +31,13 @@ def schema(suffix: str) -> dict:
     return json.loads(path.read_text())
 
 
-async def run_newsroom(settings: Settings, tmp_path: Path, app_options: dict | None = None,
-                       newsroom: Newsroom | None = None
+async def run_newsroom(settings: Settings, tmp_path: Path, newsroom: Newsroom | None = None
                        ) -> tuple[Newsroom, dict[str, list[dict]]]:
     async with newsroom or Newsroom() as newsroom:
         sources_file = tmp_path / "sources.toml"
         sources_file.write_text(newsroom.sources_toml())
         await run_pipeline(settings, sources=load_sources(sources_file), once=True,
-                           progress=False, timeout=150, app_options=app_options)
+                           progress=False, timeout=150)
     topics = {
         suffix: await read_all(settings.broker.url, settings.topic_name(suffix))
         for suffix in ("articles", "duplicates", "deadletter")
@@ -47,12 +46,10 @@ async def run_newsroom(settings: Settings, tmp_path: Path, app_options: dict | N
 
 
 async def test_newsroom_flows_through_the_pipeline_into_exact_topics(
-    pipeline_settings: Settings, tmp_path: Path, broker_kind: str
+    pipeline_settings: Settings, tmp_path: Path
 ) -> None:
-    from worker.broker import faust_settings_for_embedded
 
-    options = faust_settings_for_embedded() if broker_kind == "tansu" else None
-    newsroom, topics = await run_newsroom(pipeline_settings, tmp_path, options)
+    newsroom, topics = await run_newsroom(pipeline_settings, tmp_path)
     articles, duplicates, dead = topics["articles"], topics["duplicates"], topics["deadletter"]
 
     # every message a consumer sees matches the published contract
@@ -100,16 +97,14 @@ async def test_newsroom_flows_through_the_pipeline_into_exact_topics(
 
 
 async def test_restarted_worker_recovers_its_tables_from_the_changelog(
-    pipeline_settings: Settings, tmp_path: Path, broker_kind: str
+    pipeline_settings: Settings, tmp_path: Path
 ) -> None:
     """A second run under the same prefix starts with empty memory and rebuilds its tables
     from their changelog topics: the feeds' known items are not fetched again, and the one
     story the publisher edited (announced as updated) comes out as version 2 of its id."""
-    from worker.broker import faust_settings_for_embedded
     from worker.newsroom import page_html
 
-    options = faust_settings_for_embedded() if broker_kind == "tansu" else None
-    newsroom, first = await run_newsroom(pipeline_settings, tmp_path, options)
+    newsroom, first = await run_newsroom(pipeline_settings, tmp_path)
     assert len(first["articles"]) == 2
     assert len(first["deadletter"]) == 1
 
@@ -122,7 +117,7 @@ async def test_restarted_worker_recovers_its_tables_from_the_changelog(
     assert edited != page_html("english_article.html")
     # the same sites at the same addresses, one story edited
     edited_newsroom = Newsroom(port=newsroom.port, revisions={"english_article.html": edited})
-    _, second = await run_newsroom(pipeline_settings, tmp_path, options, edited_newsroom)
+    _, second = await run_newsroom(pipeline_settings, tmp_path, edited_newsroom)
     articles, duplicates = second["articles"], second["duplicates"]
     assert len(articles) == 3, [(a["url"], a["version"]) for a in articles]
     assert len(second["deadletter"]) == 1  # the broken page is not fetched again

@@ -124,16 +124,10 @@ def _with_broker(stack: ExitStack, settings: Settings) -> str:
         return settings.broker.url
     err.print("starting the embedded broker (Tansu)…", style="dim")
     broker = stack.enter_context(EmbeddedBroker())
-    settings.broker.url = broker.url
-    settings.origin["broker.url"] = "embedded"
+    settings.broker.url, settings.broker.kind = broker.url, "tansu"
+    settings.origin["broker.url"] = settings.origin["broker.kind"] = "embedded"
     err.print(f"embedded broker ready at {broker.bootstrap}", style="dim")
     return broker.url
-
-
-def _app_options(settings: Settings) -> dict[str, Any]:
-    from worker.broker import faust_settings_for_embedded
-
-    return faust_settings_for_embedded() if settings.origin.get("broker.url") == "embedded" else {}
 
 
 @main.command()
@@ -171,8 +165,7 @@ def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: b
     with ExitStack() as stack:
         _with_broker_checked(stack, settings)
         try:
-            stats = run_async(run_pipeline(settings, sources=sources, once=once, timeout=timeout,
-                                           app_options=_app_options(settings)))
+            stats = run_async(run_pipeline(settings, sources=sources, once=once, timeout=timeout))
         except PipelineTimeout as exc:
             fail(str(exc), EXIT_FAILED)
     _print_counts(stats)
@@ -276,8 +269,7 @@ def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> 
     with ExitStack() as stack:
         _with_broker_checked(stack, settings)
         try:
-            summary = run_async(run_demo(settings, once=once, timeout=timeout if once else None,
-                                         app_options=_app_options(settings)))
+            summary = run_async(run_demo(settings, once=once, timeout=timeout if once else None))
         except PipelineTimeout as exc:
             fail(str(exc), EXIT_FAILED)
     from worker.demo import print_summary

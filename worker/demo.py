@@ -30,7 +30,6 @@ class DemoSummary:
 
 async def run_demo(
     settings: Settings, *, once: bool, timeout: float | None,
-    app_options: dict[str, Any] | None = None,
 ) -> DemoSummary:
     started = time.monotonic()
     async with Newsroom() as newsroom:
@@ -38,7 +37,7 @@ async def run_demo(
             sources_file = Path(tmp) / "sources.toml"
             sources_file.write_text(newsroom.sources_toml(), encoding="utf-8")
             stats = await run_pipeline(settings, sources=load_sources(sources_file), once=once,
-                                       timeout=timeout, app_options=app_options)
+                                       timeout=timeout)
     summary = DemoSummary(stats=stats)
     summary.articles = await read_all(settings.broker.url, settings.topic_name("articles"))
     summary.duplicates = await read_all(settings.broker.url, settings.topic_name("duplicates"))

@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
 from rich.console import Console
@@ -21,6 +20,7 @@ from rich.table import Table
 
 from worker.agents import Pipeline
 from worker.app import create_app, max_message_bytes
+from worker.broker import faust_settings_for_embedded
 from worker.enrich import warm as warm_enrichment
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
@@ -72,7 +72,6 @@ async def run_pipeline(
     progress: bool = True,
     console: Console | None = None,
     timeout: float | None = None,
-    app_options: dict[str, Any] | None = None,
     stats: PipelineStats | None = None,
 ) -> PipelineStats:
     """Run the worker (and with ``poll`` the poller of ``sources``) until Ctrl-C, or with
@@ -80,7 +79,8 @@ async def run_pipeline(
     gives the fetch agent each source's options."""
     console = console or Console(stderr=True)
     stats = stats or PipelineStats()
-    app = create_app(settings, **(app_options or {}))
+    options = faust_settings_for_embedded() if settings.broker.kind == "tansu" else {}
+    app = create_app(settings, **options)
     rules = load_rules(settings.routing.file) if settings.routing.file else None
     pipeline = Pipeline(app, settings, stats, rules=rules, sources=sources)
     # stdout belongs to the command's output: Faust's terminal chatter goes to stderr

@@ -30,6 +30,9 @@ class BrokerSettings:
     url: str = ""
     #: how long the group waits for a silent worker before its partitions move (seconds)
     session_timeout: float = 30.0
+    #: kafka (Apache Kafka or any broker that behaves like it) | tansu (the embedded
+    #: broker: the worker then applies the work-arounds in worker/broker.py)
+    kind: str = "kafka"
 
 
 @dataclass(slots=True)
