@@ -55,42 +55,55 @@ def is_acronym(word: str) -> bool:
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
-    prev_end = -1
-    for m in _TOKEN.finditer(text):
-        word = m.group()
-        start, end = m.span()
-        if "'" in word or "’" in word:
-            elided = _ELISION.match(word)
-            if elided:
-                word, start = word[elided.end() :], start + elided.end()
-            stripped = SUFFIX.sub("", word) or word
-        else:
-            stripped = word
-        suffixed = stripped != word
-        if prev_end < 0:
-            sentence_start, gap = True, SENTENCE
-        elif start - prev_end == 1 and text[prev_end] == " ":
+    # One C-level findall gives each word with the non-word run before it, so positions come
+    # from running lengths and no match object is built per word.
+    pairs = _WORD_AFTER_GAP.findall(text)
+    if not pairs:
+        return tokens
+    pos = 0
+    first = True
+    for between, raw in pairs:
+        start = pos + len(between)
+        pos = end = start + len(raw)
+        word, skip, key, cap, acronym, suffixed = _word(raw)
+        if first:
+            sentence_start, gap, first = True, SENTENCE, False
+        elif between == " " and not skip:
             sentence_start, gap = False, SPACE
         else:
-            between = text[prev_end:start]
-            sentence_start = not _BREAKS.isdisjoint(between)
-            if not _SENTENCE_ENDS.isdisjoint(between):
-                gap = SENTENCE
-            else:
-                gap = PUNCTUATION if between.strip() else SPACE
-        first_upper = word[0].isupper()
-        append(
-            Token(
-                word,
-                start,
-                end,
-                fold(stripped),
-                first_upper,
-                sentence_start,
-                first_upper and is_acronym(stripped),
-                gap,
-                suffixed,
-            )
-        )
-        prev_end = end
+            # An elided article counts as separator: "de l'Union" is not one run of words.
+            sentence_start, gap = _gap(between + raw[:skip] if skip else between)
+        append(Token(word, start + skip, end, key, cap, sentence_start, acronym, gap, suffixed))
     return tokens
+
+
+# Between two words there are only non-word characters (a connector not followed by a word
+# character is not part of the word), so this splits the text exactly as _TOKEN.finditer.
+_WORD_AFTER_GAP = re.compile(r"(\W*)(" + _TOKEN.pattern + ")")
+
+
+@lru_cache(maxsize=1 << 17)
+def _word(raw: str) -> tuple[str, int, str, bool, bool, bool]:
+    """What a word's form alone decides, cached (an article repeats its words, a stream its
+    vocabulary): the word without an elided article, how many characters that cut, its
+    key, capitalised, acronym, and whether a case suffix was cut."""
+    word, skip = raw, 0
+    if "'" in word or "’" in word:
+        elided = _ELISION.match(word)
+        if elided:
+            skip = elided.end()
+            word = word[skip:]
+        stripped = SUFFIX.sub("", word) or word
+    else:
+        stripped = word
+    cap = word[0].isupper()
+    return word, skip, fold(stripped), cap, cap and is_acronym(stripped), stripped != word
+
+
+@lru_cache(maxsize=1 << 12)
+def _gap(between: str) -> tuple[bool, int]:
+    """(sentence_start, gap) for what separates a word from the one before it."""
+    sentence_start = not _BREAKS.isdisjoint(between)
+    if not _SENTENCE_ENDS.isdisjoint(between):
+        return sentence_start, SENTENCE
+    return sentence_start, PUNCTUATION if between.strip() else SPACE
