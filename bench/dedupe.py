@@ -13,6 +13,7 @@ shared machine does not count. In the same run:
     - ``full``   what the dedupe stage does: ``fingerprints`` + ``decide`` (URL/version
                  check, exact check, LSH look-up and MinHash verification, record);
     - ``lookup`` ``decide`` alone with precomputed fingerprints (the index's share);
+    - ``fingerprints`` ``fingerprints`` alone (normalisation, hashes, MinHash, bands);
 * memory of the four index tables at ``--index-size`` indexed articles (tracemalloc of the
   Python objects, i.e. Faust's ``memory://`` store) and their serialised size (what the
   changelog topics and a ``rocksdb://`` store hold), per article, extrapolated to 1,000,000;
@@ -231,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
             decide(art, prints[art.id], urls=t["urls"], contents=t["contents"],
                    sigs=t["sigs"], bands=t["bands"], now=NOW)
 
+    def fingerprints_only(batch: list[Article], _: dict[str, dict[str, Any]]) -> None:
+        for art in batch:
+            fingerprints(art)
+
     exact = rate(articles, exact_path, args.passes, tables)
+    prints_only = rate(articles, fingerprints_only, args.passes, tables)
     full = rate(articles, full_path, args.passes, tables)
     lookup = rate(articles, lookup_only, args.passes, tables)
     # The same two paths per evaluation set: fundus is news (846 words mean), wcxb long-form
@@ -254,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "exact_path_per_s": round(exact),
         "full_path_per_s": round(full),
         "lookup_only_per_s": round(lookup),
+        "fingerprints_only_per_s": round(prints_only),
         "per_set": per_set,
         "index_size": n,
         "python_bytes_per_article": round(python_bytes / n),
@@ -278,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  exact-hash path            {exact:8.0f} articles/s")
     print(f"  fingerprint + decide       {full:8.0f} articles/s")
     print(f"  decide only (look-up)      {lookup:8.0f} articles/s")
+    print(f"  fingerprints only          {prints_only:8.0f} articles/s")
     for name, row in per_set.items():
         print(f"  {name:7s} ({row['articles']} articles, {row['words_mean']} words mean): "
               f"exact-hash {row['exact_path_per_s']}/s, fingerprint + decide "
