@@ -21,6 +21,7 @@ from rich.table import Table
 from worker.agents import Pipeline
 from worker.app import create_app, max_message_bytes
 from worker.broker import faust_settings_for_embedded
+from worker.dedupe.fingerprints import fingerprint_text
 from worker.enrich import warm as warm_enrichment
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
@@ -91,7 +92,10 @@ async def run_pipeline(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
-    warm_enrichment()  # gazetteers and the language model, before the first article waits
+    # gazetteers, the language model and the normalisation tables, built before the first
+    # article has to wait for them
+    warm_enrichment()
+    fingerprint_text("Kabar: warm-up — ünïcödé")
     if settings.web.metrics_port:
         serve_metrics(settings.web.bind, settings.web.metrics_port)
     await ensure_topics(
