@@ -12,7 +12,7 @@ and jellyfish and takes tens of milliseconds per article.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from statistics import median
 
@@ -36,55 +36,60 @@ def keywords_from_tokens(
     """Keywords of already tokenised text (the title's and paragraphs' tokens, in order);
     punctuation splits candidate phrases and sentence ends count sentences."""
     stop = gz.stop_words(lang) if lang != "und" else gz.any_stop_words()
-    tf: Counter[str] = Counter()
-    tf_upper: Counter[str] = Counter()
+    # Plain dicts with .get rather than Counter: Counter's __missing__ is a Python call per
+    # new word, and this loop runs once per word of the sample.
+    tf: dict[str, int] = {}
+    tf_upper: dict[str, int] = {}
     positions: dict[str, list[int]] = defaultdict(list)
     left: dict[str, set[str]] = defaultdict(set)
     right: dict[str, set[str]] = defaultdict(set)
-    candidates: Counter[tuple[str, ...]] = Counter()
+    candidates: dict[tuple[str, ...], int] = {}
     surface: dict[tuple[str, ...], str] = {}
     s_index = -1
     budget = SAMPLE_CHARS
     # A headline capitalises for style ("Kalah Lawan Azerbaijan"): its case says nothing.
-    headline = {id(t) for t in segments[0]} if len(segments) > 1 else set()
+    headline = segments[0] if len(segments) > 1 else ()
     for chunk, new_sentence in _chunks(segments):
         if budget <= 0:
             break
         budget -= chunk[-1].end - chunk[0].start
         s_index += new_sentence
+        in_headline = chunk[0] in headline
         words = [t.text for t in chunk]
         keys = [t.key for t in chunk]
+        # A phrase may start or end only on a content word.
+        content = [not (k in stop or len(k) < 2 or k.isdigit()) for k in keys]
         last = len(keys) - 1
         for i, key in enumerate(keys):
             word = words[i]
-            tf[key] += 1
+            tf[key] = tf.get(key, 0) + 1
             if (
-                word[0].isupper()
+                not in_headline
+                and word[0].isupper()
                 and (i > 0 or chunk[0].gap != SENTENCE or word.isupper())
-                and id(chunk[i]) not in headline
             ):
-                tf_upper[key] += 1
+                tf_upper[key] = tf_upper.get(key, 0) + 1
             positions[key].append(s_index)
             if i:
                 left[key].add(keys[i - 1])
             if i < last:
                 right[key].add(keys[i + 1])
-            if key in stop or len(key) < 2 or key.isdigit():
+            if not content[i]:
                 continue
             # Phrases start and end on a content word; stop words may sit inside.
-            for n in range(1, MAX_WORDS + 1):
-                end = i + n - 1
-                if end > last:
-                    break
+            for end in range(i, min(i + MAX_WORDS, last + 1)):
                 tail = keys[end]
                 if len(tail) < 2 or tail.isdigit():
                     break
-                if tail in stop:
+                if not content[end]:
                     continue
                 gram = tuple(keys[i : end + 1])
-                if gram not in candidates:
+                seen = candidates.get(gram)
+                if seen is None:
                     surface[gram] = " ".join(words[i : end + 1])
-                candidates[gram] += 1
+                    candidates[gram] = 1
+                else:
+                    candidates[gram] = seen + 1
     sentences = s_index + 1
     if not candidates:
         return []
@@ -98,7 +103,7 @@ def keywords_from_tokens(
     for key, freq in tf.items():
         if key in stop:
             continue
-        t_case = tf_upper[key] / (1.0 + math.log(freq))
+        t_case = tf_upper.get(key, 0) / (1.0 + math.log(freq))
         t_pos = math.log(math.log(3.0 + median(positions[key])))
         t_freq = freq / (mean_tf + std_tf or 1.0)
         # YAKE's relatedness: distinct neighbours per occurrence, scaled by TF / max TF.
