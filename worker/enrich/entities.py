@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 
 from worker.enrich import gazetteer as gz
 from worker.enrich import lexicon
-from worker.enrich.tokens import SPACE, Token, is_acronym, tokenize
-from worker.enrich.tokens import SUFFIX as _SUFFIX
+from worker.enrich.tokens import SPACE, Token, is_acronym, strip_suffix, tokenize
 
 PERSON, ORGANIZATION, PLACE = "person", "organization", "place"
 
@@ -124,7 +123,7 @@ class _Context:
             found is not None
             and surface is not None
             and not surface.isascii()
-            and gz.norm(_SUFFIX.sub("", surface)) not in self.exact
+            and gz.norm(strip_suffix(surface)) not in self.exact
         ):
             return None
         return found
@@ -133,7 +132,7 @@ class _Context:
         found = self.orgs.get(key)
         if found is not None and surface is not None:
             forms = self.acronym_forms.get(key)
-            if forms is not None and _SUFFIX.sub("", surface) not in forms:
+            if forms is not None and strip_suffix(surface) not in forms:
                 return None
         return found
 
@@ -372,13 +371,13 @@ class _Extractor:
             return False
         if not ctx.ordinary(tok):
             self.order += 1
-            self.unresolved.append((key, _SUFFIX.sub("", tok.text), self.order, segment))
+            self.unresolved.append((key, strip_suffix(tok.text), self.order, segment))
         return True
 
     def known(self, toks: list[Token], text: str, segment: int) -> bool:
         """The whole phrase is a gazetteer name."""
         surface = text[toks[0].start : toks[-1].end]
-        key = gz.fold(_SUFFIX.sub("", surface))
+        key = gz.fold(strip_suffix(surface))
         org = self.ctx.org(key, surface)
         if org is not None:
             self.add(ORGANIZATION, org.name, surface, segment, end=toks[-1].end)
@@ -486,7 +485,7 @@ class _Extractor:
         if all(t.acronym for t in rest) or any(t.key in _CONJUNCTIONS for t in rest):
             return False
         name = text[rest[0].start : rest[-1].end]
-        self.add(PERSON, _SUFFIX.sub("", name), name, segment, end=rest[-1].end)
+        self.add(PERSON, strip_suffix(name), name, segment, end=rest[-1].end)
         return True
 
     def untitled(
@@ -506,7 +505,7 @@ class _Extractor:
             and not any(t.key in _CONJUNCTIONS for t in toks)
             and (toks[0].key in ctx.names or self.apposition(tokens, toks, text))
         ):
-            self.add(PERSON, _SUFFIX.sub("", surface), surface, segment, end=toks[-1].end)
+            self.add(PERSON, strip_suffix(surface), surface, segment, end=toks[-1].end)
             return
         found: list[tuple[int, int]] = []
         pending: list[tuple[str, str, gz.Place | gz.Org, int]] = []
@@ -514,7 +513,7 @@ class _Extractor:
         while i < len(toks):
             for j in range(min(len(toks), i + _MAX_NAME_TOKENS), i, -1):
                 sub = text[toks[i].start : toks[j - 1].end]
-                key = gz.fold(_SUFFIX.sub("", sub))
+                key = gz.fold(strip_suffix(sub))
                 hit: gz.Place | gz.Org | None = ctx.org(key) or ctx.place(key, sub)
                 if hit is not None:
                     pending.append((sub, key, hit, toks[j - 1].end))
@@ -552,7 +551,7 @@ class _Extractor:
                 self.add(ORGANIZATION, tok.text, tok.text, segment, end=tok.end)
             elif not tok.sentence_start or tok.key not in ctx.stop:
                 self.order += 1
-                self.unresolved.append((tok.key, _SUFFIX.sub("", tok.text), self.order, segment))
+                self.unresolved.append((tok.key, strip_suffix(tok.text), self.order, segment))
 
     def apposition(self, tokens: list[Token], toks: list[Token], text: str) -> bool:
         """A name set off by commas next to a role: "Sophie Binet, la secrétaire générale",

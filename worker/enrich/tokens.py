@@ -16,6 +16,14 @@ _TOKEN = re.compile(r"\w+(?:[-‐'’&.]\w+)*")
 _ELISION = re.compile(r"^[a-zà-ÿ]{1,5}['’](?=[^\W\d_])")
 #: "'s", Turkish case suffixes ("Türkiye'de", "İstanbul'da") and a bare trailing apostrophe.
 SUFFIX = re.compile(r"['’][a-zçğıöşü]{0,5}$")
+
+
+def strip_suffix(text: str) -> str:
+    """``text`` without a trailing case suffix or "'s"; the regex runs only when there is an
+    apostrophe to find (most words have none, and the call costs more than the test)."""
+    return SUFFIX.sub("", text) if "'" in text or "’" in text else text
+
+
 # What may end a sentence, for capitalisation: a word after these is capitalised by position.
 _BREAKS = frozenset('.!?:;"“”‘«»([–—-\n')
 _SENTENCE_ENDS = frozenset(".!?…\n")
