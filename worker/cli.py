@@ -115,15 +115,19 @@ def _load_sources(path: str) -> list[Any]:
 
 
 def _with_broker(stack: ExitStack, settings: Settings) -> str:
-    """The broker URL to use: the configured one, else a freshly started embedded broker."""
-    from worker.broker import EmbeddedBroker, wait_for_kafka
+    """The broker URL to use: the configured one once it answers, else a freshly started
+    embedded broker. Exits with EXIT_BROKER when neither is to be had."""
+    from worker.broker import BrokerUnavailable, EmbeddedBroker, wait_for_kafka
     from worker.kafka_io import bootstrap_servers
 
     if settings.broker.url:
-        asyncio.run(wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15))
+        run_async(wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15))
         return settings.broker.url
     err.print("starting the embedded broker (Tansu)…", style="dim")
-    broker = stack.enter_context(EmbeddedBroker())
+    try:
+        broker = stack.enter_context(EmbeddedBroker())
+    except BrokerUnavailable as exc:
+        fail(str(exc), EXIT_BROKER)
     settings.broker.url, settings.broker.kind = broker.url, "tansu"
     settings.origin["broker.url"] = settings.origin["broker.kind"] = "embedded"
     err.print(f"embedded broker ready at {broker.bootstrap}", style="dim")
@@ -163,21 +167,12 @@ def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: b
                                      "routing.file": routes_file})
     sources = _load_sources(settings.sources.file)
     with ExitStack() as stack:
-        _with_broker_checked(stack, settings)
+        _with_broker(stack, settings)
         try:
             stats = run_async(run_pipeline(settings, sources=sources, once=once, timeout=timeout))
         except PipelineTimeout as exc:
             fail(str(exc), EXIT_FAILED)
     _print_counts(stats)
-
-
-def _with_broker_checked(stack: ExitStack, settings: Settings) -> str:
-    from worker.broker import BrokerUnavailable
-
-    try:
-        return _with_broker(stack, settings)
-    except BrokerUnavailable as exc:
-        fail(str(exc), EXIT_BROKER)
 
 
 def _print_counts(stats: Any) -> None:
@@ -211,7 +206,7 @@ def worker(ctx: click.Context, broker: str | None, sources_file: str | None,
     sources = _load_sources(settings.sources.file) if Path(settings.sources.file).is_file() \
         else None
     with ExitStack() as stack:
-        _with_broker_checked(stack, settings)
+        _with_broker(stack, settings)
         run_async(run_pipeline(settings, sources=sources, poll=False))
 
 
@@ -267,7 +262,7 @@ def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> 
     settings.fetch.allow_private_addresses = True
     settings.origin["fetch.allow_private_addresses"] = "kabar demo (sample sites on loopback)"
     with ExitStack() as stack:
-        _with_broker_checked(stack, settings)
+        _with_broker(stack, settings)
         try:
             summary = run_async(run_demo(settings, once=once, timeout=timeout if once else None))
         except PipelineTimeout as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import orjson
@@ -71,14 +70,6 @@ async def read_all(url: str, topic: str, *, idle_timeout: float = 2.0) -> list[d
         ]
     except UnknownTopic:
         return []
-
-
-async def wait_for_topic(url: str, topic: str, timeout: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while topic not in await list_topics(url):
-        if asyncio.get_running_loop().time() > deadline:
-            raise UnknownTopic(topic)
-        await asyncio.sleep(0.5)
 
 
 async def ensure_topics(
