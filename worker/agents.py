@@ -152,7 +152,7 @@ class Pipeline:
                     reason="unexpected_error",
                     message=f"{type(exc).__name__}: {exc}",
                     failed_at=utc_now(),
-                    topic=self.settings.topic_name(suffix),
+                    topic=getattr(self.topics, suffix).get_topic_name(),
                     key=key.decode("utf-8", "replace") if key else None,
                     payload=value.decode("utf-8", "replace"),
                 )

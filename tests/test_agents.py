@@ -1,0 +1,32 @@
+"""The agents' guard: a stage that raises never kills an agent or loses the message."""
+
+from __future__ import annotations
+
+from worker.agents import Pipeline
+from worker.app import create_app
+from worker.models import DeadLetter
+from worker.settings import load_settings
+
+
+async def test_unexpected_stage_error_becomes_a_dead_letter_naming_the_real_topic() -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    letters: list[DeadLetter] = []
+
+    async def capture(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    async def broken_stage(value: bytes) -> None:
+        raise KeyError("content_hash")
+
+    pipeline.send_dead_letter = capture  # type: ignore[method-assign]
+    await pipeline._guarded("versions", "by_id", b"abc", b'{"id": "abc"}', broken_stage)
+
+    [letter] = letters
+    assert (letter.stage, letter.reason) == ("versions", "unexpected_error")
+    assert letter.topic == "kabar.dedupe-id"
+    assert letter.key == "abc" and letter.payload == '{"id": "abc"}'
+    assert "KeyError" in letter.message
+    assert pipeline.stats.counts["errors"] == 1
+    assert pipeline.stats.done["by_id"] == 1
