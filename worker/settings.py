@@ -104,6 +104,13 @@ class RoutingSettings:
 
 
 @dataclass(slots=True)
+class EnrichSettings:
+    #: optional spaCy pipeline (package name such as en_core_web_sm, or the path of a saved
+    #: pipeline; needs the `spacy` extra) whose entities join the rule-based ones; "": off
+    spacy_model: str = ""
+
+
+@dataclass(slots=True)
 class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     topic: TopicSettings = field(default_factory=TopicSettings)
@@ -113,6 +120,7 @@ class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    enrich: EnrichSettings = field(default_factory=EnrichSettings)
     #: "section.key" → where the value came from (default, file path, env var, flag)
     origin: dict[str, str] = field(default_factory=dict, repr=False)
 

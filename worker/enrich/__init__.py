@@ -10,7 +10,7 @@ import dataclasses
 import gc
 from typing import Any
 
-from worker.enrich import gazetteer
+from worker.enrich import gazetteer, spacy_ner
 from worker.enrich.dates import to_utc
 from worker.enrich.entities import Entity, extract_entities
 from worker.enrich.keywords import keywords_from_tokens
@@ -27,29 +27,36 @@ __all__ = ["enrich", "enrichment_block", "warm"]
 ENRICHMENT_VERSION = 1
 
 
-def warm() -> None:
-    """Load the language model and every gazetteer now (about two seconds), so a worker's
-    first article is as fast as the rest.
+def warm(spacy_model: str = "") -> None:
+    """Load the language model, every gazetteer and the optional spaCy pipeline now (about
+    two seconds without spaCy), so a worker's first article is as fast as the rest and a
+    missing pipeline is reported at start.
 
     The gazetteers are a few hundred thousand long-lived objects; ``gc.freeze()`` moves
     them (and whatever else the process has built so far) out of the collector's reach,
     otherwise every full collection walks them again and an unlucky article pays for it
     (measured: p99 enrichment fell several-fold)."""
     gazetteer.warm()
+    if spacy_model:
+        spacy_ner.pipeline(spacy_model)
     detect_language("warm up the language model with a sentence long enough to score", None)
     gc.collect()
     gc.freeze()
 
 
-def enrich(article: Article, *, timezone_hint: str | None = None) -> Article:
+def enrich(
+    article: Article, *, timezone_hint: str | None = None, spacy_model: str = ""
+) -> Article:
     """Return ``article`` with ``language``, ``published_at_utc``, ``word_count`` (only when
-    the extractor left 0) and the ``enrichment`` block filled in."""
+    the extractor left 0) and the ``enrichment`` block filled in. ``spacy_model`` is the
+    ``enrich.spacy_model`` setting: an optional spaCy pipeline whose entities join the
+    rule-based ones ("" = off)."""
     paragraphs = article.paragraphs or [p for p in article.body.split("\n\n") if p.strip()]
     language, confidence = detect_language(
         _opening(article.title, paragraphs), article.declared_language
     )
     word_count = article.word_count or count_words("\n".join(paragraphs))
-    block = enrichment_block(article, paragraphs, language, word_count)
+    block = enrichment_block(article, paragraphs, language, word_count, spacy_model)
     block["language_confidence"] = confidence
     return dataclasses.replace(
         article,
@@ -61,7 +68,11 @@ def enrich(article: Article, *, timezone_hint: str | None = None) -> Article:
 
 
 def enrichment_block(
-    article: Article, paragraphs: list[str], language: str, word_count: int
+    article: Article,
+    paragraphs: list[str],
+    language: str,
+    word_count: int,
+    spacy_model: str = "",
 ) -> dict[str, Any]:
     # Tokenise once: entities and keywords read the same words.
     segments = [tokenize(t) for t in [article.title or "", *paragraphs]]
@@ -71,6 +82,7 @@ def enrichment_block(
         title=article.title,
         dateline=article.dateline,
         segments=segments,
+        spacy_model=spacy_model,
     )
     return {
         "version": ENRICHMENT_VERSION,

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from worker.enrich import gazetteer as gz
-from worker.enrich import lexicon
+from worker.enrich import lexicon, spacy_ner
 from worker.enrich.tokens import SPACE, Token, is_acronym, strip_suffix, tokenize
 
 PERSON, ORGANIZATION, PLACE = "person", "organization", "place"
@@ -575,6 +575,36 @@ class _Extractor:
                     return True
         return False
 
+    # -- an optional spaCy pipeline -----------------------------------------------------------
+    def merge(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[str, int, int]]]) -> None:
+        """Add the entities a spaCy pipeline found that the rules did not: the rules stay the
+        backbone (a name they found keeps their type and count), places still resolve through
+        the gazetteer to an ISO code where it knows them, and a lone word the rules will link
+        to a person they found ("Putin") is left to that linking."""
+        ctx = self.ctx
+        seen = {gz.fold(f) for m in self.mentions for f in (m.surface, m.canonical)}
+        seen.update(gz.fold(alias) for _type, _canonical, alias in self.same_as)
+        people = [gz.fold(m.canonical).split() for m in self.mentions if m.type == PERSON]
+        added: set[str] = set()
+        for n, (text, found) in enumerate(zip(texts, spans, strict=True)):
+            for type_, start, end in found:
+                surface = strip_suffix(text[start:end].strip())
+                head, _, rest = surface.partition(" ")
+                if rest and gz.fold(head) in ctx.stop:
+                    surface = rest  # "the European Union"
+                key = gz.fold(surface)
+                if not key or key in seen or (
+                    " " not in key and any(_same_person([key], w) for w in people)
+                ):
+                    continue
+                place = ctx.place(key, surface) if type_ == PLACE else None
+                org = ctx.org(key) if type_ == ORGANIZATION else None
+                canonical = place.name if place else org.name if org else surface
+                self.add(type_, canonical, surface, min(n, 2), place)
+                added.add(key)
+        # A word the pipeline named is counted by its mention, not again by linking.
+        self.unresolved = [u for u in self.unresolved if u[0] not in added]
+
     # -- the whole article ------------------------------------------------------------------
     def entities(self) -> list[Entity]:
         by_key: dict[tuple[str, str], Entity] = {}
@@ -656,9 +686,11 @@ def extract_entities(
     title: str | None = None,
     dateline: str | None = None,
     segments: Sequence[list[Token]] | None = None,
+    spacy_model: str = "",
 ) -> list[Entity]:
     """Entities in an article: the headline, then each paragraph in order. ``segments``
-    are the title's and paragraphs' tokens when the caller has them already."""
+    are the title's and paragraphs' tokens when the caller has them already; ``spacy_model``
+    names an optional spaCy pipeline whose entities are merged in (``spacy_ner``)."""
     texts = [title or "", *paragraphs]
     if segments is None:
         segments = [tokenize(t) for t in texts]
@@ -669,6 +701,9 @@ def extract_entities(
             ex.add(PLACE, place.name, dateline.strip(), 1, place)
     for n, (text, tokens) in enumerate(zip(texts, segments, strict=True)):
         ex.run(text, tokens, min(n, 2), headline=n == 0)
+    nlp = spacy_ner.pipeline(spacy_model) if spacy_model else None
+    if nlp is not None:
+        ex.merge(texts, spacy_ner.spacy_spans(nlp, texts))
     return ex.entities()
 
 
