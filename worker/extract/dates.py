@@ -205,23 +205,24 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
     return _valid(year, month, day, hour, minute or 0, second or 0, offset)
 
 
-def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000
-                    ) -> PageDate | None:
+def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
+                    numeric: bool = True) -> PageDate | None:
     """The first date (with its time and zone when printed next to it) in a short text.
 
     ``month_first`` resolves 03/04/2024 as March 4 (US pages); otherwise day first.
+    ``numeric=False`` accepts only dates with a named month.
     """
     # One space between words: fewer ways for the optional separators to match.
     text = " ".join(text[:limit].split())
     best: tuple[int, PageDate] | None = None
-    for pattern in _TEXT_PATTERNS:
+    for pattern in _TEXT_PATTERNS if numeric else _TEXT_PATTERNS[:3]:
         for m in pattern.finditer(text):
             found = _from_match(m, dmy=not month_first)
             if found is not None:
                 if best is None or m.start() < best[0]:
                     best = (m.start(), found)
                 break
-    for pattern in _TIME_FIRST:
+    for pattern in _TIME_FIRST if numeric else _TIME_FIRST[:1]:
         m2 = pattern.search(text)
         if m2 is not None and (best is None or m2.start() <= best[0]):
             date = _from_match(m2, "x", dmy=not month_first)

@@ -213,12 +213,15 @@ def find_authors(tree: LexborHTMLParser, data: Structured) -> list[str]:
 
 _PUBLISHED_META = ("article:published_time", "og:article:published_time", "article.published",
                    "article:published", "pubdate", "publishdate", "publish-date", "publish_date",
-                   "date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.date",
-                   "dcterms.issued", "sailthru.date", "parsely-pub-date", "datepublished",
-                   "og:pubdate", "date.available", "citation_publication_date",
+                   "published", "published-date", "published_date", "published_time",
+                   "date", "dc.date", "dc.date.issued", "dc.date.created", "dcterms.created",
+                   "dcterms.date", "dcterms.issued", "sailthru.date", "parsely-pub-date",
+                   "datepublished", "schema:datepublished", "og:pubdate", "date.available",
+                   "citation_publication_date", "citation_date",
                    "cxenseparse:recs:publishtime", "publication_date", "release_date")
-_MODIFIED_META = ("article:modified_time", "og:updated_time", "dateModified", "datemodified",
-                  "dcterms.modified", "last-modified", "lastmod", "article.updated")
+_MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified",
+                  "schema:datemodified", "dcterms.modified", "last-modified", "lastmod",
+                  "article.updated")
 _DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
                '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
                '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
@@ -227,13 +230,22 @@ _MODIFIED_HINT = re.compile(r"updat|modif|aktualisiert|diperbarui|mis à jour|ac
                             r"atualiz|aggiorn|bijgewerkt", re.I)
 
 
+def _meta_date(value: str | None) -> PageDate | None:
+    """ISO 8601, or a date with its month named ('March 27, 2025', '2023 Jan 7'), which meta
+    tags also carry. Numeric non-ISO values ('11/01/2023') are left out: their order is a
+    guess, and templates fill them with the wrong field more often than not."""
+    if not value:
+        return None
+    return parse_iso(value) or parse_text_date(value[:100], numeric=False)
+
+
 def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate | None,
                                                                         PageDate | None]:
     """(published, modified) from JSON-LD, meta tags, microdata and <time datetime>."""
-    published = None
-    for value in (data.article_value("datePublished", "dateCreated", "uploadDate"),
-                  *(data.first_meta(k) for k in _PUBLISHED_META)):
-        published = parse_iso(text_of(value) or "")
+    published = parse_iso(text_of(data.article_value("datePublished", "dateCreated",
+                                                      "uploadDate")) or "")
+    for key in () if published else _PUBLISHED_META:
+        published = _meta_date(data.first_meta(key))
         if published:
             break
     if published is None:
@@ -246,10 +258,9 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
             published = parse_iso(attrs.get("datetime") or attrs.get("content") or "")
             if published:
                 break
-    modified = None
-    for value in (data.article_value("dateModified"), *(data.first_meta(k.lower())
-                                                        for k in _MODIFIED_META)):
-        modified = parse_iso(text_of(value) or "")
+    modified = parse_iso(text_of(data.article_value("dateModified")) or "")
+    for key in () if modified else _MODIFIED_META:
+        modified = _meta_date(data.first_meta(key))
         if modified:
             break
     return published, modified
