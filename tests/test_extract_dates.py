@@ -37,3 +37,14 @@ def test_named_month_only_parsing_ignores_numeric_dates():
     assert parse_text_date("11/01/2023", numeric=False) is None
     assert parse_text_date("Sat, 19 Oct 2019 00:04:00", numeric=False).iso() == \
         "2019-10-19T00:04:00"
+
+
+def test_long_texts_find_the_first_date_with_its_time_far_from_the_start():
+    filler = "The council met again to talk about roads and schools. " * 40
+    text = f"{filler} Posted 08:48 WIB, Sabtu 7 Oktober 2023. {filler} 9 October 2023"
+    assert parse_text_date(text, limit=6000).iso() == "2023-10-07T08:48:00+07:00"
+
+
+def test_texts_without_a_plausible_year_have_no_date():
+    assert parse_text_date("Page 12 of 30, chapter 7, 1500 words") is None
+    assert parse_text_date("7 October 1850") is None

@@ -205,6 +205,25 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
     return _valid(year, month, day, hour, minute or 0, second or 0, offset)
 
 
+#: Every text pattern needs a year 1990–2100 (``_valid``); the lookahead finds overlapping ones.
+_YEAR = re.compile(r"(?=(?:19|20|21)\d\d)")
+#: How far a match may start before its year and end after it: the longest forms are a time
+#: with its zone before the date ("08:48 WIB, Sabtu 7 Oktober 2023") and one after it.
+_BEFORE_YEAR, _AFTER_YEAR = 120, 120
+
+
+def _year_windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of ``text`` that can hold a date: around each year, merged when they touch."""
+    windows: list[tuple[int, int]] = []
+    for m in _YEAR.finditer(text):
+        start, end = max(0, m.start() - _BEFORE_YEAR), m.start() + 4 + _AFTER_YEAR
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
 def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
                     numeric: bool = True) -> PageDate | None:
     """The first date (with its time and zone when printed next to it) in a short text.
@@ -214,18 +233,31 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     """
     # One space between words: fewer ways for the optional separators to match.
     text = " ".join(text[:limit].split())
+    # This runs on many paragraphs and long page texts: the patterns (a large alternation of
+    # month names) only scan the stretches around a plausible year, and none without one.
+    windows = _year_windows(text)
+    if not windows:
+        return None
+    dmy = not month_first
     best: tuple[int, PageDate] | None = None
     for pattern in _TEXT_PATTERNS if numeric else _TEXT_PATTERNS[:3]:
-        for m in pattern.finditer(text):
-            found = _from_match(m, dmy=not month_first)
+        found = None
+        for start, end in windows:
+            if best is not None and start >= best[0]:
+                break
+            for m in pattern.finditer(text, start, end):
+                found = _from_match(m, dmy=dmy)
+                if found is not None:
+                    if best is None or m.start() < best[0]:
+                        best = (m.start(), found)
+                    break
             if found is not None:
-                if best is None or m.start() < best[0]:
-                    best = (m.start(), found)
                 break
     for pattern in _TIME_FIRST if numeric else _TIME_FIRST[:1]:
-        m2 = pattern.search(text)
+        m2 = next((m for start, end in windows if (m := pattern.search(text, start, end))),
+                  None)
         if m2 is not None and (best is None or m2.start() <= best[0]):
-            date = _from_match(m2, "x", dmy=not month_first)
+            date = _from_match(m2, "x", dmy=dmy)
             if date is not None:
                 best = (m2.start(), PageDate(date.year, date.month, date.day,
                                              *_from_match_time(m2)))
