@@ -208,7 +208,7 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
 #: Every text pattern needs a year 1990–2100 (``_valid``); the lookahead finds overlapping ones.
 _YEAR = re.compile(r"(?=(?:19|20|21)\d\d)")
 #: How far a match may start before its year and end after it: the longest forms are a time
-#: with its zone before the date ("08:48 WIB, Sabtu 7 Oktober 2023") and one after it.
+#: with its zone before the date ("08:48 WIB, 7 Oktober 2023") and one after it.
 _BEFORE_YEAR, _AFTER_YEAR = 120, 120
 
 
