@@ -70,10 +70,10 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     an offset, and feed facts (``published_at``, ``title``) used as weak evidence.
     """
     hints = hints or {}
-    text = decode_html(html, headers, url)
-    if not _TAG.search(text[:65536]):
+    decoded = decode_html(html, headers, url)
+    if not _TAG.search(decoded.text[:65536]):
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
-    tree = LexborHTMLParser(text)
+    tree = LexborHTMLParser(decoded.utf8)
     if tree.root is None:
         raise ExtractionError("not_html", "the parser found no document", url)
     data = Structured(tree)
