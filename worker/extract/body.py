@@ -98,27 +98,38 @@ def _link_density(node: LexborNode, text_len: int) -> float:
     return min(1.0, links / text_len)
 
 
+#: The three kinds of text block in one selector: each whole-document query costs about a
+#: tenth of a millisecond however little it matches (one query: 0.22 ms, three: 0.48 ms).
+_BLOCKS_SELECTOR = f"{_SCORED_SELECTOR}, {_LEAF_DIV_SELECTOR}, br"
+
+
 def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
                      ) -> list[tuple[LexborNode, str, int]]:
     """Text-bearing blocks as (node, raw text, length without whitespace): <p>, <pre>, cells,
     leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
+    scored: list[LexborNode] = []
+    divs: list[LexborNode] = []
+    breaks: list[LexborNode] = []
+    for node in root.css(_BLOCKS_SELECTOR):
+        tag = node.tag
+        (divs if tag == "div" else breaks if tag == "br" else scored).append(node)
     found: list[tuple[LexborNode, str, int]] = []
     seen: set[int] = set()
-    for node in root.css(_SCORED_SELECTOR):
+    for node in scored:
         text = node.text(deep=True)
         size = _tlen(text)
         if size >= 20:
             found.append((node, text, size))
             seen.add(node.mem_id)
     # Paragraphs written as bare <div>s (no block inside), as many React sites do.
-    for node in root.css(_LEAF_DIV_SELECTOR):
+    for node in divs:
         leaf_divs.add(node.mem_id)
         text = node.text(deep=True)
         size = _tlen(text)
         if size >= 42 and node.mem_id not in seen and _link_density(node, size) < 0.5:
             found.append((node, text, size))
             seen.add(node.mem_id)
-    for br in root.css("br"):
+    for br in breaks:
         parent = br.parent
         if parent is None or parent.mem_id in seen:
             continue
