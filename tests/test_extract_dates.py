@@ -48,3 +48,30 @@ def test_long_texts_find_the_first_date_with_its_time_far_from_the_start():
 def test_texts_without_a_plausible_year_have_no_date():
     assert parse_text_date("Page 12 of 30, chapter 7, 1500 words") is None
     assert parse_text_date("7 October 1850") is None
+
+
+def test_the_byline_date_under_the_headline_is_used_without_structured_data():
+    byline = "<p class='x'>By Ann Lee</p><span>Published on Oct 31, 2025</span>"
+    related = "<aside><p>More</p><span>Dec 4, 2025</span></aside>"
+    assert published(byline=byline + related) == "2025-10-31"
+
+
+def test_dates_in_long_lines_after_the_headline_are_not_the_byline():
+    caption = ("<figcaption>A file photograph shows the minister speaking in Shah Alam on "
+               "November 19, 2024, before the vote.</figcaption>")
+    assert published('<meta property="article:published_time" content="2024-11-22T10:00:00Z">',
+                     caption) == "2024-11-22T10:00:00+00:00"
+
+
+def test_an_updated_byline_date_is_not_the_publish_date():
+    byline = "<div><span>Last updated:</span> <span>Dec 12, 2025</span></div>"
+    head = '<meta property="article:published_time" content="2025-03-01T10:00:00Z">'
+    assert published(head, byline) == "2025-03-01T10:00:00+00:00"
+
+
+def test_a_byline_printed_well_before_the_structured_date_wins():
+    # A migrated or re-indexed story: the CMS stamped it again, the page still prints its day.
+    head = '<meta property="article:published_time" content="2025-01-31T12:00:00Z">'
+    assert published(head, "<div class='meta'>03/01/2017</div>") == "2017-01-03"
+    # One day apart is a time-zone matter: the structured instant stays.
+    assert published(head, "<div>30 January 2025</div>") == "2025-01-31T12:00:00+00:00"

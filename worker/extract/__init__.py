@@ -34,6 +34,7 @@ from worker.extract.dates import (
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
+    byline_date,
     date_after_headline,
     find_authors,
     find_canonical,
@@ -155,9 +156,16 @@ def _id_source(canonical: str | None, url: str | None, body: str) -> str:
 def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 limit: datetime, profile: SiteProfile | None
                 ) -> tuple[PageDate | None, PageDate | None]:
-    """Dates from structured data, the profile's date element, then date-like elements."""
+    """Dates from structured data, the profile's date element, the byline under the headline,
+    then other date-like elements."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
+    byline = not_after(byline_date(tree, month_first), limit)
+    if published is not None and byline is not None and _printed_earlier(byline, published,
+                                                                          modified):
+        # Sites re-stamp old stories when they migrate or re-index them; the day printed
+        # under the headline is when the story first appeared.
+        published = byline
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)
@@ -167,8 +175,17 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 if published:
                     break
     if published is None:
-        published = not_after(visible_date(tree, month_first, limit), limit)
+        published = byline or not_after(visible_date(tree, month_first, limit), limit)
     return published, modified
+
+
+def _printed_earlier(printed: PageDate, published: PageDate, modified: PageDate | None) -> bool:
+    """The byline's day is at least two days before the structured publish date (one day
+    apart is a time-zone matter) and is not the modification day."""
+    day = (printed.year, printed.month, printed.day)
+    if modified is not None and day == (modified.year, modified.month, modified.day):
+        return False
+    return (published.naive().date() - printed.naive().date()).days >= 2
 
 
 def _weak_dates(published: PageDate | None, stripped: LexborHTMLParser, month_first: bool,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborNode as Node
 
 from worker.extract.dates import PageDate, parse_iso, parse_relative, parse_text_date
 from worker.extract.structured import Structured, text_of
@@ -264,6 +266,51 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         if modified:
             break
     return published, modified
+
+
+_SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "button", "select"})
+#: A byline line that states when the story was changed, not when it appeared.
+_UPDATED_LABEL = re.compile(r"updat|modif|aktualisiert|geändert|letzte änderung|\bstand\b|"
+                            r"diperbarui|mis à jour|actualiz|atualiz|aggiorn|bijgewerkt", re.I)
+
+
+def _texts_after(node: Node, count: int) -> Iterator[str]:
+    """The next ``count`` non-empty text nodes after ``node`` (not inside it), in reading order,
+    skipping scripts, styles and form controls."""
+    current, descend = node, False
+    while count > 0:
+        child = current.child if descend and current.tag not in _SKIP_TEXT else None
+        if child is not None:
+            current = child
+        else:
+            while current.next is None:
+                current = current.parent
+                if current is None:
+                    return
+            current = current.next
+        descend = True
+        if current.tag == "-text":
+            text = current.text_content.strip()
+            if text:
+                count -= 1
+                yield text
+
+
+def byline_date(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
+    """The date on a short line just after the headline (the byline), unless it is labelled as
+    the time of an update. Long lines are skipped: their dates belong to captions and prose."""
+    h1 = tree.css_first("h1")
+    if h1 is None:
+        return None
+    previous = ""
+    for text in _texts_after(h1, 12):
+        if len(text) <= 80 and not _UPDATED_LABEL.search(text) and (
+                len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
+            found = parse_text_date(text, month_first=month_first)
+            if found is not None:
+                return found
+        previous = text
+    return None
 
 
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
