@@ -75,3 +75,10 @@ def test_a_byline_printed_well_before_the_structured_date_wins():
     assert published(head, "<div class='meta'>03/01/2017</div>") == "2017-01-03"
     # One day apart is a time-zone matter: the structured instant stays.
     assert published(head, "<div>30 January 2025</div>") == "2025-01-31T12:00:00+00:00"
+
+
+def test_a_utc_publish_time_takes_the_offset_the_byline_prints_it_at():
+    head = '<meta property="article:published_time" content="2019-10-18T22:04:00Z">'
+    assert published(head, "<p>19.10.2019, 00:04 Uhr</p>") == "2019-10-19T00:04:00+02:00"
+    # A byline time that is not the same instant leaves the structured value alone.
+    assert published(head, "<p>19.10.2019, 09:30 Uhr</p>") == "2019-10-18T22:04:00+00:00"

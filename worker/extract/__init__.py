@@ -166,6 +166,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
         # Sites re-stamp old stories when they migrate or re-index them; the day printed
         # under the headline is when the story first appeared.
         published = byline
+    if published is not None and byline is not None:
+        published = _as_printed(published, byline)
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)
@@ -177,6 +179,19 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     if published is None:
         published = byline or not_after(visible_date(tree, month_first, limit), limit)
     return published, modified
+
+
+def _as_printed(published: PageDate, printed: PageDate) -> PageDate:
+    """A UTC publish time re-expressed at the local offset the byline prints the same instant
+    in ('2019-10-18T22:04Z' under '19.10.2019, 00:04'), so the date is the reader's day."""
+    if published.offset != 0 or published.hour is None or printed.hour is None:
+        return published
+    minutes = (printed.naive() - published.naive()).total_seconds() / 60
+    offset = round(minutes / 15) * 15
+    if (abs(minutes - offset) >= 1 or not -12 * 60 <= offset <= 14 * 60 or offset == 0
+            or printed.offset not in (None, offset)):
+        return published
+    return published.shifted(offset)
 
 
 def _printed_earlier(printed: PageDate, published: PageDate, modified: PageDate | None) -> bool:

@@ -73,6 +73,15 @@ class PageDate:
         return PageDate(self.year, self.month, self.day, self.hour, self.minute, self.second,
                         offset)
 
+    def shifted(self, offset: int) -> PageDate:
+        """The same instant written at another UTC offset; needs a known offset and time."""
+        aware = self.aware()
+        if aware is None:
+            return self
+        local = aware.astimezone(timezone(timedelta(minutes=offset)))
+        return PageDate(local.year, local.month, local.day, local.hour, local.minute,
+                        local.second, offset)
+
     def naive(self) -> datetime:
         return datetime(self.year, self.month, self.day, self.hour or 0, self.minute,
                         self.second)
