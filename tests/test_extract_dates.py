@@ -82,3 +82,15 @@ def test_a_utc_publish_time_takes_the_offset_the_byline_prints_it_at():
     assert published(head, "<p>19.10.2019, 00:04 Uhr</p>") == "2019-10-19T00:04:00+02:00"
     # A byline time that is not the same instant leaves the structured value alone.
     assert published(head, "<p>19.10.2019, 09:30 Uhr</p>") == "2019-10-18T22:04:00+00:00"
+
+
+def test_bylines_with_two_digit_years_are_read_day_first():
+    assert published(byline="<div class='sub'><div>23.09.22</div><div>Saarland</div></div>") \
+        == "2022-09-23"
+    assert published(byline="<span>Von: Björn Jahner</span> | <span>28.09.19 12:44</span>") \
+        == "2019-09-28T12:44:00"
+
+
+def test_two_digit_year_triples_in_prose_are_not_dates():
+    assert published(byline="<p>Version 10.12.19 of the budget tool was used in the vote "
+                            "by the council members yesterday evening.</p>") is None

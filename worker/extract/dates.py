@@ -273,6 +273,23 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     return best[1] if best else None
 
 
+_SHORT_YEAR = re.compile(r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})(?![\d.])"
+                         r"(?:" + _SEP + _TIME + r")?", re.I)
+
+
+def parse_short_year_date(text: str) -> PageDate | None:
+    """'23.09.22' or '28.09.19 12:44': day.month.two-digit-year, as German, Swiss and French
+    bylines print it. Only for short byline lines: elsewhere such triples are versions,
+    scores or chapter numbers."""
+    m = _SHORT_YEAR.search(" ".join(text[:200].split()))
+    if m is None:
+        return None
+    found = _valid(2000 + int(m.group("y")), int(m.group("m")), int(m.group("d")))
+    if found is None or m.group("h") is None:
+        return found
+    return PageDate(found.year, found.month, found.day, *_from_match_time(m))
+
+
 def _from_match_time(m: re.Match[str]) -> tuple[int | None, int, int, int | None]:
     hour, minute = int(m.group("h")), int(m.group("mi"))
     ampm = (m.group("ampm") or "").lower().replace(".", "").replace(" ", "")

@@ -10,7 +10,13 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 from selectolax.lexbor import LexborNode as Node
 
-from worker.extract.dates import PageDate, parse_iso, parse_relative, parse_text_date
+from worker.extract.dates import (
+    PageDate,
+    parse_iso,
+    parse_relative,
+    parse_short_year_date,
+    parse_text_date,
+)
 from worker.extract.structured import Structured, text_of
 
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|/|»|:)\s+")
@@ -306,7 +312,7 @@ def byline_date(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
     for text in _texts_after(h1, 12):
         if len(text) <= 80 and not _UPDATED_LABEL.search(text) and (
                 len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
-            found = parse_text_date(text, month_first=month_first)
+            found = parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
             if found is not None:
                 return found
         previous = text
