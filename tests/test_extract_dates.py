@@ -94,3 +94,26 @@ def test_bylines_with_two_digit_years_are_read_day_first():
 def test_two_digit_year_triples_in_prose_are_not_dates():
     assert published(byline="<p>Version 10.12.19 of the budget tool was used in the vote "
                             "by the council members yesterday evening.</p>") is None
+
+
+def test_year_first_numeric_dates_are_year_month_day_even_on_us_pages():
+    assert parse_text_date("Written: 2023-11-07 15:03:30", month_first=True).iso() == \
+        "2023-11-07T15:03:30"
+    assert parse_text_date("2024/11/06", month_first=True).iso() == "2024-11-06"
+
+
+@pytest.mark.parametrize(("footer", "iso"), [
+    ("Letzte Änderung: 31.10.2023 - 14:49:39 Erschienen am: 01.11.2023", "2023-11-01"),
+    ("Ausgabejahr 2022 Datum 25.01.2022", "2022-01-25"),
+    ("Published on Oct 31, 2025", "2025-10-31"),
+])
+def test_a_labelled_publication_date_anywhere_in_the_page_is_used(footer, iso):
+    html = (f"<html><body><h1>Budget vote</h1><article>{BODY}</article>"
+            f"<div class='foot'>{footer}</div></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == iso
+
+
+def test_a_label_not_followed_by_a_date_is_ignored():
+    html = (f"<html><body><h1>Budget vote</h1><article>{BODY}<p>Mazda, SUV, veröffentlicht. "
+            "Neuheit vom 5. November 2021 im Werk.</p></article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2021-11-05"

@@ -158,7 +158,7 @@ _MDY_NAME = (r"(?<![\w])(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?:st|nd
              r"(?P<y>\d{4})(?!\d)")
 _YMD_NAME = r"(?P<y>\d{4})\.?\s+(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?!\d)"
 _NUMERIC = r"(?<![\d/.])(?P<a>\d{1,2})[./-](?P<b>\d{1,2})[./-](?P<y>\d{4})(?![\d/])"
-_YMD_NUM = r"(?<![\d/.])(?P<y>\d{4})[./-](?P<b>\d{1,2})[./-](?P<a>\d{1,2})(?![\d/])"
+_YMD_NUM = r"(?<![\d/.])(?P<y>\d{4})[./-](?P<mo>\d{1,2})[./-](?P<d>\d{1,2})(?![\d/])"
 
 _TEXT_PATTERNS = [
     re.compile(p + r"(?:" + _SEP + _TIME + r")?", re.I)
@@ -193,6 +193,8 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
         month, day = _MONTHS.get(g["mon"].lower().rstrip(".")), int(g["d"])
         if month is None:
             return None
+    elif "mo" in g:  # year first: always year, month, day, also on US pages
+        month, day = int(g["mo"]), int(g["d"])
     else:
         a, b = int(g["a"]), int(g["b"])
         if a > 12:

@@ -347,20 +347,45 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
         if parent is not None:
             text = _norm(parent.text(deep=True))[:3000]
             start = text.find(_norm(h1.text(deep=True)))
-            found = parse_text_date(text[max(0, start):][:1500], month_first=month_first)
+            text = text[max(0, start):][:1500]
+            found = _labelled_date(text, month_first) or parse_text_date(
+                text, month_first=month_first)
+            if found is not None:
+                return found
+    return None
+
+
+#: "Published on", "Veröffentlicht am", "Datum:"… right before a date.
+_PUBLISHED_LABEL = re.compile(
+    r"(?:\b(?:published|publié|publiée|veröffentlicht|erschienen|erscheinungsdatum|publicado|"
+    r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted)"
+    r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal)\s*:?\s*", re.I)
+#: The date must follow at once: a digit, or one word (a month or weekday) and a digit.
+_DATE_START = re.compile(r"\W{0,3}(?:\d|[^\W\d_]+\.?,?\s+\d)")
+
+
+def _labelled_date(text: str, month_first: bool) -> PageDate | None:
+    """The first date the page labels as the publication date, anywhere in its text."""
+    for m in _PUBLISHED_LABEL.finditer(text):
+        if _DATE_START.match(text, m.end()):
+            found = parse_text_date(text[m.end():m.end() + 60], month_first=month_first)
             if found is not None:
                 return found
     return None
 
 
 def date_after_headline(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
-    """The first date printed after the headline, else anywhere in the page's text.
+    """A date the page labels as published, else the first date printed after the headline,
+    else the first anywhere in the page's text.
 
     Meant for a tree already stripped of scripts, styles and navigation."""
     body = tree.body
     if body is None:
         return None
     text = body.text(deep=True, separator="\n")
+    found = _labelled_date(text, month_first)
+    if found is not None:
+        return found
     h1 = tree.css_first("h1")
     start = -1
     if h1 is not None:
