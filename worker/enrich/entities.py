@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from worker.enrich import gazetteer as gz
 from worker.enrich import lexicon, spacy_ner
@@ -52,6 +53,28 @@ _SINGLE_WORD_ORG_STEMS = tuple(map(gz.fold, lexicon.SINGLE_WORD_ORG_STEMS))
 _ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
 _NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
 _CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
+
+
+# The word tests below depend on the word alone and run for most capitalised words of every
+# article, so they are cached across articles.
+@lru_cache(maxsize=1 << 15)
+def is_title(key: str) -> bool:
+    key = key.rstrip(".")
+    if key in _TITLE_HEADS:
+        return True
+    tail = key.rsplit("-", 1)[-1]
+    return tail in _TITLE_HEADS or key.endswith(_TITLE_SUFFIXES)
+
+
+@lru_cache(maxsize=1 << 15)
+def is_org_word(key: str) -> bool:
+    return key in _ORG_HEADS or (len(key) > 6 and key.endswith(_ORG_SUFFIXES))
+
+
+@lru_cache(maxsize=1 << 15)
+def is_org_compound(key: str) -> bool:
+    """A lone word that is an organisation: "Landgericht", "Bundesministerium"."""
+    return len(key) > 8 and key.endswith(_SINGLE_WORD_ORG_SUFFIXES)
 
 
 @dataclass(slots=True)
@@ -95,6 +118,8 @@ class _Context:
         self.compounding = lang in _COMPOUNDING_LANGS
         self.genitive_s = lang in _GENITIVE_S_LANGS
         self.gazetteer_keys = gz.all_keys()
+        self.first_words = gz.first_words()
+        self._places: dict[tuple[str, str | None], gz.Place | None] = {}
         self.tail_heads = gz.lowercase_tail_heads()
         self.alias_langs = gz.country_alias_languages()
         # Indonesian "di" and "dan" are "in" and "and", never part of a name.
@@ -103,11 +128,22 @@ class _Context:
         # sentence ("Moskow bersikeras" is a city; "Hal ini" is not a name).
         self.lower_words = {t.key for seg in segments for t in seg if not t.cap}
 
+    def starts_name(self, tok: Token) -> bool:
+        """Whether a gazetteer name of several words starts with this word: when not, no
+        phrase starting with it is looked up (nor its text folded)."""
+        return gz.fold(tok.text) in self.first_words
+
     def place(self, key: str, surface: str | None = None) -> gz.Place | None:
+        # The rules ask about the same words again and again within an article.
+        try:
+            return self._places[key, surface]
+        except KeyError:
+            pass
         found = self._place(key, surface)
-        if found is None and self.lang in _GENITIVE_S_LANGS and key.endswith("s") and len(key) > 4:
+        if found is None and self.genitive_s and key.endswith("s") and len(key) > 4:
             # German and Nordic genitive: "Russlands", "Chinas", "Sveriges" is not needed.
             found = self._place(key[:-1], surface[:-1] if surface else None)
+        self._places[key, surface] = found
         return found
 
     def _place(self, key: str, surface: str | None) -> gz.Place | None:
@@ -136,20 +172,6 @@ class _Context:
                 return None
         return found
 
-    def is_title(self, key: str) -> bool:
-        key = key.rstrip(".")
-        if key in _TITLE_HEADS:
-            return True
-        tail = key.rsplit("-", 1)[-1]
-        return tail in _TITLE_HEADS or key.endswith(_TITLE_SUFFIXES)
-
-    def is_org_word(self, key: str) -> bool:
-        return key in _ORG_HEADS or (len(key) > 6 and key.endswith(_ORG_SUFFIXES))
-
-    def is_org_compound(self, key: str) -> bool:
-        """A lone word that is an organisation: "Landgericht", "Bundesministerium"."""
-        return len(key) > 8 and key.endswith(_SINGLE_WORD_ORG_SUFFIXES)
-
     def ordinary(self, token: Token) -> bool:
         """A capitalised word that is only capitalised because a sentence starts with it."""
         if token.acronym or not token.sentence_start:
@@ -164,16 +186,14 @@ class _Context:
         )
 
 
-def _phrases(
-    tokens: list[Token], text: str, particles: frozenset[str]
-) -> Iterator[tuple[int, int]]:
+def _phrases(tokens: list[Token], particles: frozenset[str]) -> Iterator[tuple[int, int]]:
     """Index ranges [i, j) of capitalised phrases; particles may join two capitalised words,
     and a short number may close one ("France 2")."""
-    i, n = 0, len(tokens)
-    while i < n:
-        if not tokens[i].cap:
-            i += 1
-            continue
+    n = len(tokens)
+    j = 0
+    for i in [k for k, tok in enumerate(tokens) if tok.cap]:
+        if i < j:
+            continue  # inside the phrase just yielded
         j = i + 1
         while (
             j < n
@@ -205,7 +225,6 @@ def _phrases(
             else:
                 break
         yield i, j
-        i = j
 
 
 class _Extractor:
@@ -216,7 +235,6 @@ class _Extractor:
         self.order = 0
         self.last: tuple[_Mention, int] | None = None  # last mention and its end offset
         self.same_as: list[tuple[str, str, str]] = []  # (type, canonical, alias) from "X (Y)"
-        self.position: dict[int, int] = {}  # id(token) → its index in the current segment
 
     # -- recording -------------------------------------------------------------------------
     def add(
@@ -236,12 +254,12 @@ class _Extractor:
     # -- one segment ---------------------------------------------------------------------
     def run(self, text: str, tokens: list[Token], segment: int, headline: bool) -> None:
         ctx = self.ctx
-        for tok in tokens:
-            if tok.cap and ("-" in tok.text or "‐" in tok.text):
-                self.compound(tok, segment)
+        if "-" in text or "‐" in text:
+            for tok in tokens:
+                if tok.cap and ("-" in tok.text or "‐" in tok.text):
+                    self.compound(tok, segment)
         self.last = None
-        self.position = {}  # filled on first use: most segments need no apposition check
-        for i, j in _phrases(tokens, text, ctx.particles):
+        for i, j in _phrases(tokens, ctx.particles):
             prev = tokens[i - 1] if i > 0 and tokens[i].gap == SPACE else None
             if j - i == 1 and self.plain_word(tokens[i], prev, segment):
                 continue
@@ -270,7 +288,7 @@ class _Extractor:
         name itself ("Nagorno-Karabakh") or a title ("US-Präsident")."""
         ctx = self.ctx
         whole = tok.key
-        if ctx.org(whole) or ctx.place(whole, tok.text) or ctx.is_org_word(whole):
+        if ctx.org(whole) or ctx.place(whole, tok.text) or is_org_word(whole):
             return
         head, _, rest = tok.text.partition("-") if "-" in tok.text else tok.text.partition("‐")
         if not rest or not rest[0].isalpha() or (rest[0].isupper() and not ctx.compounding):
@@ -286,7 +304,7 @@ class _Extractor:
             self.add(ORGANIZATION, head, head, segment)
         else:
             return
-        if not ctx.is_title(whole):
+        if not is_title(whole):
             tok.cap = False  # "AfD-Spitzenkandidat" is not itself part of a name
 
     def parenthetical(self, tokens: list[Token], i: int, j: int, text: str) -> bool:
@@ -322,6 +340,7 @@ class _Extractor:
     ) -> None:
         ctx = self.ctx
         toks = tokens[i:j]
+        first = i  # index of toks[0] in tokens
         if (len(toks) > 1 or not ctx.ordinary(toks[0])) and self.known(toks, text, segment):
             return
         # Drop words capitalised only by position ("Dia", "The", "Pada", "Die") and cues.
@@ -330,10 +349,11 @@ class _Extractor:
             or toks[0].key in ctx.particles
             or (toks[0].key in _ORG_CUES and len(toks) > 1)
         ):
-            if ctx.is_title(toks[0].key) and toks[0].key not in _ORG_CUES:
+            if is_title(toks[0].key) and toks[0].key not in _ORG_CUES:
                 break
             prev = toks[0]
             toks = toks[1:]
+            first += 1
         while toks and toks[-1].key in ctx.particles:
             toks = toks[:-1]
         if not toks or self.known(toks, text, segment):
@@ -351,7 +371,7 @@ class _Extractor:
             return
         if self.titled(toks, text, prev, segment):
             return
-        self.untitled(tokens, toks, text, segment, headline)
+        self.untitled(tokens, toks, first, text, segment, headline)
 
     def plain_word(self, tok: Token, prev: Token | None, segment: int) -> bool:
         """Fast path for the commonest phrase, one capitalised word no rule can use (every
@@ -364,8 +384,8 @@ class _Extractor:
             or key in ctx.tail_heads
             or (self.last is not None and tok.gap != SPACE)  # maybe "(OBR)" after a name
             or (ctx.genitive_s and key[:-1] in ctx.gazetteer_keys)
-            or ctx.is_title(key)
-            or ctx.is_org_compound(key)
+            or is_title(key)
+            or is_org_compound(key)
             or (prev is not None and prev.key in _ORG_CUES)
         ):
             return False
@@ -376,6 +396,8 @@ class _Extractor:
 
     def known(self, toks: list[Token], text: str, segment: int) -> bool:
         """The whole phrase is a gazetteer name."""
+        if len(toks) > 1 and not self.ctx.starts_name(toks[0]):
+            return False
         surface = text[toks[0].start : toks[-1].end]
         key = gz.fold(strip_suffix(surface))
         org = self.ctx.org(key, surface)
@@ -396,7 +418,7 @@ class _Extractor:
             return False
         if len(toks) == 1:
             tok = toks[0]
-            if not ctx.is_org_compound(tok.key) or ctx.ordinary(tok):
+            if not is_org_compound(tok.key) or ctx.ordinary(tok):
                 return False
             # Genitive "des Landgerichts" → "Landgericht".
             name = tok.text
@@ -407,14 +429,14 @@ class _Extractor:
                     break
             self.add(ORGANIZATION, name, tok.text, segment, end=tok.end)
             return True
-        heads = [k for k, t in enumerate(toks) if ctx.is_org_word(t.key)]
+        heads = [k for k, t in enumerate(toks) if is_org_word(t.key)]
         if not heads:
             return False
         start = 0
         # A leading title belongs to the person holding it: "Ketua Dewan Pembina …".
-        if ctx.is_title(toks[0].key):
+        if is_title(toks[0].key):
             while start < heads[0] and (
-                ctx.is_title(toks[start].key) or toks[start].key in _TITLE_WORDS
+                is_title(toks[start].key) or toks[start].key in _TITLE_WORDS
             ):
                 start += 1
         # "Geografen der Universität Kiel": the name starts after the particle.
@@ -446,18 +468,18 @@ class _Extractor:
         "der", "de" the words are the office's complement unless a given name starts a name
         ("Außenminister der Vereinigten Arabischen Emirate" names no one)."""
         ctx = self.ctx
-        titled = prev is not None and ctx.is_title(prev.key)
+        titled = prev is not None and is_title(prev.key)
         complement = False
         k = 0
-        if not titled and not ctx.is_title(toks[0].key):
+        if not titled and not is_title(toks[0].key):
             # The office may come first: "Ulaştırma ve Altyapı Bakanı Abdulkadir Uraloğlu".
-            k = next((h for h in range(1, min(4, len(toks))) if ctx.is_title(toks[h].key)), 0)
+            k = next((h for h in range(1, min(4, len(toks))) if is_title(toks[h].key)), 0)
             if k and any(t.key in ctx.names for t in toks[:k]):
                 k = 0
         while k < len(toks):
             tok = toks[k]
-            if ctx.is_title(tok.key) or (k and tok.key in _TITLE_WORDS):
-                titled = titled or ctx.is_title(tok.key)
+            if is_title(tok.key) or (k and tok.key in _TITLE_WORDS):
+                titled = titled or is_title(tok.key)
                 complement = complement or tok.key in ctx.particles
                 k += 1
                 continue
@@ -489,11 +511,20 @@ class _Extractor:
         return True
 
     def untitled(
-        self, tokens: list[Token], toks: list[Token], text: str, segment: int, headline: bool
+        self,
+        tokens: list[Token],
+        toks: list[Token],
+        first: int,
+        text: str,
+        segment: int,
+        headline: bool,
     ) -> None:
         """A phrase no title introduced: a given name, a role in apposition, or else the
         gazetteer names inside it when nothing else is left over."""
         ctx = self.ctx
+        if len(toks) == 1:
+            self.untitled_word(toks[0], segment, headline)
+            return
         surface = text[toks[0].start : toks[-1].end]
         words = [t for t in toks if t.key not in ctx.particles]
         if (
@@ -503,7 +534,7 @@ class _Extractor:
             and not ctx.countries.get(words[0].key)
             and words[1].key not in ctx.stop
             and not any(t.key in _CONJUNCTIONS for t in toks)
-            and (toks[0].key in ctx.names or self.apposition(tokens, toks, text))
+            and (toks[0].key in ctx.names or self.apposition(tokens, toks, first, text))
         ):
             self.add(PERSON, strip_suffix(surface), surface, segment, end=toks[-1].end)
             return
@@ -511,7 +542,8 @@ class _Extractor:
         pending: list[tuple[str, str, gz.Place | gz.Org, int]] = []
         i = 0
         while i < len(toks):
-            for j in range(min(len(toks), i + _MAX_NAME_TOKENS), i, -1):
+            longest = min(len(toks), i + _MAX_NAME_TOKENS) if ctx.starts_name(toks[i]) else i + 1
+            for j in range(longest, i, -1):
                 sub = text[toks[i].start : toks[j - 1].end]
                 key = gz.fold(strip_suffix(sub))
                 hit: gz.Place | gz.Org | None = ctx.org(key) or ctx.place(key, sub)
@@ -545,33 +577,37 @@ class _Extractor:
                 self.add(ORGANIZATION, hit.name, sub, segment, end=end)
             else:
                 self.add(PLACE, hit.name, sub, segment, hit, end=end)
-        if len(toks) == 1 and not pending:
-            tok = toks[0]
-            if not headline and ctx.acronym_org(tok):
-                self.add(ORGANIZATION, tok.text, tok.text, segment, end=tok.end)
-            elif not tok.sentence_start or tok.key not in ctx.stop:
-                self.order += 1
-                self.unresolved.append((tok.key, strip_suffix(tok.text), self.order, segment))
 
-    def apposition(self, tokens: list[Token], toks: list[Token], text: str) -> bool:
+    def untitled_word(self, tok: Token, segment: int, headline: bool) -> None:
+        """A lone capitalised word: a gazetteer name, an acronym organisation, or a word kept
+        for linking to a person named elsewhere."""
+        ctx = self.ctx
+        hit = ctx.org(tok.key) or ctx.place(tok.key, tok.text)
+        if isinstance(hit, gz.Org):
+            self.add(ORGANIZATION, hit.name, tok.text, segment, end=tok.end)
+        elif hit is not None:
+            self.add(PLACE, hit.name, tok.text, segment, hit, end=tok.end)
+        elif not headline and ctx.acronym_org(tok):
+            self.add(ORGANIZATION, tok.text, tok.text, segment, end=tok.end)
+        elif not tok.sentence_start or tok.key not in ctx.stop:
+            self.order += 1
+            self.unresolved.append((tok.key, strip_suffix(tok.text), self.order, segment))
+
+    def apposition(self, tokens: list[Token], toks: list[Token], first: int, text: str) -> bool:
         """A name set off by commas next to a role: "Sophie Binet, la secrétaire générale",
         "la presidenta de la Comisión Europea, Ursula von der Leyen,"."""
-        ctx = self.ctx
-        if not self.position:
-            self.position = {id(t): n for n, t in enumerate(tokens)}
-        first = self.position[id(toks[0])]
         last = first + len(toks) - 1
         after = text[toks[-1].end : toks[-1].end + 3]
         if after.startswith(",") and last + 1 < len(tokens):
             for tok in tokens[last + 1 : last + 4]:
-                if ctx.is_title(tok.key):
+                if is_title(tok.key):
                     return True
         before = text[max(0, toks[0].start - 2) : toks[0].start]
         if before == ", " and first > 0:
             for tok in reversed(tokens[max(0, first - 8) : first]):
                 if tok.sentence_start and tok is not tokens[first - 1]:
                     break
-                if ctx.is_title(tok.key):
+                if is_title(tok.key):
                     return True
         return False
 

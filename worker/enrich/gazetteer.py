@@ -407,6 +407,13 @@ def all_keys() -> frozenset[str]:
     )
 
 
+@cache
+def first_words() -> frozenset[str]:
+    """The first word of every place and organisation name of several words ("new" of "new
+    york"): a phrase starting with any other word is no such name."""
+    return frozenset(key.split(" ", 1)[0] for key in all_keys() if " " in key)
+
+
 def warm() -> None:
     """Load every gazetteer now (workers call this at start so the first article is fast)."""
     exact_forms()
@@ -417,5 +424,6 @@ def warm() -> None:
     org_acronym_forms()
     lowercase_tail_heads()
     all_keys()
+    first_words()
     given_names()
     any_stop_words()
