@@ -117,3 +117,11 @@ def test_a_label_not_followed_by_a_date_is_ignored():
     html = (f"<html><body><h1>Budget vote</h1><article>{BODY}<p>Mazda, SUV, veröffentlicht. "
             "Neuheit vom 5. November 2021 im Werk.</p></article></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == "2021-11-05"
+
+
+def test_the_byline_follows_the_headline_not_a_logo_heading():
+    html = ("<html><body><h1>Attac France</h1><nav><a>Accueil</a></nav>"
+            "<header><h1>Les privatisations profitent aux intérêts privés</h1>"
+            "<div class='publication'>jeudi 13 juin 2019</div></header>"
+            f"<article>{BODY}</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2019-06-13"

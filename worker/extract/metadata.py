@@ -305,7 +305,10 @@ def _texts_after(node: Node, count: int) -> Iterator[str]:
 def byline_date(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
     """The date on a short line just after the headline (the byline), unless it is labelled as
     the time of an update. Long lines are skipped: their dates belong to captions and prose."""
-    h1 = tree.css_first("h1")
+    # A page may spend its first <h1> on the site's logo: the headline has a few words.
+    headings = tree.css("h1")[:5]
+    h1 = next((node for node in headings if len(node.text(deep=True).split()) >= 4),
+              headings[0] if headings else None)
     if h1 is None:
         return None
     previous = ""
