@@ -62,6 +62,8 @@ def _tlen(text: str) -> int:
 
 def _attr_text(node: LexborNode) -> str:
     attrs = node.attributes
+    if not attrs:
+        return ""
     return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
 
 
@@ -199,12 +201,21 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         return []
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
     leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
+    unweighted = {id(entry) for entry in leaders}
+    weighted: list[list] = []
     for entry in leaders:
+        if len(weighted) >= 6 and entry[1] * 1.3 <= weighted[5][1]:
+            break  # even the best class hint cannot lift it into the six
         entry[1] *= _class_weight(entry[0])
-    ranked = sorted(leaders, key=lambda e: e[1], reverse=True)[:6]
+        unweighted.discard(id(entry))
+        weighted.append(entry)
+        weighted.sort(key=lambda e: e[1], reverse=True)
+    ranked = weighted[:6]
     best, best_score = None, 0.0
     finals: list[tuple[LexborNode, float]] = []
     for node, score in ranked:
+        if score < 0.75 * best_score:
+            continue  # can neither win nor count as the winner's peer
         text_len = _tlen(node.text(deep=True))
         final = score * (1 - _link_density(node, text_len))
         if _hints(_attr_text(node))[1] and node.tag != "body":
@@ -228,6 +239,9 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             group.append(sibling)
             continue
         entry = scores.get(sibling.mem_id)
+        if entry is not None and id(entry) in unweighted:
+            entry[1] *= _class_weight(entry[0])
+            unweighted.discard(id(entry))
         if entry is not None and entry[1] >= threshold and not _hints(_attr_text(sibling))[1]:
             text_len = _tlen(sibling.text(deep=True))
             if _link_density(sibling, text_len) < 0.25:
@@ -372,9 +386,7 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
             if leaf:
                 text = _norm(node.text(deep=True))
                 if text:
-                    links = 0
-                    if node.css_first("a") is not None:
-                        links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
+                    links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
                     out.paragraphs.append((text, links / len(text), tag))
                 continue
             stack.append((None, in_link, tag))
