@@ -125,3 +125,11 @@ def test_the_byline_follows_the_headline_not_a_logo_heading():
             "<div class='publication'>jeudi 13 juin 2019</div></header>"
             f"<article>{BODY}</article></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == "2019-06-13"
+
+
+def test_an_updated_byline_fills_modified_at_when_structured_data_has_none():
+    head = '<meta property="article:published_time" content="2025-03-01T10:00:00Z">'
+    html = page(head, "<div><span>Last updated:</span> <span>Dec 12, 2025</span></div>")
+    article = extract_article(html, "https://example.org/a")
+    assert (article.published_at, article.modified_at) == ("2025-03-01T10:00:00+00:00",
+                                                           "2025-12-12")

@@ -34,7 +34,7 @@ from worker.extract.dates import (
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
-    byline_date,
+    byline_dates,
     date_after_headline,
     find_authors,
     find_canonical,
@@ -160,7 +160,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     then other date-like elements."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
-    byline = not_after(byline_date(tree, month_first), limit)
+    byline, updated = byline_dates(tree, month_first)
+    byline, updated = not_after(byline, limit), not_after(updated, limit)
     if published is not None and byline is not None and _printed_earlier(byline, published,
                                                                           modified):
         # Sites re-stamp old stories when they migrate or re-index them; the day printed
@@ -178,7 +179,9 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                     break
     if published is None:
         published = byline or not_after(visible_date(tree, month_first, limit), limit)
-    return published, modified
+    # An "Updated …" byline is the modification time when structured data has none; never
+    # the publication time.
+    return published, modified or updated
 
 
 def _as_printed(published: PageDate, printed: PageDate) -> PageDate:

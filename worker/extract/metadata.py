@@ -302,24 +302,29 @@ def _texts_after(node: Node, count: int) -> Iterator[str]:
                 yield text
 
 
-def byline_date(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
-    """The date on a short line just after the headline (the byline), unless it is labelled as
-    the time of an update. Long lines are skipped: their dates belong to captions and prose."""
+def byline_dates(tree: LexborHTMLParser, month_first: bool
+                 ) -> tuple[PageDate | None, PageDate | None]:
+    """(published, updated): the first date on a short line just after the headline (the
+    byline), and the first one labelled as the time of an update. Long lines are skipped:
+    their dates belong to captions and prose."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     headings = tree.css("h1")[:5]
     h1 = next((node for node in headings if len(node.text(deep=True).split()) >= 4),
               headings[0] if headings else None)
+    updated = None
     if h1 is None:
-        return None
+        return None, None
     previous = ""
     for text in _texts_after(h1, 12):
-        if len(text) <= 80 and not _UPDATED_LABEL.search(text) and (
-                len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
+        if len(text) <= 80:
             found = parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
             if found is not None:
-                return found
+                if not _UPDATED_LABEL.search(text) and (
+                        len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
+                    return found, updated
+                updated = updated or found
         previous = text
-    return None
+    return None, updated
 
 
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
