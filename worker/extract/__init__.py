@@ -23,6 +23,7 @@ from worker.extract.boilerplate import is_boilerplate_text, strip_signoff
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
     PageDate,
+    as_printed,
     hint_offset,
     not_after,
     parse_fetched_at,
@@ -30,6 +31,7 @@ from worker.extract.dates import (
     parse_relative,
     parse_text_date,
     parse_url_date,
+    printed_earlier,
 )
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
@@ -162,13 +164,13 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     published = not_after(published, limit)
     byline, updated = byline_dates(tree, month_first)
     byline, updated = not_after(byline, limit), not_after(updated, limit)
-    if published is not None and byline is not None and _printed_earlier(byline, published,
-                                                                          modified):
+    if published is not None and byline is not None and printed_earlier(byline, published,
+                                                                         modified):
         # Sites re-stamp old stories when they migrate or re-index them; the day printed
         # under the headline is when the story first appeared.
         published = byline
     if published is not None and byline is not None:
-        published = _as_printed(published, byline)
+        published = as_printed(published, byline)
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)
@@ -182,28 +184,6 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     # An "Updated …" byline is the modification time when structured data has none; never
     # the publication time.
     return published, modified or updated
-
-
-def _as_printed(published: PageDate, printed: PageDate) -> PageDate:
-    """A UTC publish time re-expressed at the local offset the byline prints the same instant
-    in ('2019-10-18T22:04Z' under '19.10.2019, 00:04'), so the date is the reader's day."""
-    if published.offset != 0 or published.hour is None or printed.hour is None:
-        return published
-    minutes = (printed.naive() - published.naive()).total_seconds() / 60
-    offset = round(minutes / 15) * 15
-    if (abs(minutes - offset) >= 1 or not -12 * 60 <= offset <= 14 * 60 or offset == 0
-            or printed.offset not in (None, offset)):
-        return published
-    return published.shifted(offset)
-
-
-def _printed_earlier(printed: PageDate, published: PageDate, modified: PageDate | None) -> bool:
-    """The byline's day is at least two days before the structured publish date (one day
-    apart is a time-zone matter) and is not the modification day."""
-    day = (printed.year, printed.month, printed.day)
-    if modified is not None and day == (modified.year, modified.month, modified.day):
-        return False
-    return (published.naive().date() - printed.naive().date()).days >= 2
 
 
 def _weak_dates(published: PageDate | None, stripped: LexborHTMLParser, month_first: bool,

@@ -369,3 +369,25 @@ def not_after(date: PageDate | None, limit: datetime | None) -> PageDate | None:
     if aware is not None:
         return date if aware <= limit + timedelta(minutes=5) else None
     return date if date.naive() <= limit.replace(tzinfo=None) + timedelta(days=1) else None
+
+
+def as_printed(published: PageDate, printed: PageDate) -> PageDate:
+    """A UTC publish time re-expressed at the local offset the byline prints the same instant
+    in ('2019-10-18T22:04Z' under '19.10.2019, 00:04'), so the date is the reader's day."""
+    if published.offset != 0 or published.hour is None or printed.hour is None:
+        return published
+    minutes = (printed.naive() - published.naive()).total_seconds() / 60
+    offset = round(minutes / 15) * 15
+    if (abs(minutes - offset) >= 1 or not -12 * 60 <= offset <= 14 * 60 or offset == 0
+            or printed.offset not in (None, offset)):
+        return published
+    return published.shifted(offset)
+
+
+def printed_earlier(printed: PageDate, published: PageDate, modified: PageDate | None) -> bool:
+    """The byline's day is at least two days before the structured publish date (one day
+    apart is a time-zone matter) and is not the modification day."""
+    day = (printed.year, printed.month, printed.day)
+    if modified is not None and day == (modified.year, modified.month, modified.day):
+        return False
+    return (published.naive().date() - printed.naive().date()).days >= 2
