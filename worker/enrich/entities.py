@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress, count, filterfalse
+from operator import attrgetter
 
 from worker.enrich import gazetteer as gz
 from worker.enrich import lexicon, spacy_ner
@@ -53,6 +55,7 @@ _SINGLE_WORD_ORG_STEMS = tuple(map(gz.fold, lexicon.SINGLE_WORD_ORG_STEMS))
 _ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
 _NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
 _CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
+_CAP, _KEY = attrgetter("cap"), attrgetter("key")
 
 
 # The word tests below depend on the word alone and run for most capitalised words of every
@@ -126,7 +129,9 @@ class _Context:
         self.particles = _NAME_PARTICLES - lexicon.NOT_PARTICLES.get(lang, frozenset())
         # Words the article also writes in lower case are ordinary words when they start a
         # sentence ("Moskow bersikeras" is a city; "Hal ini" is not a name).
-        self.lower_words = {t.key for seg in segments for t in seg if not t.cap}
+        self.lower_words: set[str] = set()
+        for seg in segments:  # C-level passes: this touches every word of the article
+            self.lower_words.update(map(_KEY, filterfalse(_CAP, seg)))
 
     def starts_name(self, tok: Token) -> bool:
         """Whether a gazetteer name of several words starts with this word: when not, no
@@ -191,7 +196,7 @@ def _phrases(tokens: list[Token], particles: frozenset[str]) -> Iterator[tuple[i
     and a short number may close one ("France 2")."""
     n = len(tokens)
     j = 0
-    for i in [k for k, tok in enumerate(tokens) if tok.cap]:
+    for i in list(compress(count(), map(_CAP, tokens))):
         if i < j:
             continue  # inside the phrase just yielded
         j = i + 1

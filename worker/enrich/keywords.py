@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from statistics import median
 
 from worker.enrich import gazetteer as gz
 from worker.enrich.tokens import SENTENCE, SPACE, Token, tokenize
@@ -104,7 +103,7 @@ def keywords_from_tokens(
         if key in stop:
             continue
         t_case = tf_upper.get(key, 0) / (1.0 + math.log(freq))
-        t_pos = math.log(math.log(3.0 + median(positions[key])))
+        t_pos = math.log(math.log(3.0 + _median(positions[key])))
         t_freq = freq / (mean_tf + std_tf or 1.0)
         # YAKE's relatedness: distinct neighbours per occurrence, scaled by TF / max TF.
         t_rel = 1.0 + (len(left[key]) + len(right[key])) / max_tf
@@ -144,6 +143,12 @@ def _chunks(segments: Sequence[Sequence[Token]]) -> Iterator[tuple[list[Token], 
             chunk.append(tok)
         if chunk:
             yield chunk, new_sentence
+
+
+def _median(ordered: list[int]) -> float:
+    """Median of a list already in order (sentence indices are appended as they grow)."""
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def _std(values: list[int], mean: float) -> float:

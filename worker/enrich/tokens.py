@@ -63,25 +63,23 @@ def is_acronym(word: str) -> bool:
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
-    # One C-level findall gives each word with the non-word run before it, so positions come
-    # from running lengths and no match object is built per word.
-    pairs = _WORD_AFTER_GAP.findall(text)
-    if not pairs:
-        return tokens
     pos = 0
-    first = True
-    for between, raw in pairs:
+    # The first word starts a sentence; after it a single space (the commonest gap) needs no
+    # look-up. One C-level findall gives each word with the non-word run before it, so
+    # positions come from running lengths and no match object is built per word.
+    sentence_start, gap = True, SENTENCE
+    for between, raw in _WORD_AFTER_GAP.findall(text):
         start = pos + len(between)
-        pos = end = start + len(raw)
+        pos = start + len(raw)
         word, skip, key, cap, acronym, suffixed = _word(raw)
-        if first:
-            sentence_start, gap, first = True, SENTENCE, False
-        elif between == " " and not skip:
-            sentence_start, gap = False, SPACE
-        else:
-            # An elided article counts as separator: "de l'Union" is not one run of words.
-            sentence_start, gap = _gap(between + raw[:skip] if skip else between)
-        append(Token(word, start + skip, end, key, cap, sentence_start, acronym, gap, suffixed))
+        if tokens:
+            if skip:
+                # An elided article counts as separator: "de l'Union" is not one run of words.
+                sentence_start, gap = _gap(between + raw[:skip])
+            elif between != " ":
+                sentence_start, gap = _gap(between)
+        append(Token(word, start + skip, pos, key, cap, sentence_start, acronym, gap, suffixed))
+        sentence_start, gap = False, SPACE
     return tokens
 
 
