@@ -223,11 +223,13 @@ _YEAR = re.compile(r"(?=(?:19|20|21)\d\d)")
 _BEFORE_YEAR, _AFTER_YEAR = 120, 120
 
 
-def _year_windows(text: str) -> list[tuple[int, int]]:
-    """Stretches of ``text`` that can hold a date: around each year, merged when they touch."""
+def year_windows(text: str, before: int = _BEFORE_YEAR, after: int = _AFTER_YEAR
+                 ) -> list[tuple[int, int]]:
+    """Stretches of ``text`` that can hold a date: from ``before`` characters ahead of each
+    plausible year to ``after`` past its end, merged when they touch."""
     windows: list[tuple[int, int]] = []
     for m in _YEAR.finditer(text):
-        start, end = max(0, m.start() - _BEFORE_YEAR), m.start() + 4 + _AFTER_YEAR
+        start, end = max(0, m.start() - before), m.start() + 4 + after
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
         else:
@@ -246,7 +248,7 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     text = " ".join(text[:limit].split())
     # This runs on many paragraphs and long page texts: the patterns (a large alternation of
     # month names) only scan the stretches around a plausible year, and none without one.
-    windows = _year_windows(text)
+    windows = year_windows(text)
     if not windows:
         return None
     dmy = not month_first

@@ -16,6 +16,7 @@ from worker.extract.dates import (
     parse_relative,
     parse_short_year_date,
     parse_text_date,
+    year_windows,
 )
 from worker.extract.structured import Structured, text_of
 
@@ -308,12 +309,14 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool
     byline), and the first one labelled as the time of an update. Long lines are skipped:
     their dates belong to captions and prose."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
-    headings = tree.css("h1")[:5]
-    h1 = next((node for node in headings if len(node.text(deep=True).split()) >= 4),
-              headings[0] if headings else None)
-    updated = None
+    # (The first one usually is the headline; all of them cost a whole-tree query.)
+    h1 = tree.css_first("h1")
     if h1 is None:
         return None, None
+    if len(h1.text(deep=True).split()) < 4:
+        h1 = next((node for node in tree.css("h1")[1:5]
+                   if len(node.text(deep=True).split()) >= 4), h1)
+    updated = None
     previous = ""
     for text in _texts_after(h1, 12):
         if len(text) <= 80:
@@ -368,17 +371,39 @@ _PUBLISHED_LABEL = re.compile(
     r"(?:\b(?:published|publié|publiée|veröffentlicht|erschienen|erscheinungsdatum|publicado|"
     r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted)"
     r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal)\s*:?\s*", re.I)
+#: How far before its date's year a label may start: the label, then up to 60 characters.
+_LABEL_REACH = 100
 #: The date must follow at once: a digit, or one word (a month or weekday) and a digit.
 _DATE_START = re.compile(r"\W{0,3}(?:\d|[^\W\d_]+\.?,?\s+\d)")
 
 
+def _reach_back(text: str, end: int, reach: int) -> int:
+    """Where to start so that ``reach`` characters other than whitespace come before ``end``
+    (page text keeps the markup's runs of blank lines and indentation)."""
+    start = end
+    while reach > 0 and start > 0:
+        chunk = text[max(0, start - reach):start]
+        start -= len(chunk)
+        reach = len(chunk) - len("".join(chunk.split()))  # go on past the blanks met
+    return start
+
+
 def _labelled_date(text: str, month_first: bool) -> PageDate | None:
     """The first date the page labels as the publication date, anywhere in its text."""
-    for m in _PUBLISHED_LABEL.finditer(text):
-        if _DATE_START.match(text, m.end()):
-            found = parse_text_date(text[m.end():m.end() + 60], month_first=month_first)
-            if found is not None:
-                return found
+    # Page texts run to 100,000 characters: look for labels only just before a year.
+    windows: list[tuple[int, int]] = []
+    for start, end in year_windows(text, 0, 4):
+        start = _reach_back(text, start, _LABEL_REACH)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    for start, end in windows:
+        for m in _PUBLISHED_LABEL.finditer(text, start, end):
+            if _DATE_START.match(text, m.end()):
+                found = parse_text_date(text[m.end():m.end() + 60], month_first=month_first)
+                if found is not None:
+                    return found
     return None
 
 
