@@ -145,3 +145,40 @@ def test_headline_places_count_although_every_headline_word_is_capitalised():
     )
     russia = next(e for e in ents if e.text == "Russia")
     assert russia.count == 2 and russia.in_headline
+
+
+def places(text: str, lang: str) -> dict[str, str | None]:
+    return {e.text: e.country for e in extract_entities([text], lang=lang) if e.type == "place"}
+
+
+def test_a_turkish_provinces_genitive_introduces_its_district():
+    got = places(
+        "İzmir'in Bornova, Balıkesir'in Kepsut ve Sivas'ın Şarkışla ilçelerinde yangın çıktı.",
+        "tr",
+    )
+    assert got["Bornova"] == "TR" and got["Kepsut"] == "TR" and got["Şarkışla"] == "TR"
+    assert "İzmir" in got and "Sivas" in got
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "place"),
+    [
+        ("Banjir melanda Kabupaten Bogor pada Senin pagi.", "id", "Bogor"),
+        ("The fire spread across Orange County on Monday.", "en", "Orange County"),
+        ("Räddningstjänsten larmades till Uddevalla kommun under natten.", "sv", "Uddevalla"),
+    ],
+)
+def test_an_administrative_unit_word_makes_a_place(text, lang, place):
+    assert place in places(text, lang)
+
+
+def test_a_small_town_counts_only_after_a_locative_preposition():
+    assert places("18-åriga Hanna försvann i Uddevalla i tisdags.", "sv") == {"Uddevalla": "SE"}
+    assert "Uddevalla" not in places("Uddevalla Hockey vann matchen.", "sv")
+    # a source, not a location
+    assert not places("Links to content from Paradise resources help consumers.", "en")
+
+
+def test_a_word_after_a_possessive_title_is_not_a_person():
+    got = found("We work closely with the Mayor's Office on that.", "en")
+    assert not any(t == "person" for t, _n in got)

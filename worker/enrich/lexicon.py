@@ -203,6 +203,45 @@ ORG_CUES: frozenset[str] = _words(
     """
 )
 
+#: Words for an administrative unit that open a place's name ("Kabupaten Bogor", "Kota
+#: Bandung", "Landkreis Harburg"): the words after them name a place.
+PLACE_UNITS_BEFORE: frozenset[str] = _words(
+    "kabupaten kota kecamatan desa kelurahan provinsi landkreis"
+)
+
+#: Words for an administrative unit right after a place's name: capitalised English ones
+#: belong to the name ("Orange County"), lower-case ones follow it ("Uddevalla kommun").
+PLACE_UNITS_AFTER: frozenset[str] = _words("county regency province kommun kommune gmina powiat")
+
+#: Beginnings of the inflected Turkish unit words (folded): "Bornova ilçesinde", "Beşyol
+#: Mahallesi", "Alaca köyünde".
+TURKISH_PLACE_UNITS: tuple[str, ...] = ("ilce", "mahalle", "belde", "koyu")
+
+#: Prepositions that put a place after them ("i Uddevalla", "in Merksem"), by language: a
+#: town too small or too ambiguous for the gazetteer alone counts as a place only after
+#: one of these. Only "in"/"at" senses: "from", "aus", "da" introduce sources and
+#: materials as often as places.
+LOCATIVE_PREPOSITIONS: dict[str, frozenset[str]] = {
+    "en": _words("in near"),
+    "de": _words("in bei"),
+    "fr": _words("à"),
+    "es": _words("en"),
+    "it": _words("a"),
+    "pt": _words("em"),
+    "nl": _words("in"),
+    "sv": _words("i"),
+    "nb": _words("i"),
+    "no": _words("i"),
+    "da": _words("i"),
+    "pl": _words("w"),
+    "cs": _words("v"),
+    "id": _words("di"),
+    "ms": _words("di"),
+}
+
+#: Turkish genitive endings: "İzmir'in Bornova" is the district Bornova of İzmir province.
+TURKISH_GENITIVES: tuple[str, ...] = ("'in", "'ın", "'un", "'ün", "'nin", "'nın", "'nun", "'nün")
+
 #: Lower-case particles allowed inside a name or organisation ("Ursula von der Leyen",
 #: "Bank of England", "Charles de Gaulle", "Mohammed bin Salman").
 NAME_PARTICLES: frozenset[str] = _words(
