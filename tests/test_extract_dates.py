@@ -133,3 +133,30 @@ def test_an_updated_byline_fills_modified_at_when_structured_data_has_none():
     article = extract_article(html, "https://example.org/a")
     assert (article.published_at, article.modified_at) == ("2025-03-01T10:00:00+00:00",
                                                            "2025-12-12")
+
+
+def test_a_date_printed_just_above_the_headline_is_used_when_nothing_else_dates_the_page():
+    html = ("<html><body><div class='hero'><h5>January 23, 2025</h5>"
+            "<h1>Solar installation in four steps</h1></div>"
+            f"<article>{BODY}</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2025-01-23"
+
+
+def test_a_date_above_the_headline_does_not_override_structured_data():
+    head = '<meta property="article:published_time" content="2025-02-11T23:55:00Z">'
+    html = (f"<html><head>{head}</head><body><p>12.2.2025 7:25</p><h1>Budget vote</h1>"
+            f"<article>{BODY}</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == \
+        "2025-02-11T23:55:00+00:00"
+
+
+def test_a_byline_date_read_in_the_other_order_does_not_override_structured_data():
+    head = '<meta property="article:published_time" content="2021-11-01T05:00:14">'
+    assert published(head, "<p>11/01/2021</p>") == "2021-11-01T05:00:14"
+
+
+def test_a_printed_time_only_shifts_the_zone_to_an_offset_in_use():
+    head = '<meta property="article:published_time" content="2025-02-11T23:55:00Z">'
+    # Same minute, 7.5 hours apart: no zone is at +07:30, so it is another time.
+    assert published(head, "<p>12.2.2025 07:25</p>") == "2025-02-11T23:55:00+00:00"
+    assert published(head, "<p>12.2.2025 05:25</p>") == "2025-02-12T05:25:00+05:30"

@@ -164,8 +164,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     then other date-like elements."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
-    byline, updated = byline_dates(tree, month_first)
-    byline, updated = not_after(byline, limit), not_after(updated, limit)
+    byline, updated, above = (not_after(d, limit) for d in byline_dates(tree, month_first))
     if published is not None and byline is not None and printed_earlier(byline, published,
                                                                          modified):
         # Sites re-stamp old stories when they migrate or re-index them; the day printed
@@ -182,7 +181,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 if published:
                     break
     if published is None:
-        published = byline or not_after(visible_date(tree, month_first, limit), limit)
+        published = byline or above or not_after(visible_date(tree, month_first, limit), limit)
     # An "Updated …" byline is the modification time when structured data has none; never
     # the publication time.
     return published, modified or updated

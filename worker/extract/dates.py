@@ -373,6 +373,11 @@ def not_after(date: PageDate | None, limit: datetime | None) -> PageDate | None:
     return date if date.naive() <= limit.replace(tzinfo=None) + timedelta(days=1) else None
 
 
+#: UTC offsets in use (minutes): whole hours, and the few half and quarter hours.
+_REAL_OFFSETS = frozenset(range(-12 * 60, 14 * 60 + 1, 60)) | {
+    -570, -210, 210, 270, 330, 345, 390, 525, 570, 630, 765}
+
+
 def as_printed(published: PageDate, printed: PageDate) -> PageDate:
     """A UTC publish time re-expressed at the local offset the byline prints the same instant
     in ('2019-10-18T22:04Z' under '19.10.2019, 00:04'), so the date is the reader's day."""
@@ -380,7 +385,7 @@ def as_printed(published: PageDate, printed: PageDate) -> PageDate:
         return published
     minutes = (printed.naive() - published.naive()).total_seconds() / 60
     offset = round(minutes / 15) * 15
-    if (abs(minutes - offset) >= 1 or not -12 * 60 <= offset <= 14 * 60 or offset == 0
+    if (abs(minutes - offset) >= 1 or offset not in _REAL_OFFSETS or offset == 0
             or printed.offset not in (None, offset)):
         return published
     return published.shifted(offset)
@@ -388,8 +393,12 @@ def as_printed(published: PageDate, printed: PageDate) -> PageDate:
 
 def printed_earlier(printed: PageDate, published: PageDate, modified: PageDate | None) -> bool:
     """The byline's day is at least two days before the structured publish date (one day
-    apart is a time-zone matter) and is not the modification day."""
+    apart is a time-zone matter), is not the modification day, and is not the structured
+    day with month and day read the other way round."""
     day = (printed.year, printed.month, printed.day)
     if modified is not None and day == (modified.year, modified.month, modified.day):
         return False
+    if (printed.year, printed.day, printed.month) == (published.year, published.month,
+                                                      published.day):
+        return False  # '11/01/2021' read day first, where the page meant November 1
     return (published.naive().date() - printed.naive().date()).days >= 2

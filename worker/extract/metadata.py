@@ -303,16 +303,37 @@ def _texts_after(node: Node, count: int) -> Iterator[str]:
                 yield text
 
 
+def _texts_before(node: Node, count: int) -> Iterator[str]:
+    """The ``count`` non-empty text nodes before ``node``, nearest first, skipping scripts,
+    styles and form controls."""
+    current = node
+    while count > 0:
+        if current.prev is None:
+            current = current.parent
+            if current is None:
+                return
+            continue
+        current = current.prev
+        while current.tag not in _SKIP_TEXT and current.last_child is not None:
+            current = current.last_child
+        if current.tag == "-text":
+            text = current.text_content.strip()
+            if text:
+                count -= 1
+                yield text
+
+
 def byline_dates(tree: LexborHTMLParser, month_first: bool
-                 ) -> tuple[PageDate | None, PageDate | None]:
-    """(published, updated): the first date on a short line just after the headline (the
-    byline), and the first one labelled as the time of an update. Long lines are skipped:
-    their dates belong to captions and prose."""
+                 ) -> tuple[PageDate | None, PageDate | None, PageDate | None]:
+    """(published, updated, above): the first date on a short line just after the headline
+    (the byline), the first one there labelled as the time of an update, and a date printed
+    just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
+    are skipped: their dates belong to captions and prose."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     # (The first one usually is the headline; all of them cost a whole-tree query.)
     h1 = tree.css_first("h1")
     if h1 is None:
-        return None, None
+        return None, None, None
     if len(h1.text(deep=True).split()) < 4:
         h1 = next((node for node in tree.css("h1")[1:5]
                    if len(node.text(deep=True).split()) >= 4), h1)
@@ -320,14 +341,26 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool
     previous = ""
     for text in _texts_after(h1, 12):
         if len(text) <= 80:
-            found = parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
+            found = _short_line_date(text, month_first)
             if found is not None:
                 if not _UPDATED_LABEL.search(text) and (
                         len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
-                    return found, updated
+                    return found, updated, None
                 updated = updated or found
         previous = text
-    return None, updated
+    previous = ""
+    for text in reversed(list(_texts_before(h1, 3))):
+        if len(text) <= 80 and not _UPDATED_LABEL.search(text) and (
+                len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
+            found = _short_line_date(text, month_first)
+            if found is not None:
+                return None, updated, found
+        previous = text
+    return None, updated, None
+
+
+def _short_line_date(text: str, month_first: bool) -> PageDate | None:
+    return parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
 
 
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
