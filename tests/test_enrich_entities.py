@@ -182,3 +182,26 @@ def test_a_small_town_counts_only_after_a_locative_preposition():
 def test_a_word_after_a_possessive_title_is_not_a_person():
     got = found("We work closely with the Mayor's Office on that.", "en")
     assert not any(t == "person" for t, _n in got)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "org"),
+    [
+        ("Patrick Martin, le nouveau président du Medef, a parlé hier.", "fr", "Medef"),
+        ("says Lauren Slayton, dietitian and founder of Foodtrainers.", "en", "Foodtrainers"),
+    ],
+)
+def test_the_name_after_a_role_in_an_organisation_is_the_organisation(text, lang, org):
+    assert ("organization", org) in found(text, lang)
+
+
+def test_a_role_does_not_make_places_or_ordinary_words_organisations():
+    got = found("The head of state met the president of Ukraine and the head of State.", "en")
+    assert not any(t == "organization" for t, _n in got)
+    assert ("place", "Ukraine") in got
+
+
+def test_club_words_make_a_football_club():
+    assert ("organization", "Eintracht Braunschweig") in found(
+        "Am Sonntag verlor Eintracht Braunschweig das Heimspiel.", "de"
+    )

@@ -56,6 +56,7 @@ _ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
 _NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
 _CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
 _CAP, _KEY = attrgetter("cap"), attrgetter("key")
+_ORG_ROLES = frozenset(map(gz.fold, lexicon.ORG_ROLES))
 _PLACE_UNITS_BEFORE = frozenset(map(gz.fold, lexicon.PLACE_UNITS_BEFORE))
 _PLACE_UNITS_AFTER = frozenset(map(gz.fold, lexicon.PLACE_UNITS_AFTER))
 
@@ -270,6 +271,13 @@ class _Extractor:
         self.last = None
         for i, j in _phrases(tokens, ctx.particles):
             prev = tokens[i - 1] if i > 0 and tokens[i].gap == SPACE else None
+            if (
+                prev is not None
+                and prev.key in lexicon.ROLE_LINKS
+                and not headline
+                and self.role_organisation(tokens, i, j, text, segment)
+            ):
+                continue
             after = tokens[j] if j < len(tokens) and tokens[j].gap == SPACE else None
             if j - i == 1 and self.plain_word(tokens[i], prev, after, segment):
                 continue
@@ -278,6 +286,34 @@ class _Extractor:
             if self.extended(tokens, i, j, text, segment):
                 continue
             self.phrase(tokens, i, j, text, prev, segment, headline)
+
+    def role_organisation(
+        self, tokens: list[Token], i: int, j: int, text: str, segment: int
+    ) -> bool:
+        """ "le nouveau président du Medef", "founder of Foodtrainers": the name after a
+        role held in an organisation, and its link word, is that organisation, unless it is
+        a place, a person or an ordinary word capitalised for emphasis ("head of State")."""
+        ctx = self.ctx
+        k = i - 2
+        if k >= 0 and tokens[k].key in lexicon.ROLE_ARTICLES and tokens[k + 1].gap == SPACE:
+            k -= 1
+        if k < 0 or tokens[k].cap or tokens[k].key not in _ORG_ROLES:
+            return False
+        toks = tokens[i:j]
+        words = [t for t in toks if t.key not in ctx.particles]
+        if (
+            toks[0].key in ctx.names
+            or any(is_title(t.key) for t in toks)
+            or all(t.key in ctx.lower_words or t.key in ctx.stop for t in words)
+        ):
+            return False
+        surface = text[toks[0].start : toks[-1].end]
+        key = gz.fold(strip_suffix(surface))
+        if ctx.place(key, surface) is not None or key in ctx.gazetteer_keys:
+            return False  # "president of Ukraine"; the known organisations keep their names
+        name = strip_suffix(surface)
+        self.add(ORGANIZATION, name, surface, segment, end=toks[-1].end)
+        return True
 
     def extended(self, tokens: list[Token], i: int, j: int, text: str, segment: int) -> bool:
         """Romance names go on in lower case: "Union européenne", "Nations unies",

@@ -121,6 +121,7 @@ ORG_HEADS: frozenset[str] = _words(
     parlamento parlamentu parlamentet office department departemen bureau presidencia
     gobierno gemeinschaft bündnis bündnisses tribunale corte cour associazione syndicat
     sindicato gewerkschaft kommando kommandos
+    fortuna eintracht borussia werder arminia dynamo alemannia kickers holstein
     """
 )
 
@@ -186,7 +187,7 @@ NOT_ORG_ACRONYMS = _words(
     DBA RDN CPT PT CV XL XXL II III IV VI VII VIII IX XI XII XIII XIV XV XVI XVII XVIII XIX
     XX XXI GP F1 NBA NFL NHL MLB WC OMG LOL CSS HTML HTTP HTTPS URL WWW IP IOT SEO CRM ERP
     SAAS OS IOS PS5 HD UHD OLED LED LCD USA UK US EU UN AS RI NKRI USS HMS BC AD CE BCE
-    WM EM OB CEO OP ICE
+    WM EM OB CEO OP ICE ÖPNV VIP VIPS NGO NGOS AKW
     QR ESG CBD THC BMI BPM RPM MPH KMH TNT LNG LPG OPEC
     """
 )
@@ -242,6 +243,24 @@ LOCATIVE_PREPOSITIONS: dict[str, frozenset[str]] = {
 #: Turkish genitive endings: "İzmir'in Bornova" is the district Bornova of İzmir province.
 TURKISH_GENITIVES: tuple[str, ...] = ("'in", "'ın", "'un", "'ün", "'nin", "'nın", "'nun", "'nün")
 
+#: Roles held in an organisation: the capitalised name after "<role> of/du/de la/der" is
+#: the organisation ("president du Medef", "founder of Foodtrainers", "portavoz de Vox").
+ORG_ROLES: frozenset[str] = _words(
+    """
+    founder co-founder cofounder owner chairman chairwoman ceo spokesman spokeswoman
+    spokesperson fondateur fondatrice cofondateur président présidente porte-parole patron
+    patronne fundador fundadora presidente presidenta portavoz dueño dueña fondatore
+    portavoce titolare gründer gründerin sprecher sprecherin vorsitzender vorsitzende chef
+    chefin oprichter voorzitter woordvoerder grundare ordförande talesperson pendiri ketua
+    direktur
+    """
+)
+
+#: Words between such a role and the organisation's name.
+ROLE_LINKS: frozenset[str] = _words("of du des de del della dello dell di der van at bei")
+#: Articles that may stand between the link and the name ("of the", "de la").
+ROLE_ARTICLES: frozenset[str] = _words("the la le el los las il lo")
+
 #: Lower-case particles allowed inside a name or organisation ("Ursula von der Leyen",
 #: "Bank of England", "Charles de Gaulle", "Mohammed bin Salman").
 NAME_PARTICLES: frozenset[str] = _words(
@@ -256,6 +275,7 @@ NOT_PARTICLES: dict[str, frozenset[str]] = {
     "id": frozenset({"di", "da", "dan", "la", "le", "e", "y"}),
     "ms": frozenset({"di", "da", "dan", "la", "le", "e", "y"}),
     "en": frozenset({"di", "da", "e", "y", "zu", "la", "le"}),
+    "de": frozenset({"das", "e", "y"}),  # German "das" is an article
     "it": frozenset({"e"}),
     "pt": frozenset({"e"}),
     "es": frozenset({"e"}),
