@@ -160,3 +160,9 @@ def test_a_printed_time_only_shifts_the_zone_to_an_offset_in_use():
     # Same minute, 7.5 hours apart: no zone is at +07:30, so it is another time.
     assert published(head, "<p>12.2.2025 07:25</p>") == "2025-02-11T23:55:00+00:00"
     assert published(head, "<p>12.2.2025 05:25</p>") == "2025-02-12T05:25:00+05:30"
+
+
+def test_an_updated_byline_before_the_publish_date_is_not_the_modification_date():
+    head = '<meta property="article:published_time" content="2025-03-01T10:00:00Z">'
+    html = page(head, "<div><span>Updated:</span> <span>Jan 12, 2025</span></div>")
+    assert extract_article(html, "https://example.org/a").modified_at is None

@@ -182,9 +182,12 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                     break
     if published is None:
         published = byline or above or not_after(visible_date(tree, month_first, limit), limit)
-    # An "Updated …" byline is the modification time when structured data has none; never
-    # the publication time.
-    return published, modified or updated
+    # An "Updated …" byline is the modification time when structured data has none (never
+    # the publication time, nor a time before it).
+    if modified is None and updated is not None and (
+            published is None or updated.naive().date() >= published.naive().date()):
+        modified = updated
+    return published, modified
 
 
 def _weak_dates(published: PageDate | None, stripped: LexborHTMLParser, month_first: bool,
