@@ -35,6 +35,8 @@ _CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "o
                          "table", "tbody", "thead", "tfoot", "tr", "td", "th", "center",
                          "details", "hgroup", "body", "form", "fieldset", "caption", "h1"})
 _NESTED_BLOCK_SELECTOR = "p, div, ul, ol, table, section, article, blockquote, h2, h3, h4"
+#: List items and definitions holding blocks: walked into, not read whole.
+_NESTING_ITEMS = f"li:has({_NESTED_BLOCK_SELECTOR}), dd:has({_NESTED_BLOCK_SELECTOR})"
 _SCORED_SELECTOR = "p, pre, td, blockquote, h2, h3, li:not(:has(p, div, li))"
 _MASS_TAGS = frozenset({"p", "pre", "blockquote", "div", "section", "article", "span", "font"})
 _LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li, h1, h2, h3, "
@@ -354,8 +356,44 @@ class _Collector:
         self.parts, self.link_chars = [], 0
 
 
+def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
+    """The nodes not inside another one of them."""
+    ids = {n.mem_id for n in nodes}
+    out = []
+    for node in nodes:
+        parent = node.parent
+        while parent is not None and parent.mem_id not in ids:
+            parent = parent.parent
+        if parent is None:
+            out.append(node)
+    return out
+
+
+def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
+    """Characters of link text (whitespace not counted) under every node of the containers
+    that has a link: one query per container instead of one per paragraph (each query
+    parses its selector anew)."""
+    chars: dict[int, int] = {}
+    for container in _outermost(containers):
+        top = container.mem_id
+        for a in container.css("a"):
+            if a.mem_id == top:
+                continue
+            size = _tlen(a.text(deep=True))
+            node = a.parent if size else None
+            while node is not None:
+                key = node.mem_id
+                chars[key] = chars.get(key, 0) + size
+                if key == top:
+                    break
+                node = node.parent
+    return chars
+
+
 def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, float, str]]:
     total = sum(_tlen(c.text(deep=True)) for c in containers)
+    links = _link_chars(containers)
+    nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
     out = _Collector()
     # Stack entries: (node, in_link, closing_tag); closing entries flush the paragraph.
     stack: list[tuple[LexborNode | None, bool, str | None]] = [
@@ -380,14 +418,14 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
             if _is_boilerplate_node(node, total):
                 continue
             out.flush()
-            leaf = (tag in _LEAF_BLOCKS and not (
-                tag in ("li", "blockquote", "dd") and node.css_first(_NESTED_BLOCK_SELECTOR))
-            ) or node.mem_id in leaf_divs
+            key = node.mem_id
+            # A blockquote is always walked into: it holds paragraphs or a single quote.
+            leaf = (tag in _LEAF_BLOCKS and tag != "blockquote" and key not in nesting
+                    ) or key in leaf_divs
             if leaf:
                 text = _norm(node.text(deep=True))
                 if text:
-                    links = sum(_tlen(a.text(deep=True)) for a in node.css("a"))
-                    out.paragraphs.append((text, links / len(text), tag))
+                    out.paragraphs.append((text, links.get(key, 0) / len(text), tag))
                 continue
             stack.append((None, in_link, tag))
         children = list(node.iter(include_text=True))
