@@ -89,7 +89,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     now = parse_fetched_at(fetched_at)
     limit = now or datetime.now(UTC)
     month_first = month_first_language(language)
-    published, modified = _page_dates(tree, data, month_first, limit, profile)
+    published, modified = _page_dates(tree, data, month_first, now, limit, profile)
 
     title = find_title(tree, data, site_name) or (hints.get("title") or None)
     authors = find_authors(tree, data)
@@ -158,10 +158,11 @@ def _id_source(canonical: str | None, url: str | None, body: str) -> str:
 
 
 def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
-                limit: datetime, profile: SiteProfile | None
+                fetched: datetime | None, limit: datetime, profile: SiteProfile | None
                 ) -> tuple[PageDate | None, PageDate | None]:
     """Dates from structured data, the profile's date element, the byline under the headline,
-    then other date-like elements."""
+    then other date-like elements. Relative dates ('3 hours ago') count only against a known
+    fetch time: against the clock they would date an old saved page today."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
     byline, updated, above = (not_after(d, limit) for d in byline_dates(tree, month_first))
@@ -181,7 +182,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 if published:
                     break
     if published is None:
-        published = byline or above or not_after(visible_date(tree, month_first, limit), limit)
+        published = byline or above or not_after(visible_date(tree, month_first, fetched), limit)
     # An "Updated …" byline is the modification time when structured data has none (never
     # the publication time, nor a time before it).
     if modified is None and updated is not None and (
