@@ -4,6 +4,7 @@ directory, so nothing is downloaded."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -108,3 +109,26 @@ def test_spacy_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(builtins, "__import__", no_spacy)
     with pytest.raises(spacy_ner.SpacyUnavailable, match=r"kabar\[spacy\]"):
         spacy_ner.load_pipeline("en_core_web_sm")
+
+
+def test_kabar_extract_uses_the_pipeline_named_in_the_environment(
+    pipeline_dir: str, tmp_path: Path
+):
+    from click.testing import CliRunner
+
+    from worker.cli import main
+
+    body = "".join(f"<p>{p} It was a long day in the capital and nobody slept.</p>" for p in TEXT)
+    page = tmp_path / "story.html"
+    page.write_text(f"<html><body><article><h1>Frobnia news</h1>{body}</article></body></html>")
+    with_model = CliRunner().invoke(main, ["extract", str(page)],
+                                    env={"KABAR_ENRICH_SPACY_MODEL": pipeline_dir})
+    without = CliRunner().invoke(main, ["extract", str(page)],
+                                 env={"KABAR_ENRICH_SPACY_MODEL": ""})
+    assert with_model.exit_code == 0, with_model.output
+
+    def names(output: str) -> set[str]:
+        return {e["text"] for e in json.loads(output)["enrichment"]["entities"]}
+
+    assert "Acme Widgets" in names(with_model.output)
+    assert "Acme Widgets" not in names(without.output)

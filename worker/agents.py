@@ -262,7 +262,8 @@ class Pipeline:
                 return
             article.duplicate_of = decision.original_id
         source = self.sources.get(article.source or "")
-        await self.emit(enrich(article, timezone_hint=source.timezone if source else None))
+        await self.emit(enrich(article, timezone_hint=source.timezone if source else None,
+                               spacy_model=self.settings.enrich.spacy_model))
 
     async def on_audit(self, value: bytes) -> None:
         # one message at a time per partition, and due times only grow along a partition

@@ -309,7 +309,9 @@ def tail(ctx: click.Context, topic: str, broker: str | None, from_beginning: boo
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write <name>.json per page here instead of printing.")
 @click.option("--no-enrich", is_flag=True, help="Skip language, entities and keywords.")
-def extract(path: str, url: str | None, out_dir: str | None, no_enrich: bool) -> None:
+@click.pass_context
+def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
+            no_enrich: bool) -> None:
     """Saved HTML page(s) → Article JSON, with no broker.
 
     A file prints one JSON object; a directory prints one JSON line per *.html / *.htm file
@@ -319,6 +321,7 @@ def extract(path: str, url: str | None, out_dir: str | None, no_enrich: bool) ->
     from worker.extract import ExtractionError
     from worker.stages import article_from_page
 
+    spacy_model = settings_from(ctx).enrich.spacy_model
     source = Path(path)
     files = sorted(p for p in source.rglob("*") if p.suffix.lower() in {".html", ".htm"}) \
         if source.is_dir() else [source]
@@ -329,7 +332,8 @@ def extract(path: str, url: str | None, out_dir: str | None, no_enrich: bool) ->
     failed = 0
     for file in files:
         try:
-            article = article_from_page(file.read_bytes(), url, enrich_article=not no_enrich)
+            article = article_from_page(file.read_bytes(), url, enrich_article=not no_enrich,
+                                        spacy_model=spacy_model)
         except ExtractionError as exc:
             failed += 1
             err.print(f"{file}: not extracted ({exc.reason}): {exc}", highlight=False)

@@ -94,7 +94,7 @@ async def run_pipeline(
     started = time.monotonic()
     # gazetteers, the language model and the normalisation tables, built before the first
     # article has to wait for them
-    warm_enrichment()
+    warm_enrichment(settings.enrich.spacy_model)
     fingerprint_text("Kabar: warm-up — ünïcödé")
     if settings.web.metrics_port:
         serve_metrics(settings.web.bind, settings.web.metrics_port)

@@ -21,9 +21,12 @@ def article_from_page(
     hints: Mapping[str, Any] | None = None,
     source: str | None = None,
     enrich_article: bool = True,
+    spacy_model: str = "",
 ) -> Article:
-    """Extract, fingerprint and (by default) enrich one page. Raises ExtractionError."""
+    """Extract, fingerprint and (by default) enrich one page, with the optional spaCy
+    pipeline named by ``spacy_model`` (the enrich.spacy_model setting). Raises
+    ExtractionError."""
     article = extract_article(html, url, fetched_at=fetched_at, headers=headers, hints=hints,
                               source=source)
     article.fingerprints = fingerprints(article)
-    return enrich(article) if enrich_article else article
+    return enrich(article, spacy_model=spacy_model) if enrich_article else article
