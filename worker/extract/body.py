@@ -44,7 +44,9 @@ _LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li,
 _TAXONOMY_CLASSES = ("tag-", "category-", "categories-", "format-", "status-", "type-",
                      "post_tag-", "topic-", "section-")
 _TAXONOMY = re.compile(r"(?:^|\s)(?:" + "|".join(_TAXONOMY_CLASSES) + ")")
-_COMMAS = (",", "،", "，", "、")
+#: A paragraph's score reaches its parent whole, its grandparent halved, then a third of
+#: that per further level, up to five levels.
+_LEVEL_DIVISORS = (1, 2, 6, 9, 12)
 #: Story text share an ancestor must keep to be taken as the container (0.3 gained on wcxb
 #: but lost on fundus; 0.4 gains on all three sets). Relative to the
 #: winner's own share, but a winner that is one pure paragraph block (share near 1) would
@@ -108,22 +110,27 @@ _BLOCKS_SELECTOR = f"{_SCORED_SELECTOR}, {_LEAF_DIV_SELECTOR}, br"
 
 
 def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
-                     ) -> list[tuple[LexborNode, str, int]]:
-    """Text-bearing blocks as (node, raw text, length without whitespace): <p>, <pre>, cells,
-    leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
-    scored: list[LexborNode] = []
+                     ) -> list[tuple[LexborNode, str, str, int]]:
+    """Text-bearing blocks as (node, tag, raw text, length without whitespace): <p>, <pre>,
+    cells, leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
+    scored: list[tuple[LexborNode, str]] = []
     divs: list[LexborNode] = []
     breaks: list[LexborNode] = []
     for node in root.css(_BLOCKS_SELECTOR):
         tag = node.tag
-        (divs if tag == "div" else breaks if tag == "br" else scored).append(node)
-    found: list[tuple[LexborNode, str, int]] = []
+        if tag == "div":
+            divs.append(node)
+        elif tag == "br":
+            breaks.append(node)
+        else:
+            scored.append((node, tag))
+    found: list[tuple[LexborNode, str, str, int]] = []
     seen: set[int] = set()
-    for node in scored:
+    for node, tag in scored:
         text = node.text(deep=True)
         size = _tlen(text)
         if size >= 20:
-            found.append((node, text, size))
+            found.append((node, tag, text, size))
             seen.add(node.mem_id)
     # Paragraphs written as bare <div>s (no block inside), as many React sites do.
     for node in divs:
@@ -131,20 +138,21 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
         text = node.text(deep=True)
         size = _tlen(text)
         if size >= 42 and node.mem_id not in seen and _link_density(node, size) < 0.5:
-            found.append((node, text, size))
+            found.append((node, "div", text, size))
             seen.add(node.mem_id)
     for br in breaks:
         parent = br.parent
         if parent is None or parent.mem_id in seen:
             continue
         seen.add(parent.mem_id)
-        if parent.tag in ("p", "td", "pre", "li", "blockquote"):
+        tag = parent.tag
+        if tag in ("p", "td", "pre", "li", "blockquote"):
             continue
         own = " ".join(c.text_content or "" for c in parent.iter(include_text=True)
                        if c.tag == "-text")
         size = _tlen(own)
         if size >= 20:
-            found.append((parent, own, size))
+            found.append((parent, tag, own, size))
     return found
 
 
@@ -177,27 +185,28 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     scores: dict[int, list] = {}
     mass: dict[int, int] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
-    for node, text, size in _paragraph_nodes(root, leaf_divs):
+    for node, tag, text, size in _paragraph_nodes(root, leaf_divs):
         # Readability-style score for the nearest five ancestors...
-        score = 1 + sum(text.count(c) for c in _COMMAS) + min(size // 85, 3)
-        if node.tag in ("li", "td", "h2", "h3"):
+        score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
+                 + min(size // 85, 3))
+        if tag in ("li", "td", "h2", "h3"):
             score *= 0.5  # list items and cells are story text only in bulk
         # ...and, for story-like paragraphs, their length credited to every ancestor.
-        story = size >= 68 and node.tag in _MASS_TAGS and _link_density(node, size) <= 0.25
+        story = size >= 68 and tag in _MASS_TAGS and _link_density(node, size) <= 0.25
         parent = node.parent
         if parent is None:
             continue
         if parent.tag == "li":
             score *= 0.5  # a teaser's summary in a list of links
-        for level, (key, ancestor) in enumerate(_chain(parent, chains)):
-            if level < 5:
-                entry = scores.get(key)
-                if entry is None:
-                    entry = scores[key] = [ancestor, 0.0]
-                entry[1] += score / (1 if level == 0 else 2 if level == 1 else level * 3)
-            elif not story:
-                break
-            if story:
+        chain = _chain(parent, chains)
+        for level in range(min(5, len(chain))):
+            key, ancestor = chain[level]
+            entry = scores.get(key)
+            if entry is None:
+                entry = scores[key] = [ancestor, 0.0]
+            entry[1] += score / _LEVEL_DIVISORS[level]
+        if story:
+            for key, _ in chain:
                 mass[key] = mass.get(key, 0) + size
     if not scores:
         return []
