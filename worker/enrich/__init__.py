@@ -75,13 +75,15 @@ def enrichment_block(
     spacy_model: str = "",
 ) -> dict[str, Any]:
     # Tokenise once: entities and keywords read the same words.
-    segments = [tokenize(t) for t in [article.title or "", *paragraphs]]
+    lower_words: set[str] = set()
+    segments = [tokenize(article.title or ""), *(tokenize(p, lower_words) for p in paragraphs)]
     entities = extract_entities(
         paragraphs,
         lang=language,
         title=article.title,
         dateline=article.dateline,
         segments=segments,
+        lower_words=lower_words,
         spacy_model=spacy_model,
     )
     return {

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import compress, count, filterfalse
+from itertools import compress, count
 from operator import attrgetter
 
 from worker.enrich import gazetteer as gz
@@ -55,7 +55,7 @@ _SINGLE_WORD_ORG_STEMS = tuple(map(gz.fold, lexicon.SINGLE_WORD_ORG_STEMS))
 _ORG_CUES = frozenset(map(gz.fold, lexicon.ORG_CUES))
 _NAME_PARTICLES = frozenset(map(gz.fold, lexicon.NAME_PARTICLES))
 _CONJUNCTIONS = frozenset(map(gz.fold, lexicon.CONJUNCTIONS))
-_CAP, _KEY = attrgetter("cap"), attrgetter("key")
+_CAP = attrgetter("cap")
 _ORG_ROLES = frozenset(map(gz.fold, lexicon.ORG_ROLES))
 _PLACE_UNITS_BEFORE = frozenset(map(gz.fold, lexicon.PLACE_UNITS_BEFORE))
 _PLACE_UNITS_AFTER = frozenset(map(gz.fold, lexicon.PLACE_UNITS_AFTER))
@@ -111,7 +111,7 @@ class _Mention:
 class _Context:
     """What the rules need to know about the whole article."""
 
-    def __init__(self, lang: str, segments: Sequence[list[Token]]) -> None:
+    def __init__(self, lang: str, lower_words: set[str]) -> None:
         self.lang = lang
         self.stop = gz.stop_words(lang) if lang != "und" else gz.any_stop_words()
         self.countries = gz.countries()
@@ -132,11 +132,9 @@ class _Context:
         self.alias_langs = gz.country_alias_languages()
         # Indonesian "di" and "dan" are "in" and "and", never part of a name.
         self.particles = _NAME_PARTICLES - lexicon.NOT_PARTICLES.get(lang, frozenset())
-        # Words the article also writes in lower case are ordinary words when they start a
-        # sentence ("Moskow bersikeras" is a city; "Hal ini" is not a name).
-        self.lower_words: set[str] = set()
-        for seg in segments:  # C-level passes: this touches every word of the article
-            self.lower_words.update(map(_KEY, filterfalse(_CAP, seg)))
+        # Words the article's paragraphs also write in lower case are ordinary words when
+        # they start a sentence ("Moskow bersikeras" is a city; "Hal ini" is not a name).
+        self.lower_words = lower_words
 
     def starts_name(self, tok: Token) -> bool:
         """Whether a gazetteer name of several words starts with this word: when not, no
@@ -835,15 +833,19 @@ def extract_entities(
     title: str | None = None,
     dateline: str | None = None,
     segments: Sequence[list[Token]] | None = None,
+    lower_words: set[str] | None = None,
     spacy_model: str = "",
 ) -> list[Entity]:
     """Entities in an article: the headline, then each paragraph in order. ``segments``
-    are the title's and paragraphs' tokens when the caller has them already; ``spacy_model``
-    names an optional spaCy pipeline whose entities are merged in (``spacy_ner``)."""
+    are the title's and paragraphs' tokens when the caller has them already, with
+    ``lower_words``, the keys of the paragraphs' lower-case words (``tokenize`` collects
+    them); ``spacy_model`` names an optional spaCy pipeline whose entities are merged in
+    (``spacy_ner``)."""
     texts = [title or "", *paragraphs]
-    if segments is None:
-        segments = [tokenize(t) for t in texts]
-    ex = _Extractor(_Context(lang, segments[1:]))
+    if segments is None or lower_words is None:
+        lower_words = set()
+        segments = [tokenize(texts[0]), *(tokenize(p, lower_words) for p in paragraphs)]
+    ex = _Extractor(_Context(lang, lower_words))
     if dateline:
         place = dateline_place(dateline)
         if place is not None:

@@ -47,13 +47,13 @@ def keywords_from_tokens(
     s_index = -1
     budget = SAMPLE_CHARS
     # A headline capitalises for style ("Kalah Lawan Azerbaijan"): its case says nothing.
-    headline = segments[0] if len(segments) > 1 else ()
-    for chunk, new_sentence in _chunks(segments):
+    has_headline = len(segments) > 1
+    for segment, chunk, new_sentence in _chunks(segments):
         if budget <= 0:
             break
         budget -= chunk[-1].end - chunk[0].start
         s_index += new_sentence
-        in_headline = chunk[0] in headline
+        in_headline = has_headline and segment == 0
         words = [t.text for t in chunk]
         keys = [t.key for t in chunk]
         # A phrase may start or end only on a content word.
@@ -130,19 +130,21 @@ def keywords_from_tokens(
     return [surface[g] for g in chosen]
 
 
-def _chunks(segments: Sequence[Sequence[Token]]) -> Iterator[tuple[list[Token], int]]:
-    """Runs of words with no punctuation between them, each with 1 when a new sentence
-    starts with it (a new paragraph starts one too)."""
-    for tokens in segments:
+def _chunks(
+    segments: Sequence[Sequence[Token]],
+) -> Iterator[tuple[int, list[Token], int]]:
+    """Runs of words with no punctuation between them, each with its segment's index and
+    1 when a new sentence starts with it (a new paragraph starts one too)."""
+    for segment, tokens in enumerate(segments):
         chunk: list[Token] = []
         new_sentence = 1
         for tok in tokens:
             if chunk and tok.gap != SPACE:
-                yield chunk, new_sentence
+                yield segment, chunk, new_sentence
                 chunk, new_sentence = [], int(tok.gap == SENTENCE)
             chunk.append(tok)
         if chunk:
-            yield chunk, new_sentence
+            yield segment, chunk, new_sentence
 
 
 def _median(ordered: list[int]) -> float:

@@ -17,7 +17,10 @@ MIN_CONFIDENCE = 0.6
 #: Fewer letters than this is too little text to call.
 MIN_LETTERS = 40
 #: Only the first characters are scored: a few sentences decide, and time grows with length.
-SAMPLE_CHARS = 400
+#: On the 2,029 shared pages 300 characters call the same language as 400 on every page
+#: (text alone, without the declared prior, 1,899 vs 1,900 pages match the truth) for three
+#: quarters of the cost; 200 starts to say "und" on short openings.
+SAMPLE_CHARS = 300
 
 
 @cache
@@ -38,7 +41,7 @@ def primary_subtag(tag: str | None) -> str | None:
 def detect_language(text: str, declared: str | None = None) -> tuple[str, float]:
     """Return (BCP 47 primary language subtag or "und", confidence in [0, 1])."""
     sample = text[:SAMPLE_CHARS]
-    if sum(c.isalpha() for c in sample) < MIN_LETTERS:
+    if sum(map(str.isalpha, sample)) < MIN_LETTERS:  # map: no Python call per character
         return "und", 0.0
     ranked = _identifier().rank(sample)[:5]
     prior_lang = primary_subtag(declared)

@@ -60,9 +60,13 @@ def is_acronym(word: str) -> bool:
     return upper >= 2 and upper * 2 >= len(letters)
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
+    """The words of ``text``; the keys of its words written in lower case are added to
+    ``lower_keys`` when given (the entity rules ask it of the whole article, and collecting
+    them here saves a second pass over every word)."""
     tokens: list[Token] = []
     append = tokens.append
+    add_lower = (lower_keys if lower_keys is not None else set()).add
     pos = 0
     # The first word starts a sentence; after it a single space (the commonest gap) needs no
     # look-up. One C-level findall gives each word with the non-word run before it, so
@@ -72,6 +76,8 @@ def tokenize(text: str) -> list[Token]:
         start = pos + len(between)
         pos = start + len(raw)
         word, skip, key, cap, acronym, suffixed = _word(raw)
+        if not cap:
+            add_lower(key)
         if tokens:
             if skip:
                 # An elided article counts as separator: "de l'Union" is not one run of words.
