@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from itertools import pairwise
 
 from worker.enrich import gazetteer as gz
 from worker.enrich.tokens import SENTENCE, SPACE, Token, tokenize
@@ -35,13 +36,13 @@ def keywords_from_tokens(
     """Keywords of already tokenised text (the title's and paragraphs' tokens, in order);
     punctuation splits candidate phrases and sentence ends count sentences."""
     stop = gz.stop_words(lang) if lang != "und" else gz.any_stop_words()
-    # Plain dicts with .get rather than Counter: Counter's __missing__ is a Python call per
+    # A plain dict with .get rather than Counter: Counter's __missing__ is a Python call per
     # new word, and this loop runs once per word of the sample.
-    tf: dict[str, int] = {}
     tf_upper: dict[str, int] = {}
+    # The sentence of each occurrence; a word's frequency is the length of its list.
     positions: dict[str, list[int]] = defaultdict(list)
-    left: dict[str, set[str]] = defaultdict(set)
-    right: dict[str, set[str]] = defaultdict(set)
+    # Distinct (left, right) neighbours, gathered per chunk in C and counted once at the end.
+    pairs: set[tuple[str, str]] = set()
     candidates: dict[tuple[str, ...], int] = {}
     surface: dict[tuple[str, ...], str] = {}
     s_index = -1
@@ -59,20 +60,16 @@ def keywords_from_tokens(
         # A phrase may start or end only on a content word.
         content = [not (k in stop or len(k) < 2 or k.isdigit()) for k in keys]
         last = len(keys) - 1
+        pairs.update(pairwise(keys))
         for i, key in enumerate(keys):
             word = words[i]
-            tf[key] = tf.get(key, 0) + 1
+            positions[key].append(s_index)
             if (
                 not in_headline
                 and word[0].isupper()
                 and (i > 0 or chunk[0].gap != SENTENCE or word.isupper())
             ):
                 tf_upper[key] = tf_upper.get(key, 0) + 1
-            positions[key].append(s_index)
-            if i:
-                left[key].add(keys[i - 1])
-            if i < last:
-                right[key].add(keys[i + 1])
             if not content[i]:
                 continue
             # Phrases start and end on a content word; stop words may sit inside.
@@ -93,21 +90,26 @@ def keywords_from_tokens(
     if not candidates:
         return []
 
-    content = [tf[k] for k in tf if k not in stop]
+    content = [len(p) for k, p in positions.items() if k not in stop]
     mean_tf = sum(content) / len(content) if content else 1.0
     std_tf = _std(content, mean_tf) if content else 0.0
     max_tf = max(content) if content else 1.0
     n_sent = max(sentences, 1)
+    neighbours: dict[str, int] = {}
+    for left, right in pairs:
+        neighbours[left] = neighbours.get(left, 0) + 1
+        neighbours[right] = neighbours.get(right, 0) + 1
     word_score: dict[str, float] = {}
-    for key, freq in tf.items():
+    for key, sentence_of in positions.items():
         if key in stop:
             continue
+        freq = len(sentence_of)
         t_case = tf_upper.get(key, 0) / (1.0 + math.log(freq))
-        t_pos = math.log(math.log(3.0 + _median(positions[key])))
+        t_pos = math.log(math.log(3.0 + _median(sentence_of)))
         t_freq = freq / (mean_tf + std_tf or 1.0)
         # YAKE's relatedness: distinct neighbours per occurrence, scaled by TF / max TF.
-        t_rel = 1.0 + (len(left[key]) + len(right[key])) / max_tf
-        t_sent = len(set(positions[key])) / n_sent
+        t_rel = 1.0 + neighbours.get(key, 0) / max_tf
+        t_sent = len(set(sentence_of)) / n_sent
         word_score[key] = (t_pos * t_rel) / (t_case + t_freq / t_rel + t_sent / t_rel)
 
     scored: list[tuple[float, tuple[str, ...]]] = []
