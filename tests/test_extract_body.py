@@ -57,3 +57,14 @@ def test_entity_escaped_json_ld_body_does_not_replace_an_equal_page_body():
                               "https://example.org/news/river-walk")
     assert "&amp;" not in article.body and "&#97;" not in article.body
     assert len(article.paragraphs) == len(_SENTENCES)
+
+
+def test_long_comment_inside_a_comment_thread_does_not_win():
+    story = "<div class='entry'>" + _paragraphs(_SENTENCES) + "</div>"
+    reader = ("Great news, finally, after years of waiting, we, the neighbours, get our walk, "
+              "our benches, our lights, and, yes, our shade, thank you all, really, truly. ")
+    thread = ("<div id='comments'><ol>" + "".join(
+        f"<li><div class='comment-body'><div class='text'><p>{reader * 2}</p><p>{reader}</p>"
+        "</div></div></li>" for _ in range(3)) + "</ol></div>")
+    article = extract_article(_page(story + thread), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and "neighbours" not in article.body

@@ -229,7 +229,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             continue  # can neither win nor count as the winner's peer
         text_len = _tlen(node.text(deep=True))
         final = score * (1 - _link_density(node, text_len))
-        if _hints(_attr_text(node))[1] and node.tag != "body":
+        if node.tag != "body" and (_hints(_attr_text(node))[1] or _in_strong_negative(node)):
             final *= 0.3
         if node.tag in ("ul", "ol"):
             final *= 0.5  # teaser lists; a story told in one list is rare
@@ -262,6 +262,18 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 group.append(sibling)
     return group
+
+
+def _in_strong_negative(node: LexborNode) -> bool:
+    """An ancestor is named as comments, sharing or promotion and not also as the story: a
+    block inside a comment thread or a share dialog is not the story, however long."""
+    current = node.parent
+    while current is not None and current.tag not in ("body", "html", "-undef", None):
+        _, strong, positive = _hints(_attr_text(current))
+        if strong and not positive:
+            return True
+        current = current.parent
+    return False
 
 
 def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
