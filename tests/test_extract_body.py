@@ -68,3 +68,10 @@ def test_long_comment_inside_a_comment_thread_does_not_win():
         "</div></div></li>" for _ in range(3)) + "</ol></div>")
     article = extract_article(_page(story + thread), "https://example.org/news/river-walk")
     assert _SENTENCES[0] in article.body and "neighbours" not in article.body
+
+
+def test_a_very_short_blog_post_is_still_an_article():
+    post = ("<article><div class='entry-content'><p>Rain again today, so the garden waits.</p>"
+            "<p>Tomorrow, maybe, the roses.</p></div></article>")
+    article = extract_article(_page(post), "https://example.org/2024/05/rain")
+    assert "garden waits" in article.body and "roses" in article.body

@@ -59,7 +59,8 @@ from worker.models import Article
 __all__ = ["ExtractionError", "extract_article"]
 
 #: Fewer words than this is a landing page, an error page or a login wall, not a story.
-MIN_WORDS = 20
+#: (Blog posts and dialogues of 10-20 words are stories: 20 refused them.)
+MIN_WORDS = 10
 _TAG = re.compile(r"<[a-zA-Z!/?]")
 
 
