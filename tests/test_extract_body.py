@@ -75,3 +75,15 @@ def test_a_very_short_blog_post_is_still_an_article():
             "<p>Tomorrow, maybe, the roses.</p></div></article>")
     article = extract_article(_page(post), "https://example.org/2024/05/rain")
     assert "garden waits" in article.body and "roses" in article.body
+
+
+def test_story_told_in_lists_across_sections_is_taken_whole():
+    tips = [f"Tip {n}: {s}" for n, s in enumerate(_SENTENCES * 2)]
+    sections = "".join(
+        f"<section class='block'><div class='inner'><h2>Part {i}</h2><ul>"
+        + "".join(f"<li>{t}</li>" for t in tips[i * 2:i * 2 + 2]) + "</ul></div></section>"
+        for i in range(4))
+    intro = "<section class='block'><div class='inner'><p>" + _SENTENCES[0] + "</p></div></section>"
+    article = extract_article(_page("<div class='page'>" + intro + sections + "</div>"),
+                              "https://example.org/guides/river-walk")
+    assert tips[0] in article.body and tips[-1] in article.body

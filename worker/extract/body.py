@@ -38,7 +38,10 @@ _NESTED_BLOCK_SELECTOR = "p, div, ul, ol, table, section, article, blockquote, h
 #: List items and definitions holding blocks: walked into, not read whole.
 _NESTING_ITEMS = f"li:has({_NESTED_BLOCK_SELECTOR}), dd:has({_NESTED_BLOCK_SELECTOR})"
 _SCORED_SELECTOR = "p, pre, td, blockquote, h2, h3, li:not(:has(p, div, li))"
-_MASS_TAGS = frozenset({"p", "pre", "blockquote", "div", "section", "article", "span", "font"})
+#: Blocks whose length counts as story text when widening the winner; list items too, for
+#: guides and recipes told in lists (link-heavy teaser items stay out by link density).
+_MASS_TAGS = frozenset({"p", "pre", "blockquote", "div", "section", "article", "span", "font",
+                        "li"})
 _LEAF_DIV_SELECTOR = ("div:not(:has(div, p, ul, ol, table, section, article, li, h1, h2, h3, "
                       "h4, blockquote, pre, header, form))")
 _TAXONOMY_CLASSES = ("tag-", "category-", "categories-", "format-", "status-", "type-",
