@@ -87,3 +87,11 @@ def test_story_told_in_lists_across_sections_is_taken_whole():
     article = extract_article(_page("<div class='page'>" + intro + sections + "</div>"),
                               "https://example.org/guides/river-walk")
     assert tips[0] in article.body and tips[-1] in article.body
+
+
+def test_photo_caption_ending_in_its_credit_is_dropped():
+    caption = "<p>The old bridge at dusk, seen from the north bank (Image: Getty)</p>"
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + caption
+                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert "old bridge at dusk" not in article.body and _SENTENCES[3] in article.body

@@ -88,9 +88,17 @@ _CREDIT = re.compile(r"^(?:foto|photo|image|bild|gambar|ilustrasi|credit|quelle|
                      r"fuente|sumber)\s*[:/]", re.I)
 
 
+#: A photo caption ends with its credit in brackets: '... (Image: Getty)', '(Foto: dpa)'.
+_CAPTION = re.compile(r"\((?:image|photo|picture|foto|bild|credit|crédit|quelle|fuente)s?\s*:"
+                      r"[^()]{1,80}\)$", re.I)
+
+
 def is_boilerplate_text(text: str) -> bool:
-    """True for a paragraph that is a prompt, a sign-off or a credit rather than story."""
+    """True for a paragraph that is a prompt, a sign-off, a credit or a caption rather than
+    story."""
     if _SIGNOFF.match(text):
+        return True
+    if len(text) <= 300 and text.endswith(")") and _CAPTION.search(text):
         return True
     if len(text) > 160:
         return False
