@@ -95,3 +95,16 @@ def test_photo_caption_ending_in_its_credit_is_dropped():
                                     + _paragraphs(_SENTENCES[2:]) + "</article>"),
                               "https://example.org/news/river-walk")
     assert "old bridge at dusk" not in article.body and _SENTENCES[3] in article.body
+
+
+def test_teasers_after_a_related_stories_heading_are_dropped():
+    teasers = ("<div class='box'><h3>You may also like</h3>"
+               + "".join(f"<p>{s}</p>" for s in ("A long summary of another story about the "
+                                                 "harbour ferries, their timetables and fares.",
+                                                 "Another summary, of a story about the market "
+                                                 "hall, its stalls and its opening hours."))
+               + "</div>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + teasers
+                                    + "</article>"), "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body
+    assert "harbour ferries" not in article.body and "market hall" not in article.body

@@ -20,6 +20,7 @@ from worker.extract.boilerplate import (
     has_fragment,
     has_negative_word,
     is_boilerplate_text,
+    is_teaser_heading,
 )
 
 #: Removed with their content before scoring: never story text.
@@ -448,6 +449,9 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
                     ) or key in leaf_divs
             if leaf:
                 text = _norm(node.text(deep=True))
+                if text and is_teaser_heading(text):
+                    _skip_siblings(stack, node)
+                    continue
                 if text:
                     out.paragraphs.append((text, links.get(key, 0) / len(text), tag))
                 continue
@@ -457,6 +461,20 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
         stack.extend((child, link, None) for child in reversed(children))
     out.flush()
     return out.paragraphs
+
+
+def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
+                   node: LexborNode) -> None:
+    """Drop the walk's pending siblings of ``node``: the rest of its block."""
+    parent = node.parent
+    if parent is None:
+        return
+    key = parent.mem_id
+    while stack:
+        pending = stack[-1][0]
+        if pending is None or pending.parent is None or pending.parent.mem_id != key:
+            return
+        stack.pop()
 
 
 def remove_outermost(nodes: list[LexborNode]) -> None:

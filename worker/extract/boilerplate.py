@@ -88,6 +88,23 @@ _CREDIT = re.compile(r"^(?:foto|photo|image|bild|gambar|ilustrasi|credit|quelle|
                      r"fuente|sumber)\s*[:/]", re.I)
 
 
+#: Headings over lists of other stories, in many languages: what follows them in their block
+#: is teasers, however story-like each teaser's summary reads.
+_TEASER_HEADING = re.compile(
+    r"^\W*(?:das könnte (?:sie|dich) (?:auch )?interessieren|(?:viel|meist) ?gelesen|"
+    r"neueste (?:artikel|beiträge)|ähnliche (?:beiträge|artikel)|empfohlene (?:beiträge|artikel)|"
+    r"weitere (?:themen|beiträge)|mehr themen|mehr aus dem|schon gelesen|"
+    r"you (?:may|might) also like|related (?:posts|articles|stories)|most (?:read|popular)|"
+    r"popular posts|recent posts|latest (?:news|posts|articles)|similar posts|more stories|"
+    r"lo más leído|les plus lus|più lett[ie]|artikel terkait|berita terkait|terpopuler)\b",
+    re.I)
+
+
+def is_teaser_heading(text: str) -> bool:
+    """True for a short heading that introduces a list of other stories."""
+    return len(text) <= 80 and _TEASER_HEADING.match(text) is not None
+
+
 #: A photo caption ends with its credit in brackets: '... (Image: Getty)', '(Foto: dpa)'.
 _CAPTION = re.compile(r"\((?:image|photo|picture|foto|bild|credit|crédit|quelle|fuente)s?\s*:"
                       r"[^()]{1,80}\)$", re.I)
