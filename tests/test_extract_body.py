@@ -108,3 +108,11 @@ def test_teasers_after_a_related_stories_heading_are_dropped():
                                     + "</article>"), "https://example.org/news/river-walk")
     assert _SENTENCES[3] in article.body
     assert "harbour ferries" not in article.body and "market hall" not in article.body
+
+
+def test_inline_linked_read_more_does_not_end_the_story():
+    inline = "<p>Weiterlesen: <a href='/other'>Die Fähre fährt wieder</a></p>"
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + inline
+                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body

@@ -449,11 +449,13 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
                     ) or key in leaf_divs
             if leaf:
                 text = _norm(node.text(deep=True))
-                if text and is_teaser_heading(text):
-                    _skip_siblings(stack, node)
-                    continue
                 if text:
-                    out.paragraphs.append((text, links.get(key, 0) / len(text), tag))
+                    share = links.get(key, 0) / len(text)
+                    if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
+                        # (A linked one, 'Read more: <a>title</a>', is one inline teaser.)
+                        _skip_siblings(stack, node)
+                        continue
+                    out.paragraphs.append((text, share, tag))
                 continue
             stack.append((None, in_link, tag))
         children = list(node.iter(include_text=True))

@@ -93,7 +93,8 @@ _CREDIT = re.compile(r"^(?:foto|photo|image|bild|gambar|ilustrasi|credit|quelle|
 _TEASER_HEADING = re.compile(
     r"^\W*(?:das könnte (?:sie|dich) (?:auch )?interessieren|(?:viel|meist) ?gelesen|"
     r"neueste (?:artikel|beiträge)|ähnliche (?:beiträge|artikel)|empfohlene (?:beiträge|artikel)|"
-    r"weitere (?:themen|beiträge)|mehr themen|mehr aus dem|schon gelesen|"
+    r"weitere (?:themen|beiträge|informationen)|weiterführende (?:informationen|links?)|"
+    r"mehr themen|mehr aus dem|mehr zu |(?:zum )?weiterlesen|schon gelesen|"
     r"you (?:may|might) also like|related (?:posts|articles|stories)|most (?:read|popular)|"
     r"popular posts|recent posts|latest (?:news|posts|articles)|similar posts|more stories|"
     r"lo más leído|les plus lus|più lett[ie]|artikel terkait|berita terkait|terpopuler)\b",
