@@ -116,3 +116,11 @@ def test_inline_linked_read_more_does_not_end_the_story():
                                     + _paragraphs(_SENTENCES[2:]) + "</article>"),
                               "https://example.org/news/river-walk")
     assert _SENTENCES[3] in article.body
+
+
+def test_numbered_figure_caption_is_dropped():
+    caption = "<p>Abbildung 4: Der Flussweg im Winter.</p>"
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + caption
+                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert "Abbildung" not in article.body and _SENTENCES[3] in article.body

@@ -85,7 +85,8 @@ _PROMPT = re.compile(r"^\W*(?:" + _PROMPTS + r")\b", re.I)
 _SIGNOFF = re.compile(r"^\(\s*[a-z]{2,5}(?:\s*[/,]\s*[a-z]{2,5})*\s*\)$", re.I)
 #: Image credits and share counters.
 _CREDIT = re.compile(r"^(?:foto|photo|image|bild|gambar|ilustrasi|credit|quelle|source|"
-                     r"fuente|sumber)\s*[:/]", re.I)
+                     r"fuente|sumber|abbildung|titelbild|bildquelle|bildnachweis)\s*\d*\s*[:/]",
+                     re.I)
 
 
 #: Headings over lists of other stories, in many languages: what follows them in their block
