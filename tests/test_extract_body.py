@@ -124,3 +124,13 @@ def test_numbered_figure_caption_is_dropped():
                                     + _paragraphs(_SENTENCES[2:]) + "</article>"),
                               "https://example.org/news/river-walk")
     assert "Abbildung" not in article.body and _SENTENCES[3] in article.body
+
+
+def test_subheadline_beside_the_headline_opens_the_body():
+    header = ("<header><h1>River walk to grow</h1><h2 class='article-subheadline'>The city "
+              "adds two kilometres of path, benches and lights along the river by next spring."
+              "</h2></header>")
+    article = extract_article(_page("<article>" + header + "<div class='text'>"
+                                    + _paragraphs(_SENTENCES) + "</div></article>"),
+                              "https://example.org/news/river-walk")
+    assert article.body.startswith("The city adds two kilometres")

@@ -208,7 +208,8 @@ def _weak_dates(published: PageDate | None, stripped: LexborHTMLParser, month_fi
 _LEAD_SELECTOR = ", ".join(
     f'{tag}[class*="{word}"]' for tag in ("p", "div", "h2")
     for word in ("standfirst", "lead", "teaser", "summary", "intro", "excerpt", "dek",
-                 "subtitle"))
+                 "subtitle", "subheadline", "sub-headline", "deck", "bajada", "epigraph",
+                 "chapo", "chapeau"))
 
 
 def _standfirst(tree: LexborHTMLParser) -> str | None:
