@@ -134,3 +134,14 @@ def test_subheadline_beside_the_headline_opens_the_body():
                                     + _paragraphs(_SENTENCES) + "</div></article>"),
                               "https://example.org/news/river-walk")
     assert article.body.startswith("The city adds two kilometres")
+
+
+def test_standfirst_is_found_beside_the_story_headline_not_the_logo():
+    top = "<div class='brand'><h1><img src='/logo.png' alt=''></h1></div>"
+    header = ("<div class='entry-header'><h1>River walk to grow</h1><p class='excerpt'>The city "
+              "adds two kilometres of path, benches and lights along the river by next spring."
+              "</p></div>")
+    article = extract_article(_page(top + "<article>" + header + "<div class='text'>"
+                                    + _paragraphs(_SENTENCES) + "</div></article>"),
+                              "https://example.org/news/river-walk")
+    assert article.body.startswith("The city adds two kilometres")

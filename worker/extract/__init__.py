@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from worker.extract.body import extract_paragraphs, remove_outermost
+from worker.extract.body import extract_paragraphs, headline, remove_outermost
 from worker.extract.boilerplate import is_boilerplate_text, strip_signoff
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
@@ -214,7 +214,7 @@ _LEAD_SELECTOR = ", ".join(
 
 def _standfirst(tree: LexborHTMLParser) -> str | None:
     """The printed standfirst (teaser, dek) near the headline, if the page has one."""
-    h1 = tree.css_first("h1")
+    h1 = headline(tree.root) if tree.root is not None else None
     if h1 is None:
         return None
     area = h1

@@ -497,6 +497,25 @@ def remove_outermost(nodes: list[LexborNode]) -> None:
 _INTRO_SELECTOR = "h1, p, " + _LEAF_DIV_SELECTOR
 
 
+def headline(root: LexborNode) -> LexborNode | None:
+    """The story's <h1>: the first one with text that is not a logo, a menu entry or a
+    breadcrumb (pages put their name or the path to the story in an <h1> too)."""
+    for node in root.css("h1"):
+        if not node.text(deep=True).strip():
+            continue
+        ancestor, inside_menu = node.parent, False
+        for _ in range(4):
+            if ancestor is None:
+                break
+            if ancestor.tag in ("li", "nav"):
+                inside_menu = True
+                break
+            ancestor = ancestor.parent
+        if not inside_menu:
+            return node
+    return None
+
+
 def _intro_blocks(root: LexborNode, containers: list[LexborNode]
                   ) -> list[tuple[str, float, str]]:
     """Text printed between the headline and the story's container (intro, teaser): part
