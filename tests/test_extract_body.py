@@ -141,7 +141,7 @@ def test_standfirst_is_found_beside_the_story_headline_not_the_logo():
     header = ("<div class='entry-header'><h1>River walk to grow</h1><p class='excerpt'>The city "
               "adds two kilometres of path, benches and lights along the river by next spring."
               "</p></div>")
-    article = extract_article(_page(top + "<article>" + header + "<div class='text'>"
-                                    + _paragraphs(_SENTENCES) + "</div></article>"),
-                              "https://example.org/news/river-walk")
+    story = "<div class='text'>" + _paragraphs(_SENTENCES) + "</div>"
+    nested = "<div><div><div><div>" + header + story + "</div></div></div></div>"
+    article = extract_article(_page(top + nested), "https://example.org/news/river-walk")
     assert article.body.startswith("The city adds two kilometres")
