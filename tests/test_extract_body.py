@@ -145,3 +145,12 @@ def test_standfirst_is_found_beside_the_story_headline_not_the_logo():
     nested = "<div><div><div><div>" + header + story + "</div></div></div></div>"
     article = extract_article(_page(top + nested), "https://example.org/news/river-walk")
     assert article.body.startswith("The city adds two kilometres")
+
+
+def test_author_bio_box_is_not_story():
+    bio = ("<section class='author-bio'><p>Jane Doe has covered city hall for the paper since "
+           "2009, and before that wrote about transport, parks and the harbour for ten years.</p>"
+           "</section>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + bio + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body and "Jane Doe" not in article.body

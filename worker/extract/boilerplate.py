@@ -43,7 +43,8 @@ POSITIVE_FRAGMENTS = (
 #: Strong negatives: containers with these fragments are never story text, whatever they hold.
 STRONG_NEGATIVE_FRAGMENTS = (
     "comment", "komentar", "kommentar", "cookie", "consent", "onetrust", "gdpr", "dsgvo",
-    "newsletter",
+    "newsletter", "author-bio", "authorbio", "author_bio", "author-box", "authorbox",
+    "author_box", "about-author", "about-the-author",
     "outbrain", "taboola", "related", "terkait", "recommend", "mostread", "most-read",
     "popular", "trending", "sponsor", "share", "sharing", "social", "subscribe",
     "advert", "promo")
