@@ -154,3 +154,12 @@ def test_author_bio_box_is_not_story():
     article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + bio + "</article>"),
                               "https://example.org/news/river-walk")
     assert _SENTENCES[3] in article.body and "Jane Doe" not in article.body
+
+
+def test_lead_block_printed_before_the_story_block_is_kept():
+    lead = ("<div class='teaser-text'><p>The city adds two kilometres of path, benches and "
+            "lights along the river by next spring.</p></div>")
+    story = "<div class='news-text-wrap'>" + _paragraphs(_SENTENCES) + "</div>"
+    page = "<div><div><div><div class='news'>" + lead + story + "</div></div></div></div>"
+    article = extract_article(_page(page), "https://example.org/news/river-walk")
+    assert article.body.startswith("The city adds two kilometres")

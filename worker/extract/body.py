@@ -249,8 +249,13 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         return [best]
     threshold = max(10.0, best_score * 0.2)
     group = []
+    before = True
     for sibling in parent.iter():
         if sibling.mem_id == best.mem_id:
+            group.append(sibling)
+            before = False
+            continue
+        if before and group == [] and _is_lead_block(sibling):
             group.append(sibling)
             continue
         entry = scores.get(sibling.mem_id)
@@ -266,6 +271,22 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 group.append(sibling)
     return group
+
+
+_LEAD_CLASS = re.compile(r"teaser|intro|lead|summary|excerpt|standfirst|subtitle|deck|chapo|"
+                         r"chapeau|bajada")
+
+
+def _is_lead_block(node: LexborNode) -> bool:
+    """The standfirst printed just before the story's block, as its sibling: a short block
+    named as the lead ('teaser-text', 'article-intro') with little link text."""
+    if node.tag not in ("div", "p", "section", "header"):
+        return False
+    if _LEAD_CLASS.search(_attr_text(node).lower()) is None:
+        return False
+    text = _norm(node.text(deep=True))
+    return 40 <= len(text) <= 1000 and text.count(" ") >= 6 and _link_density(
+        node, len(text)) < 0.2
 
 
 def _in_strong_negative(node: LexborNode) -> bool:
