@@ -163,3 +163,13 @@ def test_lead_block_printed_before_the_story_block_is_kept():
     page = "<div><div><div><div class='news'>" + lead + story + "</div></div></div></div>"
     article = extract_article(_page(page), "https://example.org/news/river-walk")
     assert article.body.startswith("The city adds two kilometres")
+
+
+def test_recipe_without_paragraphs_falls_back_to_the_main_element():
+    steps = "".join(f"<div class='step'>Step {n}: stir the batter well.</div>" for n in range(10))
+    ingredients = "".join(f"<li>{n}00 g wheat flour</li>" for n in range(1, 9))
+    review = ("<div class='review'><p>Lovely cake, baked it twice, my family, friends and "
+              "neighbours, all of them, loved it, thank you!</p></div>")
+    page = "<main><ul class='ing'>" + ingredients + "</ul>" + steps + "</main>" + review
+    article = extract_article(_page(page), "https://example.org/recipes/cake")
+    assert "800 g wheat flour" in article.body and "Step 9" in article.body

@@ -600,9 +600,38 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         containers = _best_container(root, leaf_divs)
     if not containers:
         return []
+    paragraphs = _kept(_intro_blocks(root, containers) + _walk(containers, leaf_divs))
+    shown = sum(len(p) for p in paragraphs)
+    if not selectors and shown < _SHORT_BODY:
+        # Recipes, product pages and forms give the scorer no paragraphs to find: what
+        # won is a snippet. The page's own story element, if clearly longer, reads better.
+        wider = _marked_story(root)
+        if wider is not None and all(wider.mem_id != c.mem_id for c in containers):
+            alternative = _kept(_walk([wider], leaf_divs))
+            if sum(len(p) for p in alternative) >= 2 * shown:
+                return alternative
+    return paragraphs
+
+
+#: Characters of story below which the winner is suspect (a caption, a form, one teaser).
+_SHORT_BODY = 600  # 800 took a whole <main> over a short Japanese story
+
+
+def _marked_story(root: LexborNode) -> LexborNode | None:
+    """The element the page marks as its story: articleBody, a single <article>, <main>."""
+    node = root.css_first('[itemprop="articleBody"]')
+    if node is not None:
+        return node
+    articles = root.css("article")
+    if len(articles) == 1:
+        return articles[0]
+    return root.css_first("main")
+
+
+def _kept(blocks: list[tuple[str, float, str]]) -> list[str]:
+    """Block texts that are story: not link lists, not boilerplate, each once."""
     paragraphs: list[str] = []
     seen: set[str] = set()
-    blocks = _intro_blocks(root, containers) + _walk(containers, leaf_divs)
     for text, link_density, tag in blocks:
         if link_density > 0.5 or (tag == "li" and link_density > 0.3):
             continue
