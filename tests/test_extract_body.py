@@ -173,3 +173,12 @@ def test_recipe_without_paragraphs_falls_back_to_the_main_element():
     page = "<main><ul class='ing'>" + ingredients + "</ul>" + steps + "</main>" + review
     article = extract_article(_page(page), "https://example.org/recipes/cake")
     assert "800 g wheat flour" in article.body and "Step 9" in article.body
+
+
+def test_rights_notice_is_dropped_but_a_sentence_about_copyright_stays():
+    notice = "<p>© 2020 River Times Media. All Rights Reserved</p>"
+    topic = ("<p>The council also asked whether the copyright of the old maps had expired, "
+             "so that they could be printed on the new signs.</p>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + topic + notice
+                                    + "</article>"), "https://example.org/news/river-walk")
+    assert "old maps" in article.body and "Rights Reserved" not in article.body

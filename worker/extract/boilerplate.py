@@ -113,12 +113,21 @@ _CAPTION = re.compile(r"\((?:image|photo|picture|foto|bild|credit|crédit|quelle
                       r"[^()]{1,80}\)$", re.I)
 
 
+#: Rights notices anywhere in a short paragraph: '... - Copyright AP Photo', '© 2020 X All
+#: Rights Reserved' (a sentence about copyright as a topic does not match).
+_RIGHTS = re.compile(r"all rights reserved|tous droits réservés|alle rechte vorbehalten|"
+                     r"todos los derechos reservados|tutti i diritti riservati|"
+                     r"(?:^|[-–|]\s)copyright\b|copyright\s*(?::|©|\d{4})", re.I)
+
+
 def is_boilerplate_text(text: str) -> bool:
     """True for a paragraph that is a prompt, a sign-off, a credit or a caption rather than
     story."""
     if _SIGNOFF.match(text):
         return True
     if len(text) <= 300 and text.endswith(")") and _CAPTION.search(text):
+        return True
+    if len(text) <= 200 and _RIGHTS.search(text):
         return True
     if len(text) > 160:
         return False
