@@ -101,7 +101,11 @@ def test_author_bylines_are_cleaned(raw, names):
 @pytest.mark.parametrize("text", ["Baca Juga", "Baca juga: Rusia Tuding Barat", "(sya)",
                                   "(nug/ega)", "tulis komentar anda", "Lihat Juga:",
                                   "Read more: Quayside residents warned", "Lesen Sie auch",
-                                  "Lire aussi : la réforme", "Leer más", "ADVERTISEMENT"])
+                                  "Lire aussi : la réforme", "Leer más", "ADVERTISEMENT",
+                                  "War der Artikel nützlich?", "Was this article helpful?",
+                                  "To view the full story, please subscribe.",
+                                  "Pour lire la suite, créez votre compte",
+                                  "Sie müssen sich einloggen, um zu kommentieren."])
 def test_boilerplate_texts_in_many_languages(text):
     assert is_boilerplate_text(text)
 

@@ -79,7 +79,13 @@ _PROMPTS = (
     r"lire aussi|à lire aussi|lire la suite|voir aussi|publicité|leer más|lee también|"
     r"te puede interesar|publicidad|leia (?:também|mais)|veja também|publicidade|"
     r"leggi anche|potrebbe interessarti|pubblicità|lees ook|lees meer|advertentie|"
-    r"all rights reserved|hak cipta|copyright|©"
+    r"all rights reserved|hak cipta|copyright|©|"
+    # rating, paywall and login prompts
+    r"war (?:der|dieser) (?:artikel|beitrag) (?:hilfreich|nützlich)|"
+    r"wie (?:gefällt|bewerten) (?:ihnen|sie)|was this (?:article|page|post) (?:helpful|useful)|"
+    r"did you find this|möchten sie (?:den|diesen) (?:artikel|beitrag) teilen|"
+    r"to (?:view|read|continue reading) (?:the full|this)|pour lire la suite|pour accéder|"
+    r"if you enjoyed reading this|you must be logged in|sie müssen (?:sich )?(?:einloggen|anmelden)"
 )
 _PROMPT = re.compile(r"^\W*(?:" + _PROMPTS + r")\b", re.I)
 #: Editor's initials sign-off, e.g. "(sya)", "(nug/ega)", "(dtk)".
