@@ -182,3 +182,12 @@ def test_rights_notice_is_dropped_but_a_sentence_about_copyright_stays():
     article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + topic + notice
                                     + "</article>"), "https://example.org/news/river-walk")
     assert "old maps" in article.body and "Rights Reserved" not in article.body
+
+
+def test_camel_case_cookie_content_blocker_is_dropped():
+    blocker = ("<div class='BorlabsCookie'><p>Klicken Sie auf den unteren Button, um den Inhalt "
+               "von maps.example.org zu laden, und stimmen Sie der Übertragung zu.</p></div>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + blocker
+                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert "Button" not in article.body and _SENTENCES[3] in article.body

@@ -64,9 +64,11 @@ def has_fragment(words: str, fragments: tuple[str, ...]) -> bool:
 
 
 #: Overlays and consent walls removed before scoring; they can out-text a short story.
+#: (Attribute matches are case-sensitive: consent plugins write 'BorlabsCookie'.)
 OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="consent"], '
                     '[class*="consent"], [id*="gdpr"], [class*="gdpr"], [class*="dsgvo"], '
-                    '[id*="didomi"], [class*="modal"], [role="dialog"], [aria-modal="true"]')
+                    '[id*="didomi"], [class*="Cookie"], [class*="modal"], [role="dialog"], '
+                    '[aria-modal="true"]')
 
 #: Paragraphs that open a related-links block or prompt the reader, in many languages.
 _PROMPTS = (
