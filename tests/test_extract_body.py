@@ -191,3 +191,14 @@ def test_camel_case_cookie_content_blocker_is_dropped():
                                     + _paragraphs(_SENTENCES[2:]) + "</article>"),
                               "https://example.org/news/river-walk")
     assert "Button" not in article.body and _SENTENCES[3] in article.body
+
+
+def test_standfirst_beside_a_headline_wrapped_in_spans_is_found():
+    header = ("<header class='entry-header'><div class='wrapper'><span><span><span><h1>River "
+              "walk to grow</h1></span></span></span></div><div class='lead'><p>The city adds "
+              "two kilometres of path, benches and lights along the river by next spring.</p>"
+              "</div></header>")
+    story = ("<div><div><div><div><div class='text'>" + _paragraphs(_SENTENCES)
+             + "</div></div></div></div></div>")
+    article = extract_article(_page(header + story), "https://example.org/news/river-walk")
+    assert article.body.startswith("The city adds two kilometres")

@@ -212,16 +212,22 @@ _LEAD_SELECTOR = ", ".join(
                  "chapo", "chapeau"))
 
 
+_INLINE = frozenset({"span", "a", "strong", "b", "em", "i", "font", "small"})
+
+
 def _standfirst(tree: LexborHTMLParser) -> str | None:
     """The printed standfirst (teaser, dek) near the headline, if the page has one."""
     h1 = headline(tree.root) if tree.root is not None else None
     if h1 is None:
         return None
     area = h1
-    for _ in range(3):  # the headline's block: standfirsts sit beside it
+    levels = 0
+    while levels < 3:  # the headline's block: standfirsts sit beside it
         if area.parent is None or area.parent.tag in ("body", "html"):
             break
         area = area.parent
+        if area.tag not in _INLINE:  # an <h1> wrapped in <span>s is still in its block
+            levels += 1
     for node in area.css(_LEAD_SELECTOR)[:6]:
         if node.tag in ("body", "html", "main", "article"):
             continue
