@@ -105,13 +105,17 @@ def test_author_bylines_are_cleaned(raw, names):
                                   "War der Artikel nützlich?", "Was this article helpful?",
                                   "To view the full story, please subscribe.",
                                   "Pour lire la suite, créez votre compte",
-                                  "Sie müssen sich einloggen, um zu kommentieren."])
+                                  "Sie müssen sich einloggen, um zu kommentieren.",
+                                  "Posted by K A at 12:11 PM", "Eingestellt von Michel um 21:11",
+                                  "Written by Jane Doe"])
 def test_boilerplate_texts_in_many_languages(text):
     assert is_boilerplate_text(text)
 
 
 def test_story_text_is_not_boilerplate():
     assert not is_boilerplate_text("Read the full report, the minister said, before voting.")
+    assert not is_boilerplate_text("Written by hand over forty years, the letters now fill "
+                                   "six boxes in the city archive, the historian said.")
     assert strip_signoff("Dia menyimpulkan dengan menyatakan Armenia tetap sekutu. (sya)") == \
         "Dia menyimpulkan dengan menyatakan Armenia tetap sekutu."
 

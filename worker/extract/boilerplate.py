@@ -128,6 +128,13 @@ _RIGHTS = re.compile(r"all rights reserved|tous droits réservés|alle rechte vo
                      r"(?:^|[-–|]\s)copyright\b|copyright\s*(?::|©|\d{4})", re.I)
 
 
+#: A byline or post footer printed as its own line: 'Posted by K A at 12:11 PM',
+#: 'Eingestellt von Michel um 21:11', 'Written by Jane Doe'.
+_BYLINE = re.compile(r"^\W*(?:posted (?:by|on)|written by|eingestellt von|verfasst von|"
+                     r"geschrieben von|erstellt am|publié par|publicado por|pubblicato da|"
+                     r"geplaatst door|diposting oleh)\b", re.I)
+
+
 def is_boilerplate_text(text: str) -> bool:
     """True for a paragraph that is a prompt, a sign-off, a credit or a caption rather than
     story."""
@@ -136,6 +143,8 @@ def is_boilerplate_text(text: str) -> bool:
     if len(text) <= 300 and text.endswith(")") and _CAPTION.search(text):
         return True
     if len(text) <= 200 and _RIGHTS.search(text):
+        return True
+    if len(text) <= 100 and _BYLINE.match(text):
         return True
     if len(text) > 160:
         return False
