@@ -107,7 +107,8 @@ def test_author_bylines_are_cleaned(raw, names):
                                   "Pour lire la suite, créez votre compte",
                                   "Sie müssen sich einloggen, um zu kommentieren.",
                                   "Posted by K A at 12:11 PM", "Eingestellt von Michel um 21:11",
-                                  "Written by Jane Doe"])
+                                  "Written by Jane Doe", "Tags: Harbour, Ferries",
+                                  "Themen:", "Schlagwörter zu diesem Artikel"])
 def test_boilerplate_texts_in_many_languages(text):
     assert is_boilerplate_text(text)
 

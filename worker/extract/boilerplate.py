@@ -135,6 +135,12 @@ _BYLINE = re.compile(r"^\W*(?:posted (?:by|on)|written by|eingestellt von|verfas
                      r"geplaatst door|diposting oleh)\b", re.I)
 
 
+#: The story's tag list and its label: 'Tags: ...', 'Themen:', 'Schlagwörter zu diesem Artikel'.
+_TAG_LINE = re.compile(r"^\W*(?:tags?|themen|schlagw(?:ö|o)rter|schlagworte?|temas|sujets|"
+                       r"stichw(?:ö|o)rter|stichworte?|etiquetas|mots-clés|kategorie|"
+                       r"filed under|topics)(?:\s*:|\s*$|\s+zu diesem artikel)", re.I)
+
+
 def is_boilerplate_text(text: str) -> bool:
     """True for a paragraph that is a prompt, a sign-off, a credit or a caption rather than
     story."""
@@ -145,6 +151,8 @@ def is_boilerplate_text(text: str) -> bool:
     if len(text) <= 200 and _RIGHTS.search(text):
         return True
     if len(text) <= 100 and _BYLINE.match(text):
+        return True
+    if len(text) <= 150 and _TAG_LINE.match(text):
         return True
     if len(text) > 160:
         return False
