@@ -202,3 +202,16 @@ def test_standfirst_beside_a_headline_wrapped_in_spans_is_found():
              + "</div></div></div></div></div>")
     article = extract_article(_page(header + story), "https://example.org/news/river-walk")
     assert article.body.startswith("The city adds two kilometres")
+
+
+def test_hidden_sign_in_wall_is_dropped_but_a_collapsed_story_part_is_kept():
+    wall = ("<div class='intro-body__premium hidden'><div class='h2'>This content is reserved "
+            "for subscribers only</div><ul><li>Unlimited digital access to the River Times.</li>"
+            "<li>Daily puzzles, including the crossword.</li></ul></div>")
+    faq = ("<div class='accordion-content hidden'><p>The walk is open from dawn to dusk, every "
+           "day of the year, and dogs on a lead are welcome along the whole route from the old "
+           "bridge to the harbour.</p></div>")
+    article = extract_article(_page("<article>" + wall + _paragraphs(_SENTENCES) + faq
+                                    + "</article>"), "https://example.org/news/river-walk")
+    assert "subscribers only" not in article.body and "puzzles" not in article.body
+    assert "dawn to dusk" in article.body

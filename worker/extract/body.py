@@ -14,6 +14,7 @@ from functools import lru_cache
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
+    HIDDEN_SELECTOR,
     OVERLAY_SELECTOR,
     POSITIVE_FRAGMENTS,
     STRONG_NEGATIVE_FRAGMENTS,
@@ -589,6 +590,11 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     remove_outermost([n for n in root.css(OVERLAY_SELECTOR)
                       if n.tag not in ("body", "html", "main", "article")
                       and n.css_first(_STORY_INSIDE) is None])
+    # Hidden blocks are sign-in walls and promotions, unless they hold paragraphs: then
+    # they are collapsed story parts (accordions, gallery slides) that scripts reveal.
+    remove_outermost([n for n in root.css(HIDDEN_SELECTOR)
+                      if n.tag not in ("body", "html", "main", "article")
+                      and not any(_tlen(p.text(deep=True)) >= 100 for p in n.css("p"))])
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))

@@ -70,6 +70,12 @@ OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="
                     '[id*="didomi"], [class*="Cookie"], [class*="modal"], [role="dialog"], '
                     '[aria-modal="true"]')
 
+#: Blocks the page hides with a class word: 'hidden', not 'hidden-xs' (phones only). (The
+#: ``hidden`` attribute and 'd-none' mark collapsed sections, tabs and streamed-in story
+#: parts too often to be dropped.)
+HIDDEN_SELECTOR = '[class~="hidden"], [class~="is-hidden"]'
+
+
 #: Paragraphs that open a related-links block or prompt the reader, in many languages.
 _PROMPTS = (
     r"baca juga|baca selengkapnya|lihat juga|simak juga|simak video|tonton juga|"
