@@ -15,6 +15,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
     HIDDEN_SELECTOR,
+    LEAD_CLASS,
     OVERLAY_SELECTOR,
     POSITIVE_FRAGMENTS,
     STRONG_NEGATIVE_FRAGMENTS,
@@ -274,16 +275,12 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     return group
 
 
-_LEAD_CLASS = re.compile(r"teaser|intro|lead|summary|excerpt|standfirst|subtitle|deck|chapo|"
-                         r"chapeau|bajada")
-
-
 def _is_lead_block(node: LexborNode) -> bool:
     """The standfirst printed just before the story's block, as its sibling: a short block
     named as the lead ('teaser-text', 'article-intro') with little link text."""
     if node.tag not in ("div", "p", "section", "header"):
         return False
-    if _LEAD_CLASS.search(_attr_text(node).lower()) is None:
+    if LEAD_CLASS.search(_attr_text(node).lower()) is None:
         return False
     text = _norm(node.text(deep=True))
     return 40 <= len(text) <= 1000 and text.count(" ") >= 6 and _link_density(
@@ -519,23 +516,26 @@ def remove_outermost(nodes: list[LexborNode]) -> None:
 _INTRO_SELECTOR = "h1, p, " + _LEAF_DIV_SELECTOR
 
 
+def _is_headline(node: LexborNode) -> bool:
+    if not node.text(deep=True).strip():
+        return False
+    ancestor = node.parent
+    for _ in range(4):
+        if ancestor is None:
+            break
+        if ancestor.tag in ("li", "nav"):
+            return False
+        ancestor = ancestor.parent
+    return True
+
+
 def headline(root: LexborNode) -> LexborNode | None:
     """The story's <h1>: the first one with text that is not a logo, a menu entry or a
     breadcrumb (pages put their name or the path to the story in an <h1> too)."""
-    for node in root.css("h1"):
-        if not node.text(deep=True).strip():
-            continue
-        ancestor, inside_menu = node.parent, False
-        for _ in range(4):
-            if ancestor is None:
-                break
-            if ancestor.tag in ("li", "nav"):
-                inside_menu = True
-                break
-            ancestor = ancestor.parent
-        if not inside_menu:
-            return node
-    return None
+    first = root.css_first("h1")  # usually the one, and the query stops there
+    if first is None or _is_headline(first):
+        return first
+    return next((node for node in root.css("h1")[1:] if _is_headline(node)), None)
 
 
 def _intro_blocks(root: LexborNode, containers: list[LexborNode]
@@ -576,6 +576,20 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
     return out[:3]
 
 
+_OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
+
+
+def _is_hidden(node: LexborNode) -> bool:
+    words = (node.attributes.get("class") or "").split()
+    return "hidden" in words or "is-hidden" in words
+
+
+def _removable_hidden(node: LexborNode) -> bool:
+    """Hidden blocks are sign-in walls and promotions, unless they hold paragraphs: then
+    they are collapsed story parts (accordions, gallery slides) that scripts reveal."""
+    return not any(_tlen(p.text(deep=True)) >= 100 for p in node.css("p"))
+
+
 def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None) -> list[str]:
     """The story's paragraphs, each once, boilerplate removed. Mutates ``tree``."""
     root = tree.body or tree.root
@@ -587,14 +601,11 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     remove_outermost([n for n in root.css("noscript")
                       if n.css_first("p") is None or _tlen(n.text(deep=True)) < 500])
     remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
-    remove_outermost([n for n in root.css(OVERLAY_SELECTOR)
+    # One query for overlays and hidden blocks: each query walks the whole tree.
+    remove_outermost([n for n in root.css(_OVERLAY_OR_HIDDEN)
                       if n.tag not in ("body", "html", "main", "article")
-                      and n.css_first(_STORY_INSIDE) is None])
-    # Hidden blocks are sign-in walls and promotions, unless they hold paragraphs: then
-    # they are collapsed story parts (accordions, gallery slides) that scripts reveal.
-    remove_outermost([n for n in root.css(HIDDEN_SELECTOR)
-                      if n.tag not in ("body", "html", "main", "article")
-                      and not any(_tlen(p.text(deep=True)) >= 100 for p in n.css("p"))])
+                      and (_removable_hidden(n) if _is_hidden(n)
+                           else n.css_first(_STORY_INSIDE) is None)])
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))

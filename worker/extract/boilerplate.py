@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 #: class/id words of containers that hold navigation, promotion, sharing or comments;
 #: matched against the words of a class/id string and against adjacent word pairs.
@@ -70,6 +71,10 @@ OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="
                     '[id*="didomi"], [class*="Cookie"], [class*="modal"], [role="dialog"], '
                     '[aria-modal="true"]')
 
+#: Class fragments of a standfirst or lead block ('teaser-text', 'article-subheadline').
+LEAD_CLASS = re.compile("standfirst|lead|teaser|summary|intro|excerpt|dek|subtitle|"
+                        "subheadline|sub-headline|deck|bajada|epigraph|chapo|chapeau")
+
 #: Blocks the page hides with a class word: 'hidden', not 'hidden-xs' (phones only). (The
 #: ``hidden`` attribute and 'd-none' mark collapsed sections, tabs and streamed-in story
 #: parts too often to be dropped.)
@@ -134,35 +139,41 @@ _RIGHTS = re.compile(r"all rights reserved|tous droits réservés|alle rechte vo
                      r"(?:^|[-–|]\s)copyright\b|copyright\s*(?::|©|\d{4})", re.I)
 
 
-#: A byline or post footer printed as its own line: 'Posted by K A at 12:11 PM',
-#: 'Eingestellt von Michel um 21:11', 'Written by Jane Doe'.
-_BYLINE = re.compile(r"^\W*(?:posted (?:by|on)|written by|eingestellt von|verfasst von|"
-                     r"geschrieben von|erstellt am|publié par|publicado por|pubblicato da|"
-                     r"geplaatst door|diposting oleh)\b", re.I)
+#: Short lines that label rather than tell: a byline or post footer ('Posted by K A at
+#: 12:11 PM', 'Eingestellt von ...', 'Written by ...', up to 100 characters) and the story's
+#: tag list ('Tags: ...', 'Themen:', 'Schlagwörter zu diesem Artikel', up to 150).
+_LABEL_LINE = re.compile(
+    r"^\W*(?:(?P<byline>posted (?:by|on)|written by|eingestellt von|verfasst von|"
+    r"geschrieben von|erstellt am|publié par|publicado por|pubblicato da|geplaatst door|"
+    r"diposting oleh)\b|(?:tags?|themen|schlagw(?:ö|o)rter|schlagworte?|temas|sujets|"
+    r"stichw(?:ö|o)rter|stichworte?|etiquetas|mots-clés|kategorie|filed under|topics)"
+    r"(?:\s*:|\s*$|\s+zu diesem artikel))", re.I)
 
 
-#: The story's tag list and its label: 'Tags: ...', 'Themen:', 'Schlagwörter zu diesem Artikel'.
-_TAG_LINE = re.compile(r"^\W*(?:tags?|themen|schlagw(?:ö|o)rter|schlagworte?|temas|sujets|"
-                       r"stichw(?:ö|o)rter|stichworte?|etiquetas|mots-clés|kategorie|"
-                       r"filed under|topics)(?:\s*:|\s*$|\s+zu diesem artikel)", re.I)
-
-
+@lru_cache(maxsize=4096)
 def is_boilerplate_text(text: str) -> bool:
     """True for a paragraph that is a prompt, a sign-off, a credit or a caption rather than
-    story."""
-    if _SIGNOFF.match(text):
+    story. (Every paragraph is tested twice, by the body walk and by the final clean-up:
+    hence the cache; the length and substring tests come first.)"""
+    if text[:1] == "(" and _SIGNOFF.match(text):
         return True
-    if len(text) <= 300 and text.endswith(")") and _CAPTION.search(text):
-        return True
-    if len(text) <= 200 and _RIGHTS.search(text):
-        return True
-    if len(text) <= 100 and _BYLINE.match(text):
-        return True
-    if len(text) <= 150 and _TAG_LINE.match(text):
-        return True
-    if len(text) > 160:
+    size = len(text)
+    if size > 300:
         return False
-    return bool(_PROMPT.match(text) or _CREDIT.match(text))
+    if text[-1:] == ")" and _CAPTION.search(text):
+        return True
+    if size > 200:
+        return False
+    low = text.lower()
+    if ("ight" in low or "droits" in low or "rechte" in low or "derechos" in low
+            or "diritti" in low) and _RIGHTS.search(text):
+        return True
+    if size > 160:
+        return False
+    if _PROMPT.match(text) or _CREDIT.match(text):
+        return True
+    label = _LABEL_LINE.match(text) if size <= 150 else None
+    return label is not None and (size <= 100 or label.group("byline") is None)
 
 
 def strip_signoff(text: str) -> str:
