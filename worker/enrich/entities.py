@@ -751,22 +751,24 @@ class _Extractor:
         # Fullest names first, so "Putin" and "Stine Eilertzen" find "Vladimir Putin" and
         # "Stine Ilona Eilertzen" already there; among equally full names the shortest, as
         # inflection adds endings ("Michala Redla" is the Czech genitive of Michal Redl).
-        people: list[tuple[list[str], str]] = []
+        # Two names of one person end in the same surname, or in inflections of it that
+        # share its first four letters (``_same_person``), so each name is compared only
+        # with the people filed under that stem, in the order they were found: the same
+        # first match as a scan of them all, without comparing every pair of names (a page
+        # of reader comments names hundreds of people).
+        by_stem: dict[str, list[tuple[list[str], str]]] = {}
         person_mentions = [m for m in self.mentions if m.type == PERSON]
         for m in sorted(
             person_mentions, key=lambda m: (-len(m.canonical.split()), len(m.canonical))
         ):
             words = gz.fold(m.canonical).split()
-            target = next((c for w, c in people if _same_person(words, w)), None)
+            filed = by_stem.setdefault(words[-1][:4], [])
+            target = next((c for w, c in filed if _same_person(words, w)), None)
             if target is None:
-                people.append((words, m.canonical))
+                filed.append((words, m.canonical))
             else:
                 m.canonical = target
         aliases = {gz.fold(alias): (type_, canonical) for type_, canonical, alias in self.same_as}
-        # Lone words are only compared with people whose surname starts the same way.
-        by_stem: dict[str, list[tuple[list[str], str]]] = {}
-        for words, canonical in people:
-            by_stem.setdefault(words[-1][:4], []).append((words, canonical))
         for key, surface, order, segment in self.unresolved:
             candidates = by_stem.get(key[:4], ())
             target = next((c for w, c in candidates if _same_person([key], w)), None)
