@@ -64,7 +64,12 @@ class Structured:
 
     def __init__(self, tree: LexborHTMLParser) -> None:
         self.jsonld: list[dict[str, Any]] = []
-        for node in tree.css('script[type*="ld+json"]'):
+        metas = []
+        # One query for both: each walks the whole tree (about 0.1 ms on a news page).
+        for node in tree.css('script[type*="ld+json"], meta[content]'):
+            if node.tag == "meta":
+                metas.append(node)
+                continue
             data = _loads(node.text(deep=True) or "")
             if data is not None:
                 self.jsonld.extend(_walk(data))
@@ -72,7 +77,7 @@ class Structured:
         self.webpage = next((o for o in self.jsonld if types_of(o) & {"webpage", "itempage"}),
                             None)
         self.meta: dict[str, list[str]] = {}
-        for node in tree.css("meta[content]"):
+        for node in metas:
             attrs = node.attributes
             key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
             value = attrs.get("content")
