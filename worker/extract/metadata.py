@@ -28,11 +28,17 @@ def _norm(text: str | None) -> str:
 
 
 def _first_h1(tree: LexborHTMLParser) -> str | None:
-    for node in tree.css("h1"):
-        text = _norm(node.text(deep=True))
-        if 3 <= len(text) <= 400:
-            return text
-    return None
+    """The first <h1> with a title's length of text. The first <h1> usually is it, and
+    css_first stops there; all of them cost a whole-tree query."""
+    first = tree.css_first("h1")
+    if first is None:
+        return None
+    candidates = [first] if _titled(first) else tree.css("h1")[1:]
+    return next((_norm(n.text(deep=True)) for n in candidates if _titled(n)), None)
+
+
+def _titled(node: Node) -> bool:
+    return 3 <= len(_norm(node.text(deep=True))) <= 400
 
 
 def _strip_site(title: str, site: str | None) -> str:
