@@ -844,9 +844,11 @@ def extract_entities(
     them); ``spacy_model`` names an optional spaCy pipeline whose entities are merged in
     (``spacy_ner``)."""
     texts = [title or "", *paragraphs]
-    if segments is None or lower_words is None:
+    if segments is None:
         lower_words = set()
         segments = [tokenize(texts[0]), *(tokenize(p, lower_words) for p in paragraphs)]
+    elif lower_words is None:
+        lower_words = {t.key for seg in segments[1:] for t in seg if not t.cap}
     ex = _Extractor(_Context(lang, lower_words))
     if dateline:
         place = dateline_place(dateline)
