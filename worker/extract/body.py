@@ -501,15 +501,7 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
 def remove_outermost(nodes: list[LexborNode]) -> None:
     """Decompose nodes, skipping those inside another one: a removed subtree frees its
     descendants, so every check happens before the first removal."""
-    doomed = {n.mem_id for n in nodes}
-    outermost = []
-    for node in nodes:
-        parent = node.parent
-        while parent is not None and parent.mem_id not in doomed:
-            parent = parent.parent
-        if parent is None:
-            outermost.append(node)
-    for node in outermost:
+    for node in _outermost(nodes):
         node.decompose()
 
 
