@@ -9,6 +9,7 @@ skipping boilerplate subtrees and texts. No recursion, so any nesting depth is s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -521,13 +522,19 @@ def _is_headline(node: LexborNode) -> bool:
     return True
 
 
+def first_h1(root: LexborNode, accept: Callable[[LexborNode], bool]) -> LexborNode | None:
+    """The first <h1> that ``accept`` takes. The first one usually is it, and css_first stops
+    there; all of them cost a whole-tree query."""
+    first = root.css_first("h1")
+    if first is None or accept(first):
+        return first
+    return next((node for node in root.css("h1")[1:] if accept(node)), None)
+
+
 def headline(root: LexborNode) -> LexborNode | None:
     """The story's <h1>: the first one with text that is not a logo, a menu entry or a
     breadcrumb (pages put their name or the path to the story in an <h1> too)."""
-    first = root.css_first("h1")  # usually the one, and the query stops there
-    if first is None or _is_headline(first):
-        return first
-    return next((node for node in root.css("h1")[1:] if _is_headline(node)), None)
+    return first_h1(root, _is_headline)
 
 
 def _intro_blocks(root: LexborNode, containers: list[LexborNode]

@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 from selectolax.lexbor import LexborNode as Node
 
+from worker.extract.body import first_h1
 from worker.extract.dates import (
     PageDate,
     parse_iso,
@@ -28,13 +29,9 @@ def _norm(text: str | None) -> str:
 
 
 def _first_h1(tree: LexborHTMLParser) -> str | None:
-    """The first <h1> with a title's length of text. The first <h1> usually is it, and
-    css_first stops there; all of them cost a whole-tree query."""
-    first = tree.css_first("h1")
-    if first is None:
-        return None
-    candidates = [first] if _titled(first) else tree.css("h1")[1:]
-    return next((_norm(n.text(deep=True)) for n in candidates if _titled(n)), None)
+    """The text of the first <h1> with a title's length of text."""
+    node = first_h1(tree.root, _titled) if tree.root is not None else None
+    return _norm(node.text(deep=True)) if node is not None else None
 
 
 def _titled(node: Node) -> bool:
