@@ -51,6 +51,19 @@ def enrich(
     the extractor left 0) and the ``enrichment`` block filled in. ``spacy_model`` is the
     ``enrich.spacy_model`` setting: an optional spaCy pipeline whose entities join the
     rule-based ones ("" = off)."""
+    # Enrichment builds a few Python objects per word and no reference cycles: reference
+    # counting frees them all, and the collector's passes over them while they are alive
+    # are pure cost, so automatic collection waits until the article is done.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _enrich(article, timezone_hint, spacy_model)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _enrich(article: Article, timezone_hint: str | None, spacy_model: str) -> Article:
     paragraphs = article.paragraphs or [p for p in article.body.split("\n\n") if p.strip()]
     language, confidence = detect_language(
         _opening(article.title, paragraphs), article.declared_language

@@ -67,6 +67,7 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
     add_lower = (lower_keys if lower_keys is not None else set()).add
+    known = _FORMS.get
     pos = 0
     # The first word starts a sentence; after it a single space (the commonest gap) needs no
     # look-up. One C-level findall gives each word with the non-word run before it, so
@@ -75,7 +76,7 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
     for between, raw in _WORD_AFTER_GAP.findall(text):
         start = pos + len(between)
         pos = start + len(raw)
-        word, skip, key, cap, acronym, suffixed = _word(raw)
+        word, skip, key, cap, acronym, suffixed = known(raw) or _remember(raw)
         if not cap:
             add_lower(key)
         if tokens:
@@ -93,12 +94,29 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
 # character is not part of the word), so this splits the text exactly as _TOKEN.finditer.
 _WORD_AFTER_GAP = re.compile(r"(\W*)(" + _TOKEN.pattern + ")")
 
+_Form = tuple[str, int, str, bool, bool, bool]
+# What a word's form alone decides, remembered across articles (an article repeats its
+# words, a stream its vocabulary). A plain dict emptied when full rather than an LRU cache:
+# a hit is one dict look-up, and a stream's vocabulary comes back within a few articles.
+_FORMS: dict[str, _Form] = {}
+_MAX_FORMS = 1 << 17
 
-@lru_cache(maxsize=1 << 17)
-def _word(raw: str) -> tuple[str, int, str, bool, bool, bool]:
-    """What a word's form alone decides, cached (an article repeats its words, a stream its
-    vocabulary): the word without an elided article, how many characters that cut, its
-    key, capitalised, acronym, and whether a case suffix was cut."""
+
+def _remember(raw: str) -> _Form:
+    if len(_FORMS) >= _MAX_FORMS:
+        _FORMS.clear()
+    form = _FORMS[raw] = _form(raw)
+    return form
+
+
+def _form(raw: str) -> _Form:
+    """The word without an elided article, how many characters that cut, its key,
+    capitalised, acronym, and whether a case suffix was cut."""
+    if raw.isascii() and "'" not in raw:
+        # Most words: the key is the lower case, and an acronym needs a second capital.
+        cap = raw[0].isupper()
+        acronym = cap and not raw[1:].islower() and is_acronym(raw)
+        return raw, 0, raw.lower(), cap, acronym, False
     word, skip = raw, 0
     if "'" in word or "’" in word:
         elided = _ELISION.match(word)
