@@ -429,6 +429,12 @@ def lowercase_tail_heads() -> frozenset[str]:
 
 
 @cache
+def lowercase_tail_head_starts() -> frozenset[str]:
+    """The first word of each of those beginnings."""
+    return frozenset(head.split(" ", 1)[0] for head in lowercase_tail_heads())
+
+
+@cache
 def all_keys() -> frozenset[str]:
     """Every folded place and organisation name: one set look-up rules most words out."""
     return (
