@@ -76,7 +76,13 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
     for between, raw in _WORD_AFTER_GAP.findall(text):
         start = pos + len(between)
         pos = start + len(raw)
-        word, skip, key, cap, acronym, suffixed = known(raw) or _remember(raw)
+        if raw.isascii() and "'" not in raw:
+            # Most words: cheaper to read off than to look up among a stream's vocabulary
+            # (the key is the lower case; an acronym needs a second capital).
+            word, skip, key, cap, suffixed = raw, 0, raw.lower(), raw[0].isupper(), False
+            acronym = cap and not raw[1:].islower() and is_acronym(raw)
+        else:
+            word, skip, key, cap, acronym, suffixed = known(raw) or _remember(raw)
         if not cap:
             add_lower(key)
         if tokens:
@@ -112,11 +118,6 @@ def _remember(raw: str) -> _Form:
 def _form(raw: str) -> _Form:
     """The word without an elided article, how many characters that cut, its key,
     capitalised, acronym, and whether a case suffix was cut."""
-    if raw.isascii() and "'" not in raw:
-        # Most words: the key is the lower case, and an acronym needs a second capital.
-        cap = raw[0].isupper()
-        acronym = cap and not raw[1:].islower() and is_acronym(raw)
-        return raw, 0, raw.lower(), cap, acronym, False
     word, skip = raw, 0
     if "'" in word or "’" in word:
         elided = _ELISION.match(word)
