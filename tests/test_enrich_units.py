@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from worker.enrich import enrich
@@ -141,3 +143,20 @@ def test_an_empty_article_gets_an_empty_block_and_und():
     assert out.language == "und"
     assert out.enrichment["entities"] == [] and out.enrichment["summary"] is None
     assert out.enrichment["reading_time_minutes"] == 0 and out.enrichment["primary_place"] is None
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_enrich_leaves_automatic_garbage_collection_as_it_found_it(collecting, monkeypatch):
+    art = Article(id="a", url="u", body=INDONESIAN, paragraphs=[INDONESIAN])
+    was = gc.isenabled()
+    try:
+        (gc.enable if collecting else gc.disable)()
+        enrich(art)
+        assert gc.isenabled() is collecting
+        # also when a stage fails half-way
+        monkeypatch.setattr("worker.enrich.detect_language", lambda *_: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            enrich(art)
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
