@@ -97,6 +97,22 @@ def test_photo_caption_ending_in_its_credit_is_dropped():
     assert "old bridge at dusk" not in article.body and _SENTENCES[3] in article.body
 
 
+def test_consent_placeholder_of_an_embedded_video_is_dropped():
+    placeholder = (
+        "<div class='embed'><p>Empfohlener redaktioneller Inhalt</p>"
+        "<p>An dieser Stelle finden Sie einen von unseren Redakteuren ausgewählten, externen"
+        " Inhalt, der den Artikel für Sie mit zusätzlichen Informationen anreichert.</p>"
+        "<p>Ich bin damit einverstanden, dass mir der externe Inhalt angezeigt wird. Damit"
+        " können personenbezogene Daten an Drittplattformen übermittelt werden.</p>"
+        "<p>We need your consent to load this YouTube video.</p></div>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + placeholder
+                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body
+    for words in ("redaktioneller", "externen", "einverstanden", "consent"):
+        assert words not in article.body
+
+
 def test_teasers_after_a_related_stories_heading_are_dropped():
     teasers = ("<div class='box'><h3>You may also like</h3>"
                + "".join(f"<p>{s}</p>" for s in ("A long summary of another story about the "

@@ -150,17 +150,33 @@ _LABEL_LINE = re.compile(
     r"(?:\s*:|\s*$|\s+zu diesem artikel))", re.I)
 
 
+#: The placeholder a consent tool prints where an embedded video or post would load: its
+#: heading, what it would show, the consent click and the data-transfer notice.
+_EMBED_CONSENT = re.compile(
+    r"^\W*(?:empfohlener redaktioneller inhalt|externer inhalt\W*$|"
+    r"an dieser stelle (?:findest du|finden sie)\b.{0,80}\bexterne[nr]? inhalt|"
+    r"ich bin damit einverstanden, dass mir (?:der |die )?(?:externen? )?inhalte?\b|"
+    r"(?:damit können )?personenbezogene daten (?:können )?an drittplattformen übermittelt|"
+    r"we need your (?:consent|permission) to (?:load|show|display)|"
+    r"(?:this|the) (?:embedded |external )?content is (?:provided|hosted) by|"
+    r"by (?:loading|showing|displaying) (?:the |this )?external content|"
+    r"ce contenu (?:est|a été) bloqué)",
+    re.I)
+
+
 @lru_cache(maxsize=4096)
 def is_boilerplate_text(text: str) -> bool:
-    """True for a paragraph that is a prompt, a sign-off, a credit or a caption rather than
-    story. (Every paragraph is tested twice, by the body walk and by the final clean-up:
-    hence the cache; the length and substring tests come first.)"""
+    """True for a paragraph that is a prompt, a sign-off, a credit, a caption or an embed's
+    consent placeholder rather than story. (Every paragraph is tested twice, by the body walk
+    and by the final clean-up: hence the cache; the length and substring tests come first.)"""
     if text[:1] == "(" and _SIGNOFF.match(text):
         return True
     size = len(text)
     if size > 300:
         return False
     if text[-1:] == ")" and _CAPTION.search(text):
+        return True
+    if _EMBED_CONSENT.match(text):
         return True
     if size > 200:
         return False
