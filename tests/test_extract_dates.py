@@ -166,3 +166,18 @@ def test_an_updated_byline_before_the_publish_date_is_not_the_modification_date(
     head = '<meta property="article:published_time" content="2025-03-01T10:00:00Z">'
     html = page(head, "<div><span>Updated:</span> <span>Jan 12, 2025</span></div>")
     assert extract_article(html, "https://example.org/a").modified_at is None
+
+
+def test_a_publication_date_in_page_state_scripts_is_used_when_nothing_else_dates_the_page():
+    state = ('<script>window.__STATE__ = {"related": [], "article": {"id": 7, '
+             '"publishDate": "2025-05-27T06:03:43Z"}, "items": [{"publishDate": '
+             '"2025-01-02"}]};</script>')
+    html = f"<html><head>{state}</head><body><h1>Budget vote</h1><article>{BODY}</article>"
+    assert extract_article(html + "</body></html>", "https://example.org/a").published_at \
+        == "2025-05-27T06:03:43+00:00"
+
+
+def test_a_script_date_does_not_override_a_printed_byline():
+    state = '<script>var page = {firstPublicationDate: "20230428"};</script>'
+    assert published(state, "<p>By Ann Lee, 3 May 2023</p>") == "2023-05-03"
+    assert published(state) == "2023-04-28"

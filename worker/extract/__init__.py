@@ -48,6 +48,7 @@ from worker.extract.metadata import (
     find_tags,
     find_title,
     month_first_language,
+    script_date,
     structured_dates,
     visible_date,
 )
@@ -184,6 +185,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                     break
     if published is None:
         published = byline or above or not_after(visible_date(tree, month_first, fetched), limit)
+    if published is None:
+        published = not_after(script_date(tree, data), limit)
     # An "Updated …" byline is the modification time when structured data has none (never
     # the publication time, nor a time before it).
     if modified is None and updated is not None and (

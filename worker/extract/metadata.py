@@ -278,6 +278,27 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
     return published, modified
 
 
+#: A publication date under a key of its own in page state, data layers and analytics
+#: objects (not JSON-LD, or JSON-LD of a type not read above): '"publishDate":"2025-05-27"',
+#: 'firstPublicationDate: "20230428"', also with escaped quotes inside a JavaScript string.
+_SCRIPT_DATE = re.compile(
+    r"""\b(?:date_?published|publish(?:ed)?_?(?:date|at|on)|publication_?date|"""
+    r"""first_?publication_?date|pub_?date)\\?["']?\s*:\s*\\?(["'])([^"'\\]{4,40})""", re.I)
+
+
+def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
+    """The first publication date that a script or a JSON value in a <meta> tag states under
+    a publication key. The page's own record comes first: related items follow it."""
+    texts = [node.text(deep=True) for node in tree.css("script")]
+    texts += [v for values in data.meta.values() for v in values if v.startswith("{")]
+    for text in texts:
+        for m in _SCRIPT_DATE.finditer(text):
+            found = _meta_date(m.group(2))
+            if found is not None:
+                return found
+    return None
+
+
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "button", "select"})
 #: A byline line that states when the story was changed, not when it appeared.
 _UPDATED_LABEL = re.compile(r"updat|modif|aktualisiert|geändert|letzte änderung|\bstand\b|"
