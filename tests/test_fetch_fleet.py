@@ -87,10 +87,11 @@ async def test_each_host_is_fetched_by_one_worker_and_the_delay_holds_across_the
 
             expected = len(hosts) * PAGES_PER_HOST
             deadline = time.monotonic() + 90
-            while len([r for r in server.requests if r.path.startswith("/article/")]) < expected:
+            while (arrived := len([r for r in server.requests
+                                   if r.path.startswith("/article/")])) < expected:
                 assert time.monotonic() < deadline, (
-                    f"only {len(server.requests)} requests arrived; worker log tail:\n"
-                    + fleet.log_tail("w1"))
+                    f"only {arrived} of {expected} article requests arrived; log tails:"
+                    + "".join(f"\n--- {name}\n{fleet.log_tail(name)}" for name in ("w1", "w2")))
                 await asyncio.sleep(0.5)
         finally:
             fleet.stop_all()
