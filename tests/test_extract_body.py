@@ -113,6 +113,19 @@ def test_consent_placeholder_of_an_embedded_video_is_dropped():
         assert words not in article.body
 
 
+def test_a_paragraph_that_is_only_a_byline_is_dropped_but_a_sentence_starting_alike_stays():
+    bylines = ("<p>Von Nina Magoley</p>"
+               "<p>By STEVE PEOPLES, THOMAS BEAUMONT and AMELIA THOMSON-DEVEAUX</p>"
+               "<p>By Nada Tawfik, BBC News, New York</p>")
+    story = "<p>By the time the council met, most residents had already signed the petition.</p>"
+    article = extract_article(_page("<article>" + bylines + _paragraphs(_SENTENCES[:2]) + story
+                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert "Magoley" not in article.body and "PEOPLES" not in article.body
+    assert "Tawfik" not in article.body
+    assert "By the time the council met" in article.body and _SENTENCES[3] in article.body
+
+
 def test_teasers_after_a_related_stories_heading_are_dropped():
     teasers = ("<div class='box'><h3>You may also like</h3>"
                + "".join(f"<p>{s}</p>" for s in ("A long summary of another story about the "

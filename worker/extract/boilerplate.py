@@ -164,11 +164,26 @@ _EMBED_CONSENT = re.compile(
     re.I)
 
 
+#: A paragraph that is only a byline: "Von Nina Magoley", "By STEVE PEOPLES, THOMAS BEAUMONT
+#: and AMELIA THOMSON-DEVEAUX", "By Nada Tawfik, BBC News, New York", "Por Agencia EFE". Names
+#: are two to four capitalised words (particles allowed inside), so "Von Risiken und
+#: Nebenwirkungen" and "By the time we ..." stay story.
+_CAPITALISED = r"[A-ZÀ-ÖØ-ÞĆČŁŃŚŠŹŻŽ][\w’'.&-]*"
+_PARTICLE = r"(?:van|von|de|der|den|da|di|du|del|la|le|bin|binti|al|el|ter|zu)\b"
+_NAME = rf"{_CAPITALISED}(?:\s+(?:{_CAPITALISED}|{_PARTICLE})){{1,3}}"
+_AND = r"(?:,|\band\b|\bund\b|&|\bet\b|\by\b|\ben\b|\bog\b|\boch\b|\bdan\b)"
+#: ", BBC News, New York", " for MailOnline": up to two affiliations or places after the names
+_AFFILIATION = rf"(?:\s*(?:,|\bfor\b|\bfür\b)\s*{_CAPITALISED}(?:\s+{_CAPITALISED}){{0,3}}){{0,2}}"
+_BYLINE_ONLY = re.compile(
+    rf"^(?i:by|von|oleh|par|por|door|av|af)\s+{_NAME}(?:\s*{_AND}\s*{_NAME})*{_AFFILIATION}\s*$")
+
+
 @lru_cache(maxsize=4096)
 def is_boilerplate_text(text: str) -> bool:
-    """True for a paragraph that is a prompt, a sign-off, a credit, a caption or an embed's
-    consent placeholder rather than story. (Every paragraph is tested twice, by the body walk
-    and by the final clean-up: hence the cache; the length and substring tests come first.)"""
+    """True for a paragraph that is a prompt, a sign-off, a byline, a credit, a caption or an
+    embed's consent placeholder rather than story. (Every paragraph is tested twice, by the
+    body walk and by the final clean-up: hence the cache; the length and substring tests
+    come first.)"""
     if text[:1] == "(" and _SIGNOFF.match(text):
         return True
     size = len(text)
@@ -187,6 +202,8 @@ def is_boilerplate_text(text: str) -> bool:
     if size > 160:
         return False
     if _PROMPT.match(text) or _CREDIT.match(text):
+        return True
+    if size <= 120 and _BYLINE_ONLY.match(text):
         return True
     label = _LABEL_LINE.match(text) if size <= 150 else None
     return label is not None and (size <= 100 or label.group("byline") is None)
