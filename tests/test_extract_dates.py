@@ -181,3 +181,18 @@ def test_a_script_date_does_not_override_a_printed_byline():
     state = '<script>var page = {firstPublicationDate: "20230428"};</script>'
     assert published(state, "<p>By Ann Lee, 3 May 2023</p>") == "2023-05-03"
     assert published(state) == "2023-04-28"
+
+
+def test_without_an_h1_the_byline_follows_the_heading_that_prints_the_title():
+    html = ("<html><head><title>Council approves the new budget | Daily Post</title></head>"
+            "<body><h3>Daily Post</h3><p>12.01.2019</p>"
+            "<h2>Council approves the new budget</h2><p>By Ann Lee</p><p>28.09.19</p>"
+            f"<article>{BODY}</article><aside><p>03.03.2018</p></aside></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2019-09-28"
+
+
+def test_a_short_h1_that_prints_the_title_stays_the_headline():
+    html = ("<html><head><title>Budget vote - Daily Post</title></head><body>"
+            "<aside><h2>Budget vote</h2><p>12.01.2019</p></aside>"
+            f"<h1>Budget vote</h1><p>28.09.19</p><article>{BODY}</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2019-09-28"

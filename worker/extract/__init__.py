@@ -167,7 +167,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     fetch time: against the clock they would date an old saved page today."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
-    byline, updated, above = (not_after(d, limit) for d in byline_dates(tree, month_first))
+    byline, updated, above = (not_after(d, limit) for d in byline_dates(tree, month_first, data))
     if published is not None and byline is not None and printed_earlier(byline, published,
                                                                          modified):
         # Sites re-stamp old stories when they migrate or re-index them; the day printed

@@ -347,20 +347,49 @@ def _texts_before(node: Node, count: int) -> Iterator[str]:
                 yield text
 
 
-def byline_dates(tree: LexborHTMLParser, month_first: bool
+def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
+                    ) -> Node | None:
+    """The <h2>, <h3> or itemprop=headline element that prints the page's title (as its
+    metadata or <title> states it), for pages whose headline is not an <h1>; None when the
+    short ``h1`` is the title after all."""
+    title_node = tree.css_first("title")
+    titles = [t.casefold() for t in (_norm(data.first_meta("og:title", "twitter:title")),
+                                     _norm(text_of(data.article_value("headline"))),
+                                     _norm(title_node.text(deep=True)) if title_node else "")
+              if t]
+    if not titles:
+        return None
+    if h1 is not None and (short := _norm(h1.text(deep=True)).casefold()) and any(
+            short in title for title in titles):
+        return None
+    for node in tree.css('h2, h3, [itemprop="headline"]')[:40]:
+        text = _norm(node.text(deep=True)).casefold()
+        # Most of the title: not the site's name, a section or a series name in it.
+        if len(text) >= 12 and any(text in title and 2 * len(text) >= len(title)
+                                   for title in titles):
+            return node
+    return None
+
+
+def byline_dates(tree: LexborHTMLParser, month_first: bool, data: Structured | None = None
                  ) -> tuple[PageDate | None, PageDate | None, PageDate | None]:
     """(published, updated, above): the first date on a short line just after the headline
     (the byline), the first one there labelled as the time of an update, and a date printed
     just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
-    are skipped: their dates belong to captions and prose."""
+    are skipped: their dates belong to captions and prose. Without a headline <h1>, the
+    headline is the heading that prints the title ``data`` states."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     # (The first one usually is the headline; all of them cost a whole-tree query.)
     h1 = tree.css_first("h1")
-    if h1 is None:
-        return None, None, None
-    if len(h1.text(deep=True).split()) < 4:
+    if h1 is not None and len(h1.text(deep=True).split()) < 4:
         h1 = next((node for node in tree.css("h1")[1:5]
                    if len(node.text(deep=True).split()) >= 4), h1)
+        if data is not None and len(h1.text(deep=True).split()) < 4:
+            h1 = _titled_heading(tree, data, h1) or h1
+    elif h1 is None and data is not None:
+        h1 = _titled_heading(tree, data, None)
+    if h1 is None:
+        return None, None, None
     updated = None
     previous = ""
     for text in _texts_after(h1, 12):
