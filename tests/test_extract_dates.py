@@ -196,3 +196,15 @@ def test_a_short_h1_that_prints_the_title_stays_the_headline():
             "<aside><h2>Budget vote</h2><p>12.01.2019</p></aside>"
             f"<h1>Budget vote</h1><p>28.09.19</p><article>{BODY}</article></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == "2019-09-28"
+
+
+def test_a_dateline_opening_the_first_paragraph_dates_the_story():
+    lead = ("<p>29.11.2022 – Mehrfach und vehement hatte die Branche vor den Folgen gewarnt, "
+            "nun hat die Regierung entschieden.</p>")
+    assert published(byline=lead + "<aside><span>02.12.2022</span></aside>") == "2022-11-29"
+
+
+def test_a_long_paragraph_with_a_date_after_a_dash_is_prose_not_a_dateline():
+    prose = ("<p>The council met again – on 3 May 2023 it voted to approve the new budget for "
+             "the schools and the roads of the district.</p>")
+    assert published(byline=prose + "<div class='date'>5 May 2023</div>") == "2023-05-05"

@@ -393,6 +393,8 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, data: Structured | N
     updated = None
     previous = ""
     for text in _texts_after(h1, 12):
+        if len(text) > 80 and (m := _DATELINE_DASH.search(text, 6, 40)) is not None:
+            text = text[:m.start()]  # '29.11.2022 – Mehrfach hatte …': the story's dateline
         if len(text) <= 80:
             found = _short_line_date(text, month_first)
             if found is not None:
@@ -410,6 +412,10 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, data: Structured | N
                 return None, updated, found
         previous = text
     return None, updated, None
+
+
+#: The dash after a dateline that opens the story's first paragraph.
+_DATELINE_DASH = re.compile(r"\s[–—-]\s")
 
 
 def _short_line_date(text: str, month_first: bool) -> PageDate | None:
