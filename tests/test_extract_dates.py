@@ -208,3 +208,14 @@ def test_a_long_paragraph_with_a_date_after_a_dash_is_prose_not_a_dateline():
     prose = ("<p>The council met again – on 3 May 2023 it voted to approve the new budget for "
              "the schools and the roads of the district.</p>")
     assert published(byline=prose + "<div class='date'>5 May 2023</div>") == "2023-05-05"
+
+
+def test_a_byline_day_beats_an_untyped_date_meta_tag():
+    # <meta name="date"> does not say what it dates; the byline under the headline does.
+    assert published('<meta name="date" content="2020-04-30">',
+                     "<p>29.04.2020, 12:01 Uhr</p>") == "2020-04-29T12:01:00"
+    assert published('<meta name="dcterms.date" content="2022-01-21T09:43+01:00">',
+                     "<p>27.01.2022</p>") == "2022-01-27"
+    # A typed publication time keeps its day against a byline one day off (time zones).
+    assert published('<meta property="article:published_time" content="2020-04-30">',
+                     "<p>29.04.2020, 12:01 Uhr</p>") == "2020-04-30"

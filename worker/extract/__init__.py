@@ -36,6 +36,7 @@ from worker.extract.dates import (
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
+    byline_beats_untyped_date,
     byline_dates,
     date_after_headline,
     find_authors,
@@ -168,8 +169,9 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
     byline, updated, above = (not_after(d, limit) for d in byline_dates(tree, month_first, data))
-    if published is not None and byline is not None and printed_earlier(byline, published,
-                                                                         modified):
+    if published is not None and byline is not None and (
+            printed_earlier(byline, published, modified)
+            or byline_beats_untyped_date(byline, published, modified, data)):
         # Sites re-stamp old stories when they migrate or re-index them; the day printed
         # under the headline is when the story first appeared.
         published = byline

@@ -299,6 +299,26 @@ def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
     return None
 
 
+#: Meta names that state a date without saying of what: templates fill them with the day
+#: the page was built, indexed or edited as often as with the day the story appeared.
+_UNTYPED_META = frozenset({"date", "dc.date", "dcterms.date"})
+
+
+def byline_beats_untyped_date(byline: PageDate, published: PageDate,
+                              modified: PageDate | None, data: Structured) -> bool:
+    """The byline under the headline prints another day than the structured publish date,
+    which only an untyped date meta tag states (not the modification day either)."""
+    day = (byline.year, byline.month, byline.day)
+    if day == (published.year, published.month, published.day) or (
+            modified is not None and day == (modified.year, modified.month, modified.day)):
+        return False
+    if parse_iso(text_of(data.article_value("datePublished", "dateCreated", "uploadDate"))
+                 or ""):
+        return False
+    key = next((k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))), None)
+    return key in _UNTYPED_META
+
+
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "button", "select"})
 #: A byline line that states when the story was changed, not when it appeared.
 _UPDATED_LABEL = re.compile(r"updat|modif|aktualisiert|geändert|letzte änderung|\bstand\b|"
