@@ -396,7 +396,8 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, data: Structured | N
     """(published, updated, above): the first date on a short line just after the headline
     (the byline), the first one there labelled as the time of an update, and a date printed
     just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
-    are skipped: their dates belong to captions and prose. Without a headline <h1>, the
+    are skipped (their dates belong to captions and prose) unless they open with a dateline
+    ('29.11.2022 – …'). Without a headline <h1>, the
     headline is the heading that prints the title ``data`` states."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     # (The first one usually is the headline; all of them cost a whole-tree query.)
