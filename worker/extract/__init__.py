@@ -192,7 +192,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     # An "Updated …" byline is the modification time when structured data has none (never
     # the publication time, nor a time before it).
     if modified is None and updated is not None and (
-            published is None or updated.naive().date() >= published.naive().date()):
+            published is None or updated.calendar_day() >= published.calendar_day()):
         modified = updated
     return published, modified
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 _MONTHS: dict[str, int] = {}
@@ -81,6 +81,9 @@ class PageDate:
         local = aware.astimezone(timezone(timedelta(minutes=offset)))
         return PageDate(local.year, local.month, local.day, local.hour, local.minute,
                         local.second, offset)
+
+    def calendar_day(self) -> date:
+        return date(self.year, self.month, self.day)
 
     def naive(self) -> datetime:
         return datetime(self.year, self.month, self.day, self.hour or 0, self.minute,
@@ -395,10 +398,9 @@ def printed_earlier(printed: PageDate, published: PageDate, modified: PageDate |
     """The byline's day is at least two days before the structured publish date (one day
     apart is a time-zone matter), is not the modification day, and is not the structured
     day with month and day read the other way round."""
-    day = (printed.year, printed.month, printed.day)
-    if modified is not None and day == (modified.year, modified.month, modified.day):
+    if modified is not None and printed.calendar_day() == modified.calendar_day():
         return False
     if (printed.year, printed.day, printed.month) == (published.year, published.month,
                                                       published.day):
         return False  # '11/01/2021' read day first, where the page meant November 1
-    return (published.naive().date() - printed.naive().date()).days >= 2
+    return (published.calendar_day() - printed.calendar_day()).days >= 2

@@ -308,9 +308,9 @@ def byline_beats_untyped_date(byline: PageDate, published: PageDate,
                               modified: PageDate | None, data: Structured) -> bool:
     """The byline under the headline prints another day than the structured publish date,
     which only an untyped date meta tag states (not the modification day either)."""
-    day = (byline.year, byline.month, byline.day)
-    if day == (published.year, published.month, published.day) or (
-            modified is not None and day == (modified.year, modified.month, modified.day)):
+    day = byline.calendar_day()
+    if day == published.calendar_day() or (
+            modified is not None and day == modified.calendar_day()):
         return False
     if parse_iso(text_of(data.article_value("datePublished", "dateCreated", "uploadDate"))
                  or ""):
@@ -397,8 +397,8 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, data: Structured | N
     (the byline), the first one there labelled as the time of an update, and a date printed
     just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
     are skipped (their dates belong to captions and prose) unless they open with a dateline
-    ('29.11.2022 – …'). Without a headline <h1>, the
-    headline is the heading that prints the title ``data`` states."""
+    ('29.11.2022 – …'). Without a headline <h1>, the headline is the heading that prints the
+    title ``data`` states."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     # (The first one usually is the headline; all of them cost a whole-tree query.)
     h1 = tree.css_first("h1")
