@@ -3,6 +3,7 @@
 import json
 
 from worker.extract import extract_article
+from worker.models import Article
 
 _SENTENCES = [
     "The council voted on Tuesday to extend the river walk by two kilometres, officials said.",
@@ -20,6 +21,15 @@ def _page(body: str, head: str = "") -> str:
     return (f"<html><head><title>River walk</title>{head}</head><body>"
             f"<nav><a href='/'>Home</a> <a href='/news'>News</a></nav>{body}"
             "<footer>Contact us</footer></body></html>")
+
+
+def _story_with(middle: str, before: str = "") -> Article:
+    """The river-walk story in an <article>, ``middle`` between its second and third
+    paragraphs and ``before`` ahead of them."""
+    return extract_article(
+        _page("<article>" + before + _paragraphs(_SENTENCES[:2]) + middle
+              + _paragraphs(_SENTENCES[2:]) + "</article>"),
+        "https://example.org/news/river-walk")
 
 
 def test_story_printed_inside_noscript_is_kept():
@@ -91,9 +101,7 @@ def test_story_told_in_lists_across_sections_is_taken_whole():
 
 def test_photo_caption_ending_in_its_credit_is_dropped():
     caption = "<p>The old bridge at dusk, seen from the north bank (Image: Getty)</p>"
-    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + caption
-                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
-                              "https://example.org/news/river-walk")
+    article = _story_with(caption)
     assert "old bridge at dusk" not in article.body and _SENTENCES[3] in article.body
 
 
@@ -105,9 +113,7 @@ def test_consent_placeholder_of_an_embedded_video_is_dropped():
         "<p>Ich bin damit einverstanden, dass mir der externe Inhalt angezeigt wird. Damit"
         " können personenbezogene Daten an Drittplattformen übermittelt werden.</p>"
         "<p>We need your consent to load this YouTube video.</p></div>")
-    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + placeholder
-                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
-                              "https://example.org/news/river-walk")
+    article = _story_with(placeholder)
     assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body
     for words in ("redaktioneller", "externen", "einverstanden", "consent"):
         assert words not in article.body
@@ -118,9 +124,7 @@ def test_a_paragraph_that_is_only_a_byline_is_dropped_but_a_sentence_starting_al
                "<p>By STEVE PEOPLES, THOMAS BEAUMONT and AMELIA THOMSON-DEVEAUX</p>"
                "<p>By Nada Tawfik, BBC News, New York</p>")
     story = "<p>By the time the council met, most residents had already signed the petition.</p>"
-    article = extract_article(_page("<article>" + bylines + _paragraphs(_SENTENCES[:2]) + story
-                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
-                              "https://example.org/news/river-walk")
+    article = _story_with(story, before=bylines)
     assert "Magoley" not in article.body and "PEOPLES" not in article.body
     assert "Tawfik" not in article.body
     assert "By the time the council met" in article.body and _SENTENCES[3] in article.body
@@ -141,17 +145,13 @@ def test_teasers_after_a_related_stories_heading_are_dropped():
 
 def test_inline_linked_read_more_does_not_end_the_story():
     inline = "<p>Weiterlesen: <a href='/other'>Die Fähre fährt wieder</a></p>"
-    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + inline
-                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
-                              "https://example.org/news/river-walk")
+    article = _story_with(inline)
     assert _SENTENCES[3] in article.body
 
 
 def test_numbered_figure_caption_is_dropped():
     caption = "<p>Abbildung 4: Der Flussweg im Winter.</p>"
-    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + caption
-                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
-                              "https://example.org/news/river-walk")
+    article = _story_with(caption)
     assert "Abbildung" not in article.body and _SENTENCES[3] in article.body
 
 
@@ -216,9 +216,7 @@ def test_rights_notice_is_dropped_but_a_sentence_about_copyright_stays():
 def test_camel_case_cookie_content_blocker_is_dropped():
     blocker = ("<div class='BorlabsCookie'><p>Klicken Sie auf den unteren Button, um den Inhalt "
                "von maps.example.org zu laden, und stimmen Sie der Übertragung zu.</p></div>")
-    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES[:2]) + blocker
-                                    + _paragraphs(_SENTENCES[2:]) + "</article>"),
-                              "https://example.org/news/river-walk")
+    article = _story_with(blocker)
     assert "Button" not in article.body and _SENTENCES[3] in article.body
 
 
