@@ -16,7 +16,9 @@ from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent
+from mode.utils.times import want_seconds
 
+from worker.kafka_io import TopicSpec
 from worker.settings import Settings
 
 
@@ -165,3 +167,25 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
         duplicates=topic("duplicates"),
         deadletter=topic("deadletter"),
     )
+
+
+def topic_specs(app: faust.App, topics: Topics, settings: Settings) -> list[TopicSpec]:
+    """Every topic the worker reads or writes: the pipeline's, each table's changelog and
+    Faust's leader-election topic. Created before the worker starts, so the first group
+    assignment already sees them all (Faust declares its own while starting, racing it)."""
+    pages_config = {"max.message.bytes": str(max_message_bytes(settings))}
+    specs = [TopicSpec(t.get_topic_name(), settings.topic.partitions, pages_config)
+             for t in topics.all()]
+    for table in app.tables.values():
+        changelog = table.changelog_topic
+        cleanup = [p for p, on in (("compact", changelog.compacting),
+                                   ("delete", changelog.deleting)) if on]
+        config = {"cleanup.policy": ",".join(cleanup)} if cleanup else {}
+        if changelog.retention:
+            config["retention.ms"] = str(int(want_seconds(changelog.retention) * 1000))
+        specs.append(TopicSpec(changelog.get_topic_name(),
+                               changelog.partitions or settings.topic.partitions, config))
+    if not app.conf.topic_disable_leader:
+        # the name faust.assignor.LeaderAssignor gives its one-partition topic
+        specs.append(TopicSpec(f"{app.conf.id}-__assignor-__leader", 1))
+    return specs

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -72,6 +75,60 @@ async def read_all(url: str, topic: str, *, idle_timeout: float = 2.0) -> list[d
         return []
 
 
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """A topic as Kabar wants it created: name, partition count and topic configs."""
+
+    name: str
+    partitions: int
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+TOPIC_ALREADY_EXISTS = 36  # Kafka error code: another worker created it first
+
+
+async def create_missing_topics(
+    url: str, specs: Iterable[TopicSpec], *, replication: int, visible_within: float = 30.0,
+) -> list[str]:
+    """Create the topics in ``specs`` that do not exist yet, then wait until the broker's
+    metadata shows every one of them. Returns the names it created.
+
+    Waiting matters: CreateTopics returns once the controller has the topic, while the
+    broker that answers metadata requests may learn of it later. A consumer group assigned
+    in between ignores the topic ("not found in cluster metadata"), and a table whose
+    changelog was ignored that way never finishes recovery."""
+    from aiokafka.admin import NewTopic
+
+    specs = list(specs)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        missing = [s for s in specs if s.name not in set(await admin.list_topics())]
+        if missing:
+            response = await admin.create_topics([
+                NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication,
+                         topic_configs=dict(s.config))
+                for s in missing
+            ])
+            # (topic, error_code[, error_message]) per topic
+            failed = [tuple(e) for e in response.topic_errors
+                      if e[1] not in (0, TOPIC_ALREADY_EXISTS)]
+            if failed:
+                raise RuntimeError(f"broker {url} refused to create topics: {failed}")
+        wanted = {s.name for s in specs}
+        deadline = time.monotonic() + visible_within
+        while absent := wanted - set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"topics created on {url} but not in its metadata after "
+                    f"{visible_within:.0f}s: {sorted(absent)}"
+                )
+            await asyncio.sleep(0.1)
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(
     url: str, names: list[str], *, partitions: int, replication: int,
     max_message_bytes: int | None = None,
@@ -79,18 +136,6 @@ async def ensure_topics(
     """Create the topics that do not exist yet. A consumer subscribing before its topics
     exist is assigned nothing and does not notice them later, so workers call this first.
     ``max_message_bytes`` raises the broker's 1 MB default for topics that carry pages."""
-    from aiokafka.admin import NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=15_000)
-    await admin.start()
-    try:
-        missing = set(names) - set(await admin.list_topics())
-        if missing:
-            configs = {"max.message.bytes": str(max_message_bytes)} if max_message_bytes else {}
-            await admin.create_topics(
-                [NewTopic(n, num_partitions=partitions, replication_factor=replication,
-                          topic_configs=configs)
-                 for n in sorted(missing)]
-            )
-    finally:
-        await admin.close()
+    config = {"max.message.bytes": str(max_message_bytes)} if max_message_bytes else {}
+    await create_missing_topics(url, [TopicSpec(n, partitions, config) for n in names],
+                                replication=replication)

@@ -19,19 +19,22 @@ from rich.live import Live
 from rich.table import Table
 
 from worker.agents import Pipeline
-from worker.app import create_app, max_message_bytes
+from worker.app import create_app, topic_specs
 from worker.broker import faust_settings_for_embedded
 from worker.dedupe.fingerprints import fingerprint_text
 from worker.enrich import warm as warm_enrichment
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
-from worker.kafka_io import ensure_topics
+from worker.kafka_io import create_missing_topics
 from worker.metrics import DISPLAY, PipelineStats, serve_metrics
 from worker.models import FetchRequest
 from worker.routing import load_rules
 from worker.settings import Settings
 
 log = logging.getLogger("kabar.runner")
+
+
+STOP_TIMEOUT_S = 60.0
 
 
 class PipelineTimeout(RuntimeError):
@@ -98,13 +101,19 @@ async def run_pipeline(
     fingerprint_text("Kabar: warm-up — ünïcödé")
     if settings.web.metrics_port:
         serve_metrics(settings.web.bind, settings.web.metrics_port)
-    await ensure_topics(
-        settings.broker.url, [t.get_topic_name() for t in pipeline.topics.all()],
-        partitions=settings.topic.partitions, replication=settings.topic.replication,
-        max_message_bytes=max_message_bytes(settings),
-    )
+    await create_missing_topics(settings.broker.url,
+                                topic_specs(app, pipeline.topics, settings),
+                                replication=settings.topic.replication)
     try:
-        await worker.start()
+        try:
+            # Worker.start returns once the tables have recovered from their changelogs
+            await asyncio.wait_for(worker.start(), None if timeout is None
+                                   else max(1.0, timeout - (time.monotonic() - started)))
+        except TimeoutError:
+            raise PipelineTimeout(
+                f"worker did not start within {timeout:.0f}s: table recovery did not complete "
+                f"(broker {settings.broker.url})"
+            ) from None
         # Worker.start installs its own handlers (they stop the app without telling us)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -142,7 +151,10 @@ async def run_pipeline(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await pipeline.close()
-        await worker.stop()
+        try:
+            await asyncio.wait_for(worker.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the worker did not stop within %.0fs; leaving it", STOP_TIMEOUT_S)
     return stats
 
 

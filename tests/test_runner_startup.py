@@ -1,0 +1,73 @@
+"""Starting a worker on a real broker: every topic exists (and is visible) before the first
+group assignment, and a start that never completes is a clear error, not a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import faust
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from worker.agents import Pipeline
+from worker.app import create_app, topic_specs
+from worker.kafka_io import TopicSpec, bootstrap_servers, create_missing_topics
+from worker.metrics import PipelineStats
+from worker.runner import PipelineTimeout, run_pipeline
+from worker.settings import Settings, load_settings
+
+
+def test_topic_specs_cover_every_changelog_and_the_leader_topic() -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"
+    settings.topic.partitions = 3
+    app = create_app(settings)
+    pipeline = Pipeline(app, settings, PipelineStats())
+    specs = {s.name: s for s in topic_specs(app, pipeline.topics, settings)}
+
+    for table in app.tables.values():
+        changelog = specs[table.changelog_topic.get_topic_name()]
+        assert changelog.config["cleanup.policy"] == "compact"
+    assert specs["kabar-dedupe-bands-changelog"].partitions == 1  # a global table
+    assert specs["kabar-dedupe-urls-changelog"].partitions == 3
+    assert specs["kabar-__assignor-__leader"].partitions == 1
+    pages = specs[settings.topic_name("pages")]
+    assert pages.partitions == 3 and int(pages.config["max.message.bytes"]) > 20_000_000
+
+
+@pytest.mark.broker
+async def test_missing_topics_are_created_once_and_visible_on_return(broker_url: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    specs = [TopicSpec(f"{prefix}-a", 2), TopicSpec(f"{prefix}-b-changelog", 1,
+                                                    {"cleanup.policy": "compact"})]
+
+    created = await create_missing_topics(broker_url, specs, replication=1)
+    again = await create_missing_topics(broker_url, specs, replication=1)
+
+    assert sorted(created) == sorted(s.name for s in specs)
+    assert again == []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker_url))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([s.name for s in specs])
+    finally:
+        await admin.close()
+    partitions = {t["topic"]: len(t["partitions"]) for t in described}
+    assert partitions == {f"{prefix}-a": 2, f"{prefix}-b-changelog": 1}
+
+
+@pytest.mark.broker
+async def test_a_worker_that_never_finishes_starting_is_a_timeout_not_a_hang(
+    pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def recovery_that_never_completes(self: faust.Worker) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(faust.Worker, "start", recovery_that_never_completes)
+    began = time.monotonic()
+    with pytest.raises(PipelineTimeout, match="table recovery did not complete"):
+        await run_pipeline(pipeline_settings, sources=None, once=True, progress=False,
+                           timeout=3)
+    assert time.monotonic() - began < 30
