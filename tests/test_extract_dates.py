@@ -219,3 +219,15 @@ def test_a_byline_day_beats_an_untyped_date_meta_tag():
     # A typed publication time keeps its day against a byline one day off (time zones).
     assert published('<meta property="article:published_time" content="2020-04-30">',
                      "<p>29.04.2020, 12:01 Uhr</p>") == "2020-04-30"
+
+
+def test_a_meta_publish_time_on_the_byline_day_beats_a_stale_json_ld_date():
+    json_ld = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+               '"datePublished": "2021-12-06T14:36:00", "dateModified": "2022-12-15"}</script>')
+    typed = '<meta property="article:published_time" content="2022-12-15T09:13:00+01:00">'
+    assert published(json_ld + typed, "<p>15.12.2022</p>") == "2022-12-15T09:13:00+01:00"
+    # an untyped date tag is not enough to overrule JSON-LD (print editions, re-indexing)
+    untyped = '<meta name="date" content="2022-12-15">'
+    assert published(json_ld + untyped, "<p>15.12.2022</p>") == "2021-12-06T14:36:00"
+    # nor is a meta tag the byline does not print
+    assert published(json_ld + typed, "<p>01.03.2022</p>") == "2021-12-06T14:36:00"

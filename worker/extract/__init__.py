@@ -48,6 +48,7 @@ from worker.extract.metadata import (
     find_site_name,
     find_tags,
     find_title,
+    meta_date_on_byline_day,
     month_first_language,
     script_date,
     structured_dates,
@@ -176,7 +177,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
         # under the headline is when the story first appeared.
         published = byline
     if published is not None and byline is not None:
-        published = as_printed(published, byline)
+        published = as_printed(meta_date_on_byline_day(byline, published, data) or published,
+                               byline)
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)

@@ -13,6 +13,7 @@ from selectolax.lexbor import LexborNode as Node
 from worker.extract.body import first_h1
 from worker.extract.dates import (
     PageDate,
+    as_printed,
     parse_iso,
     parse_relative,
     parse_short_year_date,
@@ -317,6 +318,26 @@ def byline_beats_untyped_date(byline: PageDate, published: PageDate,
         return False
     key = next((k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))), None)
     return key in _UNTYPED_META
+
+
+def meta_date_on_byline_day(byline: PageDate, published: PageDate,
+                            data: Structured) -> PageDate | None:
+    """A typed publication date meta tag on the byline's day, when the JSON-LD publish date
+    is on another day (read at the byline's offset). Sites that re-date a story write the
+    new day in one record and keep the old one in the other; the page prints the one it
+    stands by under the headline. (Untyped date tags are as often the day of a print
+    edition or a re-index.)"""
+    day = byline.calendar_day()
+    if as_printed(published, byline).calendar_day() == day or published != parse_iso(
+            text_of(data.article_value("datePublished", "dateCreated", "uploadDate")) or ""):
+        return None
+    for key in _PUBLISHED_META:
+        if key in _UNTYPED_META:
+            continue
+        found = _meta_date(data.first_meta(key))
+        if found is not None and found.calendar_day() == day:
+            return found
+    return None
 
 
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "button", "select"})
