@@ -4,6 +4,7 @@ group assignment, and a start that never completes is a clear error, not a hang.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -11,11 +12,12 @@ import faust
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from worker import runner
 from worker.agents import Pipeline
 from worker.app import create_app, topic_specs
 from worker.kafka_io import TopicSpec, bootstrap_servers, create_missing_topics
 from worker.metrics import PipelineStats
-from worker.runner import PipelineTimeout, run_pipeline
+from worker.runner import PipelineTimeout, run_pipeline, start_worker
 from worker.settings import Settings, load_settings
 
 
@@ -71,3 +73,40 @@ async def test_a_worker_that_never_finishes_starting_is_a_timeout_not_a_hang(
         await run_pipeline(pipeline_settings, sources=None, once=True, progress=False,
                            timeout=3)
     assert time.monotonic() - began < 30
+
+
+class SlowWorker:
+    """Stands in for faust.Worker: ``start`` takes ``seconds`` (forever if None)."""
+
+    def __init__(self, seconds: float | None, error: Exception | None = None) -> None:
+        self.seconds, self.error = seconds, error
+
+    async def start(self) -> None:
+        if self.seconds is None:
+            await asyncio.Event().wait()
+        await asyncio.sleep(self.seconds)
+        if self.error:
+            raise self.error
+
+
+async def test_a_slow_start_is_reported_while_it_lasts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(runner, "STARTING_NOTICE_S", 0.05)
+    with caplog.at_level(logging.WARNING, logger="kabar.runner"):
+        await start_worker(SlowWorker(0.3), "kafka://b:9092", limit=None)
+    notices = [r.getMessage() for r in caplog.records if "still starting" in r.getMessage()]
+    assert notices and "kafka://b:9092" in notices[0]
+
+
+async def test_a_start_past_its_limit_is_a_timeout_naming_the_broker() -> None:
+    began = time.monotonic()
+    with pytest.raises(PipelineTimeout, match=r"within 0.2s.*kafka://b:9092"):
+        await start_worker(SlowWorker(None), "kafka://b:9092", limit=0.2)
+    assert time.monotonic() - began < 2
+
+
+async def test_a_failing_start_raises_its_own_error() -> None:
+    with pytest.raises(ConnectionError, match="no broker"):
+        await start_worker(SlowWorker(0.01, ConnectionError("no broker")), "kafka://b:9092",
+                           limit=5)

@@ -35,6 +35,8 @@ log = logging.getLogger("kabar.runner")
 
 
 STOP_TIMEOUT_S = 60.0
+#: How often a worker that is still starting says so.
+STARTING_NOTICE_S = 30.0
 
 
 class PipelineTimeout(RuntimeError):
@@ -65,6 +67,29 @@ async def poll_sources(
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick)
+
+
+async def start_worker(worker: faust.Worker, broker_url: str, *, limit: float | None) -> None:
+    """Start the Faust worker. ``Worker.start`` returns once every table has recovered from
+    its changelog, which can take long (or, on a broken cluster, forever): say so every
+    STARTING_NOTICE_S seconds, and give up after ``limit`` seconds if one is given."""
+    starting = asyncio.ensure_future(worker.start())
+    waited = 0.0
+    while True:
+        step = STARTING_NOTICE_S if limit is None else min(STARTING_NOTICE_S, limit - waited)
+        done, _ = await asyncio.wait({starting}, timeout=step)
+        if done:
+            starting.result()
+            return
+        waited += step
+        if limit is not None and waited >= limit:
+            starting.cancel()
+            raise PipelineTimeout(
+                f"worker did not start within {limit:g}s: table recovery did not complete "
+                f"(broker {broker_url})"
+            )
+        log.warning("the worker is still starting after %.0fs: its tables are recovering "
+                    "from their changelogs on %s", waited, broker_url)
 
 
 async def run_pipeline(
@@ -105,15 +130,8 @@ async def run_pipeline(
                                 topic_specs(app, pipeline.topics, settings),
                                 replication=settings.topic.replication)
     try:
-        try:
-            # Worker.start returns once the tables have recovered from their changelogs
-            await asyncio.wait_for(worker.start(), None if timeout is None
-                                   else max(1.0, timeout - (time.monotonic() - started)))
-        except TimeoutError:
-            raise PipelineTimeout(
-                f"worker did not start within {timeout:.0f}s: table recovery did not complete "
-                f"(broker {settings.broker.url})"
-            ) from None
+        await start_worker(worker, settings.broker.url, limit=None if timeout is None
+                           else max(1.0, timeout - (time.monotonic() - started)))
         # Worker.start installs its own handlers (they stop the app without telling us)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
