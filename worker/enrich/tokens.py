@@ -11,7 +11,10 @@ from worker.enrich.gazetteer import fold
 
 # Words with inner hyphens, apostrophes, "&" ("CD&V") and dots ("U.S", "5.99"); one run of
 # \w per step keeps the regex engine quick (a per-character alternation was twice as slow).
-_TOKEN = re.compile(r"\w+(?:[-‐'’&.]\w+)*")
+# Possessive quantifiers: giving characters back never makes a match here (a run of \w or
+# \W ends where the other kind starts), and keeping no backtrack points makes the
+# tokenizer's findall a fifth faster.
+_TOKEN = re.compile(r"\w++(?:[-‐'’&.]\w++)*+")
 # French/Italian elision: "l'Europa", "d'Ukraine", "dell'Unione" → the name after it.
 _ELISION = re.compile(r"^[a-zà-ÿ]{1,5}['’](?=[^\W\d_])")
 #: "'s", Turkish case suffixes ("Türkiye'de", "İstanbul'da") and a bare trailing apostrophe.
@@ -79,8 +82,12 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
         if raw.isascii() and "'" not in raw:
             # Most words: cheaper to read off than to look up among a stream's vocabulary
             # (the key is the lower case; an acronym needs a second capital).
-            word, skip, key, cap, suffixed = raw, 0, raw.lower(), raw[0].isupper(), False
-            acronym = cap and not raw[1:].islower() and is_acronym(raw)
+            word, skip, suffixed = raw, 0, False
+            if raw.islower():  # the commonest kind: its own key, no lower-case copy
+                key, cap, acronym = raw, False, False
+            else:
+                key, cap = raw.lower(), raw[0].isupper()
+                acronym = cap and not raw[1:].islower() and is_acronym(raw)
         else:
             word, skip, key, cap, acronym, suffixed = known(raw) or _remember(raw)
         if not cap:
@@ -98,7 +105,7 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
 
 # Between two words there are only non-word characters (a connector not followed by a word
 # character is not part of the word), so this splits the text exactly as _TOKEN.finditer.
-_WORD_AFTER_GAP = re.compile(r"(\W*)(" + _TOKEN.pattern + ")")
+_WORD_AFTER_GAP = re.compile(r"(\W*+)(" + _TOKEN.pattern + ")")
 
 _Form = tuple[str, int, str, bool, bool, bool]
 # What a word's form alone decides, remembered across articles (an article repeats its
