@@ -59,6 +59,8 @@ _CAP = attrgetter("cap")
 _ORG_ROLES = frozenset(map(gz.fold, lexicon.ORG_ROLES))
 _PLACE_UNITS_BEFORE = frozenset(map(gz.fold, lexicon.PLACE_UNITS_BEFORE))
 _PLACE_UNITS_AFTER = frozenset(map(gz.fold, lexicon.PLACE_UNITS_AFTER))
+# What may stand between a name and its other name in brackets: "Office (OBR)".
+_OPENING_BRACKET = re.compile(r"\s*\(")
 
 
 # The word tests below depend on the word alone and run for most capitalised words of every
@@ -384,9 +386,10 @@ class _Extractor:
         mention, end = self.last
         if mention.type == PLACE:
             return False
-        between = text[end : tokens[i].start]
-        after = text[tokens[j - 1].end : tokens[j - 1].end + 1]
-        if not re.fullmatch(r"\s*\(", between) or after != ")":
+        # The closing bracket first: it rules out nearly every phrase without a regex.
+        if text[tokens[j - 1].end : tokens[j - 1].end + 1] != ")":
+            return False
+        if not _OPENING_BRACKET.fullmatch(text[end : tokens[i].start]):
             return False
         surface = text[tokens[i].start : tokens[j - 1].end]
         self.same_as.append((mention.type, mention.canonical, surface))
@@ -410,7 +413,8 @@ class _Extractor:
         ctx = self.ctx
         toks = tokens[i:j]
         first = i  # index of toks[0] in tokens
-        if (len(toks) > 1 or not ctx.ordinary(toks[0])) and self.known(toks, text, segment):
+        checked = len(toks) > 1 or not ctx.ordinary(toks[0])
+        if checked and self.known(toks, text, segment):
             return
         # Drop words capitalised only by position ("Dia", "The", "Pada", "Die") and cues.
         while toks and (
@@ -425,7 +429,10 @@ class _Extractor:
             first += 1
         while toks and toks[-1].key in ctx.particles:
             toks = toks[:-1]
-        if not toks or self.known(toks, text, segment):
+        if not toks:
+            return
+        # Trimming only shortens: the same length is the same phrase, already looked up.
+        if (not checked or len(toks) < j - i) and self.known(toks, text, segment):
             return
         end = toks[-1].end
         if prev is not None and prev.key in _ORG_CUES and not headline:
