@@ -108,3 +108,18 @@ def test_timezone_comes_from_the_site_profile_when_the_page_prints_none():
     assert generic.published_at == "2023-10-07T08:48:00"
     assert generic.published_at_utc is None
     assert profiled.published_at == "2023-10-07T08:48:00+07:00"
+
+
+def test_entities_escaped_twice_at_the_source_are_decoded_in_metadata():
+    story = "".join(f"<p>The council met on day {n} and voted on the harbour plan again.</p>"
+                    for n in range(6))
+    html = ('<html><head><meta property="og:title" content="Mexico to fight '
+            '&amp;#8216;illogical&amp;#8217; tariffs">'
+            '<meta property="og:site_name" content="Freie Presse GmbH &amp;amp; Co. KG">'
+            '<meta name="description" content="AT&amp;T and R&amp;D &amp;not; here"></head>'
+            f"<body><article>{story}</article></body></html>")
+    article = extract_article(html, "https://example.org/a")
+    assert article.title == "Mexico to fight ‘illogical’ tariffs"
+    assert article.site_name == "Freie Presse GmbH & Co. KG"
+    # a bare ampersand stays, and only entities written out in full are decoded
+    assert article.lead == "AT&T and R&D ¬ here"

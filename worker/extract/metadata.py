@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,7 +26,16 @@ from worker.extract.structured import Structured, text_of
 _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|/|»|:)\s+")
 
 
+#: An entity written out in full. Meta tags and JSON-LD escaped twice at the source
+#: ('content="Mexico to fight &amp;#8216;illogical&amp;#8217; tariffs"') still hold one
+#: after parsing; a bare '&' or 'AT&T' stays as it is.
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
 def _norm(text: str | None) -> str:
+    """Whitespace collapsed, entities left escaped at the source decoded."""
+    if text and "&" in text:
+        text = _ENTITY.sub(lambda m: html_lib.unescape(m.group(0)), text)
     return " ".join((text or "").split())
 
 
