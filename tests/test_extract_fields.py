@@ -93,6 +93,9 @@ def test_datelines(paragraph, dateline, rest):
     (["By Eleanor Whitcombe, Local Democracy Reporter"], ["Eleanor Whitcombe"]),
     (["Jane Doe, 7 October 2023 10:00"], ["Jane Doe"]),
     (["https://facebook.com/someone"], []),
+    (["Dylan Bailey, MS, RD, FAND"], ["Dylan Bailey"]),
+    (["Genevieve Carlton, Ph.D.", "Rebecca Lake, CEPF®"], ["Genevieve Carlton", "Rebecca Lake"]),
+    (["Reuters, AFP"], ["Reuters", "AFP"]),  # after an agency, capitals are another agency
 ])
 def test_author_bylines_are_cleaned(raw, names):
     assert clean_authors(raw) == names

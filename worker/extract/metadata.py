@@ -192,16 +192,28 @@ _NOT_NAME = re.compile(r"\d|@|https?:|www\.|\.com|\bupdated?\b|\bpublished\b|\bm
                        re.I)
 
 
+#: Degrees and professional credentials after a name ("Dylan Bailey, MS, RD, FAND",
+#: "Genevieve Carlton, Ph.D.", "Rebecca Lake, CEPF®", "Martin Luther King, Jr."): not people.
+_CREDENTIAL = re.compile(r"(?:(?:[A-Z][a-z]?\.?){1,6}|Ph\.?D\.?|Jr\.?|Sr\.?|Esq\.?|"
+                         r"[A-Z]{1,2}[a-z]{1,2}[A-Z]{1,3})[®™]?")
+
+
 def clean_authors(raw: list[str]) -> list[str]:
-    """Names from byline strings: prefixes, roles, dates and agencies-with-dates removed."""
+    """Names from byline strings: prefixes, roles, credentials, dates and agencies-with-dates
+    removed."""
     out: list[str] = []
     for value in raw:
         value = _norm(value)
         if not value or len(value) > 200:
             continue
         value = _BYLINE_PREFIX.sub("", value)
-        for part in _SPLIT.split(value):
+        parts = _SPLIT.split(value)
+        # after a full name, short capitals are its credentials ("Reuters, AFP" stays)
+        named = len(parts[0].split()) >= 2
+        for i, part in enumerate(parts):
             part = _BYLINE_PREFIX.sub("", part.strip(" -–—:|·•()[]"))
+            if i and named and _CREDENTIAL.fullmatch(part):
+                continue
             part = _norm(_ROLE.sub("", part)).strip(" -–—:|·•,")
             if not part or _NOT_NAME.search(part) or not (1 <= len(part.split()) <= 5):
                 continue
