@@ -123,3 +123,15 @@ def test_entities_escaped_twice_at_the_source_are_decoded_in_metadata():
     assert article.site_name == "Freie Presse GmbH & Co. KG"
     # a bare ampersand stays, and only entities written out in full are decoded
     assert article.lead == "AT&T and R&D ¬ here"
+
+
+def test_the_byline_links_to_the_author_page_when_structured_data_names_nobody():
+    story = "".join(f"<p>The council met on day {n} and voted on the harbour plan again.</p>"
+                    for n in range(6))
+    html = ('<html><head><meta name="author" content="https://example.org/team"></head><body>'
+            '<h1>Harbour plan approved</h1><div class="meta"><span>By '
+            '<a href="/author/jane-doe/">Jane Doe</a> and <a href="/author/john-roe/">John Roe'
+            f'</a></span></div><article>{story}</article><aside><ul>'
+            '<li><a href="/other">Other story</a> <a href="/author/max-muster/">Max Muster</a></li>'
+            '</ul></aside></body></html>')
+    assert extract_article(html, "https://example.org/a").authors == ["Jane Doe", "John Roe"]

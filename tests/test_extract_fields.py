@@ -96,6 +96,9 @@ def test_datelines(paragraph, dateline, rest):
     (["Dylan Bailey, MS, RD, FAND"], ["Dylan Bailey"]),
     (["Genevieve Carlton, Ph.D.", "Rebecca Lake, CEPF®"], ["Genevieve Carlton", "Rebecca Lake"]),
     (["Reuters, AFP"], ["Reuters", "AFP"]),  # after an agency, capitals are another agency
+    (["Alle Artikel von Tanja Karrasch", "View all posts by Evan Symon"],
+     ["Tanja Karrasch", "Evan Symon"]),
+    (["Written by", "Latest Posts", "Foto: Mads Claus Rasmussen"], []),
 ])
 def test_author_bylines_are_cleaned(raw, names):
     assert clean_authors(raw) == names

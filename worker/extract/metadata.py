@@ -190,6 +190,17 @@ _SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bdan\b|\bet\b|\by\b|\be\b|\be
                     r"\|| / |\bwith\b)\s*", re.I)
 _NOT_NAME = re.compile(r"\d|@|https?:|www\.|\.com|\bupdated?\b|\bpublished\b|\bminutes?\b",
                        re.I)
+#: What links to an author's page say around the name: "View all posts by X", "Alle
+#: Artikel von X", "Articles by X".
+_AUTHOR_LINK_LABEL = re.compile(
+    r"^(?:(?:view |see )?all (?:posts|articles|stories) by|more (?:posts |articles )?(?:by|from)|"
+    r"(?:articles|posts|stories) by|alle (?:artikel|beiträge|posts) (?:von|vom autor)|alles von|"
+    r"mehr von|tous les articles de|todos los artículos de)\s+", re.I)
+#: Labels and link texts near bylines that name nobody.
+_NOT_AUTHOR = re.compile(
+    r"^(?:(?:written|posted|published|reviewed|edited) by|authors?|experts?|more by this|"
+    r"latest posts|learn more|zu allen artikeln|zeige alle artikel|archiv anzeigen\W*)$|"
+    r"author posts$|^(?:foto|photo|bild|image|credits?)s?\s*:", re.I)
 
 
 #: Degrees and professional credentials after a name ("Dylan Bailey, MS, RD, FAND",
@@ -211,7 +222,10 @@ def clean_authors(raw: list[str]) -> list[str]:
         # after a full name, short capitals are its credentials ("Reuters, AFP" stays)
         named = len(parts[0].split()) >= 2
         for i, part in enumerate(parts):
-            part = _BYLINE_PREFIX.sub("", part.strip(" -–—:|·•()[]"))
+            part = _BYLINE_PREFIX.sub("", part.strip(" -–—:|·•()[]→"))
+            if _NOT_AUTHOR.search(part):
+                continue
+            part = _AUTHOR_LINK_LABEL.sub("", part)
             if i and named and _CREDENTIAL.fullmatch(part):
                 continue
             part = _norm(_ROLE.sub("", part)).strip(" -–—:|·•,")
@@ -235,13 +249,37 @@ def find_authors(tree: LexborHTMLParser, data: Structured) -> list[str]:
         for key in ("author", "article:author", "dc.creator", "parsely-author",
                     "sailthru.author", "byl"):
             raw.extend(v for v in data.meta.get(key, []) if not v.startswith("http"))
-    if not raw:
-        for node in tree.css('[rel="author"], [itemprop="author"], .byline, .author-name, '
-                             '.author, [class*="byline"]')[:4]:
-            text = _norm(node.text(deep=True))
-            if text and len(text) < 120:
-                raw.append(text)
+    authors = clean_authors(raw)
+    if authors:
+        return authors
+    # Structured data gave no usable name (none, or only a URL or a site name): the byline,
+    # the first element that names someone and those beside it (later author links on the
+    # page belong to related stories).
+    raw, block = [], set()
+    for node in tree.css(_AUTHOR_NODES)[:8]:
+        text = _norm(node.text(deep=True))
+        if not text or len(text) >= 120:
+            continue
+        near = _near_ids(node)
+        if block and block.isdisjoint(near):
+            continue
+        if not block and not clean_authors([text]):
+            continue
+        block = block or near
+        raw.append(text)
     return clean_authors(raw)
+
+
+def _near_ids(node: Node) -> set[int]:
+    """The parent and grandparent of ``node``: two names side by side share one of them."""
+    parent = node.parent
+    grand = parent.parent if parent is not None else None
+    return {n.mem_id for n in (parent, grand) if n is not None}
+
+
+#: Byline elements, and links to an author's page ("/author/jane-doe/", "/authors/…").
+_AUTHOR_NODES = ('[rel="author"], [itemprop="author"], .byline, .author-name, .author, '
+                 '[class*="byline"], a[href*="/author"]')
 
 
 # --- dates ---------------------------------------------------------------------------------
