@@ -79,37 +79,46 @@ def tokenize(text: str, lower_keys: set[str] | None = None) -> list[Token]:
     # positions come from running lengths and no match object is built per word.
     sentence_start, gap = True, SENTENCE
     for between, raw in _WORD_AFTER_GAP.findall(text):
-        start = pos + len(between)
+        if between == " ":
+            start = pos + 1
+        else:
+            start = pos + len(between)
+            if tokens:
+                sentence_start, gap = _gap(between)
         pos = start + len(raw)
+        tok = Token()
         if raw.isascii() and "'" not in raw:
             # Most words: cheaper to read off than to look up among a stream's vocabulary
             # (the key is the lower case; an acronym needs a second capital).
-            word, skip, suffixed = raw, 0, False
+            tok.text = raw
+            tok.start = start
+            tok.suffixed = False
             if raw.islower():  # the commonest kind: its own key, no lower-case copy
-                key, cap, acronym = raw, False, False
+                tok.key = raw
+                tok.cap = tok.acronym = False
+                add_lower(raw)
             else:
-                key, cap = raw.lower(), raw[0].isupper()
-                acronym = cap and not raw[1:].islower() and is_acronym(raw)
+                tok.key = key = raw.lower()
+                tok.cap = cap = raw[0].isupper()
+                tok.acronym = cap and not raw[1:].islower() and is_acronym(raw)
+                if not cap:
+                    add_lower(key)
         else:
             word, skip, key, cap, acronym, suffixed = known(raw) or _remember(raw)
-        if not cap:
-            add_lower(key)
-        if tokens:
-            if skip:
+            if skip and tokens:
                 # An elided article counts as separator: "de l'Union" is not one run of words.
                 sentence_start, gap = _gap(between + raw[:skip])
-            elif between != " ":
-                sentence_start, gap = _gap(between)
-        tok = Token()
-        tok.text = word
-        tok.start = start + skip
+            if not cap:
+                add_lower(key)
+            tok.text = word
+            tok.start = start + skip
+            tok.key = key
+            tok.cap = cap
+            tok.acronym = acronym
+            tok.suffixed = suffixed
         tok.end = pos
-        tok.key = key
-        tok.cap = cap
         tok.sentence_start = sentence_start
-        tok.acronym = acronym
         tok.gap = gap
-        tok.suffixed = suffixed
         append(tok)
         sentence_start, gap = False, SPACE
     return tokens
