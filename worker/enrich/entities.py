@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress, count
 from operator import attrgetter
+from typing import Any
 
 from worker.enrich import gazetteer as gz
 from worker.enrich import lexicon, spacy_ner
@@ -59,6 +60,7 @@ _CAP = attrgetter("cap")
 _ORG_ROLES = frozenset(map(gz.fold, lexicon.ORG_ROLES))
 _PLACE_UNITS_BEFORE = frozenset(map(gz.fold, lexicon.PLACE_UNITS_BEFORE))
 _PLACE_UNITS_AFTER = frozenset(map(gz.fold, lexicon.PLACE_UNITS_AFTER))
+_UNASKED: Any = object()  # a place not looked up yet in this article
 # What may stand between a name and its other name in brackets: "Office (OBR)".
 _OPENING_BRACKET = re.compile(r"\s*\(")
 
@@ -163,11 +165,11 @@ class _Context:
         return _folded_text(tok) in self.first_words
 
     def place(self, key: str, surface: str | None = None) -> gz.Place | None:
-        # The rules ask about the same words again and again within an article.
-        try:
-            return self._places[key, surface]
-        except KeyError:
-            pass
+        # The rules ask about the same words again and again within an article; half the
+        # questions are new, and a sentinel costs less than raising KeyError for them.
+        found = self._places.get((key, surface), _UNASKED)
+        if found is not _UNASKED:
+            return found
         found = self._place(key, surface)
         if found is None and self.genitive_s and key.endswith("s") and len(key) > 4:
             # German and Nordic genitive: "Russlands", "Chinas", "Sveriges" is not needed.
