@@ -110,14 +110,17 @@ def test_timezone_comes_from_the_site_profile_when_the_page_prints_none():
     assert profiled.published_at == "2023-10-07T08:48:00+07:00"
 
 
+#: Six story paragraphs for pages built around one metadata case.
+STORY = "".join(f"<p>The council met on day {n} and voted on the harbour plan again.</p>"
+                for n in range(6))
+
+
 def test_entities_escaped_twice_at_the_source_are_decoded_in_metadata():
-    story = "".join(f"<p>The council met on day {n} and voted on the harbour plan again.</p>"
-                    for n in range(6))
     html = ('<html><head><meta property="og:title" content="Mexico to fight '
             '&amp;#8216;illogical&amp;#8217; tariffs">'
             '<meta property="og:site_name" content="Freie Presse GmbH &amp;amp; Co. KG">'
             '<meta name="description" content="AT&amp;T and R&amp;D &amp;not; here"></head>'
-            f"<body><article>{story}</article></body></html>")
+            f"<body><article>{STORY}</article></body></html>")
     article = extract_article(html, "https://example.org/a")
     assert article.title == "Mexico to fight ‘illogical’ tariffs"
     assert article.site_name == "Freie Presse GmbH & Co. KG"
@@ -126,12 +129,10 @@ def test_entities_escaped_twice_at_the_source_are_decoded_in_metadata():
 
 
 def test_the_byline_links_to_the_author_page_when_structured_data_names_nobody():
-    story = "".join(f"<p>The council met on day {n} and voted on the harbour plan again.</p>"
-                    for n in range(6))
     html = ('<html><head><meta name="author" content="https://example.org/team"></head><body>'
             '<h1>Harbour plan approved</h1><div class="meta"><span>By '
             '<a href="/author/jane-doe/">Jane Doe</a> and <a href="/author/john-roe/">John Roe'
-            f'</a></span></div><article>{story}</article><aside><ul>'
+            f'</a></span></div><article>{STORY}</article><aside><ul>'
             '<li><a href="/other">Other story</a> <a href="/author/max-muster/">Max Muster</a></li>'
             '</ul></aside></body></html>')
     assert extract_article(html, "https://example.org/a").authors == ["Jane Doe", "John Roe"]
