@@ -99,6 +99,9 @@ def test_datelines(paragraph, dateline, rest):
     (["Alle Artikel von Tanja Karrasch", "View all posts by Evan Symon"],
      ["Tanja Karrasch", "Evan Symon"]),
     (["Written by", "Latest Posts", "Foto: Mads Claus Rasmussen"], []),
+    (["Center for Drug Evaluation and Research"], ["Center for Drug Evaluation and Research"]),
+    (["Bundesministerium für Wirtschaft und Klimaschutz"],
+     ["Bundesministerium für Wirtschaft und Klimaschutz"]),
 ])
 def test_author_bylines_are_cleaned(raw, names):
     assert clean_authors(raw) == names

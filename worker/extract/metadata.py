@@ -190,6 +190,9 @@ _SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bdan\b|\bet\b|\by\b|\be\b|\be
                     r"\|| / |\bwith\b)\s*", re.I)
 _NOT_NAME = re.compile(r"\d|@|https?:|www\.|\.com|\bupdated?\b|\bpublished\b|\bminutes?\b",
                        re.I)
+#: Lower-case words that join the words of an organisation's name, never a person's.
+_ORGANISATION = re.compile(r"^[A-Z][\w.-]*(?: [A-Z][\w.-]*)* (?:for|of|für)(?: [A-Z][\w.-]*)+"
+                           r"(?: (?:and|und|&) [A-Z][\w.-]*)+$")
 #: What links to an author's page say around the name: "View all posts by X", "Alle
 #: Artikel von X", "Articles by X".
 _AUTHOR_LINK_LABEL = re.compile(
@@ -218,7 +221,10 @@ def clean_authors(raw: list[str]) -> list[str]:
         if not value or len(value) > 200:
             continue
         value = _BYLINE_PREFIX.sub("", value)
-        parts = _SPLIT.split(value)
+        # "Center for Drug Evaluation and Research" is one organisation, not two people
+        organisation = _ORGANISATION.search(value) is not None
+        parts = [value] if organisation else _SPLIT.split(value)
+        most_words = 8 if organisation else 5
         # after a full name, short capitals are its credentials ("Reuters, AFP" stays)
         named = len(parts[0].split()) >= 2
         for i, part in enumerate(parts):
@@ -229,7 +235,7 @@ def clean_authors(raw: list[str]) -> list[str]:
             if i and named and _CREDENTIAL.fullmatch(part):
                 continue
             part = _norm(_ROLE.sub("", part)).strip(" -–—:|·•,")
-            if not part or _NOT_NAME.search(part) or not (1 <= len(part.split()) <= 5):
+            if not part or _NOT_NAME.search(part) or not (1 <= len(part.split()) <= most_words):
                 continue
             if len(part) < 3 or not any(c.isupper() for c in part[:1]):
                 continue
