@@ -318,11 +318,16 @@ def _meta_date(value: str | None) -> PageDate | None:
     return parse_iso(value) or parse_text_date(value[:100], numeric=False)
 
 
+def _json_ld_published(data: Structured) -> PageDate | None:
+    """The publish date the page's JSON-LD article (or web page) record states."""
+    return parse_iso(text_of(data.article_value("datePublished", "dateCreated", "uploadDate"))
+                     or "")
+
+
 def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate | None,
                                                                         PageDate | None]:
     """(published, modified) from JSON-LD, meta tags, microdata and <time datetime>."""
-    published = parse_iso(text_of(data.article_value("datePublished", "dateCreated",
-                                                      "uploadDate")) or "")
+    published = _json_ld_published(data)
     for key in () if published else _PUBLISHED_META:
         published = _meta_date(data.first_meta(key))
         if published:
@@ -379,8 +384,7 @@ def byline_beats_untyped_date(byline: PageDate, published: PageDate,
     if day == published.calendar_day() or (
             modified is not None and day == modified.calendar_day()):
         return False
-    if parse_iso(text_of(data.article_value("datePublished", "dateCreated", "uploadDate"))
-                 or ""):
+    if _json_ld_published(data):
         return False
     key = next((k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))), None)
     return key in _UNTYPED_META
@@ -394,8 +398,8 @@ def meta_date_on_byline_day(byline: PageDate, published: PageDate,
     stands by under the headline. (Untyped date tags are as often the day of a print
     edition or a re-index.)"""
     day = byline.calendar_day()
-    if as_printed(published, byline).calendar_day() == day or published != parse_iso(
-            text_of(data.article_value("datePublished", "dateCreated", "uploadDate")) or ""):
+    if as_printed(published, byline).calendar_day() == day or published != _json_ld_published(
+            data):
         return None
     for key in _PUBLISHED_META:
         if key in _UNTYPED_META:
