@@ -103,7 +103,8 @@ async def create_missing_topics(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=15_000)
     await admin.start()
     try:
-        missing = [s for s in specs if s.name not in set(await admin.list_topics())]
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
         if missing:
             response = await admin.create_topics([
                 NewTopic(s.name, num_partitions=s.partitions, replication_factor=replication,
