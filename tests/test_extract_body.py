@@ -242,3 +242,31 @@ def test_hidden_sign_in_wall_is_dropped_but_a_collapsed_story_part_is_kept():
                                     + "</article>"), "https://example.org/news/river-walk")
     assert "subscribers only" not in article.body and "puzzles" not in article.body
     assert "dawn to dusk" in article.body
+
+
+def test_data_table_is_read_row_by_row_with_its_short_cells():
+    table = ("<figure class='wp-block-table'><table><caption>Walk sections</caption>"
+             "<thead><tr><th>Section</th><th>Length</th><th>Open</th></tr></thead><tbody>"
+             "<tr><td>Old bridge</td><td>1.2 km</td><td>2025</td></tr>"
+             "<tr><td>Harbour</td><td>0.8 km</td><td>2025</td></tr></tbody></table></figure>")
+    article = _story_with(table)
+    rows = ["Walk sections", "Section | Length | Open", "Old bridge | 1.2 km | 2025",
+            "Harbour | 0.8 km | 2025"]
+    assert all(row in article.paragraphs for row in rows)
+    assert article.body.index(_SENTENCES[1]) < article.body.index("Harbour") < article.body.index(
+        _SENTENCES[2])
+
+
+def test_layout_table_holding_paragraphs_is_walked_as_blocks():
+    layout = ("<table><tr><td>" + _paragraphs(_SENTENCES) + "</td><td><p>Side note</p></td>"
+              "</tr></table>")
+    article = extract_article(_page(layout), "https://example.org/news/river-walk")
+    assert article.paragraphs[0] == f"{_SENTENCES[0]} {_SENTENCES[0]}"
+    assert not any(" | " in p for p in article.paragraphs)
+
+
+def test_image_figure_is_dropped():
+    figure = ("<figure><img src='/walk.jpg'><p>The river walk at dusk, seen from the old "
+              "bridge, with the new lights switched on for the first time.</p></figure>")
+    article = _story_with(figure)
+    assert "dusk" not in article.body and _SENTENCES[3] in article.body

@@ -30,7 +30,10 @@ from worker.extract.boilerplate import (
 DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
              "button", "select", "textarea", "input", "figcaption", "figure", "picture",
              "video", "audio", "canvas", "map", "dialog", "label"]
-_DROP_SELECTOR = ", ".join(DROP_TAGS)
+#: Figures are images, embeds and pull quotes, except the ones block editors wrap around a
+#: data table (WordPress: 'figure.wp-block-table').
+_DROP_SELECTOR = ", ".join("figure:not(:has(table))" if tag == "figure" else tag
+                           for tag in DROP_TAGS)
 #: Page furniture, removed unless broken markup made it wrap the story itself.
 _FURNITURE = "nav, footer, aside, menu"
 _STORY_INSIDE = 'main, article, h1, [itemprop="articleBody"]'
@@ -460,6 +463,11 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
             continue
         if tag == "h1":
             continue  # the title, reported separately
+        if tag == "table" and _is_data_table(node):
+            if not _is_boilerplate_node(node, total):
+                out.flush()
+                out.paragraphs.extend(_table_rows(node, links))
+            continue
         if tag in _LEAF_BLOCKS or tag in _CONTAINERS:
             if _is_boilerplate_node(node, total):
                 continue
@@ -484,6 +492,30 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
         stack.extend((child, link, None) for child in reversed(children))
     out.flush()
     return out.paragraphs
+
+
+#: Blocks inside a cell that make a table a page layout rather than data.
+_LAYOUT_IN_TABLE = "p, div, ul, ol, h2, h3, h4, h5, h6, blockquote, pre, tr table"
+
+
+def _is_data_table(table: LexborNode) -> bool:
+    """Cells of plain text (a ranking, a schedule, a price list), not a layout grid."""
+    return table.css_first(_LAYOUT_IN_TABLE) is None
+
+
+def _table_rows(table: LexborNode, links: dict[int, int]) -> list[tuple[str, float, str]]:
+    """A data table read row by row, cells joined by ' | ': read cell by cell, its short
+    cells ('1', 'N/A', '3.6') would be dropped as repeats and lose their row."""
+    rows: list[tuple[str, float, str]] = []
+    for row in table.css("caption, tr"):
+        if row.tag == "caption":
+            text = _norm(row.text(deep=True))
+        else:
+            text = " | ".join(cell for cell in (_norm(c.text(deep=True)) for c in row.iter()
+                                               if c.tag in ("td", "th")) if cell)
+        if text:
+            rows.append((text, links.get(row.mem_id, 0) / len(text), "tr"))
+    return rows
 
 
 def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
