@@ -270,3 +270,21 @@ def test_image_figure_is_dropped():
               "bridge, with the new lights switched on for the first time.</p></figure>")
     article = _story_with(figure)
     assert "dusk" not in article.body and _SENTENCES[3] in article.body
+
+
+def test_wordpress_query_loop_of_other_posts_after_the_story_is_dropped():
+    teasers = "".join(
+        f"<div class='wp-block-post'><h3><a href='/p{i}'>Other story {i}</a></h3>"
+        f"<p class='wp-block-post-excerpt__excerpt'>The harbour market reopens with new stalls, "
+        f"longer hours and a weekend programme of music for families, number {i}.</p></div>"
+        for i in range(4))
+    page = _page("<div class='post-content'>" + _paragraphs(_SENTENCES)
+                 + "<div class='wp-block-query is-layout-flow'>" + teasers + "</div></div>")
+    article = extract_article(page, "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body and "harbour market" not in article.body
+
+
+def test_heading_whose_anchor_slug_names_sharing_is_kept():
+    heading = "<h2 id='what-are-shared-paths'>What are shared paths?</h2>"
+    article = _story_with(heading)
+    assert "What are shared paths?" in article.paragraphs

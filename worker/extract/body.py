@@ -376,7 +376,9 @@ def _substantive(node: LexborNode, text_len: int) -> bool:
 
 def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
     negative, strong, positive = _hints(_attr_text(node))
-    if not negative or (positive and not strong):
+    # A strong fragment inside a longer word ('MtnCommentText', 'wp-block-query') marks a
+    # container too; on a heading it is usually a slug of the heading's own words.
+    if not (negative or (strong and node.tag in _CONTAINERS)) or (positive and not strong):
         return False
     # A negative word on a wrapper holding most of the story is a misleading class name.
     text_len = _tlen(node.text(deep=True))
