@@ -288,3 +288,18 @@ def test_heading_whose_anchor_slug_names_sharing_is_kept():
     heading = "<h2 id='what-are-shared-paths'>What are shared paths?</h2>"
     article = _story_with(heading)
     assert "What are shared paths?" in article.paragraphs
+
+
+def test_block_whose_id_is_a_slug_of_its_own_title_is_judged_by_its_text():
+    slide = ("<div class='slide' id='city-promoted-the-walk-with-new-lights-1'><h2>City promoted "
+             "the walk with new lights</h2><p>The mayor switched on the first lamps on Friday, "
+             "and crowds walked the new section from the old bridge to the harbour.</p></div>")
+    article = _story_with(slide)
+    assert "The mayor switched on the first lamps" in article.body
+
+
+def test_block_named_as_a_promotion_by_its_id_is_dropped():
+    promo = ("<div id='sidebar-promoted-offers-box-1'><p>Save on season tickets for the river "
+             "boat this month only.</p></div>")
+    article = _story_with(promo)
+    assert "season tickets" not in article.body

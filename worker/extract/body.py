@@ -79,7 +79,25 @@ def _attr_text(node: LexborNode) -> str:
     attrs = node.attributes
     if not attrs:
         return ""
-    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+    ident = attrs.get("id") or ""
+    if ident and _SLUG.fullmatch(ident) and _is_slug_of_text(ident, node):
+        ident = ""
+    return f"{attrs.get('class') or ''} {ident}"
+
+
+#: An id of five or more hyphenated words: either a machine name ('block-views-block-
+#: related-articles') or an anchor made from the block's own heading.
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){4,}")
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _is_slug_of_text(ident: str, node: LexborNode) -> bool:
+    """The id spells the block's opening words ('zendaya-promoted-dune-part-two-…' over a
+    slide titled 'Zendaya promoted "Dune: Part Two"…'): its words say what the block is
+    about, not what it is for ('promoted', 'shared' are no verdict on it)."""
+    words = [w for w in ident.split("-") if len(w) > 1][:3]
+    opening = " ".join(_TOKEN.findall(node.text(deep=True)[:400].lower()))
+    return len(words) == 3 and " ".join(words) in opening
 
 
 @lru_cache(maxsize=32768)
