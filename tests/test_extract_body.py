@@ -303,3 +303,13 @@ def test_block_named_as_a_promotion_by_its_id_is_dropped():
              "boat this month only.</p></div>")
     article = _story_with(promo)
     assert "season tickets" not in article.body
+
+
+def test_photo_carousel_captions_are_not_story():
+    carousel = ("<div class='Carousel'><div class='CarouselSlide'><span>1 of 2 |</span><p>Crowds "
+                "walk along the river on the first evening of the new lights, Friday, May 3, 2024."
+                "</p></div><div class='CarouselSlide'><span>2 of 2 |</span><p>The old bridge seen "
+                "from the harbour, where the new section of the walk will begin next spring.</p>"
+                "</div></div>")
+    article = _story_with("", before=carousel)
+    assert "Crowds walk along" not in article.body and _SENTENCES[0] in article.body

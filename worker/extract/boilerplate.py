@@ -50,7 +50,7 @@ STRONG_NEGATIVE_FRAGMENTS = (
     "popular", "trending", "sponsor", "share", "sharing", "social", "subscribe",
     "advert", "promo",
     # WordPress blocks listing other posts (Query Loop, Latest Posts) inside the story column
-    "wp-block-query", "wp-block-latest-posts")
+    "wp-block-query", "wp-block-latest-posts", "carousel")
 
 
 _FRAGMENT_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
