@@ -69,6 +69,16 @@ def test_entity_escaped_json_ld_body_does_not_replace_an_equal_page_body():
     assert len(article.paragraphs) == len(_SENTENCES)
 
 
+def test_json_ld_body_holding_the_story_twice_does_not_replace_the_page_body():
+    story = " ".join(f"{s} {s}" for s in _SENTENCES)
+    data = {"@context": "https://schema.org", "@type": "NewsArticle",
+            "headline": "River walk", "articleBody": f"{story} {story}"}
+    head = f'<script type="application/ld+json">{json.dumps(data)}</script>'
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + "</article>", head),
+                              "https://example.org/news/river-walk")
+    assert article.paragraphs == [f"{s} {s}" for s in _SENTENCES]
+
+
 def test_long_comment_inside_a_comment_thread_does_not_win():
     story = "<div class='entry'>" + _paragraphs(_SENTENCES) + "</div>"
     reader = ("Great news, finally, after years of waiting, we, the neighbours, get our walk, "

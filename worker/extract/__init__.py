@@ -257,6 +257,8 @@ def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> li
     shown = sum(len(p) + 1 for p in paragraphs)
     if len(flat) < 200 or flat.endswith(("...", "…")) or len(flat) < 1.3 * shown:
         return paragraphs
+    if flat.find(flat[:200], 200) != -1:
+        return paragraphs  # the record holds the story twice over: longer, not more complete
     parts = [" ".join(p.split()) for p in re.split(r"\n\s*\n|\n", raw)]
     return [p for p in parts if p]
 
