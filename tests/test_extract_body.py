@@ -323,3 +323,12 @@ def test_photo_carousel_captions_are_not_story():
                 "</div></div>")
     article = _story_with("", before=carousel)
     assert "Crowds walk along" not in article.body and _SENTENCES[0] in article.body
+
+
+def test_forum_form_under_the_story_is_dropped():
+    form = ("<div class='formulaire_spip formulaire_forum'><form><fieldset><legend>Qui êtes-vous ?"
+            "</legend><p>Pour créer des paragraphes, laissez simplement des lignes vides.</p>"
+            "</fieldset></form></div>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + form + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert "Qui êtes-vous" not in article.body and _SENTENCES[3] in article.body

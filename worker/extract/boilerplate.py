@@ -16,7 +16,7 @@ taglist keywords authorbio authorbox caption credit credits paywall outbrain tab
 morestories trending popular terpopuler alsoread bacajuga lihatjuga login print toolbar
 pagination pager skip hidden visuallyhidden sronly teaserlist mostread nextarticle prevarticle
 jump inlinerelated rating donate donation membership tooltip disclaimer recommended recommend
-recommendations
+recommendations forum
 """
 NEGATIVE_WORDS = frozenset(_NEGATIVE_TEXT.split())
 _NEGATIVE_PREFIXES = ("recommend", "promo", "advert", "sponsor", "cookie")
