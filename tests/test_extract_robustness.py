@@ -25,7 +25,8 @@ def _outcome(page):
 
 
 @pytest.mark.parametrize(("page", "reason"), [
-    (b"", "empty"), ("   \n ", "empty"), (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 binary", "binary"),
+    (b"", "empty"), ("   \n ", "empty"), (b" \r\n\t ", "empty"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3 binary", "binary"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"), (b"\x00\x01\x02\x03" * 100, "binary"),
     ("just some plain text without any markup at all", "not_html"),
     (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "no_article_body"),
@@ -70,7 +71,7 @@ def test_mis_encoded_bytes_are_replaced_not_fatal():
     page = page.replace(b"<head>", b"<head><meta charset='utf-8'>")  # the declaration lies
     result, _ = _outcome(page)
     assert isinstance(result, Article)
-    assert "council voted" in result.body
+    assert "council voted" in result.body and "caf\ufffd council" in result.body
 
 
 def test_declared_legacy_charset_is_decoded():

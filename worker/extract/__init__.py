@@ -78,7 +78,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     """
     hints = hints or {}
     decoded = decode_html(html, headers, url)
-    if not _TAG.search(decoded.text[:65536]):
+    if not _TAG.search(decoded.head):
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
     tree = LexborHTMLParser(decoded.utf8)
     if tree.root is None:
