@@ -659,7 +659,7 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts.
     remove_outermost([n for n in root.css("noscript")
-                      if n.css_first("p") is None or _tlen(n.text(deep=True)) < 500])
+                      if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None])
     remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
     # One query for overlays and hidden blocks: each query walks the whole tree.
     remove_outermost([n for n in root.css(_OVERLAY_OR_HIDDEN)
