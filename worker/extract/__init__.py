@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.body import extract_paragraphs, headline, remove_outermost
 from worker.extract.boilerplate import LEAD_CLASS, is_boilerplate_text, strip_signoff
@@ -93,11 +93,13 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     now = parse_fetched_at(fetched_at)
     limit = now or datetime.now(UTC)
     month_first = month_first_language(language)
-    published, modified = _page_dates(tree, data, month_first, now, limit, profile)
+    # Looked up once for the headline, byline and standfirst: each lookup walks the tree.
+    page_h1 = tree.css_first("h1")
+    published, modified = _page_dates(tree, data, month_first, now, limit, profile, page_h1)
 
-    title = find_title(tree, data, site_name) or (hints.get("title") or None)
+    title = find_title(tree, data, site_name, page_h1) or (hints.get("title") or None)
     authors = find_authors(tree, data)
-    standfirst = _standfirst(tree)
+    standfirst = _standfirst(tree, page_h1)
     lead = standfirst or find_description(data)
     lead_image = find_lead_image(data, canonical or url)
     section = find_section(data)
@@ -162,14 +164,15 @@ def _id_source(canonical: str | None, url: str | None, body: str) -> str:
 
 
 def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
-                fetched: datetime | None, limit: datetime, profile: SiteProfile | None
-                ) -> tuple[PageDate | None, PageDate | None]:
+                fetched: datetime | None, limit: datetime, profile: SiteProfile | None,
+                page_h1: LexborNode | None) -> tuple[PageDate | None, PageDate | None]:
     """Dates from structured data, the profile's date element, the byline under the headline,
     then other date-like elements. Relative dates ('3 hours ago') count only against a known
     fetch time: against the clock they would date an old saved page today."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
-    byline, updated, above = (not_after(d, limit) for d in byline_dates(tree, month_first, data))
+    byline, updated, above = (not_after(d, limit)
+                              for d in byline_dates(tree, month_first, page_h1, data))
     if published is not None and byline is not None and (
             printed_earlier(byline, published, modified)
             or byline_beats_untyped_date(byline, published, modified, data)):
@@ -188,7 +191,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 if published:
                     break
     if published is None:
-        published = byline or above or not_after(visible_date(tree, month_first, fetched), limit)
+        published = byline or above or not_after(
+            visible_date(tree, month_first, fetched, page_h1), limit)
     if published is None:
         published = not_after(script_date(tree, data), limit)
     # An "Updated …" byline is the modification time when structured data has none (never
@@ -217,9 +221,9 @@ def _weak_dates(published: PageDate | None, stripped: LexborHTMLParser, month_fi
 _INLINE = frozenset({"span", "a", "strong", "b", "em", "i", "font", "small"})
 
 
-def _standfirst(tree: LexborHTMLParser) -> str | None:
+def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | None:
     """The printed standfirst (teaser, dek) near the headline, if the page has one."""
-    h1 = headline(tree.root) if tree.root is not None else None
+    h1 = headline(tree.root, page_h1) if tree.root is not None else None
     if h1 is None:
         return None
     area = h1

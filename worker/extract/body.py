@@ -580,19 +580,20 @@ def _is_headline(node: LexborNode) -> bool:
     return True
 
 
-def first_h1(root: LexborNode, accept: Callable[[LexborNode], bool]) -> LexborNode | None:
-    """The first <h1> that ``accept`` takes. The first one usually is it, and css_first stops
-    there; all of them cost a whole-tree query."""
-    first = root.css_first("h1")
-    if first is None or accept(first):
-        return first
+def first_h1(root: LexborNode, page_h1: LexborNode | None,
+             accept: Callable[[LexborNode], bool]) -> LexborNode | None:
+    """The first <h1> that ``accept`` takes, given the page's first one (``page_h1``, looked
+    up once per page: each lookup walks the tree up to it). The first one usually is it;
+    all of them cost a whole-tree query."""
+    if page_h1 is None or accept(page_h1):
+        return page_h1
     return next((node for node in root.css("h1")[1:] if accept(node)), None)
 
 
-def headline(root: LexborNode) -> LexborNode | None:
+def headline(root: LexborNode, page_h1: LexborNode | None) -> LexborNode | None:
     """The story's <h1>: the first one with text that is not a logo, a menu entry or a
     breadcrumb (pages put their name or the path to the story in an <h1> too)."""
-    return first_h1(root, _is_headline)
+    return first_h1(root, page_h1, _is_headline)
 
 
 def _intro_blocks(root: LexborNode, containers: list[LexborNode]

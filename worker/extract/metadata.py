@@ -39,9 +39,9 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def _first_h1(tree: LexborHTMLParser) -> str | None:
+def _first_h1(tree: LexborHTMLParser, page_h1: Node | None) -> str | None:
     """The text of the first <h1> with a title's length of text."""
-    node = first_h1(tree.root, _titled) if tree.root is not None else None
+    node = first_h1(tree.root, page_h1, _titled) if tree.root is not None else None
     return _norm(node.text(deep=True)) if node is not None else None
 
 
@@ -70,8 +70,11 @@ def _strip_site(title: str, site: str | None) -> str:
         " - ".join(parts)
 
 
-def find_title(tree: LexborHTMLParser, data: Structured, site: str | None) -> str | None:
-    h1 = _first_h1(tree)
+def find_title(tree: LexborHTMLParser, data: Structured, site: str | None,
+               page_h1: Node | None) -> str | None:
+    """The headline: <h1>, og:title, JSON-LD headline and <title> reconciled, the site's
+    name stripped. ``page_h1`` is the page's first <h1>."""
+    h1 = _first_h1(tree, page_h1)
     og = _norm(data.first_meta("og:title", "twitter:title"))
     headline = _norm(text_of(data.article_value("headline", "name")))
     title_node = tree.css_first("title")
@@ -482,17 +485,18 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
     return None
 
 
-def byline_dates(tree: LexborHTMLParser, month_first: bool, data: Structured | None = None
+def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None,
+                 data: Structured | None = None
                  ) -> tuple[PageDate | None, PageDate | None, PageDate | None]:
     """(published, updated, above): the first date on a short line just after the headline
     (the byline), the first one there labelled as the time of an update, and a date printed
     just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
     are skipped (their dates belong to captions and prose) unless they open with a dateline
     ('29.11.2022 – …'). Without a headline <h1>, the headline is the heading that prints the
-    title ``data`` states."""
+    title ``data`` states. ``page_h1`` is the page's first <h1>."""
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     # (The first one usually is the headline; all of them cost a whole-tree query.)
-    h1 = tree.css_first("h1")
+    h1 = page_h1
     if h1 is not None and len(h1.text(deep=True).split()) < 4:
         h1 = next((node for node in tree.css("h1")[1:5]
                    if len(node.text(deep=True).split()) >= 4), h1)
@@ -534,9 +538,10 @@ def _short_line_date(text: str, month_first: bool) -> PageDate | None:
     return parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
 
 
-def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
-                 ) -> PageDate | None:
-    """A publish date printed on the page, from date-like elements first, near the title next."""
+def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None,
+                 page_h1: Node | None) -> PageDate | None:
+    """A publish date printed on the page, from date-like elements first, near the title
+    (``page_h1``, the page's first <h1>) next."""
     checked = 0
     for node in tree.css(_DATE_NODES):
         text = _norm(node.text(deep=True))
@@ -552,7 +557,7 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
             found = parse_relative(text, now)
         if found is not None:
             return found
-    h1 = tree.css_first("h1")
+    h1 = page_h1
     if h1 is not None:
         parent = h1.parent
         for _ in range(3):
