@@ -332,3 +332,24 @@ def test_forum_form_under_the_story_is_dropped():
     article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + form + "</article>"),
                               "https://example.org/news/river-walk")
     assert "Qui êtes-vous" not in article.body and _SENTENCES[3] in article.body
+
+
+def test_parts_a_react_server_streamed_late_are_read_in_place():
+    page = ("<html><head><title>River walk</title><script src='/_next/static/app.js'></script>"
+            "</head><body><article><h1>River walk to grow</h1>"
+            + _paragraphs(_SENTENCES[:1])
+            + "<!--$?--><template id='B:0'></template><div>Loading paragraph...</div><!--/$-->"
+            + _paragraphs(_SENTENCES[3:]) + "</article><footer>Contact us</footer>"
+            "<div hidden id='S:0'>" + _paragraphs(_SENTENCES[1:3]) + "</div></body></html>")
+    article = extract_article(page, "https://example.org/news/river-walk")
+    assert article.paragraphs == [f"{s} {s}" for s in _SENTENCES]
+    assert "Loading" not in article.body
+
+
+def test_a_streamed_part_without_a_closed_boundary_keeps_the_text_around_it():
+    page = ("<html><head><script src='/_next/static/app.js'></script></head><body>"
+            "<template id='B:0'></template><main><article>" + _paragraphs(_SENTENCES[:2])
+            + "</article></main><div hidden id='S:0'>" + _paragraphs(_SENTENCES[2:])
+            + "</div></body></html>")
+    article = extract_article(page, "https://example.org/news/river-walk")
+    assert all(s in article.body for s in _SENTENCES)

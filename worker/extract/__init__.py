@@ -18,7 +18,12 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.extract.body import extract_paragraphs, headline, remove_outermost
+from worker.extract.body import (
+    extract_paragraphs,
+    headline,
+    place_streamed_parts,
+    remove_outermost,
+)
 from worker.extract.boilerplate import LEAD_CLASS, is_boilerplate_text, strip_signoff
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
@@ -83,6 +88,8 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     tree = LexborHTMLParser(decoded.utf8)
     if tree.root is None:
         raise ExtractionError("not_html", "the parser found no document", url)
+    if "/_next/" in decoded.head:  # only Next.js streams parts; the query walks the tree
+        place_streamed_parts(tree.root)
     data = Structured(tree)
     host = urlsplit(url).hostname if url else None
     profile = profile_for(host)

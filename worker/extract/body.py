@@ -557,6 +557,42 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
         stack.pop()
 
 
+def place_streamed_parts(root: LexborNode) -> None:
+    """Put the parts a React server streamed late back where they belong. Streaming pages
+    (Next.js app router) print a placeholder (``<template id="B:1f">`` and a "Loading…"
+    fallback up to the ``<!--/$-->`` comment) and, at the end of the body, the rendered part
+    in ``<div hidden id="S:1f">``, which a script moves into place: without it, the story is
+    a row of hidden blocks in arrival order. A part's placeholder may sit inside another
+    part, so rounds repeat while parts find their place."""
+    pending = root.css('div[hidden][id^="S:"]')
+    while pending:
+        waiting = []
+        for part in pending:
+            holder = root.css_first(f'template[id="B:{part.attributes.get("id", "")[2:]}"]')
+            if holder is None:
+                waiting.append(part)
+                continue
+            _replace_fallback(holder, part)
+        if len(waiting) == len(pending):
+            return
+        pending = waiting
+
+
+def _replace_fallback(holder: LexborNode, part: LexborNode) -> None:
+    fallback: list[LexborNode] = []
+    sibling = holder.next
+    while sibling is not None and not (sibling.tag == "-comment"
+                                       and sibling.comment_content == "/$"):
+        fallback.append(sibling)
+        sibling = sibling.next
+    if sibling is not None:  # the boundary is closed: what it holds is the fallback
+        for node in fallback:
+            node.decompose()
+    for child in list(part.iter(include_text=True)):
+        holder.insert_before(child, move=True)
+    part.decompose()
+
+
 def remove_outermost(nodes: list[LexborNode]) -> None:
     """Decompose nodes, skipping those inside another one: a removed subtree frees its
     descendants, so every check happens before the first removal."""
