@@ -353,3 +353,11 @@ def test_a_streamed_part_without_a_closed_boundary_keeps_the_text_around_it():
             + "</div></body></html>")
     article = extract_article(page, "https://example.org/news/river-walk")
     assert all(s in article.body for s in _SENTENCES)
+
+
+def test_table_with_one_paragraph_a_cell_is_still_data():
+    table = ("<table><tr><th>Section</th><th>Open</th></tr><tr><td><p>Old bridge</p></td>"
+             "<td><p>2025</p></td></tr><tr><td><p>Harbour</p></td><td><p>2025</p></td></tr>"
+             "</table>")
+    article = _story_with(table)
+    assert "Old bridge | 2025" in article.paragraphs and "Harbour | 2025" in article.paragraphs

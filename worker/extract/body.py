@@ -519,8 +519,9 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
     return out.paragraphs
 
 
-#: Blocks inside a cell that make a table a page layout rather than data.
-_LAYOUT_IN_TABLE = "p, div, ul, ol, h2, h3, h4, h5, h6, blockquote, pre, tr table"
+#: Blocks inside a cell that make a table a page layout rather than data (one paragraph a
+#: cell is how AsciiDoc and some editors write data cells).
+_LAYOUT_IN_TABLE = "p + p, div, ul, ol, h2, h3, h4, h5, h6, blockquote, pre, tr table"
 
 
 def _is_data_table(table: LexborNode) -> bool:
