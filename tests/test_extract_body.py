@@ -361,3 +361,14 @@ def test_table_with_one_paragraph_a_cell_is_still_data():
              "</table>")
     article = _story_with(table)
     assert "Old bridge | 2025" in article.paragraphs and "Harbour | 2025" in article.paragraphs
+
+
+def test_caption_between_the_headline_and_the_story_is_not_an_intro():
+    header = ("<div class='headline-box'><h1>River walk to grow</h1></div><div class='media'>"
+              "<div class='count-caption'>Walkers on the old bridge at dusk, Friday, May 3, "
+              "2024, where the new section of the river walk will begin.</div></div>")
+    article = extract_article(_page("<main>" + header + "<div class='story'>"
+                                    + _paragraphs(_SENTENCES) + "</div></main>"),
+                              "https://example.org/news/river-walk")
+    assert "Walkers on the old bridge" not in article.body
+    assert article.body.startswith(_SENTENCES[0])

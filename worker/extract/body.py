@@ -665,7 +665,7 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
         if not after_headline:
             continue
         text = _norm(node.text(deep=True))
-        if len(text) >= 60 and text.count(" ") >= 8:
+        if len(text) >= 60 and text.count(" ") >= 8 and not _hints(_attr_text(node))[0]:
             links = sum(len(a.text(deep=True).strip()) for a in node.css("a"))
             out.append((text, links / len(text), node.tag or "p"))
     return out[:3]
