@@ -136,3 +136,25 @@ def test_nested_overlays_and_furniture_wrapping_the_story():
     article = extract_article(page, "https://example.org/news/2")
     assert len(article.paragraphs) == 5
     assert "cookies" not in article.body
+
+
+@pytest.mark.parametrize("streamed", [
+    # a part holding its own placeholder
+    "<div hidden id='S:0'><template id='B:0'></template>" + PARAGRAPH * 5 + "</div>",
+    # a part inside the fallback it replaces
+    "<!--$?--><template id='B:0'></template><div>Loading<div hidden id='S:0'>" + PARAGRAPH * 5
+    + "</div></div><!--/$-->",
+    # two placeholders sharing one fallback, and a part listed as its own fallback
+    "<article><!--$?--><template id='B:0'></template><template id='B:1'></template>"
+    "<div hidden id='S:1'>" + PARAGRAPH * 3 + "</div><div>Loading</div><!--/$--></article>"
+    "<div hidden id='S:0'>" + PARAGRAPH * 3 + "</div>",
+    # thousands of parts with no place
+    "".join(f"<div hidden id='S:{i:x}'><p>part {i}</p></div>" for i in range(5000))
+    + "<article>" + PARAGRAPH * 5 + "</article>",
+])
+def test_hostile_streamed_parts_give_article_or_typed_error(streamed):
+    page = ("<html><head><script src='/_next/static/app.js'></script></head><body>"
+            f"{streamed}</body></html>")
+    result, seconds = _outcome(page)
+    assert isinstance(result, (Article, ExtractionError))
+    assert seconds < 10

@@ -431,15 +431,19 @@ class _Collector:
 
 
 def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
-    """The nodes not inside another one of them."""
+    """The nodes not inside another one of them, each once."""
     ids = {n.mem_id for n in nodes}
+    taken: set[int] = set()
     out = []
     for node in nodes:
+        if node.mem_id in taken:
+            continue  # listed twice
         parent = node.parent
         while parent is not None and parent.mem_id not in ids:
             parent = parent.parent
         if parent is None:
             out.append(node)
+            taken.add(node.mem_id)
     return out
 
 
@@ -558,40 +562,59 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
         stack.pop()
 
 
+#: Real streaming pages have tens of parts; a hostile one gets no more than this many moved.
+_MAX_STREAMED_PARTS = 500
+
+
 def place_streamed_parts(root: LexborNode) -> None:
     """Put the parts a React server streamed late back where they belong. Streaming pages
     (Next.js app router) print a placeholder (``<template id="B:1f">`` and a "Loading…"
     fallback up to the ``<!--/$-->`` comment) and, at the end of the body, the rendered part
     in ``<div hidden id="S:1f">``, which a script moves into place: without it, the story is
-    a row of hidden blocks in arrival order. A part's placeholder may sit inside another
-    part, so rounds repeat while parts find their place."""
-    pending = root.css('div[hidden][id^="S:"]')
-    while pending:
-        waiting = []
-        for part in pending:
-            holder = root.css_first(f'template[id="B:{part.attributes.get("id", "")[2:]}"]')
-            if holder is None:
-                waiting.append(part)
-                continue
-            _replace_fallback(holder, part)
-        if len(waiting) == len(pending):
-            return
-        pending = waiting
+    a row of hidden blocks in arrival order. (A placeholder inside a part not yet placed is
+    filled all the same: the part carries it along when its turn comes.) Nothing is freed
+    until every part has moved, so no node in hand is ever one a removal freed."""
+    holders = {node.attributes.get("id"): node for node in root.css('template[id^="B:"]')}
+    emptied: list[LexborNode] = []
+    for part in root.css('div[hidden][id^="S:"]')[:_MAX_STREAMED_PARTS]:
+        holder = holders.get("B:" + (part.attributes.get("id") or "")[2:])
+        if holder is None or _inside(holder, part):
+            continue  # no place for it, or a place inside itself (a loop, not a page)
+        emptied.extend(_fallback(holder))
+        for child in list(part.iter(include_text=True)):
+            holder.insert_before(child, move=True)
+        emptied.append(part)
+    remove_outermost(emptied)
 
 
-def _replace_fallback(holder: LexborNode, part: LexborNode) -> None:
-    fallback: list[LexborNode] = []
+#: Real streaming pages have tens of parts; a hostile one gets no more than this many moved.
+_MAX_STREAMED_PARTS = 500
+
+
+def _inside(node: LexborNode, ancestor: LexborNode, depth: int = 256) -> bool:
+    """Whether ``ancestor`` holds ``node`` (assumed so beyond ``depth`` levels)."""
+    key = ancestor.mem_id
+    current = node.parent
+    for _ in range(depth):
+        if current is None:
+            return False
+        if current.mem_id == key:
+            return True
+        current = current.parent
+    return True
+
+
+def _fallback(holder: LexborNode) -> list[LexborNode]:
+    """What a placeholder shows until its part arrives: its siblings up to the boundary's
+    closing ``<!--/$-->`` (nothing when the boundary is never closed)."""
+    nodes: list[LexborNode] = []
     sibling = holder.next
-    while sibling is not None and not (sibling.tag == "-comment"
-                                       and sibling.comment_content == "/$"):
-        fallback.append(sibling)
+    while sibling is not None:
+        if sibling.tag == "-comment" and sibling.comment_content == "/$":
+            return nodes
+        nodes.append(sibling)
         sibling = sibling.next
-    if sibling is not None:  # the boundary is closed: what it holds is the fallback
-        for node in fallback:
-            node.decompose()
-    for child in list(part.iter(include_text=True)):
-        holder.insert_before(child, move=True)
-    part.decompose()
+    return []
 
 
 def remove_outermost(nodes: list[LexborNode]) -> None:
