@@ -48,9 +48,9 @@ STRONG_NEGATIVE_FRAGMENTS = (
     "author_box", "about-author", "about-the-author",
     "outbrain", "taboola", "related", "terkait", "recommend", "mostread", "most-read",
     "popular", "trending", "sponsor", "share", "sharing", "social", "subscribe",
-    "advert", "promo",
+    "advert", "promo", "carousel",
     # WordPress blocks listing other posts (Query Loop, Latest Posts) inside the story column
-    "wp-block-query", "wp-block-latest-posts", "carousel")
+    "wp-block-query", "wp-block-latest-posts")
 
 
 _FRAGMENT_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
