@@ -9,10 +9,11 @@ two agents) as a worker subprocess against one embedded broker, for each configu
 
 Each start gets a new batch of messages first. For every start it prints the JoinGroup
 round trips, seconds from process spawn to "recovery done" (Faust's "Worker ready") and to
-the first message handled by the second agent, the table total right after recovery, the
-previous worker's last table total (a clean stop must recover exactly that; a SIGKILL may
-lose the last unflushed updates, whose messages are then counted again), and this worker's
-last total. The configurations run side by side in one invocation, on one broker:
+the first message handled by the second agent, the table total as recovered (read before
+the first message is counted), the previous worker's last table total (a clean stop must
+recover exactly that; a SIGKILL may lose the last unflushed updates, whose messages are then
+counted again), and this worker's last total. The configurations run side by side in one
+invocation, on one broker:
 
     .venv/bin/python bench/tansu_stall.py            # baseline vs faust_settings_for_embedded()
     .venv/bin/python bench/tansu_stall.py --only fix --timeline
@@ -59,7 +60,7 @@ PHASES = {
     "highwaters": "Highwater for active changelog partitions",
     "offsets": "Earliest offsets for active changelog partitions",
     "restoring": "Restoring state from changelog topics",
-    "recovered": "Recovery complete",
+    "recovery_done": "Recovery complete",
     "ready": "Worker ready",
 }
 MARK = "KABARBENCH "
@@ -85,13 +86,21 @@ def run_worker(broker_url: str, app_id: str, extra: dict[str, Any]) -> None:
     counted = app.topic(f"{app_id}.counted", **raw)
     counts = app.Table(f"{app_id}-counts", default=int, partitions=PARTITIONS)
     seen_first = False
+    counted_any = False
 
     def mark(event: str, **fields: Any) -> None:
         print(MARK + json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
 
     @app.agent(source)
     async def count(stream: Any) -> None:
+        nonlocal counted_any
         async for key, value in stream.group_by(lambda v: v.split(b":")[0], name="bykey").items():
+            if not counted_any:
+                # The table as this worker recovered it, read before its first increment: a task
+                # woken by "recovery completed" can run after the agent has already counted some
+                # of the new batch, and would report more than the changelog held.
+                counted_any = True
+                mark("recovered_table", total=sum(counts.values()))
             counts[key.decode()] += 1
             await counted.send(key=key, value=value)
 
@@ -102,12 +111,6 @@ def run_worker(broker_url: str, app_id: str, extra: dict[str, Any]) -> None:
             if not seen_first:
                 seen_first = True
                 mark("first_processed")
-
-    @app.task
-    async def report_recovery() -> None:
-        await app.tables.recovery.completed.wait()
-        # The table as this worker recovered it, before the new batch is counted.
-        mark("recovered_table", total=sum(counts.values()))
 
     @app.timer(0.5)
     async def report_table() -> None:
