@@ -587,10 +587,6 @@ def place_streamed_parts(root: LexborNode) -> None:
     remove_outermost(emptied)
 
 
-#: Real streaming pages have tens of parts; a hostile one gets no more than this many moved.
-_MAX_STREAMED_PARTS = 500
-
-
 def _inside(node: LexborNode, ancestor: LexborNode, depth: int = 256) -> bool:
     """Whether ``ancestor`` holds ``node`` (assumed so beyond ``depth`` levels)."""
     key = ancestor.mem_id
