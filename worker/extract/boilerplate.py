@@ -67,10 +67,12 @@ def has_fragment(words: str, fragments: tuple[str, ...]) -> bool:
 
 
 #: Overlays and consent walls removed before scoring; they can out-text a short story.
-#: (Attribute matches are case-sensitive: consent plugins write 'BorlabsCookie'.)
-OVERLAY_SELECTOR = ('[id*="onetrust"], [id*="cookie"], [class*="cookie"], [id*="consent"], '
+#: Every substring test costs about 1% of the whole extraction, so none is redundant: class
+#: names match 'cookie' in any case (consent plugins write 'BorlabsCookie'), and OneTrust's
+#: banner needs no test of its own (it sits in '#onetrust-consent-sdk').
+OVERLAY_SELECTOR = ('[id*="cookie"], [class*="cookie" i], [id*="consent"], '
                     '[class*="consent"], [id*="gdpr"], [class*="gdpr"], [class*="dsgvo"], '
-                    '[id*="didomi"], [class*="Cookie"], [class*="modal"], [role="dialog"], '
+                    '[id*="didomi"], [class*="modal"], [role="dialog"], '
                     '[aria-modal="true"]')
 
 #: Class fragments of a standfirst or lead block ('teaser-text', 'article-subheadline').

@@ -296,8 +296,8 @@ def _near_ids(node: Node) -> set[int]:
 
 
 #: Byline elements, and links to an author's page ("/author/jane-doe/", "/authors/…").
-_AUTHOR_NODES = ('[rel="author"], [itemprop="author"], .byline, .author-name, .author, '
-                 '[class*="byline"], a[href*="/author"]')
+_AUTHOR_NODES = ('[rel="author"], [itemprop="author"], .author-name, .author, [class*="byline"], '
+                 'a[href*="/author"]')
 
 
 # --- dates ---------------------------------------------------------------------------------
