@@ -709,15 +709,17 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     root = tree.body or tree.root
     if root is None:
         return []
+    # Whole blocks first (notices, navigation, footers), so that each later query, scripts'
+    # and the costly attribute tests for overlays, walks a smaller tree. <noscript> is
+    # usually a tracking pixel or a "turn on JavaScript" notice, but some sites print the
+    # whole story in it for readers without scripts.
+    remove_outermost([n for n in root.css("noscript")
+                      if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None])
+    remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
     # One query instead of strip_tags' walk per tag; removed innermost first (reverse page
     # order), so no node is touched after an ancestor freed it.
     for node in reversed(tree.root.css(_DROP_SELECTOR)):
         node.decompose()
-    # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
-    # sites print the whole story in it for readers without scripts.
-    remove_outermost([n for n in root.css("noscript")
-                      if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None])
-    remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
     # One query for overlays and hidden blocks: each query walks the whole tree.
     remove_outermost([n for n in root.css(_OVERLAY_OR_HIDDEN)
                       if n.tag not in ("body", "html", "main", "article")
