@@ -9,7 +9,7 @@ skipping boilerplate subtrees and texts. No recursion, so any nesting depth is s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -30,12 +30,8 @@ from worker.extract.boilerplate import (
 DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
              "button", "select", "textarea", "input", "figcaption", "figure", "picture",
              "video", "audio", "canvas", "map", "dialog", "label"]
-#: Figures are images, embeds and pull quotes, except the ones block editors wrap around a
-#: data table (WordPress: 'figure.wp-block-table').
-_DROP_SELECTOR = ", ".join("figure:not(:has(table))" if tag == "figure" else tag
-                           for tag in DROP_TAGS)
 #: Page furniture, removed unless broken markup made it wrap the story itself.
-_FURNITURE = "nav, footer, aside, menu"
+_FURNITURE_TAGS = ("nav", "footer", "aside", "menu")
 _STORY_INSIDE = 'main, article, h1, [itemprop="articleBody"]'
 _LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "li",
                           "blockquote", "address", "summary"})
@@ -693,6 +689,56 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
 _OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
 
 
+def _tag_ids(names: Iterable[str]) -> frozenset[int]:
+    """Lexbor's numbers for these tag names (comparing numbers spares a string per node)."""
+    names = set(names)
+    probe = LexborHTMLParser("".join(f"<{name}></{name}>" for name in names)).root
+    assert probe is not None
+    ids = frozenset(n.tag_id for n in probe.traverse() if n.tag in names)
+    assert len(ids) == len(names), names
+    return ids
+
+
+_DROP_IDS = _tag_ids(DROP_TAGS)
+_FIGURE_ID = next(iter(_tag_ids(["figure"])))
+_BLOCK_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
+_BODY_ID = next(iter(_tag_ids(["body"])))
+
+
+def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
+    """(elements dropped with their content, <noscript> and furniture blocks in the body),
+    in page order, from one walk: a query listing 25 tags tests every element against each
+    of them, about twice the instructions. Figures are images, embeds and pull quotes,
+    except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table')."""
+    dropped: list[LexborNode] = []
+    blocks: list[LexborNode] = []
+    in_body = False
+    for node in root.traverse():
+        tag_id = node.tag_id
+        if tag_id in _DROP_IDS:
+            if tag_id != _FIGURE_ID or node.css_first("table") is None:
+                dropped.append(node)
+        elif tag_id in _BLOCK_IDS:
+            if in_body:
+                blocks.append(node)
+        elif tag_id == _BODY_ID:
+            in_body = True
+    return dropped, blocks
+
+
+def _inside_any(nodes: list[LexborNode], ancestors: set[int]) -> set[int]:
+    """Ids of the nodes that have one of ``ancestors`` above them."""
+    inside: set[int] = set()
+    for node in nodes:
+        parent = node.parent
+        while parent is not None:
+            if parent.mem_id in ancestors:
+                inside.add(node.mem_id)
+                break
+            parent = parent.parent
+    return inside
+
+
 def _is_hidden(node: LexborNode) -> bool:
     words = (node.attributes.get("class") or "").split()
     return "hidden" in words or "is-hidden" in words
@@ -709,17 +755,19 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     root = tree.body or tree.root
     if root is None:
         return []
-    # Whole blocks first (notices, navigation, footers), so that each later query, scripts'
-    # and the costly attribute tests for overlays, walks a smaller tree. <noscript> is
-    # usually a tracking pixel or a "turn on JavaScript" notice, but some sites print the
-    # whole story in it for readers without scripts.
-    remove_outermost([n for n in root.css("noscript")
-                      if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None])
-    remove_outermost([n for n in root.css(_FURNITURE) if n.css_first(_STORY_INSIDE) is None])
-    # One query instead of strip_tags' walk per tag; removed innermost first (reverse page
-    # order), so no node is touched after an ancestor freed it.
-    for node in reversed(tree.root.css(_DROP_SELECTOR)):
+    dropped, blocks = _by_tag(tree.root)
+    # Removed innermost first (reverse page order), so no node is touched after an ancestor
+    # freed it; the blocks inside them go with them.
+    inside = _inside_any(blocks, {n.mem_id for n in dropped})
+    for node in reversed(dropped):
         node.decompose()
+    blocks = [n for n in blocks if n.mem_id not in inside]
+    # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
+    # sites print the whole story in it for readers without scripts.
+    remove_outermost([n for n in blocks if n.tag == "noscript"
+                      if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
+                     + [n for n in blocks if n.tag != "noscript"
+                        if n.css_first(_STORY_INSIDE) is None])
     # One query for overlays and hidden blocks: each query walks the whole tree.
     remove_outermost([n for n in root.css(_OVERLAY_OR_HIDDEN)
                       if n.tag not in ("body", "html", "main", "article")
