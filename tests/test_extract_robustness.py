@@ -5,8 +5,10 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
 from worker.extract import ExtractionError, extract_article
+from worker.extract.body import remove_nodes
 from worker.models import Article
 
 PARAGRAPH = ("<p>The council voted on Thursday to approve the new budget, which raises spending "
@@ -158,3 +160,15 @@ def test_hostile_streamed_parts_give_article_or_typed_error(streamed):
     result, seconds = _outcome(page)
     assert isinstance(result, (Article, ExtractionError))
     assert seconds < 10
+
+
+def test_removing_nodes_inside_removed_ones_in_any_order_leaves_the_rest_intact() -> None:
+    # remove_nodes relies on selectolax unlinking a removed subtree without freeing it: a
+    # node inside one already removed is removed again, harmlessly, before or after it.
+    tree = LexborHTMLParser("<body><div id=a><p id=b>gone</p><p id=c>gone</p></div>"
+                            "<p>kept text</p></body>")
+    outer, first, second = tree.css_first("#a"), tree.css_first("#b"), tree.css_first("#c")
+    remove_nodes([first, outer, second, outer])
+    assert tree.body is not None
+    assert tree.body.text(deep=True) == "kept text"
+    assert second.parent is None and second.text(deep=True) == ""

@@ -22,7 +22,7 @@ from worker.extract.body import (
     extract_paragraphs,
     headline,
     place_streamed_parts,
-    remove_outermost,
+    remove_nodes,
 )
 from worker.extract.boilerplate import LEAD_CLASS, is_boilerplate_text, strip_signoff
 from worker.extract.dateline import split_dateline
@@ -113,7 +113,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     tags = find_tags(data)
 
     if profile is not None and profile.drop:
-        remove_outermost(tree.css(", ".join(profile.drop)))
+        remove_nodes(tree.css(", ".join(profile.drop)))
     paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
     published = _weak_dates(published, tree, month_first, limit, url, hints)

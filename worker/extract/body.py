@@ -568,8 +568,8 @@ def place_streamed_parts(root: LexborNode) -> None:
     fallback up to the ``<!--/$-->`` comment) and, at the end of the body, the rendered part
     in ``<div hidden id="S:1f">``, which a script moves into place: without it, the story is
     a row of hidden blocks in arrival order. (A placeholder inside a part not yet placed is
-    filled all the same: the part carries it along when its turn comes.) Nothing is freed
-    until every part has moved, so no node in hand is ever one a removal freed."""
+    filled all the same: the part carries it along when its turn comes.) Nothing is removed
+    until every part has moved: a fallback may hold the placeholder of a later part."""
     holders = {node.attributes.get("id"): node for node in root.css('template[id^="B:"]')}
     emptied: list[LexborNode] = []
     for part in root.css('div[hidden][id^="S:"]')[:_MAX_STREAMED_PARTS]:
@@ -580,7 +580,7 @@ def place_streamed_parts(root: LexborNode) -> None:
         for child in list(part.iter(include_text=True)):
             holder.insert_before(child, move=True)
         emptied.append(part)
-    remove_outermost(emptied)
+    remove_nodes(emptied)
 
 
 def _inside(node: LexborNode, ancestor: LexborNode, depth: int = 256) -> bool:
@@ -609,10 +609,11 @@ def _fallback(holder: LexborNode) -> list[LexborNode]:
     return []
 
 
-def remove_outermost(nodes: list[LexborNode]) -> None:
-    """Decompose nodes, skipping those inside another one: a removed subtree frees its
-    descendants, so every check happens before the first removal."""
-    for node in _outermost(nodes):
+def remove_nodes(nodes: Iterable[LexborNode]) -> None:
+    """Take nodes out of the tree, in any order. selectolax unlinks a removed subtree node by
+    node without freeing it (nodes live as long as their document), so a node inside one
+    already removed is merely removed again, a no-op: no containment test is needed."""
+    for node in nodes:
         node.decompose()
 
 
@@ -726,19 +727,6 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
     return dropped, blocks
 
 
-def _inside_any(nodes: list[LexborNode], ancestors: set[int]) -> set[int]:
-    """Ids of the nodes that have one of ``ancestors`` above them."""
-    inside: set[int] = set()
-    for node in nodes:
-        parent = node.parent
-        while parent is not None:
-            if parent.mem_id in ancestors:
-                inside.add(node.mem_id)
-                break
-            parent = parent.parent
-    return inside
-
-
 def _is_hidden(node: LexborNode) -> bool:
     words = (node.attributes.get("class") or "").split()
     return "hidden" in words or "is-hidden" in words
@@ -756,20 +744,16 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     if root is None:
         return []
     dropped, blocks = _by_tag(tree.root)
-    # Removed innermost first (reverse page order), so no node is touched after an ancestor
-    # freed it; the blocks inside them go with them.
-    inside = _inside_any(blocks, {n.mem_id for n in dropped})
-    for node in reversed(dropped):
-        node.decompose()
-    blocks = [n for n in blocks if n.mem_id not in inside]
+    remove_nodes(dropped)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
-    # sites print the whole story in it for readers without scripts.
-    remove_outermost([n for n in blocks if n.tag == "noscript"
-                      if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
-                     + [n for n in blocks if n.tag != "noscript"
-                        if n.css_first(_STORY_INSIDE) is None])
+    # sites print the whole story in it for readers without scripts. (A block inside a
+    # dropped figure is already out of the tree, with no text and nothing inside.)
+    remove_nodes([n for n in blocks if n.tag == "noscript"
+                  if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
+                 + [n for n in blocks if n.tag != "noscript"
+                    if n.css_first(_STORY_INSIDE) is None])
     # One query for overlays and hidden blocks: each query walks the whole tree.
-    remove_outermost([n for n in root.css(_OVERLAY_OR_HIDDEN)
+    remove_nodes([n for n in root.css(_OVERLAY_OR_HIDDEN)
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
                            else n.css_first(_STORY_INSIDE) is None)])
