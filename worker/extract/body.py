@@ -669,14 +669,17 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
         ancestor = ancestor.parent
     else:
         return []
-    inside = {n.mem_id for c in containers for n in c.css(_INTRO_SELECTOR)}
+    # The intro ends where the containers' first block is (they are siblings in page order).
+    story = next((found for c in containers
+                  if (found := c.css_first(_INTRO_SELECTOR)) is not None), None)
+    story_start = story.mem_id if story is not None else None
     out: list[tuple[str, float, str]] = []
     after_headline = False
     for node in ancestor.css(_INTRO_SELECTOR):
         if node.mem_id == h1.mem_id:
             after_headline = True
             continue
-        if node.mem_id in inside:
+        if node.mem_id == story_start:
             break
         if not after_headline:
             continue
@@ -684,7 +687,9 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
         if len(text) >= 60 and text.count(" ") >= 8 and not _hints(_attr_text(node))[0]:
             links = sum(len(a.text(deep=True).strip()) for a in node.css("a"))
             out.append((text, links / len(text), node.tag or "p"))
-    return out[:3]
+            if len(out) == 3:
+                break
+    return out
 
 
 _OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
