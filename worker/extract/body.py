@@ -707,29 +707,29 @@ def _tag_ids(names: Iterable[str]) -> frozenset[int]:
 
 _DROP_IDS = _tag_ids(DROP_TAGS)
 _FIGURE_ID = next(iter(_tag_ids(["figure"])))
-_BLOCK_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
+_WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 _BODY_ID = next(iter(_tag_ids(["body"])))
 
 
 def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
-    """(elements dropped with their content, <noscript> and furniture blocks in the body),
+    """(elements dropped with their content, <noscript> and furniture in the body),
     in page order, from one walk: a query listing 25 tags tests every element against each
     of them, about twice the instructions. Figures are images, embeds and pull quotes,
     except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table')."""
     dropped: list[LexborNode] = []
-    blocks: list[LexborNode] = []
+    wrappers: list[LexborNode] = []
     in_body = False
     for node in root.traverse():
         tag_id = node.tag_id
         if tag_id in _DROP_IDS:
             if tag_id != _FIGURE_ID or node.css_first("table") is None:
                 dropped.append(node)
-        elif tag_id in _BLOCK_IDS:
+        elif tag_id in _WRAPPER_IDS:
             if in_body:
-                blocks.append(node)
+                wrappers.append(node)
         elif tag_id == _BODY_ID:
             in_body = True
-    return dropped, blocks
+    return dropped, wrappers
 
 
 def _is_hidden(node: LexborNode) -> bool:
@@ -748,14 +748,14 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     root = tree.body or tree.root
     if root is None:
         return []
-    dropped, blocks = _by_tag(tree.root)
+    dropped, wrappers = _by_tag(tree.root)
     remove_nodes(dropped)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts. (A block inside a
     # dropped figure is already out of the tree, with no text and nothing inside.)
-    remove_nodes([n for n in blocks if n.tag == "noscript"
+    remove_nodes([n for n in wrappers if n.tag == "noscript"
                   if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
-                 + [n for n in blocks if n.tag != "noscript"
+                 + [n for n in wrappers if n.tag != "noscript"
                     if n.css_first(_STORY_INSIDE) is None])
     # One query for overlays and hidden blocks: each query walks the whole tree.
     remove_nodes([n for n in root.css(_OVERLAY_OR_HIDDEN)
