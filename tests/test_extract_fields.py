@@ -47,6 +47,15 @@ def test_structured_dates_keep_their_offset_and_convert_to_utc():
     assert parse_iso("not a date") is None
 
 
+def test_unpadded_structured_dates_are_read():
+    # A CMS writing JSON-LD '"datePublished": "2022-5-5 22:17:36"' lost its date, and a
+    # relative "hace 3 horas" in a sidebar then dated a 2022 story to the fetch day.
+    assert parse_iso("2022-5-5 22:17:36").iso() == "2022-05-05T22:17:36"
+    assert parse_iso("2024-1-9").iso() == "2024-01-09"
+    assert parse_iso("20231007T0848").iso() == "2023-10-07T08:48:00"
+    assert parse_iso("2022-13-5") is None
+
+
 @pytest.mark.parametrize(("text", "hours"), [("2 jam yang lalu", 2), ("3 hours ago", 3),
                                              ("vor 5 Stunden", 5), ("il y a 1 heure", 1),
                                              ("hace 4 horas", 4)])

@@ -134,20 +134,21 @@ def _offset(text: str | None) -> int | None:
 
 
 _ISO = re.compile(
-    r"(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,]\d+)?)?"
-    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?")
+    r"(\d{4})(?:-(\d{1,2})-(\d{1,2})|(\d{2})(\d{2}))"
+    r"(?:[T ](\d{1,2}):?(\d{2})(?::?(\d{2})(?:[.,]\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?")
 
 
 def parse_iso(value: str) -> PageDate | None:
-    """ISO 8601 and its common sloppy forms: '2023-10-07T08:48:00.000+0700', '20231007'."""
+    """ISO 8601 and its common sloppy forms: '2023-10-07T08:48:00.000+0700', '20231007',
+    '2022-5-5 22:17:36' (unpadded, as some CMSs write JSON-LD and meta dates)."""
     if not isinstance(value, str):
         return None
     m = _ISO.search(value.strip()[:64])
     if not m:
         return None
-    y, mo, d, h, mi, s, tz = m.groups()
-    return _valid(int(y), int(mo), int(d), int(h) if h is not None else None,
-                  int(mi or 0), int(s or 0), _offset(tz))
+    y, mo, d, mo_packed, d_packed, h, mi, s, tz = m.groups()
+    return _valid(int(y), int(mo or mo_packed), int(d or d_packed),
+                  int(h) if h is not None else None, int(mi or 0), int(s or 0), _offset(tz))
 
 
 _TIME = (r"(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?(?!\d)\s*+"
