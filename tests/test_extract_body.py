@@ -2,7 +2,9 @@
 
 import json
 
-from worker.extract import extract_article
+import pytest
+
+from worker.extract import ExtractionError, extract_article
 from worker.models import Article
 
 _SENTENCES = [
@@ -372,3 +374,21 @@ def test_caption_between_the_headline_and_the_story_is_not_an_intro():
                               "https://example.org/news/river-walk")
     assert "Walkers on the old bridge" not in article.body
     assert article.body.startswith(_SENTENCES[0])
+
+
+def test_a_story_shipped_only_as_page_state_is_read_from_its_script():
+    # The markup is a shell; a script carries the story's HTML as a JSON string (React
+    # Query, Next.js), '<' escaped as \u003c, with an ad slot left unrendered.
+    story = "".join(f"<p>{s}</p>" for s in _SENTENCES) + "$$ARTICLEAD$$"
+    state = json.dumps({"article": {"contentHtml": story}}).replace("<", "\\u003c")
+    page = _page(f"<div id='root'></div><script>window.__STATE__ = {state};</script>")
+    article = extract_article(page, "https://example.org/news/river-walk")
+    assert article.paragraphs == _SENTENCES
+
+
+def test_page_state_without_paragraphs_leaves_the_page_without_a_body():
+    state = json.dumps({"menu": ["Home", "News"], "note": "x" * 600})
+    page = _page(f"<div id='root'></div><script>window.__STATE__ = {state};</script>")
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(page, "https://example.org/news/river-walk")
+    assert caught.value.reason == "no_article_body"

@@ -172,3 +172,15 @@ def test_removing_nodes_inside_removed_ones_in_any_order_leaves_the_rest_intact(
     assert tree.body is not None
     assert tree.body.text(deep=True) == "kept text"
     assert second.parent is None and second.text(deep=True) == ""
+
+
+def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():
+    # A shell page with no story: the page-state fallback reads its scripts, which a hostile
+    # page fills with megabytes of one-paragraph JSON strings.
+    literal = '"' + "\\u003cp\\u003eword " * 120_000 + '"'
+    scripts = "".join(f"<script>var s{i} = {literal};</script>" for i in range(4))
+    page = f"<html><body><div id=root></div>{scripts}</body></html>".encode()
+    assert len(page) > 8_000_000
+    result, seconds = _outcome(page)
+    assert isinstance(result, ExtractionError) and result.reason == "no_article_body"
+    assert seconds < 10

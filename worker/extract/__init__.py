@@ -21,6 +21,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from worker.extract.body import (
     extract_paragraphs,
     headline,
+    paragraphs_in_page_state,
     place_streamed_parts,
     remove_nodes,
 )
@@ -129,6 +130,11 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     dateline, paragraphs = _clean(paragraphs)
     body = "\n\n".join(paragraphs)
     words = _word_count(body)
+    if words < MIN_WORDS and (state := paragraphs_in_page_state(decoded.utf8)):
+        # Some sites ship the story only as page state, for a script to render.
+        dateline, paragraphs = _clean(state)
+        body = "\n\n".join(paragraphs)
+        words = _word_count(body)
     if words < MIN_WORDS:
         raise ExtractionError("no_article_body",
                               f"expected an article body of at least {MIN_WORDS} words, "

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
@@ -784,6 +785,39 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
             if sum(len(p) for p in alternative) >= 2 * shown:
                 return alternative
     return paragraphs
+
+
+#: A JSON string literal of some length in a script, escapes intact: page state (Next.js,
+#: React Query, Fusion) from which some sites render the story in the browser.
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.){400,})"')
+#: A paragraph's opening tag, JSON-escaped or as written.
+_PARAGRAPH_OPENINGS = ("\\u003cp", "\\u003Cp", "<p>", "<p ")
+#: Script text searched for page state at most (hostile pages carry megabytes of it).
+_MAX_STATE_CHARS = 4_000_000
+
+
+def paragraphs_in_page_state(page: bytes) -> list[str]:
+    """The story in the longest JSON string of paragraph HTML in the page's scripts, for a
+    page whose markup holds none: its site renders the story from page state."""
+    tree = LexborHTMLParser(page)
+    best, budget = "", _MAX_STATE_CHARS
+    for script in tree.css("script"):
+        text = script.text(deep=True)[:budget]
+        budget -= len(text)
+        if any(opening in text for opening in _PARAGRAPH_OPENINGS):
+            for m in _JSON_STRING.finditer(text):
+                literal = m.group(1)
+                if len(literal) > len(best) and any(o in literal for o in _PARAGRAPH_OPENINGS):
+                    best = literal
+        if budget <= 0:
+            break
+    if not best:
+        return []
+    try:
+        html = orjson.loads(f'"{best}"')
+    except orjson.JSONDecodeError:
+        return []
+    return extract_paragraphs(LexborHTMLParser(html)) if isinstance(html, str) else []
 
 
 #: Characters of story below which the winner is suspect (a caption, a form, one teaser).

@@ -184,6 +184,10 @@ _BYLINE_ONLY = re.compile(
     rf"^(?i:by|von|oleh|par|por|door|av|af)\s+{_NAME}(?:\s*{_AND}\s*{_NAME})*{_AFFILIATION}\s*$")
 
 
+#: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
+_PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
+
+
 @lru_cache(maxsize=4096)
 def is_boilerplate_text(text: str) -> bool:
     """True for a paragraph that is a prompt, a sign-off, a byline, a credit, a caption or an
@@ -210,6 +214,8 @@ def is_boilerplate_text(text: str) -> bool:
     if _PROMPT.match(text) or _CREDIT.match(text):
         return True
     if size <= 120 and _BYLINE_ONLY.match(text):
+        return True
+    if size <= 60 and _PLACEHOLDER.match(text):
         return True
     label = _LABEL_LINE.match(text) if size <= 150 else None
     return label is not None and (size <= 100 or label.group("byline") is None)
