@@ -421,6 +421,8 @@ class _Collector:
             self.link_chars += len(text.strip())
 
     def flush(self, tag: str = "div") -> None:
+        if not self.parts:
+            return  # most closing tags end nothing: their blocks were read whole
         text = _norm("".join(self.parts))
         if text:
             self.paragraphs.append((text, self.link_chars / len(text), tag))
@@ -478,26 +480,27 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
         if node is None:
             out.flush(closing or "div")
             continue
-        tag = node.tag
-        if tag == "-text":
+        # Tag numbers, not names: a name is a new string per node, and most nodes are text
+        # and inline elements that only need telling apart.
+        tag_id = node.tag_id
+        if tag_id == _TEXT_ID:
             out.add(node.text_content or "", in_link)
             continue
-        if tag is None or tag.startswith("-"):
-            continue  # comments, doctype
-        if tag == "br":
+        if tag_id in _SKIPPED_IDS:
+            continue  # comments; the title, reported separately
+        if tag_id == _BR_ID:
             out.flush("p")
             continue
-        if tag == "h1":
-            continue  # the title, reported separately
-        if tag == "table" and _is_data_table(node):
+        if tag_id == _TABLE_ID and _is_data_table(node):
             if not _is_boilerplate_node(node, total):
                 out.flush()
                 out.paragraphs.extend(_table_rows(node, links))
             continue
-        if tag in _LEAF_BLOCKS or tag in _CONTAINERS:
+        if tag_id in _BLOCK_IDS:
             if _is_boilerplate_node(node, total):
                 continue
             out.flush()
+            tag = node.tag or "div"
             key = node.mem_id
             # A blockquote is always walked into: it holds paragraphs or a single quote.
             leaf = (tag in _LEAF_BLOCKS and tag != "blockquote" and key not in nesting
@@ -514,7 +517,7 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
                 continue
             stack.append((None, in_link, tag))
         children = list(node.iter(include_text=True))
-        link = in_link or tag == "a"
+        link = in_link or tag_id == _A_ID
         stack.extend((child, link, None) for child in reversed(children))
     out.flush()
     return out.paragraphs
@@ -698,15 +701,16 @@ _OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
 
 def _tag_ids(names: Iterable[str]) -> frozenset[int]:
     """Lexbor's numbers for these tag names (comparing numbers spares a string per node)."""
-    names = set(names)
-    probe = LexborHTMLParser("".join(f"<{name}></{name}>" for name in names)).root
-    assert probe is not None
-    ids = frozenset(n.tag_id for n in probe.traverse() if n.tag in names)
-    assert len(ids) == len(names), names
-    return ids
+    probe = LexborHTMLParser("")
+    return frozenset(probe.create_node(name).tag_id for name in names)
 
 
 _DROP_IDS = _tag_ids(DROP_TAGS)
+_BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
+_BR_ID, _TABLE_ID, _A_ID = (next(iter(_tag_ids([name]))) for name in ("br", "table", "a"))
+_TEXT_ID, _COMMENT_ID = (next(n.tag_id for n in LexborHTMLParser("<p><!--c-->t</p>").body.traverse(
+    include_text=True) if n.tag == name) for name in ("-text", "-comment"))
+_SKIPPED_IDS = frozenset({_COMMENT_ID, *_tag_ids(["h1"])})
 _FIGURE_ID = next(iter(_tag_ids(["figure"])))
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 _BODY_ID = next(iter(_tag_ids(["body"])))
