@@ -1,0 +1,99 @@
+"""How far date accuracy can go on a set: the pages whose true day the HTML never states.
+
+    .venv/bin/python bench/date_ceiling.py [--sets trafilatura,wcxb,fundus] [--data DIR]
+                                           [--pred DIR]
+
+Reads Kabar's predictions as bench/extraction.py wrote them (``.cache/bench/kabar/<set>/``,
+so run that first) and the sets' truths. For every dated page Kabar gets wrong, it collects
+every day the page states anywhere (text, attribute values, scripts) in a form Kabar's date
+parsers read, ISO or printed, in any of their languages, read both day-first and month-first,
+which overstates what a page states rather than understates it. A page whose true day is
+not among them cannot be dated from its HTML by any extractor: the share of the others is
+the set's ceiling, printed next to Kabar's accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from selectolax.lexbor import LexborHTMLParser  # noqa: E402
+
+from worker.extract.dates import (  # noqa: E402
+    _ISO,
+    _TEXT_PATTERNS,
+    _TIME_FIRST,
+    PageDate,
+    _from_match,
+    parse_iso,
+)
+
+
+def _day(date: PageDate) -> str:
+    return f"{date.year:04d}-{date.month:02d}-{date.day:02d}"
+
+
+def stated_days(html: bytes) -> set[str]:
+    """Every calendar day the page states anywhere, read as generously as the parsers allow."""
+    tree = LexborHTMLParser(html)
+    if tree.root is None:
+        return set()
+    chunks: list[str] = []
+    for node in tree.root.traverse(include_text=True):
+        if node.tag == "-text":
+            chunks.append(node.text_content or "")
+        else:
+            chunks.extend(value for value in node.attributes.values() if value)
+    days: set[str] = set()
+    for chunk in chunks:
+        for m in _ISO.finditer(chunk):
+            if (found := parse_iso(m.group(0))) is not None:
+                days.add(_day(found))
+        text = " ".join(chunk.split())
+        for pattern in (*_TEXT_PATTERNS, *_TIME_FIRST):
+            for m in pattern.finditer(text):
+                for day_first in (True, False):
+                    if (found := _from_match(m, dmy=day_first)) is not None:
+                        days.add(_day(found))
+    return days
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sets", default="trafilatura,wcxb,fundus")
+    ap.add_argument("--data", type=Path, default=REPO / ".data")
+    ap.add_argument("--pred", type=Path, default=REPO / ".cache" / "bench" / "kabar")
+    args = ap.parse_args()
+    for set_name in [s for s in args.sets.split(",") if s]:
+        pred_dir = args.pred / set_name
+        if not pred_dir.is_dir():
+            sys.exit(f"date_ceiling: no predictions in {pred_dir}; run bench/extraction.py first")
+        dated = missed = unstated = 0
+        for truth_path in sorted((args.data / set_name / "truth").glob("*.json")):
+            truth = json.loads(truth_path.read_text())
+            day = truth.get("date")
+            if truth.get("metadata_annotated") is False or not isinstance(day, str) \
+                    or len(day) < 10:
+                continue
+            dated += 1
+            pred_path = pred_dir / truth_path.name
+            pred = json.loads(pred_path.read_text()) if pred_path.exists() else {}
+            if str(pred.get("date") or "")[:10] == day[:10]:
+                continue
+            missed += 1
+            html = (args.data / set_name / "html" / f"{truth_path.stem}.html").read_bytes()
+            if day[:10] not in stated_days(html):
+                unstated += 1
+        print(f"{set_name}: {dated} dated pages, Kabar misses {missed} (accuracy "
+              f"{(dated - missed) / dated:.3f}); the true day is stated nowhere in the HTML "
+              f"of {unstated}: ceiling {(dated - unstated) / dated:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
