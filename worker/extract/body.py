@@ -699,21 +699,27 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
 _OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
 
 
+_PROBE = LexborHTMLParser("<p><!--c-->t</p>")
+
+
+def _tag_id(name: str) -> int:
+    """Lexbor's number for a tag name (comparing numbers spares a string per node)."""
+    return _PROBE.create_node(name).tag_id
+
+
 def _tag_ids(names: Iterable[str]) -> frozenset[int]:
-    """Lexbor's numbers for these tag names (comparing numbers spares a string per node)."""
-    probe = LexborHTMLParser("")
-    return frozenset(probe.create_node(name).tag_id for name in names)
+    return frozenset(_tag_id(name) for name in names)
 
 
+#: Text and comment nodes have numbers of their own.
+_NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
+_TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
 _DROP_IDS = _tag_ids(DROP_TAGS)
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
-_BR_ID, _TABLE_ID, _A_ID = (next(iter(_tag_ids([name]))) for name in ("br", "table", "a"))
-_TEXT_ID, _COMMENT_ID = (next(n.tag_id for n in LexborHTMLParser("<p><!--c-->t</p>").body.traverse(
-    include_text=True) if n.tag == name) for name in ("-text", "-comment"))
-_SKIPPED_IDS = frozenset({_COMMENT_ID, *_tag_ids(["h1"])})
-_FIGURE_ID = next(iter(_tag_ids(["figure"])))
+_BR_ID, _TABLE_ID, _A_ID = _tag_id("br"), _tag_id("table"), _tag_id("a")
+_SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
+_FIGURE_ID, _BODY_ID = _tag_id("figure"), _tag_id("body")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
-_BODY_ID = next(iter(_tag_ids(["body"])))
 
 
 def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
