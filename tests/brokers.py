@@ -328,14 +328,19 @@ class ApacheKafka:
     across stop() / start(), so a stopped broker restarts on the same address with its data.
     """
 
-    def __init__(self, workdir: Path, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, host: str = "127.0.0.1", port: int | None = None,
+        advertised_port: int | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.host = host
         self.port = port if port is not None else free_port(host)
         self.controller_port = free_port(host)
         while self.controller_port == self.port:
             self.controller_port = free_port(host)
-        self.bootstrap = f"{host}:{self.port}"
+        # Clients connect where the broker advertises itself: a proxy's port puts every
+        # client connection through that proxy (tests/chaos.py cuts the network there).
+        self.bootstrap = f"{host}:{advertised_port or self.port}"
         self.url = f"kafka://{self.bootstrap}"
         self.log_path = self.workdir / "logs" / "server.log"
         self._console_path = self.workdir / "logs" / "console.log"
@@ -414,6 +419,14 @@ class ApacheKafka:
         try:
             proc.wait(STOP_GRACE_S)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, a broker crash: no clean shutdown; ``start()`` recovers it from its data."""
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
 

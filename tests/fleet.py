@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,11 +79,46 @@ class Fleet:
             assert time.monotonic() < deadline, f"no stable group of {members}: {state}"
             await asyncio.sleep(0.5)
 
+    def log_size(self, name: str) -> int:
+        return (self.logs / f"{name}.log").stat().st_size
+
+    def work_done(self, name: str, since: int = 0) -> int:
+        """What worker ``name`` reports having done (pages fetched, articles, duplicates and
+        dead letters) in the progress lines it logged after byte ``since`` of its log."""
+        with open(self.logs / f"{name}.log", "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return sum(int(found[-1]) if (found := re.findall(rf"\b{key}=(\d+)", text)) else 0
+                   for key in ("pages_fetched", "articles_out", "duplicates", "dead_letters"))
+
+    def check_alive(self) -> None:
+        for name, process in self.workers.items():
+            assert process.poll() is None, f"worker {name} died:\n{self.log_tail(name)}"
+
     def kill(self, name: str) -> None:
         """SIGKILL: no goodbye to the group, no commit — the worst way to lose a worker."""
         process = self.workers.pop(name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
+
+    def terminate(self, name: str, timeout: float = 30) -> None:
+        """SIGTERM, as a rolling restart does: the worker leaves the group and commits."""
+        process = self.workers.pop(name)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"worker {name} ignored SIGTERM:\n{self.log_tail(name)}") from None
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP: the process is frozen with its connections open (a long GC pause, a
+        stalled VM); the group evicts it after the session timeout."""
+        self.workers[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.workers[name].send_signal(signal.SIGCONT)
 
     def stop_all(self) -> None:
         for process in self.workers.values():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,42 @@ def expiry_tick(value: bytes) -> float | None:
 def current_partition() -> int | None:
     event = faust.current_event()
     return event.message.partition if event is not None else None
+
+
+class StagedWrites(MutableMapping[str, Any]):
+    """A table seen through the writes a stage makes while handling one message, held back
+    until ``commit()``: the agent commits them once what the stage sent is acknowledged.
+    Written first, a crash between the two would leave the table saying "done" for output
+    that never reached Kafka, and the redelivered message would be skipped: a lost story."""
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+        self.writes: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self.writes:
+            return self.writes[key]
+        return self.table[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.writes[key] if key in self.writes else self.table.get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise NotImplementedError("the fetch stage never deletes from its seen-table")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.table), **self.writes})
+
+    def __len__(self) -> int:
+        return len({**dict.fromkeys(self.table), **self.writes})
+
+    def commit(self) -> None:
+        for key, value in self.writes.items():
+            self.table[key] = value
+        self.writes.clear()
 
 
 def utc_now() -> str:
@@ -97,6 +133,11 @@ class Pipeline:
                             recovery_buffer_size=1)
             for name in ("dedupe-sigs", "dedupe-bands")
         )
+        # "<topic>:<partition>" → the offset of the last message whose outputs and state
+        # writes the broker acknowledged: a message delivered again (a crash or rebalance
+        # came before its offset was committed) is recognised and not emitted twice. Written
+        # from that partition's own events, so its owner recovers it with the partition.
+        self.delivered = app.Table("delivered", default=None, partitions=partitions)
         self.retention = settings.dedupe.retention_days * 86_400.0
         self._register()
 
@@ -140,7 +181,19 @@ class Pipeline:
         handler: Callable[[bytes], Awaitable[None]],
     ) -> None:
         """Run one message through a handler; anything unexpected becomes a dead letter
-        (with the original payload) instead of killing the agent or losing the message."""
+        (with the original payload) instead of killing the agent or losing the message.
+
+        Stages that read their partitions in order (every one but fetch) emit each message's
+        outcome once: the outputs and table writes are flushed to the broker, then the
+        message's offset is recorded in ``delivered``; a message at or below that offset is
+        a redelivery whose outcome is already out."""
+        event = faust.current_event() if stage != "fetch" else None
+        mark = f"{event.message.topic}:{event.message.partition}" if event else ""
+        done = self.delivered.get(mark) if event is not None else None
+        if event is not None and done is not None and done >= event.message.offset:
+            self.stats.count("redelivered")
+            self.stats.message_done(suffix)
+            return
         try:
             await handler(value)
         except Exception as exc:
@@ -159,14 +212,17 @@ class Pipeline:
             )
         finally:
             self.stats.message_done(suffix)
+        if event is not None:
+            await self.app.producer.flush()
+            self.delivered[mark] = event.message.offset
 
     # -- stages ------------------------------------------------------------------------
 
     async def on_fetch(self, value: bytes) -> None:
         request = FetchRequest.from_json(value)
+        seen = StagedWrites(self.fetch_seen)
         outcome = await handle_fetch_request(
-            request, await self.fetcher(), self.fetch_seen, datetime.now(UTC),
-            sources=self.sources,
+            request, await self.fetcher(), seen, datetime.now(UTC), sources=self.sources,
         )
         not_due = any(reason == "not_due" for _, reason in outcome.skipped)
         if request.kind != "article" and not not_due:
@@ -187,6 +243,9 @@ class Pipeline:
                 log.debug("skipped %s: %s", url, reason)
         for letter in outcome.dead_letters:
             await self.send_dead_letter(letter)
+        # what the fetch found is in Kafka before the seen-table says it was fetched
+        await self.app.producer.flush()
+        seen.commit()
 
     async def on_page(self, value: bytes) -> None:
         page = RawPage.from_json(value)
@@ -315,8 +374,14 @@ class Pipeline:
             stage: str, suffix: str, handler: Callable[[bytes], Awaitable[None]], **options: Any
         ) -> None:
             async def run(stream: faust.StreamT) -> None:
-                async for key, value in stream.items():
-                    await self._guarded(stage, suffix, key, value, handler)
+                # Acked by hand, after the handler: Faust acks an event in a `finally` when
+                # its actor is cancelled mid-message (a graceful stop), and the commit on
+                # the way out then skips a message that was never handled.
+                manual = stream.noack()
+                async for event in manual.events():
+                    message = event.message
+                    await self._guarded(stage, suffix, message.key, message.value, handler)
+                    await manual.ack(event)
 
             run.__name__ = f"kabar_{stage}"
             app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(run)

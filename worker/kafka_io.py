@@ -46,6 +46,8 @@ async def follow(
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap_servers(url), group_id=None,
         enable_auto_commit=False, auto_offset_reset="earliest" if from_beginning else "latest",
+        # what an aborted transaction wrote never happened (processing_guarantee exactly_once)
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:

@@ -33,6 +33,9 @@ class BrokerSettings:
     #: kafka (Apache Kafka or any broker that behaves like it) | tansu (the embedded
     #: broker: the worker then applies the work-arounds in worker/broker.py)
     kind: str = "kafka"
+    #: at_least_once | exactly_once (Kafka transactions: outputs, table changelogs and
+    #: input offsets commit together; consumers must read with isolation read_committed)
+    processing_guarantee: str = "at_least_once"
 
 
 @dataclass(slots=True)
