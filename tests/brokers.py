@@ -309,7 +309,7 @@ def request_broker_ids(host: str, port: int, timeout: float = 2.0) -> list[int]:
 # --- The broker process. ---
 
 
-def _kill_with_parent(parent_pid: int) -> Callable[[], None]:
+def kill_with_parent(parent_pid: int) -> Callable[[], None]:
     # Runs in the child between fork and exec: if the test process is killed outright (no
     # atexit, no fixture teardown), the kernel still takes the JVM down with it. libc is
     # resolved beforehand because loading a library after fork can deadlock.
@@ -398,7 +398,7 @@ class ApacheKafka:
                 # Its own session: a Ctrl-C meant for pytest reaches stop(), not the JVM.
                 start_new_session=True,
                 # Only from the main thread: the death signal follows the thread that forked.
-                preexec_fn=_kill_with_parent(os.getpid())
+                preexec_fn=kill_with_parent(os.getpid())
                 if threading.current_thread() is threading.main_thread()
                 else None,
             )

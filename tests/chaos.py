@@ -25,13 +25,14 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from worker.fetch.urls import host_of
-from worker.kafka_io import bootstrap_servers, read_all
+from worker.kafka_io import bootstrap_servers
 from worker.models import FetchHints, FetchRequest
 
 SYLLABLES = ("ka", "ro", "mi", "ten", "sa", "lu", "vor", "de", "pa", "ni", "gar", "es", "tu",
@@ -332,17 +333,49 @@ def tally(expected_urls: Iterable[str], articles: list[dict], duplicates: list[d
     return Tally(len(outcomes), outcomes, backwards, unexpected)
 
 
+async def read_to_end(broker_url: str, topic: str) -> list[dict]:
+    """Every message on ``topic`` up to its end offsets as of the call (committed reads
+    only), as JSON objects; [] for a topic that does not exist yet. Bounded: a stream that
+    keeps flowing does not keep the read going."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url),
+                                group_id=None, enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        found: list[dict] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(*tps, timeout_ms=1000)
+            found.extend(orjson.loads(r.value) for records in batch.values() for r in records
+                         if r.offset < ends[TopicPartition(r.topic, r.partition)])
+        return found
+    finally:
+        await consumer.stop()
+
+
 async def read_outcomes(broker_url: str, prefix: str) -> tuple[list[dict], list[dict], list[dict]]:
     return (
-        await read_all(broker_url, f"{prefix}articles", idle_timeout=1.5),
-        await read_all(broker_url, f"{prefix}duplicates", idle_timeout=1.0),
-        await read_all(broker_url, f"{prefix}deadletter", idle_timeout=1.0),
+        await read_to_end(broker_url, f"{prefix}articles"),
+        await read_to_end(broker_url, f"{prefix}duplicates"),
+        await read_to_end(broker_url, f"{prefix}deadletter"),
     )
 
 
 async def consumer_lag(broker_url: str, group: str, topics: Iterable[str]) -> int:
     """Messages on ``topics`` that ``group`` has not committed yet (a partition with no
     commit counts from its start)."""
+    return sum((await lag_by_partition(broker_url, group, topics)).values())
+
+
+async def lag_by_partition(broker_url: str, group: str, topics: Iterable[str]
+                           ) -> dict[str, int]:
+    """``"topic[partition]"`` → messages not committed by ``group``, for lagging ones."""
     bootstrap = bootstrap_servers(broker_url)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
@@ -353,11 +386,13 @@ async def consumer_lag(broker_url: str, group: str, topics: Iterable[str]) -> in
         tps = [TopicPartition(t, p) for t in topics
                for p in (consumer.partitions_for_topic(t) or await _partitions(consumer, t))]
         if not tps:
-            return 0
+            return {}
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)
-        return sum(ends[tp] - (committed[tp].offset if tp in committed else begins[tp])
-                   for tp in tps)
+        lag = {f"{tp.topic}[{tp.partition}]":
+               ends[tp] - (committed[tp].offset if tp in committed else begins[tp])
+               for tp in tps}
+        return {name: n for name, n in lag.items() if n}
     finally:
         await consumer.stop()
         await admin.close()

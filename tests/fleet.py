@@ -8,12 +8,14 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from tests.brokers import kill_with_parent
 from worker.kafka_io import bootstrap_servers
 
 
@@ -66,6 +68,9 @@ class Fleet:
                 env=environment,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
+                # a worker never outlives the test that started it, however that ends
+                preexec_fn=kill_with_parent(os.getpid())
+                if threading.current_thread() is threading.main_thread() else None,
             )
 
     async def wait_stable(self, members: int, timeout: float = 120) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.agents import Pipeline
+from worker.agents import Pipeline, StagedWrites
 from worker.app import create_app
 from worker.models import DeadLetter
 from worker.settings import load_settings
@@ -30,3 +30,17 @@ async def test_unexpected_stage_error_becomes_a_dead_letter_naming_the_real_topi
     assert "KeyError" in letter.message
     assert pipeline.stats.counts["errors"] == 1
     assert pipeline.stats.done["by_id"] == 1
+
+
+def test_staged_writes_reach_the_table_only_on_commit() -> None:
+    table = {"https://a.example/1": {"fetched_at": "2026-01-01T00:00:00+00:00"}}
+    staged = StagedWrites(table)
+    staged["https://a.example/2"] = {"fetched_at": "2026-01-02T00:00:00+00:00"}
+    # the stage reads its own writes, the table does not see them yet
+    assert staged.get("https://a.example/2") is not None
+    assert staged.get("https://a.example/1") == table["https://a.example/1"]
+    assert "https://a.example/2" not in table
+    assert len(staged) == 2
+    staged.commit()
+    assert set(table) == {"https://a.example/1", "https://a.example/2"}
+    assert staged.writes == {}

@@ -11,7 +11,7 @@ import pytest
 from tests.hostile_server import BILLION_LAUGHS, HostileServer, rss
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
-from worker.fetch.stage import handle_fetch_request, source_requests
+from worker.fetch.stage import expire_seen, handle_fetch_request, source_requests
 from worker.fetch.urls import host_of
 from worker.models import FetchHints, FetchRequest
 from worker.settings import FetchSettings
@@ -254,3 +254,19 @@ async def test_modified_dates_with_and_without_offsets_compare(server, fetcher):
     later = await handle_fetch_request(request(url, modified_at="2026-11-25T11:00:00+00:00"),
                                        fetcher, seen, NOW)
     assert later.pages[0].hints["revisit"] == "modified"
+
+
+def test_seen_table_forgets_urls_after_its_retention_and_only_those_its_partition_owns():
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    old, fresh = (now - timedelta(days=20)).isoformat(), (now - timedelta(days=2)).isoformat()
+    seen = {
+        "https://a.example/old": {"fetched_at": old},
+        "https://a.example/fresh": {"fetched_at": fresh},
+        "https://a.example/feed": {"polled_at": old, "recent": ["x"]},
+        "https://b.example/old": {"fetched_at": old},
+        "https://a.example/undated": {},
+    }
+    gone = expire_seen(seen, now=now, retention=14 * 86_400.0,
+                       owns=lambda key: host_of(key) == "a.example")
+    assert gone == 3
+    assert set(seen) == {"https://a.example/fresh", "https://b.example/old"}

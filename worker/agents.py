@@ -24,6 +24,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.partitioner import murmur2
 
 from worker.app import Topics, create_topics
 from worker.dedupe import index as dedupe
@@ -32,8 +33,8 @@ from worker.enrich import enrich
 from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
-from worker.fetch.stage import handle_fetch_request
-from worker.fetch.urls import canonical_url
+from worker.fetch.stage import expire_seen, handle_fetch_request
+from worker.fetch.urls import canonical_url, host_of
 from worker.metrics import PipelineStats
 from worker.models import Article, DeadLetter, FetchRequest, RawPage
 from worker.routing import Rule, route
@@ -50,6 +51,12 @@ def expiry_tick(value: bytes) -> float | None:
     if not value.startswith(b'{"expire"'):
         return None
     return float(orjson.loads(value)["expire"])
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as Faust's producer uses it)
+    gives ``key``."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def current_partition() -> int | None:
@@ -219,6 +226,17 @@ class Pipeline:
     # -- stages ------------------------------------------------------------------------
 
     async def on_fetch(self, value: bytes) -> None:
+        if (tick := expiry_tick(value)) is not None:
+            partition = current_partition()
+            partitions = self.settings.topic.partitions
+            expire_seen(
+                self.fetch_seen, now=datetime.fromtimestamp(tick, UTC),
+                retention=self.settings.fetch.seen_retention_days * 86_400.0,
+                # kabar.fetch is keyed by host: an entry belongs to its host's partition
+                owns=lambda key: partition is None or partition_of(host_of(key), partitions)
+                == partition,
+            )
+            return
         request = FetchRequest.from_json(value)
         seen = StagedWrites(self.fetch_seen)
         outcome = await handle_fetch_request(
@@ -341,10 +359,10 @@ class Pipeline:
                                               value=event.to_json())
 
     async def send_expiry_ticks(self) -> None:
-        """Ask every partition of the dedupe streams to drop state older than the retention
-        (a table may only be changed from the partition that owns the key)."""
+        """Ask every partition of the fetch and dedupe streams to drop state older than its
+        retention (a table may only be changed from the partition that owns the key)."""
         tick = orjson.dumps({"expire": time.time()})
-        for topic in (self.topics.by_id, self.topics.by_content):
+        for topic in (self.topics.fetch, self.topics.by_id, self.topics.by_content):
             for partition in range(self.settings.topic.partitions):
                 await topic.send(key=EXPIRY_KEY, value=tick, partition=partition)
 

@@ -79,8 +79,11 @@ class Consumer(aiokafka_driver.Consumer):
         head of the acked run for a compaction gap and commits over the message still being
         handled, which a crash then loses (faust-streaming#606)."""
         acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        # a message below the committed offset was handed out before a rebalance took its
+        # partition away and will never be acked: it holds nothing back
         in_flight = [m.offset for m in list(self._unacked_messages)
-                     if m.tp == tp and not m.acked]
+                     if m.tp == tp and not m.acked and (committed is None or m.offset >= committed)]
         if acked and in_flight and min(acked) > min(in_flight):
             return None
         return super()._new_offset(tp)

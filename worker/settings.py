@@ -81,6 +81,10 @@ class FetchSettings:
     concurrency: int = 64
     retries: int = 2
     revisit_after: float = 86_400.0
+    #: how long the URL seen-table remembers a URL (article fetched, listing polled); an
+    #: article older than this that a feed still lists is fetched again, and dedupe (with
+    #: the same 14-day window) reports it unchanged instead of emitting it twice
+    seen_retention_days: float = 14.0
     verify_tls: bool = True
     tracking_params: list[str] = field(
         default_factory=lambda: [

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,6 +148,24 @@ def _failed(req: FetchRequest, error: FetchError, now: datetime, outcome: FetchO
         outcome.skipped.append((req.url, error.reason))
     else:
         outcome.dead_letters.append(_dead(req, error.reason, error.message, now, error.url))
+
+
+def expire_seen(
+    seen: MutableMapping[str, dict[str, Any]], *, now: datetime, retention: float,
+    owns: Callable[[str], bool] = lambda key: True,
+) -> int:
+    """Forget URLs last fetched or polled more than ``retention`` seconds before ``now``
+    (entries with no time at all too); ``owns(key)`` limits this to the keys the caller's
+    partition owns. Returns how many entries went."""
+    cutoff = now - timedelta(seconds=retention)
+    stale = []
+    for key, entry in list(seen.items()):
+        when = _parse_time((entry or {}).get("fetched_at") or (entry or {}).get("polled_at"))
+        if (when is None or _as_utc(when) < cutoff) and owns(key):
+            stale.append(key)
+    for key in stale:
+        del seen[key]
+    return len(stale)
 
 
 # -- articles ---------------------------------------------------------------------------
