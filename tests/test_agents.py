@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from worker.agents import Pipeline, StagedWrites
+import time
+
+from worker.agents import FreezeFence, Pipeline, StagedWrites
 from worker.app import create_app
 from worker.models import DeadLetter
 from worker.settings import load_settings
@@ -44,3 +46,25 @@ def test_staged_writes_reach_the_table_only_on_commit() -> None:
     staged.commit()
     assert set(table) == {"https://a.example/1", "https://a.example/2"}
     assert staged.writes == {}
+
+
+async def test_a_worker_frozen_for_most_of_a_session_is_fenced_until_a_rebalance() -> None:
+    fence = FreezeFence(session_timeout=1.0)
+    assert not fence.fenced()  # the ticker has not started: start-up is not a freeze
+    fence.ticking = True
+    fence.last_tick = time.monotonic()
+    assert not fence.fenced()
+    fence.last_tick -= 0.9  # the process slept through 0.9 of its 1 s session
+    assert fence.fenced()
+    await fence.on_rebalance()
+    assert not fence.fenced()
+
+
+async def test_a_fence_with_no_rebalance_lifts_after_two_session_timeouts() -> None:
+    fence = FreezeFence(session_timeout=0.1)
+    fence.ticking = True
+    fence.last_tick = time.monotonic() - 1.0
+    assert fence.fenced()
+    assert await fence.wait() is False  # not evicted after all: go on with the message
+    fence.last_tick = time.monotonic()  # the ticker ran meanwhile
+    assert not fence.fenced()

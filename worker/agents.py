@@ -104,6 +104,54 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class FreezeFence:
+    """Tells a worker that was frozen (SIGSTOP, a stalled VM, a long GC pause) for most of a
+    session timeout that its partitions may have moved while it slept.
+
+    Such a zombie wakes with messages queued and tables as they were; handling them would
+    emit what the partitions' new owner emits too. A ticker notes the time every TICK
+    seconds: a gap longer than ``0.8 × session_timeout`` fences the worker until the group
+    rebalances (the zombie's first heartbeat fails and it rejoins) or, if it was never
+    evicted, until two session timeouts have passed."""
+
+    TICK = 0.25
+
+    def __init__(self, session_timeout: float) -> None:
+        self.limit = session_timeout * 0.8
+        self.hold = session_timeout * 2
+        self.last_tick = time.monotonic()
+        self.fenced_until = 0.0
+        self.rebalances = 0
+        self.ticking = False  # no verdict before the ticker runs (start-up is not a freeze)
+
+    def fenced(self) -> bool:
+        now = time.monotonic()
+        if self.ticking and now - self.last_tick > self.limit and now >= self.fenced_until:
+            log.warning("this worker was frozen for %.1fs: it handles nothing more until the "
+                        "group has rebalanced", now - self.last_tick)
+            self.fenced_until = now + self.hold
+            self.last_tick = now
+        return now < self.fenced_until
+
+    async def tick(self) -> None:
+        self.last_tick, self.ticking = time.monotonic(), True
+        while True:
+            self.fenced()
+            self.last_tick = time.monotonic()
+            await asyncio.sleep(self.TICK)
+
+    async def on_rebalance(self, *args: Any, **kwargs: Any) -> None:
+        self.rebalances += 1
+        self.fenced_until = 0.0
+
+    async def wait(self) -> bool:
+        """Wait out the fence; True when a rebalance ended it."""
+        rebalances = self.rebalances
+        while time.monotonic() < self.fenced_until:
+            await asyncio.sleep(0.1)
+        return self.rebalances != rebalances
+
+
 class Pipeline:
     """The agents of one Faust app, plus the resources they share in this process."""
 
@@ -145,6 +193,10 @@ class Pipeline:
         # came before its offset was committed) is recognised and not emitted twice. Written
         # from that partition's own events, so its owner recovers it with the partition.
         self.delivered = app.Table("delivered", default=None, partitions=partitions)
+        self.fence = FreezeFence(settings.broker.session_timeout)
+        app.on_partitions_revoked.connect(self.fence.on_rebalance)
+        app.on_partitions_assigned.connect(self.fence.on_rebalance)
+        app.task(self.fence.tick)
         self.retention = settings.dedupe.retention_days * 86_400.0
         self._register()
 
@@ -186,9 +238,11 @@ class Pipeline:
         key: bytes | None,
         value: bytes,
         handler: Callable[[bytes], Awaitable[None]],
-    ) -> None:
+    ) -> bool:
         """Run one message through a handler; anything unexpected becomes a dead letter
         (with the original payload) instead of killing the agent or losing the message.
+        Returns False for a message dropped unhandled (and not to be acked) because this
+        worker woke from a freeze and the group rebalanced: it is delivered again.
 
         Stages that read their partitions in order (every one but fetch) emit each message's
         outcome once: the outputs and table writes are flushed to the broker, then the
@@ -196,11 +250,16 @@ class Pipeline:
         a redelivery whose outcome is already out."""
         event = faust.current_event() if stage != "fetch" else None
         mark = f"{event.message.topic}:{event.message.partition}" if event else ""
+        if event is not None and self.fence.fenced() and await self.fence.wait():
+            # Faust would hold commits back for a message it handed out and never saw acked
+            self.app.consumer._unacked_messages.discard(event.message)
+            self.stats.count("dropped_after_freeze")
+            return False
         done = self.delivered.get(mark) if event is not None else None
         if event is not None and done is not None and done >= event.message.offset:
             self.stats.count("redelivered")
             self.stats.message_done(suffix)
-            return
+            return True
         try:
             await handler(value)
         except Exception as exc:
@@ -222,6 +281,7 @@ class Pipeline:
         if event is not None:
             await self.app.producer.flush()
             self.delivered[mark] = event.message.offset
+        return True
 
     # -- stages ------------------------------------------------------------------------
 
@@ -398,8 +458,9 @@ class Pipeline:
                 manual = stream.noack()
                 async for event in manual.events():
                     message = event.message
-                    await self._guarded(stage, suffix, message.key, message.value, handler)
-                    await manual.ack(event)
+                    if await self._guarded(stage, suffix, message.key, message.value,
+                                           handler):
+                        await manual.ack(event)
 
             run.__name__ = f"kabar_{stage}"
             app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(run)

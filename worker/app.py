@@ -129,6 +129,9 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     """A configured Faust app (no agents yet: ``worker.agents.register`` adds them)."""
     if not settings.broker.url:
         raise ValueError("no broker configured: pass --broker URL or set KABAR_BROKER")
+    if settings.broker.processing_guarantee not in ("at_least_once", "exactly_once"):
+        raise ValueError("broker.processing_guarantee must be at_least_once or exactly_once, "
+                         f"not {settings.broker.processing_guarantee!r}")
     options: dict[str, Any] = dict(
         broker=faust_broker_url(settings.broker.url),
         store=settings.store.url,
