@@ -53,7 +53,7 @@ def state_records(n: int, group: str, rng: random.Random):
         host = f"10.{i % 250}.0.1"
         url = f"http://{host}/news/{i}"
         id_ = article_id(url)
-        content = xxhash.xxh3_128_hexdigest(url)
+        content = xxhash.xxh3_128_hexdigest(url.encode())
         yield (f"{group}-fetch-seen-changelog", partition_of(host, PARTITIONS), url,
                {"fetched_at": stamp, "modified_at": None})
         p = partition_of(id_, PARTITIONS)

@@ -54,11 +54,12 @@ def rss_mb(pid: int) -> float:
 
 
 def changelog_bytes(data_dir: Path, group: str) -> dict[str, int]:
-    """Bytes on the broker's disk per changelog topic of ``group`` (all partitions)."""
+    """Bytes of records on the broker's disk per changelog topic of ``group`` (segment
+    .log files only: Kafka preallocates its index files at 10 MB each, sparse)."""
     sizes: Counter[str] = Counter()
     for partition_dir in data_dir.glob(f"{group}-*-changelog-*"):
         topic = partition_dir.name.rsplit("-", 1)[0].removeprefix(f"{group}-")
-        sizes[topic] += sum(f.stat().st_size for f in partition_dir.iterdir() if f.is_file())
+        sizes[topic] += sum(f.stat().st_size for f in partition_dir.glob("*.log"))
     return dict(sizes)
 
 

@@ -193,6 +193,11 @@ class Pipeline:
         # came before its offset was committed) is recognised and not emitted twice. Written
         # from that partition's own events, so its owner recovers it with the partition.
         self.delivered = app.Table("delivered", default=None, partitions=partitions)
+        # content hash → the outcome last emitted for it ("<decision>:<id>:<version>"):
+        # the same article can reach the dedupe stage twice as two messages (a versions
+        # stage replaying a message whose `delivered` entry a crash or freeze cut off), and
+        # the offset guard cannot tell those apart. Written after the outcome is flushed.
+        self.emitted = app.Table("dedupe-emitted", default=None, partitions=partitions)
         self.fence = FreezeFence(settings.broker.session_timeout)
         app.on_partitions_revoked.connect(self.fence.on_rebalance)
         app.on_partitions_assigned.connect(self.fence.on_rebalance)
@@ -370,8 +375,8 @@ class Pipeline:
     async def on_article_content(self, value: bytes) -> None:
         if (tick := expiry_tick(value)) is not None:
             partition = current_partition()
-            dedupe.expire(self.contents, now=tick, retention=self.retention,
-                          partition=partition)
+            for table in (self.contents, self.emitted):
+                dedupe.expire(table, now=tick, retention=self.retention, partition=partition)
             if partition == 0:  # one sweeper for the global tables
                 dedupe.expire(self.sigs, now=tick, retention=self.retention)
                 dedupe.expire_bands(self.bands, sigs=self.sigs)
@@ -387,6 +392,17 @@ class Pipeline:
         )
         dedupe.record(article, article.fingerprints, decision, contents=self.contents,
                       sigs=self.sigs, bands=self.bands, now=now, partition=current_partition())
+        outcome = f"{decision.kind}:{article.id}:{article.version}"
+        content = article.fingerprints["content_hash"]
+        if (self.emitted.get(content) or {}).get("a") == outcome:
+            self.stats.count("redelivered")
+            return
+        await self.emit_outcome(article, decision, now)
+        await self.app.producer.flush()
+        self.emitted[content] = {"a": outcome, "t": now, "p": current_partition()}
+
+    async def emit_outcome(self, article: Article, decision: dedupe.Decision, now: float
+                           ) -> None:
         await self.report_corrections(decision.corrections)
         if decision.emit and article.fingerprints.get("words", 0) >= dedupe.MIN_WORDS:
             self.stats.message_sent("audit")
