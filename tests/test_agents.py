@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 from worker.agents import FreezeFence, Pipeline, StagedWrites
 from worker.app import create_app
@@ -68,3 +69,20 @@ async def test_a_fence_with_no_rebalance_lifts_after_two_session_timeouts() -> N
     assert await fence.wait() is False  # not evicted after all: go on with the message
     fence.last_tick = time.monotonic()  # the ticker ran meanwhile
     assert not fence.fenced()
+
+
+def test_a_redelivered_message_is_recognised_but_a_new_record_at_a_reused_offset_is_not() -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    pipeline.delivered = {"kabar.pages:2": {"o": 10, "ts": 1000.0}}  # type: ignore[assignment]
+
+    def message(offset: int, timestamp: float) -> SimpleNamespace:
+        return SimpleNamespace(offset=offset, timestamp=timestamp)
+
+    assert pipeline.already_delivered("kabar.pages:2", message(7, 999.0))
+    assert pipeline.already_delivered("kabar.pages:2", message(10, 1000.0))
+    assert not pipeline.already_delivered("kabar.pages:2", message(11, 1001.0))
+    # the broker truncated the partition after a crash and gave offset 7 to a new record
+    assert not pipeline.already_delivered("kabar.pages:2", message(7, 1005.0))
+    assert not pipeline.already_delivered("kabar.pages:3", message(0, 1.0))

@@ -188,10 +188,11 @@ class Pipeline:
                             recovery_buffer_size=1)
             for name in ("dedupe-sigs", "dedupe-bands")
         )
-        # "<topic>:<partition>" → the offset of the last message whose outputs and state
-        # writes the broker acknowledged: a message delivered again (a crash or rebalance
-        # came before its offset was committed) is recognised and not emitted twice. Written
-        # from that partition's own events, so its owner recovers it with the partition.
+        # "<topic>:<partition>" → {"o": offset of the last message whose outputs and state
+        # writes the broker acknowledged, "ts": the newest record time among those}: a
+        # message delivered again (a crash or rebalance came before its offset was committed)
+        # is recognised and not emitted twice. Written from that partition's own events, so
+        # its owner recovers it with the partition.
         self.delivered = app.Table("delivered", default=None, partitions=partitions)
         # content hash → the outcome last emitted for it ("<decision>:<id>:<version>"):
         # the same article can reach the dedupe stage twice as two messages (a versions
@@ -260,8 +261,7 @@ class Pipeline:
             self.app.consumer._unacked_messages.discard(event.message)
             self.stats.count("dropped_after_freeze")
             return False
-        done = self.delivered.get(mark) if event is not None else None
-        if event is not None and done is not None and done >= event.message.offset:
+        if event is not None and self.already_delivered(mark, event.message):
             self.stats.count("redelivered")
             self.stats.message_done(suffix)
             return True
@@ -285,8 +285,20 @@ class Pipeline:
             self.stats.message_done(suffix)
         if event is not None:
             await self.app.producer.flush()
-            self.delivered[mark] = event.message.offset
+            done = self.delivered.get(mark) or {}
+            self.delivered[mark] = {"o": event.message.offset,
+                                    "ts": max(event.message.timestamp, done.get("ts", 0.0))}
         return True
+
+    def already_delivered(self, mark: str, message: Any) -> bool:
+        """Whether ``message`` is one whose outputs are out already. An offset alone cannot
+        tell: a broker that restarts uncleanly can truncate a partition (seen with Kafka 4.4
+        in KRaft after a SIGKILL: "UNCLEAN partition change") and hand the same offsets to
+        new records. Those were produced after every record handled before, so a record
+        younger than all delivered ones is new whatever its offset."""
+        done = self.delivered.get(mark)
+        return (done is not None and message.offset <= done["o"]
+                and message.timestamp <= done["ts"])
 
     # -- stages ------------------------------------------------------------------------
 
