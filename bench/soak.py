@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -200,7 +201,8 @@ class Soak:
                 with open(self.workdir / "poller.log", "wb") as poller_log:
                     poller = await asyncio.create_subprocess_exec(
                         sys.executable, "-m", "worker", "fetch", "--sources", str(sources),
-                        "--broker", self.url, stderr=poller_log)
+                        "--broker", self.url, stderr=poller_log,
+                        env={**os.environ, "KABAR_TOPIC_PREFIX": self.prefix})
                 tasks = [asyncio.create_task(c) for c in
                          (self.publish(), self.watch_rebalances(), self.faults())]
                 try:
