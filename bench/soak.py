@@ -26,7 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.brokers import ApacheKafka, free_port
 from tests.chaos import (
@@ -36,7 +35,7 @@ from tests.chaos import (
     read_outcomes,
     tally,
 )
-from tests.fleet import Fleet
+from tests.fleet import Fleet, group_state
 from worker.kafka_io import bootstrap_servers
 from worker.stages import article_from_page
 
@@ -63,18 +62,6 @@ def changelog_bytes(data_dir: Path, group: str) -> dict[str, int]:
         topic = partition_dir.name.rsplit("-", 1)[0].removeprefix(f"{group}-")
         sizes[topic] += sum(f.stat().st_size for f in partition_dir.glob("*.log"))
     return dict(sizes)
-
-
-async def group_state(bootstrap: str, group: str) -> str:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        await admin.start()
-        [response] = await admin.describe_consumer_groups([group])
-        return next((g[2] for g in response.groups if g[1] == group), "unknown")
-    except Exception as exc:  # broker down or unreachable during a fault
-        return f"unreachable ({type(exc).__name__})"
-    finally:
-        await admin.close()
 
 
 class Soak:
@@ -136,10 +123,13 @@ class Soak:
         bootstrap = bootstrap_servers(self.url)
         last = "Stable"
         while True:
-            state = await group_state(bootstrap, self.fleet.group)
+            try:
+                state, _ = await group_state(bootstrap, self.fleet.group)
+            except Exception:  # broker down or cut off during a fault
+                state = "unknown"
             if state in ("PreparingRebalance", "CompletingRebalance") and last == "Stable":
                 self.rebalances += 1
-            if not state.startswith("unreachable"):
+            if not state.startswith("unknown"):
                 last = state
             await asyncio.sleep(1)
 

@@ -17,9 +17,8 @@ import asyncio
 import random
 import socket
 import threading
-import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -300,10 +299,9 @@ class Tally:
 
 
 def tally(expected_urls: Iterable[str], articles: list[dict], duplicates: list[dict],
-          dead_letters: list[dict], *, versions: Mapping[str, int] | None = None) -> Tally:
-    """``versions``: URL → the version an edited story must reach (1 for the rest); a story
-    whose last version never came out counts as lost. An article per version is one outcome
-    each, so an edit is not a double."""
+          dead_letters: list[dict]) -> Tally:
+    """Outcomes per story URL. An article per version is one outcome each, so an edit is
+    not a double."""
     outcomes: dict[str, list[tuple[str, Any]]] = {url: [] for url in expected_urls}
     unexpected: list[str] = []
     last_version: dict[str, int] = {}
@@ -326,10 +324,6 @@ def tally(expected_urls: Iterable[str], articles: list[dict], duplicates: list[d
             add(event["duplicate_url"], "duplicate", event["original_id"])
     for letter in dead_letters:
         add(letter.get("url"), "dead_letter", (letter["stage"], letter["reason"]))
-    for url, wanted in (versions or {}).items():
-        found = outcomes.get(url)
-        if found and all(kind != "article" or detail[1] < wanted for kind, detail in found):
-            outcomes[url] = []  # its last version is lost
     return Tally(len(outcomes), outcomes, backwards, unexpected)
 
 
@@ -401,21 +395,3 @@ async def lag_by_partition(broker_url: str, group: str, topics: Iterable[str]
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
-
-
-async def wait_for(predicate: Any, timeout: float, interval: float = 1.0) -> bool:
-    """Poll an async predicate until it holds or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await predicate():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(interval)
-
-
-def by_host(urls: Iterable[str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = defaultdict(list)
-    for url in urls:
-        groups[host_of(url)].append(url)
-    return dict(groups)

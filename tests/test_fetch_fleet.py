@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import murmur2
 
 from tests.fleet import Fleet
 from tests.hostile_server import HostileServer
+from worker.agents import partition_of
 from worker.kafka_io import bootstrap_servers
 from worker.models import FetchRequest
 
@@ -33,17 +33,12 @@ DELAY = 0.5
 PAGES_PER_HOST = 5
 
 
-def partition_of(key: str) -> int:
-    """Kafka's default partitioner (murmur2), as every producer here uses it."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
-
-
 def hosts_covering_every_partition(per_partition: int = 2) -> list[str]:
     """Loopback addresses chosen so every partition (hence every worker) gets hosts."""
     chosen: dict[int, list[str]] = defaultdict(list)
     for n in range(2, 250):
         address = f"127.0.0.{n}"
-        bucket = chosen[partition_of(address)]
+        bucket = chosen[partition_of(address, PARTITIONS)]
         if len(bucket) < per_partition:
             bucket.append(address)
         if len(chosen) == PARTITIONS and all(len(b) == per_partition for b in chosen.values()):
