@@ -138,20 +138,36 @@ async def test_source_include_exclude_and_max_age_apply_to_items(server, fetcher
     assert {reason for _, reason in out.skipped} == {"excluded"}
 
 
-async def test_poll_interval_adapts_within_bounds(server, fetcher):
-    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "a")))
+async def test_poll_schedule_learns_from_items_and_backs_off_on_304s(server, fetcher):
+    items = [(server.url("news.test", f"/article/n{n}"), f"T {n}",
+              format_datetime(NOW - timedelta(minutes=10 * n))) for n in range(6)]
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(items))
     source = Source(name="s", url=server.url("news.test", "/rss.xml"), poll_interval=100,
-                    min_poll_interval=60, max_poll_interval=300)
+                    min_poll_interval=20, max_poll_interval=900)
     seen: dict = {}
-    key = source.url
     now = NOW
     intervals = []
-    for _ in range(5):
+    while now < NOW + timedelta(hours=3):
         await handle_fetch_request(request(source.url, kind="feed"), fetcher, seen, now,
                                    sources={"s": source})
-        intervals.append(seen[key]["interval"])
-        now += timedelta(seconds=seen[key]["interval"])
-    assert intervals == [60.0, 90.0, 135.0, 202.5, 300.0]  # new items, then 304s
+        entry = seen[source.url]
+        intervals.append(entry["interval"])
+        now += timedelta(seconds=entry["interval"])
+    # six items in the last hour: a busy feed, polled about every minute; then only 304s
+    assert 20 <= intervals[0] <= 90 and entry["rhythm"]["arrivals"][-1] == NOW.timestamp()
+    assert intervals == sorted(intervals) and intervals[-1] == 900
+    assert len(intervals) < 3 * 60 / 2  # far fewer than a poll a minute
+
+
+async def test_poll_is_not_made_before_it_is_due(server, fetcher):
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "a")))
+    source = Source(name="s", url=server.url("news.test", "/rss.xml"), min_poll_interval=20)
+    seen: dict = {}
+    await handle_fetch_request(request(source.url, kind="feed"), fetcher, seen, NOW,
+                               sources={"s": source})
+    early = await handle_fetch_request(request(source.url, kind="feed"), fetcher, seen,
+                                       NOW + timedelta(seconds=5), sources={"s": source})
+    assert early.skipped == [(source.url, "not_due")]
 
 
 async def test_xml_bomb_feed_becomes_a_dead_letter(server, fetcher):

@@ -27,11 +27,13 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from worker.app import Topics, create_topics
+from worker.clock import Clock
 from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
 from worker.enrich import enrich
 from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
+from worker.fetch.politeness import Politeness
 from worker.fetch.sources import Source
 from worker.fetch.stage import expire_seen, handle_fetch_request
 from worker.fetch.urls import canonical_url, host_of
@@ -165,6 +167,8 @@ class Pipeline:
     ) -> None:
         self.app = app
         self.settings = settings
+        #: the poll scheduler's and politeness' clock (sped up by benchmarks)
+        self.clock = Clock.from_settings(settings.clock)
         self.stats = stats or PipelineStats()
         self.rules = rules
         # per-source options (max age, include/exclude, poll bounds) by source name
@@ -211,7 +215,9 @@ class Pipeline:
         # the concurrent actors must not each create one.
         async with self._fetcher_lock:
             if self._fetcher is None:
-                fetcher = Fetcher(self.settings.fetch)
+                politeness = Politeness(self.settings.fetch, clock=self.clock.monotonic,
+                                        sleep=self.clock.sleep)
+                fetcher = Fetcher(self.settings.fetch, politeness=politeness)
                 fetcher.politeness.apply_sources(list(self.sources.values()))
                 await fetcher.__aenter__()
                 self._fetcher = fetcher
@@ -317,7 +323,7 @@ class Pipeline:
         request = FetchRequest.from_json(value)
         seen = StagedWrites(self.fetch_seen)
         outcome = await handle_fetch_request(
-            request, await self.fetcher(), seen, datetime.now(UTC), sources=self.sources,
+            request, await self.fetcher(), seen, self.clock.now(), sources=self.sources,
         )
         not_due = any(reason == "not_due" for _, reason in outcome.skipped)
         if request.kind != "article" and not not_due:

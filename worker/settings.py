@@ -118,6 +118,16 @@ class EnrichSettings:
 
 
 @dataclass(slots=True)
+class ClockSettings:
+    #: how many times faster than real time the poll scheduler and politeness run (and the
+    #: time stamps they write); 1 in production, 100+ for bench/freshness.py
+    speed: float = 1.0
+    #: Unix seconds at which the sped-up clock agrees with the wall clock (processes that
+    #: share speed and origin share one clock)
+    origin: float = 0.0
+
+
+@dataclass(slots=True)
 class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     topic: TopicSettings = field(default_factory=TopicSettings)
@@ -128,6 +138,7 @@ class Settings:
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
     #: "section.key" → where the value came from (default, file path, env var, flag)
     origin: dict[str, str] = field(default_factory=dict, repr=False)
 

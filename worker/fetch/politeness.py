@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -145,6 +145,7 @@ class Politeness:
         max_hosts: int = 10_000,
         idle_after: float = 3_600.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.max_wait = max_wait
@@ -156,7 +157,10 @@ class Politeness:
         self.circuit_max_cooldown = circuit_max_cooldown
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        #: ``clock`` and ``sleep`` go together: a sped-up clock (worker/clock.py) sleeps
+        #: its delays sped up too
         self.clock = clock
+        self.sleep = sleep
         #: beyond this many hosts, idle ones are forgotten (their robots.txt is re-read
         #: when they come back) so a long run over many hosts keeps bounded memory
         self.max_hosts = max_hosts
@@ -275,7 +279,7 @@ class Politeness:
         state.next_slot = start + delay
         if start > now:
             try:
-                await asyncio.sleep(start - now)
+                await self.sleep(start - now)
             except BaseException:
                 semaphore.release()
                 raise

@@ -7,6 +7,9 @@ A file holds one ``[[source]]`` table per source; only ``name`` and ``url`` are 
     url = "https://example.org/rss"
     kind = "feed"              # feed | sitemap | page; guessed from the URL when left out
     poll_interval = "5m"       # seconds, or a duration such as "90s", "5m", "2h", "1d"
+    min_poll_interval = "15s"  # bounds of the adaptive interval (worker/fetch/schedule.py)
+    max_poll_interval = "40m"
+    max_polls_per_hour = 60    # request budget of the adaptive interval
     language = "id"            # hint for items that do not say
     timezone = "Asia/Jakarta"  # hint for dates without an offset
     include = ["/berita/"]     # regular expressions; an item URL must match one of them
@@ -33,6 +36,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 KINDS = ("feed", "sitemap", "page")
 DEFAULT_POLL_INTERVAL = 300.0
 DEFAULT_MAX_AGE = 2 * 86_400.0
+DEFAULT_MIN_POLL_INTERVAL = 15.0
+DEFAULT_MAX_POLLS_PER_HOUR = 60.0
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -59,9 +64,11 @@ class Source:
     url: str
     kind: str = "feed"
     poll_interval: float = DEFAULT_POLL_INTERVAL
-    #: bounds for the adaptive poll interval (a feed that rarely changes is polled less)
+    #: bounds for the adaptive poll interval (a feed that rarely changes is polled less);
+    #: poll_interval is the interval until the source's rhythm is learnt
     min_poll_interval: float | None = None
     max_poll_interval: float | None = None
+    max_polls_per_hour: float = DEFAULT_MAX_POLLS_PER_HOUR
     language: str | None = None
     timezone: str | None = None
     include: list[str] = field(default_factory=list)
@@ -77,7 +84,7 @@ class Source:
         self._include_re = [re.compile(p) for p in self.include]
         self._exclude_re = [re.compile(p) for p in self.exclude]
         if self.min_poll_interval is None:
-            self.min_poll_interval = max(60.0, self.poll_interval / 4)
+            self.min_poll_interval = min(DEFAULT_MIN_POLL_INTERVAL, self.poll_interval)
         if self.max_poll_interval is None:
             self.max_poll_interval = max(self.poll_interval * 8, self.min_poll_interval)
 
@@ -181,6 +188,13 @@ def _validate(
                 options[key] = parse_duration(raw[key])
             except ValueError as exc:
                 problems.append(f"{at(key)}: {label}: {key}: {exc}")
+    if "max_polls_per_hour" in raw:
+        value = raw["max_polls_per_hour"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 4:
+            problems.append(f"{at('max_polls_per_hour')}: {label}: "
+                            "max_polls_per_hour must be a number above 4")
+        else:
+            options["max_polls_per_hour"] = float(value)
     if "per_host_delay" in raw:
         value = raw["per_host_delay"]
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

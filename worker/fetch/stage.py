@@ -42,6 +42,16 @@ from worker.fetch.discovery import (
     robots_sitemaps,
 )
 from worker.fetch.errors import FetchError
+from worker.fetch.schedule import (
+    Bounds,
+    Rhythm,
+    Signals,
+    is_due,
+    next_poll,
+    observe,
+    parse_signals,
+    spend_poll,
+)
 from worker.fetch.sources import DEFAULT_MAX_AGE, DEFAULT_POLL_INTERVAL, Source
 from worker.fetch.urls import canonical_url, declared_canonical, host_of
 from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
@@ -246,14 +256,26 @@ def _too_old(stamp: str | None, now: datetime, max_age: float) -> bool:
     return (now - when).total_seconds() > max_age
 
 
-def _next_interval(state: Mapping[str, Any], source: Source | None, changed: bool) -> float:
-    """Poll sooner while a listing keeps changing, later while it does not (bounded)."""
-    base = source.poll_interval if source else DEFAULT_POLL_INTERVAL
-    low = source.min_poll_interval if source and source.min_poll_interval else base / 4
-    high = source.max_poll_interval if source and source.max_poll_interval else base * 8
-    interval = float(state.get("interval") or base)
-    interval = interval / 2 if changed else interval * 1.5
-    return min(high, max(low, interval))
+def _bounds(source: Source | None) -> Bounds:
+    if source is None:
+        return Bounds(base=DEFAULT_POLL_INTERVAL)
+    return Bounds(base=source.poll_interval, low=source.min_poll_interval or source.poll_interval,
+                  high=source.max_poll_interval or source.poll_interval,
+                  per_hour=source.max_polls_per_hour)
+
+
+def _arrival(stamp: str | None, previous_poll: datetime | None, now: datetime) -> float:
+    """When an item new to us appeared: its own date when that falls between the previous
+    poll and this one (it cannot have been listed earlier, or it would not be new), else the
+    nearest end of that span; undated items arrived half way."""
+    when = _parse_time(stamp)
+    end = now.timestamp()
+    if previous_poll is None:
+        return min(end, _as_utc(when).timestamp()) if when is not None else end
+    start = _as_utc(previous_poll).timestamp()
+    if when is None:
+        return (start + end) / 2
+    return min(end, max(start, _as_utc(when).timestamp()))
 
 
 async def _listing(
@@ -261,8 +283,9 @@ async def _listing(
     now: datetime, source: Source | None, outcome: FetchOutcome,
 ) -> None:
     state = dict(seen.get(key) or {})
+    bounds = _bounds(source)
     due = _parse_time(state.get("next_poll_at"))
-    if due is not None and now < due:
+    if not is_due(due.timestamp() if due else None, bounds.low, now.timestamp()):
         outcome.skipped.append((req.url, "not_due"))
         return
     conditional = {k: state[k] for k in ("etag", "last_modified") if state.get(k)}
@@ -271,22 +294,27 @@ async def _listing(
     except FetchError as error:
         _failed(req, error, now, outcome)
         return
+    previous_poll = _parse_time(state.get("polled_at"))
     state["polled_at"] = _iso(now)
+    previous = Signals.from_dict(state.get("signals"))
     if result.not_modified:
         outcome.skipped.append((req.url, "not_modified"))
-        _save_listing(seen, key, state, source, now, changed=False)
+        signals = parse_signals(None, result.headers, now.timestamp(), previous)
+        _save_listing(seen, key, state, bounds, signals, now, [], None)
         return
     state["etag"] = result.etag
     state["last_modified"] = result.last_modified
+    signals = parse_signals(result.body, result.headers, now.timestamp(), previous)
     try:
         found = _discover(req, result)
     except DiscoveryError as error:
         outcome.dead_letters.append(_dead(req, error.reason, error.message, now, result.final_url))
-        _save_listing(seen, key, state, source, now, changed=False)
+        _save_listing(seen, key, state, bounds, signals, now, [], None)
         return
     recent = list(state.get("recent") or [])
     known = set(recent)
     fresh: list[str] = []
+    arrivals: list[float] = []
     max_age = source.max_age if source else DEFAULT_MAX_AGE
     for kind, url, stamp, hints in found:
         if kind == "invalid":
@@ -304,6 +332,7 @@ async def _listing(
                 continue
             known.add(mark)
             fresh.append(mark)
+            arrivals.append(_arrival(stamp, previous_poll, now))
         # Feeds and child sitemaps are announced on every poll: their own conditional GET
         # and poll interval decide whether they are fetched.
         outcome.requests.append(FetchRequest(
@@ -311,16 +340,25 @@ async def _listing(
             hints=hints,
         ))
     state["recent"] = (fresh + recent)[:MAX_RECENT]
-    _save_listing(seen, key, state, source, now, changed=bool(fresh))
+    # a first poll's items go back to the oldest one: the feed shows that whole span
+    since = min(arrivals) if previous_poll is None and arrivals else None
+    _save_listing(seen, key, state, bounds, signals, now, arrivals, since)
 
 
 def _save_listing(
-    seen: MutableMapping[str, dict[str, Any]], key: str, state: dict[str, Any],
-    source: Source | None, now: datetime, *, changed: bool,
+    seen: MutableMapping[str, dict[str, Any]], key: str, state: dict[str, Any], bounds: Bounds,
+    signals: Signals, now: datetime, arrivals: list[float], since: float | None,
 ) -> None:
-    interval = _next_interval(state, source, changed)
-    state["interval"] = interval
-    state["next_poll_at"] = _iso(now + timedelta(seconds=interval))
+    """Learn from this poll and decide the next one (worker/fetch/schedule.py)."""
+    at = now.timestamp()
+    rhythm = observe(Rhythm.from_dict(state.get("rhythm")), arrivals, at, since)
+    rhythm = spend_poll(rhythm, bounds, at)
+    decision = next_poll(rhythm, signals, bounds, at)
+    state["rhythm"] = rhythm.to_dict()
+    state["signals"] = signals.to_dict()
+    state["interval"] = decision.interval
+    state["poll_reason"] = decision.reason
+    state["next_poll_at"] = _iso(datetime.fromtimestamp(decision.at, UTC))
     seen[key] = state
 
 
