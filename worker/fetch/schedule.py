@@ -3,19 +3,22 @@
 The fetch stage keeps a ``Rhythm`` per listing in its seen-table entry (as JSON) and, after
 every poll, asks ``next_poll`` when to come back. The answer follows the source's rhythm:
 
-* the rate of new items now, from two estimates: the recent one (a kernel over the latest
-  arrival times, so a burst of stories quickens polling and a quiet spell slows it) and the
-  time-of-day one (a histogram of arrivals per UTC hour that forgets over a week, trusted as
-  it gathers hours of observation, so polling quickens before the morning rush);
-* interval = ``SQRT_RULE / sqrt(rate)``: polling in proportion to the square root of the rate
-  gives the least delay for a number of requests (Cho & Garcia-Molina, "Synchronizing a
-  database to improve freshness", 2000);
+* the rate of new items expected now, from the recent arrival times (two kernels: half an
+  hour, so a burst quickens polling at once, and an hour, the level) and from the time of day
+  (a histogram of arrivals per UTC hour that forgets over a week; as it gathers hours of
+  observation it replaces the level, so polling slows at night and quickens before the
+  morning rush);
+* an active source (an item an hour or more) is polled at the pace of its budget; below
+  that the interval grows with the square of the rate. The target is the tail of the delay
+  (p95), and for a tail a poll is worth most where the stories are: a uniform pace while they
+  come, little in between (the square-root rule of Cho & Garcia-Molina minimises the mean
+  instead, and spends more on quiet hours);
 * what the publisher says: RSS ``<ttl>`` and ``Cache-Control: max-age`` / ``Expires`` are
   floors, ``sy:updatePeriod`` / ``sy:updateFrequency`` is the rate before anything is
   learnt, ``<skipHours>`` / ``<skipDays>`` are hours not to poll at all;
 * the source's bounds (``min_poll_interval`` … ``max_poll_interval``; the publisher's floors
-  stop at the upper bound) and a request budget (``max_polls_per_hour``) kept with a token
-  bucket, so a burst may spend a few saved polls but no hour sees more than the budget.
+  stop at the upper bound) and a request budget (``max_polls_per_hour``), kept with a token
+  bucket that refills at the budget's pace and holds BUCKET polls for the start of a burst.
 
 Conditional GET and sitemap ``lastmod`` feed in through the stage: a 304 is a poll that found
 nothing, and the arrival time of an item is its own date (feed ``published``/``updated``,
@@ -34,10 +37,14 @@ from typing import Any
 
 HOUR = 3600.0
 DAY = 86_400.0
-#: seconds × sqrt(items per hour): 4 items an hour → a poll a minute, 1 → every 2 minutes
-SQRT_RULE = 120.0
+#: items per hour from which a source counts as active: polled as often as its budget allows
+ACTIVE_RATE = 1.0
+#: below ACTIVE_RATE the interval grows with (ACTIVE_RATE / rate) ** FALL_OFF
+FALL_OFF = 2.0
 #: time constant of the recent-rate kernel: a new item counts fully for about this long
 RECENT_SPAN = 1800.0
+#: time constant of the level kernel, which the time-of-day rate replaces once trusted
+LONG_SPAN = HOUR
 #: the time-of-day histogram forgets with this time constant
 HISTOGRAM_MEMORY = 7 * DAY
 #: hours of observation of an hour-of-day bin before its rate is fully trusted
@@ -46,10 +53,12 @@ TRUSTED_EXPOSURE = 3 * HOUR
 LOOKAHEAD = 1800.0
 #: arrival times kept for the recent rate (older ones weigh nothing after a few spans)
 MAX_ARRIVALS = 64
-#: polls a quiet source may save up and spend in a burst
-BUCKET = 4
+#: polls a quiet source may save up and spend when a burst starts
+BUCKET = 2
 #: rate assumed when there is no evidence of any activity at all
 MIN_RATE = 1e-3
+#: the poller's longest tick: a listing is polled at most this long after it is due
+TICK = 15.0
 
 _SY_PERIODS = {"hourly": HOUR, "daily": DAY, "weekly": 7 * DAY, "monthly": 30 * DAY,
                "yearly": 365 * DAY}
@@ -183,8 +192,7 @@ def spend_poll(rhythm: Rhythm, bounds: Bounds, now: float) -> Rhythm:
 
 
 def _refill_rate(bounds: Bounds) -> float:
-    # BUCKET saved plus this refill never exceed the budget within any hour
-    return (bounds.per_hour - BUCKET) / HOUR
+    return bounds.per_hour / HOUR
 
 
 def _tokens(rhythm: Rhythm, bounds: Bounds, now: float) -> float:
@@ -194,10 +202,10 @@ def _tokens(rhythm: Rhythm, bounds: Bounds, now: float) -> float:
     return min(float(BUCKET), rhythm.tokens + elapsed * _refill_rate(bounds))
 
 
-def recent_rate(rhythm: Rhythm, now: float) -> float:
-    """Items per hour lately: each arrival weighs exp(-age / RECENT_SPAN)."""
-    weight = sum(math.exp(-(now - at) / RECENT_SPAN) for at in rhythm.arrivals if at <= now)
-    return weight * HOUR / RECENT_SPAN
+def recent_rate(rhythm: Rhythm, now: float, span: float = RECENT_SPAN) -> float:
+    """Items per hour lately: each arrival weighs exp(-age / span)."""
+    weight = sum(math.exp(-(now - at) / span) for at in rhythm.arrivals if at <= now)
+    return weight * HOUR / span
 
 
 def hourly_rate(rhythm: Rhythm, at: float) -> tuple[float, float]:
@@ -214,14 +222,24 @@ def hourly_rate(rhythm: Rhythm, at: float) -> tuple[float, float]:
 
 
 def expected_rate(rhythm: Rhythm, now: float) -> float:
-    """Items per hour expected in the coming minutes: the recent rate, raised towards the
-    usual rate of this time of day (now, or half an hour on) as far as that is trusted."""
-    recent = recent_rate(rhythm, now)
+    """Items per hour expected in the coming minutes. The level is the slow recent rate,
+    replaced by the usual rate of this time of day (now, or half an hour on) as far as that
+    is trusted; a burst (the fast recent rate) raises it whatever the hour."""
+    level = recent_rate(rhythm, now, LONG_SPAN)
     usual = 0.0
     for at in (now, now + LOOKAHEAD):
         rate, trust = hourly_rate(rhythm, at)
-        usual = max(usual, trust * rate + (1 - trust) * recent)
-    return max(recent, usual)
+        usual = max(usual, trust * rate + (1 - trust) * level)
+    return max(recent_rate(rhythm, now), usual)
+
+
+def interval_for(rate: float, bounds: Bounds) -> float:
+    """Seconds between polls for ``rate`` items an hour: an active source (ACTIVE_RATE or
+    more) as often as its budget allows; a quieter one less often with the square of its
+    rate. For the tail of the delay, polls are worth most where the stories are: a steep
+    fall-off spends the budget on the hours that publish."""
+    pace = HOUR / bounds.per_hour
+    return pace * (ACTIVE_RATE / min(ACTIVE_RATE, max(MIN_RATE, rate))) ** FALL_OFF
 
 
 def _skipped(at: float, signals: Signals) -> bool:
@@ -232,10 +250,9 @@ def _skipped(at: float, signals: Signals) -> bool:
 def next_poll(rhythm: Rhythm, signals: Signals, bounds: Bounds, now: float) -> Decision:
     """When to poll next, after a poll at ``now`` (already counted in ``rhythm``)."""
     if rhythm.learnt:
-        interval, reason = SQRT_RULE / math.sqrt(max(MIN_RATE, expected_rate(rhythm, now))), \
-            "rhythm"
+        interval, reason = interval_for(expected_rate(rhythm, now), bounds), "rhythm"
     elif signals.update_period:
-        interval, reason = SQRT_RULE / math.sqrt(HOUR / signals.update_period), "rhythm"
+        interval, reason = interval_for(HOUR / signals.update_period, bounds), "rhythm"
     else:
         interval, reason = bounds.base, "base"
     for floor, why in ((signals.ttl, "ttl"),
@@ -258,11 +275,18 @@ def next_poll(rhythm: Rhythm, signals: Signals, bounds: Bounds, now: float) -> D
     return Decision(at=at, interval=at - now, reason=reason)
 
 
+def poll_tick(lows: Iterable[float]) -> float:
+    """How often the poller sends every source's poll request (the stage decides which
+    are due): at most TICK, and dividing the shortest lower bound evenly, so a source kept
+    at its lower bound is polled right on it."""
+    low = max(1.0, min(lows, default=TICK))
+    return low / math.ceil(low / TICK)
+
+
 def is_due(next_at: float | None, low: float, now: float) -> bool:
-    """Whether a poll request at ``now`` should poll. Requests come on the poller's tick
-    (at most ``low`` apart), so a poll due within half a tick is made now rather than a
-    whole tick late."""
-    return next_at is None or now >= next_at - low / 2
+    """Whether a poll request at ``now`` should poll. Requests come on the poller's tick,
+    so a poll due within half a tick is made now rather than a whole tick late."""
+    return next_at is None or now >= next_at - min(low, TICK) / 2
 
 
 def _http_date(value: str | None) -> float | None:
