@@ -74,7 +74,11 @@ class Profile:
     edits: float = 0.0  # share of its stories edited 10–120 minutes after publishing
     headers: tuple[tuple[str, str], ...] = ()
     channel: str = ""  # extra RSS channel elements
-    silent_hours: tuple[int, ...] = ()  # UTC hours it never publishes in
+    skip_hours: tuple[int, ...] = ()  # UTC hours it never publishes in, and says so
+
+    def channel_elements(self) -> str:
+        skip = "".join(f"<hour>{h}</hour>" for h in self.skip_hours)
+        return self.channel + (f"<skipHours>{skip}</skipHours>" if skip else "")
 
 
 PROFILES = (
@@ -83,9 +87,7 @@ PROFILES = (
     Profile("evening-wire", 4, shift=4,
             channel="<sy:updatePeriod>hourly</sy:updatePeriod>"
                     "<sy:updateFrequency>4</sy:updateFrequency>"),
-    Profile("city-desk", 3, silent_hours=(0, 1, 2, 3, 4),
-            channel="<skipHours>" + "".join(f"<hour>{h}</hour>" for h in range(5))
-                    + "</skipHours>"),
+    Profile("city-desk", 3, skip_hours=(0, 1, 2, 3, 4)),
     Profile("gazette", 5, kind="sitemap", edits=0.25),
     Profile("town-crier", 2),
 )
@@ -114,7 +116,7 @@ def publish_day(profile: Profile, start: float, end: float, rng: random.Random
         if at >= end:
             break
         hour = (int(at // HOUR) - profile.shift) % 24
-        if int(at // HOUR) % 24 in profile.silent_hours or rng.random() > DAY_SHAPE[hour]:
+        if int(at // HOUR) % 24 in profile.skip_hours or rng.random() > DAY_SHAPE[hour]:
             continue
         times.append(at)
         follow = at
@@ -235,7 +237,7 @@ class TimedNewsroom(ChaosNewsroom):
                 'xmlns:atom="http://www.w3.org/2005/Atom" '
                 'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>'
                 f"<title>{self.profile(address).name}</title><link>{self.base_url(address)}/"
-                f"</link><language>en</language>{self.profile(address).channel}{items}"
+                f"</link><language>en</language>{self.profile(address).channel_elements()}{items}"
                 "</channel></rss>")
 
     def _sitemap(self, address: str, shown: list[TimedStory], now: float) -> str:
@@ -275,12 +277,14 @@ class PassResult:
     quiet_per_site_hour: float
     busiest_site_hour: int
     by_site: dict[str, tuple[int, float, float]]  # name → (stories, p95, requests/hour)
+    pipeline: list[float]  # real seconds from the listing request to the article
+    listing_requests: int
 
 
 def latency(listings: list[Listing], outputs: list[tuple[float, int]], appeared: float,
-            first_version: int) -> float | None:
-    """Site seconds from ``appeared`` to the first article of at least ``first_version``:
-    the wait for the next listing request (site time) plus the pipeline's real seconds."""
+            first_version: int) -> tuple[float, float] | None:
+    """From ``appeared`` to the first article of at least ``first_version``: (the wait for
+    the next listing request in site seconds, the pipeline's real seconds after it)."""
     seen = next((x for x in listings if x.site_time >= appeared), None)
     if seen is None:
         return None
@@ -288,7 +292,7 @@ def latency(listings: list[Listing], outputs: list[tuple[float, int]], appeared:
                 if version >= first_version and stamp >= seen.wall_time - 0.05), None)
     if out is None:
         return None
-    return (seen.site_time - appeared) + max(0.0, out - seen.wall_time)
+    return seen.site_time - appeared, max(0.0, out - seen.wall_time)
 
 
 def measure(newsroom: TimedNewsroom, articles: list[tuple[float, dict]], start: float,
@@ -299,6 +303,7 @@ def measure(newsroom: TimedNewsroom, articles: list[tuple[float, dict]], start: 
     new: list[float] = []
     feed_only: list[float] = []
     edits: list[float] = []
+    pipeline: list[float] = []
     missing_new = missing_edits = 0
     by_site = {}
     requests = busy = quiet = 0
@@ -314,17 +319,18 @@ def measure(newsroom: TimedNewsroom, articles: list[tuple[float, dict]], start: 
                 if found is None:
                     missing_new += 1
                 else:
-                    new.append(found)
-                    site_latency.append(found)
+                    new.append(sum(found))
+                    site_latency.append(sum(found))
+                    pipeline.append(found[1])
                     if profile.kind == "feed":
-                        feed_only.append(found)
+                        feed_only.append(sum(found))
             for edited_at, _ in story.editions[1:]:
                 if start <= edited_at < end:
                     found = latency(listings, by_url.get(url, []), edited_at, 2)
                     if found is None:
                         missing_edits += 1
                     else:
-                        edits.append(found)
+                        edits.append(sum(found))
         in_window = [x for x in listings if start <= x.site_time < end]
         requests += len(in_window)
         for hour in range(int((end - start) // HOUR)):
@@ -346,7 +352,7 @@ def measure(newsroom: TimedNewsroom, articles: list[tuple[float, dict]], start: 
     quiet_hours = sites * int(hours) - busy_hours
     return PassResult(name, new, feed_only, edits, missing_new, missing_edits,
                       requests / hours / sites, busy / max(1, busy_hours),
-                      quiet / max(1, quiet_hours), busiest, by_site)
+                      quiet / max(1, quiet_hours), busiest, by_site, pipeline, requests)
 
 
 async def run_pass(args: argparse.Namespace, broker_url: str, broker_kind: str, workdir: Path,
@@ -425,6 +431,10 @@ def report(args: argparse.Namespace, broker: str, adaptive: PassResult, fixed: P
     print(row("new stories, all sources", adaptive.new, fixed.new))
     print(row("new stories, feed sources", adaptive.new_feed_only, fixed.new_feed_only))
     print(row("edits", adaptive.edits, fixed.edits))
+    print(f"{'  of which pipeline (real s)':28}   "
+          f"{percentile(adaptive.pipeline, 0.5):6.1f} {percentile(adaptive.pipeline, 0.95):6.1f}"
+          f"{'':13}{percentile(fixed.pipeline, 0.5):6.1f} "
+          f"{percentile(fixed.pipeline, 0.95):6.1f}")
     print(f"\n{'listing requests / site / hour':34}{'adaptive':>10}{'fixed':>10}")
     for label, a, f in (("  whole day", adaptive.listings_per_site_hour,
                          fixed.listings_per_site_hour),
@@ -479,7 +489,11 @@ async def main() -> int:
         try:
             print("pass 1: adaptive polling (default settings) …", flush=True)
             adaptive = await run_pass(args, url, kind, workdir, "adaptive", None, day_start)
-            interval = round(3600 / adaptive.listings_per_site_hour)
+            # the same number of requests over the hours a source may be polled in (the
+            # fixed pass keeps to <skipHours> too)
+            open_hours = sum(args.hours - len(p.skip_hours) * args.hours / 24
+                             for p in PROFILES)
+            interval = round(open_hours * HOUR / adaptive.listing_requests)
             print(f"pass 2: fixed {interval} s polling (the same request budget) …", flush=True)
             fixed = await run_pass(args, url, kind, workdir, "fixed", interval, day_start)
         finally:

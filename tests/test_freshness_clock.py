@@ -1,0 +1,66 @@
+"""bench/freshness.py's sped-up clock drives the real poller, fetch stage, scheduler and
+politeness: half an hour of site time passes in three real seconds, and the polls land where
+the scheduler put them in site time."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime
+
+from bench.freshness import Profile, TimedNewsroom
+from worker.clock import Clock
+from worker.fetch.client import Fetcher
+from worker.fetch.politeness import Politeness
+from worker.fetch.sources import Source
+from worker.fetch.stage import handle_fetch_request
+from worker.models import FetchRequest
+from worker.runner import poll_sources
+from worker.settings import FetchSettings
+
+SPEED = 600.0
+
+
+async def test_the_sped_up_clock_drives_the_real_scheduler():
+    # site time starts at 10:00 UTC, in a busy hour (ten stories an hour)
+    ten = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0).timestamp()
+    clock = Clock(SPEED, Clock.origin_for(SPEED, ten, time.time()))
+    newsroom = TimedNewsroom(hosts=1, stories_per_host=0, clock=clock,
+                             profiles=(Profile("busy", 10),))
+    newsroom.plan(ten - 86_400, ten + 3600)
+    settings = FetchSettings(allow_private_addresses=True)
+    politeness = Politeness(settings, clock=clock.monotonic, sleep=clock.sleep)
+    seen: dict = {}
+    announced: list[FetchRequest] = []
+    stop = asyncio.Event()
+    async with newsroom, Fetcher(settings, politeness=politeness) as fetcher:
+        [address] = newsroom.addresses
+        source = Source(name="busy", url=newsroom.listing_url(address), kind="feed")
+
+        async def send(request: FetchRequest) -> None:
+            outcome = await handle_fetch_request(request, fetcher, seen, clock.now(),
+                                                 sources={"busy": source})
+            announced.extend(outcome.requests)
+
+        began = time.monotonic()
+        poller = asyncio.create_task(poll_sources([source], send, once=False, stop=stop,
+                                                  clock=clock))
+        await asyncio.sleep(3.0)
+        stop.set()
+        await poller
+        real = time.monotonic() - began
+    polls = [x.site_time for x in newsroom.listings[address]]
+    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    # ~30 site minutes: a poll a minute (a busy source at its budget's pace); on a real
+    # clock three seconds would have held one poll
+    assert polls[-1] - polls[0] >= 20 * 60 * real / 3.5
+    assert 15 <= len(polls) <= 40
+    assert 45 <= statistics.median(gaps) <= 75 and min(gaps) >= 7
+    entry = seen[source.url]
+    next_at = datetime.fromisoformat(entry["next_poll_at"]).timestamp()
+    assert abs(next_at - clock.time()) < 5 * 60  # site time, not wall time
+    assert entry["poll_reason"] in ("rhythm", "budget")
+    published = [s for s in newsroom.published[address] if polls[0] < s.published <= polls[-1]]
+    assert published and {newsroom.story_url(address, s) for s in published} <= {
+        r.url for r in announced}
