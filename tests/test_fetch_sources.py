@@ -22,7 +22,7 @@ def write(tmp_path, text: str):
 def test_name_and_url_are_enough(tmp_path):
     [source] = load_sources(write(tmp_path, '[[source]]\nname = "a"\nurl = "https://a.example/rss"\n'))
     assert (source.name, source.kind, source.poll_interval) == ("a", "feed", 300.0)
-    assert source.min_poll_interval == 75.0 and source.max_poll_interval == 2400.0
+    assert source.min_poll_interval == 15.0 and source.max_poll_interval == 2400.0
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,16 @@ def test_durations(value, seconds):
 def test_bad_durations(value):
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+def test_polling_bounds_and_budget_are_read_and_checked(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text('[[source]]\nname = "a"\nurl = "https://example.org/rss"\n'
+                    'min_poll_interval = "30s"\nmax_poll_interval = "20m"\n'
+                    "max_polls_per_hour = 30\n")
+    [source] = load_sources(path)
+    assert (source.min_poll_interval, source.max_poll_interval) == (30.0, 1200.0)
+    assert source.max_polls_per_hour == 30.0
+    path.write_text('[[source]]\nname = "a"\nurl = "https://example.org/rss"\n'
+                    "max_polls_per_hour = 1\n")
+    assert any("max_polls_per_hour must be a number above" in p for p in check_sources(path))

@@ -5,6 +5,7 @@ the scheduler put them in site time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ async def test_the_sped_up_clock_drives_the_real_scheduler():
         await poller
         real = time.monotonic() - began
     polls = [x.site_time for x in newsroom.listings[address]]
-    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
     # ~30 site minutes: a poll a minute (a busy source at its budget's pace); on a real
     # clock three seconds would have held one poll
     assert polls[-1] - polls[0] >= 20 * 60 * real / 3.5

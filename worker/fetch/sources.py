@@ -33,6 +33,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from worker.fetch.schedule import BUCKET
+
 KINDS = ("feed", "sitemap", "page")
 DEFAULT_POLL_INTERVAL = 300.0
 DEFAULT_MAX_AGE = 2 * 86_400.0
@@ -190,9 +192,9 @@ def _validate(
                 problems.append(f"{at(key)}: {label}: {key}: {exc}")
     if "max_polls_per_hour" in raw:
         value = raw["max_polls_per_hour"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 4:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= BUCKET:
             problems.append(f"{at('max_polls_per_hour')}: {label}: "
-                            "max_polls_per_hour must be a number above 4")
+                            f"max_polls_per_hour must be a number above {BUCKET}")
         else:
             options["max_polls_per_hour"] = float(value)
     if "per_host_delay" in raw:

@@ -119,10 +119,12 @@ class Newsroom:
     def sources_toml(self) -> str:
         """A sources file naming every site's feed, in the format of DESIGN.md. The sample
         stories are years old, so the sources accept old items (the default is 2 days), and
-        a local newsroom can be polled every few seconds."""
+        a local newsroom can be polled every few seconds (its stories are years old, so the
+        scheduler would otherwise learn that they are quiet and poll them rarely)."""
         return "".join(
             f'[[source]]\nname = "{s.name}"\nurl = "{self.feed_url(s)}"\nkind = "feed"\n'
-            'max_age = "5000d"\npoll_interval = "4s"\nmin_poll_interval = "1s"\n\n'
+            'max_age = "5000d"\npoll_interval = "4s"\nmin_poll_interval = "1s"\n'
+            'max_poll_interval = "4s"\n\n'
             for s in self.sites
         )
 
