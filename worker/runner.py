@@ -64,8 +64,10 @@ async def poll_sources(
     clock = clock or Clock()
     tick = poll_tick(s.min_poll_interval or s.poll_interval for s in sources)
     while not stop.is_set():
-        for request in source_requests(sources, clock.now()):
-            await send(request)
+        # together: one after another, the last source's request would trail the tick by
+        # a broker round trip per source
+        await asyncio.gather(*(send(request) for request in source_requests(sources,
+                                                                             clock.now())))
         if once:
             return
         with contextlib.suppress(TimeoutError):

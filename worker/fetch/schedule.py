@@ -234,12 +234,12 @@ def expected_rate(rhythm: Rhythm, now: float) -> float:
 
 
 def interval_for(rate: float, bounds: Bounds) -> float:
-    """Seconds between polls for ``rate`` items an hour: an active source (ACTIVE_RATE or
-    more) as often as its budget allows; a quieter one less often with the square of its
-    rate. For the tail of the delay, polls are worth most where the stories are: a steep
-    fall-off spends the budget on the hours that publish."""
-    pace = HOUR / bounds.per_hour
-    return pace * (ACTIVE_RATE / min(ACTIVE_RATE, max(MIN_RATE, rate))) ** FALL_OFF
+    """Seconds between polls for ``rate`` items an hour: at ACTIVE_RATE the pace of the
+    budget, and with the square of the rate below and above it. Above it the budget binds
+    (an active source is polled as often as it allows, and a late poll is made up by the
+    bucket); below it the steep fall-off spends the budget on the hours that publish: for
+    the tail of the delay, polls are worth most where the stories are."""
+    return HOUR / bounds.per_hour * (ACTIVE_RATE / max(MIN_RATE, rate)) ** FALL_OFF
 
 
 def _skipped(at: float, signals: Signals) -> bool:
