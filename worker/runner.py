@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from worker import metrics
 from worker.agents import Pipeline
 from worker.app import create_app, topic_specs
 from worker.broker import faust_settings_for_embedded
@@ -28,6 +29,7 @@ from worker.fetch.stage import source_requests
 from worker.kafka_io import create_missing_topics
 from worker.metrics import DISPLAY, PipelineStats, serve_metrics
 from worker.models import FetchRequest
+from worker.probes import WorkerProbes
 from worker.routing import load_rules
 from worker.settings import Settings
 
@@ -124,14 +126,17 @@ async def run_pipeline(
     # article has to wait for them
     warm_enrichment(settings.enrich.spacy_model)
     fingerprint_text("Kabar: warm-up — ünïcödé")
-    if settings.web.metrics_port:
-        serve_metrics(settings.web.bind, settings.web.metrics_port)
+    metrics.host_label.limit = settings.web.metrics_host_limit
     await create_missing_topics(settings.broker.url,
                                 topic_specs(app, pipeline.topics, settings),
                                 replication=settings.topic.replication)
+    probes = WorkerProbes(app, loop, poll_timeout=settings.web.liveness_poll_timeout)
+    server = (serve_metrics(settings.web.bind, settings.web.metrics_port, probes)
+              if settings.web.metrics_port else None)
     try:
         await start_worker(worker, settings.broker.url, limit=None if timeout is None
                            else max(1.0, timeout - (time.monotonic() - started)))
+        probes.mark_started()
         # Worker.start installs its own handlers (they stop the app without telling us)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -173,6 +178,9 @@ async def run_pipeline(
             await asyncio.wait_for(worker.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             log.warning("the worker did not stop within %.0fs; leaving it", STOP_TIMEOUT_S)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return stats
 
 

@@ -59,6 +59,11 @@ class WebSettings:
     bind: str = "127.0.0.1"
     #: Prometheus /metrics (pipeline and per-host fetch counters) on this port; 0: off
     metrics_port: int = 0
+    #: hosts that get their own `host` label on per-host metrics; later ones share "other"
+    metrics_host_limit: int = 200
+    #: /livez (on metrics_port) fails when the started worker's consumer has not polled the
+    #: broker for this long (seconds): a wedged consumer or a rebalance that never ends
+    liveness_poll_timeout: float = 180.0
 
 
 @dataclass(slots=True)

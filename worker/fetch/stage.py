@@ -206,6 +206,8 @@ async def _article(
         _failed(req, error, now, outcome)
         return
     hints: dict[str, Any] = {f: getattr(req.hints, f) for f in _HINT_FIELDS}
+    # the article's request was made when its feed or sitemap entry was read
+    hints["discovered_at"] = req.requested_at
     if revisit:
         hints["revisit"] = revisit
     tracking = fetcher.settings.tracking_params
