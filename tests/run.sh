@@ -20,6 +20,24 @@ if [ ! -d .data ] && ls ../shared/data/*.tgz >/dev/null 2>&1; then
   for archive in ../shared/data/*.tgz; do tar -xzf "$archive" -C .data; done
 fi
 
+# promtool (from Debian's prometheus package) checks deploy/prometheus and runs its rule
+# tests; installed when missing and we may (root, or sudo without a password). Without it
+# the promtool tests fail under CI=true and are skipped otherwise.
+if ! command -v promtool >/dev/null 2>&1; then
+  apt=()
+  if [ "$(id -u)" = 0 ]; then apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    apt=(sudo env DEBIAN_FRONTEND=noninteractive apt-get)
+  fi
+  if [ ${#apt[@]} -gt 0 ]; then
+    echo "== installing promtool (Debian package prometheus)"
+    "${apt[@]}" install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+      || { "${apt[@]}" update -qq >/dev/null 2>&1 \
+           && "${apt[@]}" install -y -qq --no-install-recommends prometheus >/dev/null; } \
+      || echo "could not install promtool: its tests will say so"
+  fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check worker tests bench
 

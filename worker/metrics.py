@@ -52,6 +52,8 @@ SOURCE_HEALTH = Gauge("kabar_source_health", "Source health state (1 = current)"
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",
            "duplicates", "corrections", "dead_letters", "errors")
+#: what the metrics port serves (worker.metrics.serve_metrics)
+ENDPOINTS = ("/metrics", "/livez", "/readyz")
 #: the agents' stages (kabar_stage_messages_total{stage})
 STAGES = ("fetch", "clean", "versions", "dedupe", "audit")
 
@@ -197,7 +199,7 @@ def _handler(probes: Probes | None) -> type[BaseHTTPRequestHandler]:
                 self.reply(200 if ok else 503, f"{'ok' if ok else 'failing'}: {reason}\n"
                            .encode(), "text/plain; charset=utf-8")
             else:
-                self.reply(404, b"not found: /metrics, /livez, /readyz\n", "text/plain")
+                self.reply(404, f"not found: {', '.join(ENDPOINTS)}\n".encode(), "text/plain")
 
         def reply(self, status: int, body: bytes, content_type: str) -> None:
             self.send_response(status)
