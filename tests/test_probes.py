@@ -10,14 +10,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from faust.types import TP
 
 from worker.metrics import serve_metrics
-from worker.probes import WorkerProbes, consumer_lags
+from worker.probes import WorkerProbes, consumer_lags, table_entries
 
 
 def probe(port: int, path: str) -> tuple[int, str]:
@@ -137,3 +138,31 @@ def test_consumer_lag_counts_from_the_committed_offset_and_skips_changelogs() ->
     app = SimpleNamespace(consumer=consumer, tables={"dedupe-urls": table})
     assert consumer_lags(app) == {("kabar.pages", 0): 20, ("kabar.pages", 1): 0,
                                   ("kabar.fetch", 0): 9}
+
+
+def test_rocksdb_tables_are_sized_by_rocksdb_s_estimate_not_by_a_scan(tmp_path: Path) -> None:
+    rocksdict = pytest.importorskip("rocksdict")  # the `rocksdb` extra
+    dbs = [rocksdict.Rdict(str(tmp_path / f"p{n}")) for n in range(2)]
+    try:
+        for n, db in enumerate(dbs):
+            for i in range(500 * (n + 1)):
+                db[f"https://example.org/{i}".encode()] = b"{}"
+
+        class Store:  # what faust.stores.rocksdb.Store offers: this worker's partitions
+            def _dbs_for_actives(self) -> Iterator[Any]:
+                yield from dbs
+
+            def __len__(self) -> int:
+                raise AssertionError("a full scan of every key")
+
+        assert table_entries(SimpleNamespace(data=Store())) == 1500
+    finally:
+        for db in dbs:
+            db.close()
+
+
+def test_memory_tables_are_sized_by_their_length() -> None:
+    class Table(dict):  # a table on the memory store: its data has no RocksDB partitions
+        data: ClassVar[dict[str, int]] = {}
+
+    assert table_entries(Table(a=1, b=2)) == 2

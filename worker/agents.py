@@ -493,12 +493,16 @@ class Pipeline:
                            published_at=article.published_at_utc)
 
     async def refresh_gauges(self) -> None:
-        """Consumer lag and table sizes, for Prometheus (every worker, on a timer)."""
+        """Consumer lag and table sizes, for Prometheus (every worker, on a timer). A
+        measurement that fails is logged and tried again next time: it must never stop
+        the worker."""
         try:
             record_consumer_lag(consumer_lags(self.app))
+            record_table_sizes(table_sizes(self.app))
         except ConsumerNotStarted:
             return
-        record_table_sizes(table_sizes(self.app))
+        except Exception:
+            log.exception("measuring consumer lag and table sizes failed")
 
     def routed_topic(self, suffix: str) -> faust.TopicT:
         if suffix not in self._routed:
