@@ -20,6 +20,8 @@ from typing import Protocol
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as PromCounter
 
+from worker.extract.dates import parse_fetched_at
+
 _EVENTS = PromCounter("kabar_events_total", "Pipeline events by kind", ["kind"])
 _DEAD = PromCounter("kabar_dead_letters_total", "Dead letters by stage and reason",
                     ["stage", "reason"])
@@ -119,14 +121,9 @@ def seconds_since(stamp: str | None, now: datetime) -> float | None:
     """Seconds from an ISO 8601 time to ``now``; None when absent, unreadable or in the
     future (a clock ahead of ours says nothing about our latency). A time without an offset
     is taken as UTC."""
-    if not stamp:
+    when = parse_fetched_at(stamp)
+    if when is None:
         return None
-    try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     age = (now - when).total_seconds()
     return age if age >= 0 else None
 
