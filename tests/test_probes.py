@@ -78,7 +78,7 @@ async def test_a_wedged_event_loop_fails_livez_while_it_is_blocked(served: Any) 
     answers: list[tuple[int, str]] = []
     asking = threading.Thread(target=lambda: answers.append(probe(port, "/livez")))
     asking.start()
-    time.sleep(1.5)  # a stage that blocks the loop (CPU-bound code, a blocking call)
+    time.sleep(3.0)  # a stage that blocks the loop (CPU-bound code, a blocking call)
     asking.join()
     assert answers == [(503, "failing: the event loop did not answer within 0.3s\n")]
     # the loop runs again: so does the probe
