@@ -45,12 +45,14 @@ async def test_a_running_worker_reports_readiness_latency_lag_and_table_sizes(
     articles_before = sample("kabar_events_total", kind="articles_out")
     clean_before = sample("kabar_stage_messages_total", stage="clean", outcome="ok")
     seen: list[int | None] = []
+    live: list[int | None] = []
     lag_series: set[tuple[str, str]] = set()
     prefix = pipeline_settings.topic.prefix
 
     async def watch() -> None:
         while True:
             seen.append(await asyncio.to_thread(status, port, "/readyz"))
+            live.append(await asyncio.to_thread(status, port, "/livez"))
             lag_series.update(
                 (s.labels["topic"], s.labels["partition"])
                 for m in REGISTRY.collect() if m.name == "kabar_consumer_lag"
@@ -66,6 +68,7 @@ async def test_a_running_worker_reports_readiness_latency_lag_and_table_sizes(
     assert articles == 2
     assert 200 in seen, seen  # ready while it worked
     assert 503 in seen[:seen.index(200)], seen  # and not before its tables recovered
+    assert 200 in live and 503 not in live, live  # never wedged
     assert status(port, "/metrics") is None  # the server stopped with the worker
 
     assert sample("kabar_events_total", kind="articles_out") == articles_before + articles
