@@ -58,6 +58,12 @@ def test_compose_services_run_existing_kabar_commands(service: str) -> None:
     assert_kabar_command_exists(spec["command"])
 
 
+def test_the_image_runs_an_existing_kabar_command_by_default() -> None:
+    [cmd] = [line for line in (ROOT / "deploy/Dockerfile").read_text().splitlines()
+             if line.startswith("CMD ")]
+    assert_kabar_command_exists(json.loads(cmd.removeprefix("CMD ")))
+
+
 def test_worker_service_scales_without_fixed_names_or_ports() -> None:
     worker = compose()["services"]["worker"]
     assert "container_name" not in worker and "ports" not in worker
