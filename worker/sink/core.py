@@ -196,7 +196,7 @@ async def run_sink(store: Store, broker_url: str, kinds: Mapping[str, str],
     position of each partition is the one stored with the rows. Returns counts by outcome."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-    from worker.kafka_io import UnknownTopic, bootstrap_servers
+    from worker.kafka_io import UnknownTopic, bootstrap_servers, partitions_of
 
     servers = bootstrap_servers(broker_url)
     consumer = AIOKafkaConsumer(
@@ -211,11 +211,10 @@ async def run_sink(store: Store, broker_url: str, kinds: Mapping[str, str],
         # dead letters a crash left in the outbox before they were published
         counts["dead_letters_republished"] = await publish_dead_letters(
             store, producer, deadletter_topic)
-        existing = await consumer.topics()
-        if missing := [t for t in kinds if t not in existing and kinds[t] == "articles"]:
+        partitions = await partitions_of(broker_url, kinds)
+        if missing := [t for t in kinds if t not in partitions and kinds[t] == "articles"]:
             raise UnknownTopic(missing[0])
-        assigned = [TopicPartition(t, p) for t in kinds if t in existing
-                    for p in sorted(consumer.partitions_for_topic(t) or ())]
+        assigned = [TopicPartition(t, p) for t, numbers in partitions.items() for p in numbers]
         consumer.assign(assigned)
         expected: dict[Partition, int | None] = {}
 
