@@ -20,6 +20,14 @@ if [ ! -d .data ] && ls ../shared/data/*.tgz >/dev/null 2>&1; then
   for archive in ../shared/data/*.tgz; do tar -xzf "$archive" -C .data; done
 fi
 
+# the PostgreSQL sink tests start their own server with Debian's initdb and pg_ctl
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== apt-get install postgresql (for tests/test_sink_postgres.py)"
+  sudo=$([ "$(id -u)" = 0 ] || echo "sudo -n")
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
 echo "== ruff"
 .venv/bin/ruff check worker tests bench
 
