@@ -51,17 +51,19 @@ CREATE TEMP TABLE incoming_articles (
     kafka_topic text, kafka_partition integer, kafka_offset bigint
 )
 """
-_COLUMNS = ("id, version, url, title, language, published_at, source, section, primary_place, "
-            "enrichment, entity_forms, countries, article, kafka_topic, kafka_partition, "
-            "kafka_offset")
+#: the columns of an article row that the sink writes (ts_config comes from the language)
+ARTICLE_COLUMNS = ("id, version, url, title, language, published_at, source, section, "
+                   "primary_place, enrichment, entity_forms, countries, article, kafka_topic, "
+                   "kafka_partition, kafka_offset")
+_EXCLUDED = ", ".join(f"EXCLUDED.{c.strip()}" for c in ARTICLE_COLUMNS.split(","))
 _UPSERT_ARTICLES = f"""
-INSERT INTO articles AS a ({_COLUMNS}, ts_config)
+INSERT INTO articles AS a ({ARTICLE_COLUMNS}, ts_config)
 SELECT i.*, coalesce(l.config, 'simple'::regconfig)
 FROM incoming_articles AS i
 LEFT JOIN text_search_languages AS l ON l.language = lower(split_part(i.language, '-', 1))
 ON CONFLICT (id) DO UPDATE SET
-    ({_COLUMNS}, ts_config, stored_at)
-    = ({", ".join(f"EXCLUDED.{c.strip()}" for c in _COLUMNS.split(","))}, EXCLUDED.ts_config, now())
+    ({ARTICLE_COLUMNS}, ts_config, stored_at)
+    = ({_EXCLUDED}, EXCLUDED.ts_config, now())
 WHERE a.version < EXCLUDED.version
 RETURNING (xmax = 0) AS inserted
 """
@@ -126,7 +128,7 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _row(stored: Decoded) -> tuple[Any, ...]:
+def article_row(stored: Decoded) -> tuple[Any, ...]:
     article, message = stored.data, stored.message
     enrichment = article.get("enrichment") or {}
     forms = sorted({
@@ -203,9 +205,9 @@ class PostgresSink:
             return Counter()
         with self.conn.cursor() as cur:
             cur.execute("TRUNCATE incoming_articles")
-            with cur.copy(f"COPY incoming_articles ({_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY incoming_articles ({ARTICLE_COLUMNS}) FROM STDIN") as copy:
                 for stored in articles:
-                    copy.write_row(_row(stored))
+                    copy.write_row(article_row(stored))
             cur.execute(_UPSERT_ARTICLES)
             inserted = [row[0] for row in cur.fetchall()]
         return Counter(inserted=sum(inserted), updated=len(inserted) - sum(inserted),
