@@ -8,8 +8,10 @@ from __future__ import annotations
 import orjson
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from tests.test_enrich_seed import seed_article
+from worker.cli import main
 from worker.enrich import enrich
 from worker.enrich.gazetteer import fold
 from worker.models import Article, DeadLetter
@@ -261,3 +263,14 @@ def test_a_database_from_a_newer_kabar_is_refused(postgres_url):
 def test_an_unreachable_server_is_a_clear_error():
     with pytest.raises(SinkError, match="cannot connect to PostgreSQL"):
         open_sink("postgresql://kabar:secret@127.0.0.1:1/none")
+
+
+def test_kabar_search_takes_a_postgres_url(sink, seed, postgres_url):
+    write(sink, Feed().message(seed))
+    result = CliRunner().invoke(main, ["search", postgres_url, "--entity", "Putin"])
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert orjson.loads(line)["id"] == "seed"
+    missing = CliRunner().invoke(main, ["search", "no/such.sqlite", "--text", "x"])
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output
