@@ -13,10 +13,9 @@ from click.testing import CliRunner
 from tests.test_enrich_seed import seed_article
 from worker.cli import main
 from worker.enrich import enrich
-from worker.enrich.gazetteer import fold
 from worker.models import Article, DeadLetter
 from worker.sink import SinkError, open_sink
-from worker.sink.core import Message, PositionConflict, plan_batch
+from worker.sink.core import Message, PositionConflict, entity_forms, plan_batch
 from worker.sink.postgres import PostgresSink, migrate, migrations, open_postgres
 
 ARTICLES, DUPLICATES = "kabar.articles", "kabar.duplicates"
@@ -222,7 +221,7 @@ def test_migrates_a_database_in_the_first_layout_with_rows_in_it(postgres_url, s
              seed["published_at_utc"], seed["source"], seed["section"], None,
              orjson.dumps(seed).decode()))
         for ent in seed["enrichment"]["entities"]:
-            for form in {fold(ent["text"]), *(fold(a) for a in ent.get("aliases", ()))}:
+            for form in entity_forms(ent):
                 conn.execute("INSERT INTO entities VALUES (%s, %s, %s, %s, %s)",
                              (seed["id"], ent["text"], form, ent["type"], ent["count"]))
         for code, n in seed["enrichment"]["countries"].items():

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import fastjsonschema
 import orjson
 
+from worker.enrich.gazetteer import fold
 from worker.models import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,11 @@ class Store(Protocol):
 
     def forget_dead_letters(self, ids: Sequence[int]) -> None:
         """Drop published outbox entries."""
+
+
+def entity_forms(entity: Mapping[str, Any]) -> set[str]:
+    """What an enrichment entity is looked up by: its folded canonical name and aliases."""
+    return {fold(entity["text"]), *(fold(alias) for alias in entity.get("aliases", ()))}
 
 
 def utc_now() -> str:

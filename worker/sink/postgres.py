@@ -34,6 +34,7 @@ from worker.sink.core import (
     PositionConflict,
     SinkError,
     dead_letter,
+    entity_forms,
 )
 
 #: Row errors: PostgreSQL refused a value, not the connection or the schema.
@@ -131,11 +132,7 @@ def _json(value: Any) -> str:
 def article_row(stored: Decoded) -> tuple[Any, ...]:
     article, message = stored.data, stored.message
     enrichment = article.get("enrichment") or {}
-    forms = sorted({
-        form
-        for ent in enrichment.get("entities") or ()
-        for form in (fold(ent["text"]), *(fold(a) for a in ent.get("aliases", ())))
-    })
+    forms = sorted({form for ent in enrichment.get("entities") or () for form in entity_forms(ent)})
     return (
         stored.id, stored.version, article["url"], article.get("title"),
         article.get("language"), article.get("published_at_utc"), article.get("source"),

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from worker.enrich.gazetteer import fold
-from worker.sink.core import Batch, Partition, PositionConflict, SinkError
+from worker.sink.core import Batch, Partition, PositionConflict, SinkError, entity_forms
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -122,7 +122,7 @@ class SqliteSink:
             [
                 (article_id, ent["text"], form, ent.get("type", ""), int(ent.get("count", 1)))
                 for ent in enrichment.get("entities") or ()
-                for form in {fold(ent["text"]), *(fold(a) for a in ent.get("aliases", ()))}
+                for form in entity_forms(ent)
             ],
         )
         self.conn.executemany(
