@@ -134,13 +134,17 @@ def test_the_stored_article_round_trips_with_enrichment_as_jsonb(sink, seed):
     assert kind == "array"
 
 
+def duplicate_event(original: dict, duplicate_id: str = "copy1",
+                    detected_at: str = "2026-12-01T10:00:00+00:00") -> dict:
+    return {"duplicate_id": duplicate_id, "duplicate_url": f"https://mirror.example/{duplicate_id}",
+            "original_id": original["id"], "original_url": original["url"], "kind": "near",
+            "similarity": 0.93, "detected_at": detected_at, "correction": False,
+            "schema_version": 1}
+
+
 def test_duplicates_are_recorded_as_links_to_their_original(sink, seed):
     feed = Feed()
-    event = {"duplicate_id": "copy1", "duplicate_url": "https://mirror.example/x",
-             "original_id": "seed", "original_url": seed["url"], "kind": "near",
-             "similarity": 0.93, "detected_at": "2026-12-01T10:00:00+00:00",
-             "correction": False, "schema_version": 1}
-    write(sink, feed.message(seed), feed.message(event, DUPLICATES))
+    write(sink, feed.message(seed), feed.message(duplicate_event(seed), DUPLICATES))
     rows = sink.conn.execute(
         "SELECT d.duplicate_id, a.id, d.kind FROM duplicates d "
         "JOIN articles a ON a.id = d.original_id").fetchall()
@@ -192,6 +196,19 @@ def test_rows_postgres_refuses_become_dead_letters_and_the_rest_commit(sink):
     assert by_key["nul"].url == "https://example.org/nul"
     sink.forget_dead_letters([row_id for row_id, _, _ in sink.pending_dead_letters()])
     assert sink.pending_dead_letters() == []
+
+
+def test_a_duplicate_event_postgres_refuses_is_dead_lettered(sink, seed):
+    feed = Feed()
+    bad = duplicate_event(seed, "copy2", detected_at="soon")
+    counts = write(sink, feed.message(seed), feed.message(duplicate_event(seed), DUPLICATES),
+                   feed.message(bad, DUPLICATES))
+    assert (counts["inserted"], counts["rejected"]) == (1, 1)
+    assert [d for (d,) in sink.conn.execute("SELECT duplicate_id FROM duplicates")] == ["copy1"]
+    [letter] = letters(sink)
+    assert (letter.reason, letter.topic, letter.url) == (
+        "rejected_by_database", DUPLICATES, "https://mirror.example/copy2")
+    assert sink.positions() == {(ARTICLES, 0): 1, (DUPLICATES, 0): 2}
 
 
 def test_unparsable_and_schema_invalid_messages_become_dead_letters(sink):

@@ -160,13 +160,21 @@ class PostgresSink:
             return {(topic, partition): offset for topic, partition, offset in rows}
 
     def write(self, batch: Batch) -> Counter[str]:
+        try:
+            return self._write(batch)
+        except psycopg.OperationalError as exc:
+            # the batch rolled back with the connection; a restart resumes at its offsets
+            raise SinkError(f"sink {self.path}: lost PostgreSQL: {exc}") from exc
+
+    def _write(self, batch: Batch) -> Counter[str]:
         counts: Counter[str] = Counter()
         rejected = list(batch.rejected)
         with self.conn.transaction():
             try:
                 with self.conn.transaction():
-                    counts += self._store_articles(batch.articles)
+                    stored = self._store_articles(batch.articles)
                     self._store_duplicates(batch.duplicates)
+                counts += stored
             except ROW_ERRORS:
                 # find the rows PostgreSQL refuses: one savepoint each, the rest still commit
                 for stored in batch.articles:
