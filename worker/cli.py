@@ -444,7 +444,7 @@ def sink(ctx: click.Context, database: str, broker: str | None, idle_exit: float
     cannot store go to kabar.deadletter with a reason. Query it with `kabar search DATABASE`.
     """
     from worker.broker import wait_for_kafka
-    from worker.kafka_io import bootstrap_servers
+    from worker.kafka_io import bootstrap_servers, ensure_topics
     from worker.sink import SinkError, open_sink
     from worker.sink.core import run_sink
     from worker.sink.postgres import redacted
@@ -457,6 +457,10 @@ def sink(ctx: click.Context, database: str, broker: str | None, idle_exit: float
 
     async def go() -> dict[str, int]:
         await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
+        # where refused messages go, on brokers that do not create topics on first use
+        await ensure_topics(settings.broker.url, [settings.topic_name("deadletter")],
+                            partitions=settings.topic.partitions,
+                            replication=settings.topic.replication)
         with open_sink(database) as store:
             return await run_sink(store, settings.broker.url, kinds,
                                   settings.topic_name("deadletter"), idle_exit=idle_exit)
