@@ -28,18 +28,19 @@ from prometheus_client import REGISTRY
 from yarl import URL
 
 from tests.websub_hub import LocalHub, NewsSite
-from worker.fetch.sources import Source
+from worker.fetch.sources import Source, check_sources, load_sources
 from worker.fetch.stage import FetchOutcome
 from worker.fetch.websub import (
     ReplayGuard,
     Subscriber,
     find_hubs,
     link_header_rels,
+    settings_problems,
     signature_problem,
 )
 from worker.models import FetchRequest
 from worker.runner import poll_sources
-from worker.settings import FetchSettings, Settings, WebSubSettings
+from worker.settings import FetchSettings, Settings, WebSubSettings, load_settings
 
 ATOM = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
 <link rel="hub" href="https://hub.example/"/><link rel="self" href="https://a.example/atom"/>
@@ -119,6 +120,49 @@ def test_replay_guard_remembers_bodies_per_subscription_for_its_window():
     assert not guard.seen_before("b", b"body")  # another subscription may get the same body
     now[0] = 61.0
     assert not guard.seen_before("a", b"body")
+
+
+# -- settings and sources --------------------------------------------------------------------
+def test_websub_settings_come_from_the_environment_and_bad_ones_are_named():
+    settings = load_settings(env={"KABAR_WEBSUB_ENABLED": "1",
+                                  "KABAR_WEBSUB_PUBLIC_URL": "https://kabar.example/hooks",
+                                  "KABAR_WEBSUB_RENEW_FRACTION": "1.5"})
+    assert settings.websub.enabled
+    assert settings.websub.public_url == "https://kabar.example/hooks"
+    assert settings_problems(settings.websub) == [
+        "websub.renew_fraction must be between 0 and 1, got 1.5"]
+    assert settings_problems(WebSubSettings(public_url="kabar.example")) == [
+        "websub.public_url must be an absolute http(s) URL, got 'kabar.example'"]
+
+
+def test_kabar_fetch_refuses_unusable_websub_settings(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from worker.cli import main
+
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "a"\nurl = "https://a.example/rss"\n')
+    monkeypatch.setenv("KABAR_WEBSUB_ENABLED", "1")
+    monkeypatch.setenv("KABAR_WEBSUB_LEASE_SECONDS", "0")
+    result = CliRunner().invoke(main, ["fetch", "--broker", "kafka://127.0.0.1:1",
+                                       "--sources", str(sources)])
+    assert result.exit_code == 2
+    assert "websub.lease_seconds must be positive" in result.output
+
+
+def test_sources_can_keep_a_feed_on_polling_only(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text('[[source]]\nname = "a"\nurl = "https://a.example/rss"\nwebsub = false\n'
+                    '[[source]]\nname = "b"\nurl = "https://b.example/rss"\nwebsub = "no"\n')
+    assert check_sources(path) == ["line 8: source 'b': websub must be true or false"]
+    path.write_text('[[source]]\nname = "a"\nurl = "https://a.example/rss"\nwebsub = false\n')
+    [source] = load_sources(path)
+    assert source.websub is False
+
+    async def publish(outcome: FetchOutcome) -> None:
+        raise AssertionError("nothing to publish")
+
+    assert Subscriber(WebSubSettings(), FetchSettings(), [source], publish).sources == {}
 
 
 # -- the subscriber against a local hub ---------------------------------------------------

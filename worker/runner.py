@@ -218,6 +218,8 @@ async def run_poller(settings: Settings, sources: list[Source], *, once: bool,
 
     subscriber = maintenance = None
     try:
+        if settings.web.metrics_port:
+            serve_metrics(settings.web.bind, settings.web.metrics_port)
         if settings.websub.enabled and not once:
             subscriber = Subscriber(settings.websub, settings.fetch, sources, publish_pushed)
             await subscriber.start()

@@ -143,6 +143,28 @@ def find_hubs(body: bytes, headers: Mapping[str, str], url: str) -> HubLinks | N
     return HubLinks(tuple(dict.fromkeys(hubs)), topic)
 
 
+def settings_problems(settings: WebSubSettings) -> list[str]:
+    """What makes these settings unusable, one line per problem (empty when fine)."""
+    problems = []
+    if not 0 < settings.renew_fraction < 1:
+        problems.append(f"websub.renew_fraction must be between 0 and 1, got "
+                        f"{settings.renew_fraction}")
+    for name in ("lease_seconds", "safety_poll_interval", "recheck_interval", "replay_window"):
+        if getattr(settings, name) <= 0:
+            problems.append(f"websub.{name} must be positive, got {getattr(settings, name)}")
+    if settings.silence_timeout < 0:
+        problems.append(f"websub.silence_timeout must be >= 0, got {settings.silence_timeout}")
+    if not 0 <= settings.port <= 65_535:
+        problems.append(f"websub.port must be a TCP port, got {settings.port}")
+    if settings.max_body_bytes <= 0:
+        problems.append(f"websub.max_body_bytes must be positive, got {settings.max_body_bytes}")
+    url = urlsplit(settings.public_url)
+    if settings.public_url and (url.scheme not in ("http", "https") or not url.hostname):
+        problems.append(f"websub.public_url must be an absolute http(s) URL, got "
+                        f"{settings.public_url!r}")
+    return problems
+
+
 # -- notifications: signature and replay -------------------------------------------------------
 def signature_problem(header: str | None, body: bytes, secret: str) -> str | None:
     """None when ``X-Hub-Signature`` is a valid HMAC of ``body`` with ``secret``; else the
