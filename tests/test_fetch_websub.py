@@ -345,6 +345,22 @@ async def test_a_replayed_notification_is_dropped_and_counted():
     assert count("replayed") == before + 1
 
 
+async def test_a_notification_that_cannot_be_published_is_refused_so_the_hub_retries():
+    async with pushing() as push:
+        await push.active()
+        body = push.site.feed([push.site.add("broker-down-story", "Broker down")])
+        publish = push.subscriber.publish
+
+        async def broker_down(outcome: FetchOutcome) -> None:
+            raise ConnectionError("broker unreachable")
+
+        push.subscriber.publish = broker_down
+        assert await push.hub.publish(push.site.feed_url, body) == [503]
+        push.subscriber.publish = publish
+        assert await push.hub.publish(push.site.feed_url, body) == [202]  # not a replay
+        assert push.requested == [push.site.story_url(push.site.stories[0])]
+
+
 async def test_an_oversized_notification_is_refused():
     before = count("too_large")
     async with pushing(max_body_bytes=2_000) as push:

@@ -201,6 +201,10 @@ class ReplayGuard:
         self._seen[key] = now
         return False
 
+    def forget(self, subscription_id: str, body: bytes) -> None:
+        """Let this body come again (it could not be handled; the hub will retry it)."""
+        self._seen.pop((subscription_id, hashlib.sha256(body).hexdigest()), None)
+
 
 # -- subscriptions --------------------------------------------------------------------------
 @dataclass(slots=True)
@@ -286,11 +290,16 @@ class Subscriber:
         """Unsubscribe from every live subscription (waiting briefly for the hubs to verify),
         then stop the server and the clients."""
         live = [s for s in self.by_id.values() if s.state in ("requested", "active")]
-        for sub in live:
-            await self._request(sub, "unsubscribe")
-        deadline = self.clock() + UNSUBSCRIBE_WAIT_S
-        while self.clock() < deadline and any(s.state == "unsubscribing" for s in live):
+        # all at once and bounded: a dead hub must not hold the shutdown for long
+        requests = [asyncio.ensure_future(self._request(s, "unsubscribe")) for s in live]
+        deadline = time.monotonic() + UNSUBSCRIBE_WAIT_S
+        if requests:
+            await asyncio.wait(requests, timeout=UNSUBSCRIBE_WAIT_S)
+        while time.monotonic() < deadline and any(s.state == "unsubscribing" for s in live):
             await asyncio.sleep(0.05)
+        for request in requests:
+            request.cancel()
+        await asyncio.gather(*requests, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -495,7 +504,13 @@ class Subscriber:
         result = FetchResult(url=sub.feed_url, final_url=sub.topic, status=200, headers=headers,
                              body=body)
         outcome = pushed_listing(req, result, now, source)
-        await self.publish(outcome)
+        try:
+            await self.publish(outcome)
+        except Exception:
+            # not lost: a non-2xx answer makes the hub deliver it again
+            log.exception("WebSub notification for %s could not be published", sub.topic)
+            self.replays.forget(sub.id, body)
+            return self._drop("publish_failed", 503)
         WEBSUB_NOTIFICATIONS.labels("accepted" if not outcome.dead_letters else "not_a_feed").inc()
         log.info("WebSub notification for %s: %d request(s) in %.1f ms", sub.topic,
                  len(outcome.requests), (time.monotonic() - received) * 1000)
