@@ -416,37 +416,42 @@ async def test_a_feed_that_stops_naming_the_hub_is_unsubscribed():
         assert push.subscriber.poll_due(push.source)
 
 
+async def polled(push: Push, seconds: float) -> int:
+    """How many poll requests `kabar fetch`'s poller sends for the source in ``seconds``,
+    ticking every second, with the subscriber deciding which sources are due."""
+    push.source.min_poll_interval = 1.0
+    sent: list[FetchRequest] = []
+
+    async def send(request: FetchRequest) -> None:
+        sent.append(request)
+
+    stop = asyncio.Event()
+    polling = asyncio.create_task(poll_sources([push.source], send, once=False, stop=stop,
+                                               due=push.subscriber.poll_due))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await polling
+    return len(sent)
+
+
 async def test_a_pushed_feed_is_polled_only_at_the_safety_net_rate():
-    async with pushing(safety_poll_interval=0.5) as push:
-        assert push.subscriber.poll_due(push.source)  # not pushed yet: every tick
+    async with pushing(safety_poll_interval=1.5) as push:
         await push.active()
-        sent: list[FetchRequest] = []
-
-        async def send(request: FetchRequest) -> None:
-            sent.append(request)
-
-        stop = asyncio.Event()
-        polling = asyncio.create_task(poll_sources([push.source], send, once=False, stop=stop))
-        await asyncio.sleep(1.25)  # the poll tick is 1 s; the safety net 0.5 s
-        stop.set()
-        await polling
-        # without push: a request on each of 2 ticks; pushed: the safety-net poll first, then
-        # one more once the safety interval passed
-        assert 1 <= len(sent) <= 2
+        # ticks at 0, 1, 2 and 3 s: the safety net lets through the first and the one 2 s on
+        assert await polled(push, 3.5) == 2
 
 
 async def test_when_the_hub_goes_away_the_lease_lapses_and_polling_takes_over():
     expired = count("expired", *SUB)
-    async with pushing(max_lease=1, renew_fraction=0.6, safety_poll_interval=3600) as push:
+    async with pushing(max_lease=4, renew_fraction=0.9, safety_poll_interval=3600) as push:
         await push.active()
-        assert push.subscriber.poll_due(push.source)   # the first safety-net poll
-        assert not push.subscriber.poll_due(push.source)  # pushed: held back
+        assert await polled(push, 1.5) == 1  # pushed: ticks at 0 and 1 s, the safety net once
         await push.hub.go_away()
         await until(lambda: push.sub is not None and push.sub.state == "expired", timeout=5,
                     what="lease to lapse")
         assert not push.subscriber.pushed("site")
-        assert push.subscriber.poll_due(push.source)
-        assert push.subscriber.poll_due(push.source)  # every tick again: the adaptive rate
+        # every tick again: the fetch stage's adaptive interval decides, as for any feed
+        assert await polled(push, 2.5) == 3
     assert count("expired", *SUB) == expired + 1
 
 
