@@ -241,7 +241,6 @@ class Subscriber:
     def __init__(
         self, settings: WebSubSettings, fetch: FetchSettings, sources: Iterable[Source],
         publish: Publish, *, clock: Callable[[], float] = time.monotonic,
-        fetcher: Fetcher | None = None,
     ) -> None:
         self.settings = settings
         self.fetch_settings = fetch
@@ -254,8 +253,7 @@ class Subscriber:
         self._checked: dict[str, float] = {}
         self._safety_polled: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._fetcher = fetcher
-        self._own_fetcher = fetcher is None
+        self._fetcher: Fetcher | None = None
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -263,8 +261,9 @@ class Subscriber:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the clients and start the callback server on websub.bind:port."""
-        if self._fetcher is None:
-            self._fetcher = Fetcher(self.fetch_settings)
+        # the feed reads that find hubs keep the same politeness as any fetch
+        self._fetcher = Fetcher(self.fetch_settings)
+        self._fetcher.politeness.apply_sources(self.sources.values())
         await self._fetcher.__aenter__()
         # Hub URLs come from strangers' feeds: the same address guard as every fetch.
         resolver = GuardedResolver(aiohttp.ThreadedResolver(),
@@ -307,7 +306,7 @@ class Subscriber:
             await self._runner.cleanup()
         if self._session is not None:
             await self._session.close()
-        if self._fetcher is not None and self._own_fetcher:
+        if self._fetcher is not None:
             await self._fetcher.close()
 
     async def run(self, stop: asyncio.Event, *, tick: float = 1.0) -> None:
@@ -361,7 +360,12 @@ class Subscriber:
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("WebSub: a subscription task failed", exc_info=error)
 
     def _event(self, sub: Subscription, event: str, reason: str = "", *,
                state: str | None = None) -> None:
