@@ -211,7 +211,7 @@ async def run_poller(settings: Settings, sources: list[Source], *, once: bool,
         pending = [await producer.send(settings.topic_name("fetch"), r.to_json(),
                                        key=r.host.encode()) for r in outcome.requests]
         pending += [await producer.send(settings.topic_name("deadletter"), d.to_json(),
-                                        key=(d.key or "").encode())
+                                        key=(d.key or d.url or "").encode())
                     for d in outcome.dead_letters]
         await asyncio.gather(*pending)
         sent += len(outcome.requests)
