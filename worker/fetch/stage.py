@@ -285,7 +285,7 @@ async def _listing(
         _save_listing(seen, key, state, source, now, changed=False)
         return
     recent = list(state.get("recent") or [])
-    fresh = _announce(req, found, now, source, set(recent), outcome)
+    fresh = [mark for mark, _ in _announce(req, found, now, source, set(recent), outcome)]
     state["recent"] = (fresh + recent)[:MAX_RECENT]
     _save_listing(seen, key, state, source, now, changed=bool(fresh))
 
@@ -293,10 +293,10 @@ async def _listing(
 def _announce(
     req: FetchRequest, found: list[Found], now: datetime, source: Source | None,
     known: set[str], outcome: FetchOutcome,
-) -> list[str]:
+) -> list[tuple[str, str | None]]:
     """Requests for what a listing names, minus what the source refuses and the articles
-    in ``known`` (fingerprints); returns the fingerprints of the articles announced."""
-    fresh: list[str] = []
+    in ``known`` (fingerprints); returns (fingerprint, date stamp) of the articles announced."""
+    fresh: list[tuple[str, str | None]] = []
     max_age = source.max_age if source else DEFAULT_MAX_AGE
     for kind, url, stamp, hints in found:
         if kind == "invalid":
@@ -313,7 +313,7 @@ def _announce(
             if mark in known:
                 continue
             known.add(mark)
-            fresh.append(mark)
+            fresh.append((mark, stamp))
         # Feeds and child sitemaps are announced on every poll: their own conditional GET
         # and poll interval decide whether they are fetched.
         outcome.requests.append(FetchRequest(
