@@ -267,6 +267,14 @@ async def test_two_subscriptions_get_their_own_callback_and_secret():
         assert a["hub.secret"] != b["hub.secret"]
 
 
+async def test_behind_a_proxy_hubs_are_given_the_public_callback_url():
+    async with pushing(public_url="https://kabar.example/push/") as push:
+        await until(lambda: bool(push.hub.requests), what="a subscription request")
+        callback = push.hub.requests[0]["hub.callback"]
+        assert callback.startswith("https://kabar.example/push/websub/")
+        assert push.subscriber.base_url == "https://kabar.example/push"
+
+
 async def test_the_challenge_is_echoed_only_for_a_pending_request_on_the_same_topic():
     async with pushing() as push:
         await push.active()
