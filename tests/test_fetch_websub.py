@@ -585,11 +585,13 @@ async def test_pushed_story_reaches_the_articles_topic_through_kabar_fetch_and_w
                         what="kabar fetch to subscribe")
             await consumer.start()
             arrived: dict[str, float] = {}
+            articles: list[str] = []
 
             async def consume() -> None:
                 async for message in consumer:
-                    url = orjson.loads(message.value)["url"]
-                    arrived.setdefault(url.rsplit("/", 1)[-1], time.monotonic())
+                    slug = orjson.loads(message.value)["url"].rsplit("/", 1)[-1]
+                    articles.append(slug)
+                    arrived.setdefault(slug, time.monotonic())
 
             reader = asyncio.create_task(consume())
             latencies = []
@@ -602,6 +604,13 @@ async def test_pushed_story_reaches_the_articles_topic_through_kabar_fetch_and_w
                 if i:
                     latencies.append(arrived[story.slug] - published)
                 await asyncio.sleep(1.0)  # stories a second apart: the host's polite delay
+            # the whole feed pushed again (a new body, so no replay): the fetch agent's
+            # seen-table skips every story already fetched, as it would for a poll
+            late = site.add(f"late-story-{uuid.uuid4().hex[:6]}", "Late story")
+            assert await hub.publish(site.feed_url, site.feed()) == [202]
+            await until(lambda: late.slug in arrived, timeout=60, what="the late story")
+            await asyncio.sleep(2.0)
+            assert sorted(articles) == sorted(s.slug for s in site.stories)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
