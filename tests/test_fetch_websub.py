@@ -294,6 +294,9 @@ async def test_the_challenge_is_echoed_only_for_a_pending_request_on_the_same_to
                                        "hub.topic": topic + "?x"}))[0] == 404
         unknown = push.subscriber.base_url + "/websub/not-a-subscription"
         assert (await ask(unknown, **{"hub.mode": "subscribe", "hub.topic": topic}))[0] == 404
+        for lease in ("0", "-5", "inf", "nan", "soon"):
+            assert (await ask(callback, **{"hub.mode": "subscribe", "hub.topic": topic,
+                                           "hub.lease_seconds": lease}))[0] == 404, lease
         # a renewal's verification of the live subscription: echoed
         assert await ask(callback, **{"hub.mode": "subscribe", "hub.topic": topic}) == \
             (200, "c123")

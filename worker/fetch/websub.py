@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import io
 import logging
+import math
 import re
 import secrets
 import time
@@ -328,7 +329,9 @@ class Subscriber:
                     now - sub.requested_at > VERIFY_TIMEOUT_S:
                 self._event(sub, "failed", "the hub never verified the request", state="failed")
             if sub is not None and sub.state == "active" and now >= sub.renew_at:
-                sub.renew_at = now + sub.lease  # once per lease; the verification moves it
+                # the hub's verification sets the next renewal; until it comes, try again
+                # half way to the end of the lease
+                sub.renew_at = now + max((sub.expires_at - now) / 2, min(60.0, sub.lease / 10))
                 self._spawn(self._recheck(source, renew=True))
             elif now - self._checked.get(name, -float("inf")) >= self.settings.recheck_interval:
                 self._checked[name] = now
@@ -467,7 +470,7 @@ class Subscriber:
                 lease = float(query.get("hub.lease_seconds", ""))
             except ValueError:
                 return web.Response(status=404, text="no usable hub.lease_seconds")
-            if lease <= 0:
+            if not (math.isfinite(lease) and lease > 0):
                 return web.Response(status=404, text="no usable hub.lease_seconds")
             now = self.clock()
             renewal = sub.state == "active"
