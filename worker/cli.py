@@ -221,6 +221,11 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
 
     The workers fetch the feeds and pages themselves (politely, per host); this command only
     decides when each source is due. Run one per fleet.
+
+    With websub.enabled (KABAR_WEBSUB_ENABLED=1) it also subscribes to the WebSub hubs the
+    feeds name, serves the hubs' callbacks on websub.bind:websub.port (announced as
+    websub.public_url), and sends what each verified notification announces; pushed feeds
+    are then polled only at websub.safety_poll_interval. See `kabar config` for the rest.
     """
     from worker.broker import wait_for_kafka
     from worker.kafka_io import bootstrap_servers
@@ -230,6 +235,11 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
     if not settings.broker.url:
         fail("no broker: pass --broker URL or set KABAR_BROKER")
     sources = _load_sources(settings.sources.file)
+    if settings.websub.enabled:
+        from worker.fetch.websub import settings_problems
+
+        if problems := settings_problems(settings.websub):
+            fail("; ".join(problems))
 
     async def go() -> int:
         await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)

@@ -51,6 +51,16 @@ _READY = Gauge("kabar_worker_ready",
 SOURCE_HEALTH = Gauge("kabar_source_health", "Source health state (1 = current)",
                       ["source", "state"])
 
+#: WebSub push (worker/fetch/websub.py): each notification's fate, each subscription event
+WEBSUB_NOTIFICATIONS = PromCounter(
+    "kabar_websub_notifications_total",
+    "WebSub notifications by outcome (accepted, bad_signature, unsigned, replayed, ...)",
+    ["outcome"])
+WEBSUB_SUBSCRIPTIONS = PromCounter(
+    "kabar_websub_subscription_events_total",
+    "WebSub subscription events (requested, verified, denied, failed, expired, ...)",
+    ["event"])
+
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",
            "duplicates", "corrections", "dead_letters", "errors")
