@@ -74,6 +74,18 @@ def stream() -> tuple[list[Article], dict[str, str], set[str]]:
     return items, expected, {earliest.id, unrelated.id}
 
 
+async def publish(broker: str, topic: str, items: list[Article]) -> None:
+    """Articles onto ``topic`` keyed by id, as the clean agent sends them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker))
+    await producer.start()
+    try:
+        for item in items:
+            await producer.send(topic, key=item.id.encode(), value=item.to_json())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def run_fleet(broker: str, workers: int, tmp_path: Path
                     ) -> tuple[dict[str, str], set[str]]:
     """Copy → original (corrections applied) and the originals still standing."""
@@ -88,15 +100,7 @@ async def run_fleet(broker: str, workers: int, tmp_path: Path
         for n in range(workers):
             fleet.start(f"{prefix}w{n}")
             await fleet.wait_stable(n + 1)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker))
-        await producer.start()
-        try:
-            for item in items:
-                await producer.send(f"{prefix}dedupe-id", key=item.id.encode(),
-                                    value=item.to_json())
-            await producer.flush()
-        finally:
-            await producer.stop()
+        await publish(broker, f"{prefix}dedupe-id", items)
         deadline = time.monotonic() + DEADLINE
         while True:
             events = [DuplicateEvent.from_dict(e)
@@ -157,17 +161,6 @@ async def test_global_tables_hold_every_entry_on_every_worker(broker_url: str,
     stories = [article(f"https://s{n}.test/story", paragraphs(100 + n),
                        "2024-05-01T10:00:00+00:00") for n in range(40)]
 
-    async def publish(items: list[Article]) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url))
-        await producer.start()
-        try:
-            for item in items:
-                await producer.send(f"{prefix}dedupe-id", key=item.id.encode(),
-                                    value=item.to_json())
-            await producer.flush()
-        finally:
-            await producer.stop()
-
     async def articles_out(n: int) -> None:
         deadline = time.monotonic() + DEADLINE
         while len(await read_all(broker_url, f"{prefix}articles", idle_timeout=1.0)) < n:
@@ -178,11 +171,11 @@ async def test_global_tables_hold_every_entry_on_every_worker(broker_url: str,
     try:
         fleet.start("a", KABAR_WEB_METRICS_PORT=str(ports["a"]))
         await fleet.wait_stable(1)
-        await publish(stories[:20])
+        await publish(broker_url, f"{prefix}dedupe-id", stories[:20])
         await articles_out(20)
         fleet.start("b", KABAR_WEB_METRICS_PORT=str(ports["b"]))  # joins late: recovers them
         await fleet.wait_stable(2)
-        await publish(stories[20:])
+        await publish(broker_url, f"{prefix}dedupe-id", stories[20:])
         await articles_out(40)
         deadline = time.monotonic() + 60  # the gauges refresh on a timer
         while True:
