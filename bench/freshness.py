@@ -43,12 +43,13 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
+import orjson
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.chaos import ChaosNewsroom, read_records_to_end, story_html  # noqa: E402
+from tests.chaos import ChaosNewsroom, read_records, story_html  # noqa: E402
 from tests.fleet import Fleet  # noqa: E402
 from worker.clock import Clock  # noqa: E402
 
@@ -398,7 +399,8 @@ async def run_pass(args: argparse.Namespace, broker_url: str, broker_kind: str, 
             await poller.wait()
             poller = None
             await asyncio.sleep(5)  # the last articles on their way
-            articles = await read_records_to_end(broker_url, f"{prefix}articles")
+            articles = [(stamp, orjson.loads(value)) for _, value, stamp
+                        in await read_records(broker_url, f"{prefix}articles")]
         finally:
             if poller is not None:
                 poller.terminate()
