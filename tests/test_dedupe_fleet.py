@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaProducer
 from tests.fleet import Fleet
 from worker.dedupe.fingerprints import fingerprints
 from worker.dedupe.index import resolve_originals
-from worker.fetch.urls import article_id
 from worker.kafka_io import bootstrap_servers, read_all
 from worker.models import Article, DuplicateEvent
+from worker.urls import article_id
 
 pytestmark = pytest.mark.broker
 

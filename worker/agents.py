@@ -34,11 +34,12 @@ from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
 from worker.fetch.stage import expire_seen, handle_fetch_request
-from worker.fetch.urls import canonical_url, host_of
+from worker.fetch.urls import host_of
 from worker.metrics import PipelineStats
 from worker.models import Article, DeadLetter, FetchRequest, RawPage
 from worker.routing import Rule, route
 from worker.settings import Settings
+from worker.urls import canonical_url
 
 log = logging.getLogger("kabar.agents")
 

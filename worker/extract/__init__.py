@@ -62,8 +62,8 @@ from worker.extract.metadata import (
 )
 from worker.extract.profiles import SiteProfile, profile_for
 from worker.extract.structured import Structured, text_of
-from worker.fetch.urls import article_id, canonical_url
 from worker.models import Article
+from worker.urls import article_id, canonical_url
 
 __all__ = ["ExtractionError", "extract_article"]
 
