@@ -392,3 +392,21 @@ def test_page_state_without_paragraphs_leaves_the_page_without_a_body():
     with pytest.raises(ExtractionError) as caught:
         extract_article(page, "https://example.org/news/river-walk")
     assert caught.value.reason == "no_article_body"
+
+
+def test_a_sign_up_form_notice_does_not_outscore_a_short_story():
+    notice = ("By filling in this form you will be added to our mailing list, and you can "
+              "unsubscribe at any time with the link at the end of every e-mail we send. "
+              "We never pass your data on to anyone; write to us with any questions.")
+    body = (f"<div class='teaser'><p>{_SENTENCES[0]}</p></div>"
+            f"<div class='side'><form><div><p>{notice}</p></div>"
+            "<input name='email'></form></div>")
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert article.body == _SENTENCES[0]
+
+
+def test_a_form_wrapping_the_whole_page_is_no_reason_to_doubt_the_story():
+    body = ("<form id='aspnetForm'><h1>River walk</h1><div>" + _paragraphs(_SENTENCES)
+            + "</div></form>")
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body

@@ -260,7 +260,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             continue  # can neither win nor count as the winner's peer
         text_len = _tlen(node.text(deep=True))
         final = score * (1 - _link_density(node, text_len))
-        if node.tag != "body" and (_hints(_attr_text(node))[1] or _in_strong_negative(node)):
+        if node.tag != "body" and (_hints(_attr_text(node))[1] or _in_strong_negative(node)
+                                   or _in_form(node)):
             final *= 0.3
         if node.tag in ("ul", "ol"):
             final *= 0.5  # teaser lists; a story told in one list is rare
@@ -310,6 +311,18 @@ def _is_lead_block(node: LexborNode) -> bool:
     text = _norm(node.text(deep=True))
     return 40 <= len(text) <= 1000 and text.count(" ") >= 6 and _link_density(
         node, len(text)) < 0.2
+
+
+def _in_form(node: LexborNode) -> bool:
+    """The block is, or is inside, a form that is not the page's wrapper (ASP.NET wraps the
+    whole page in one): a comment, sign-up or search form, whose notices can out-text a
+    short story once its fields are gone."""
+    current: LexborNode | None = node
+    while current is not None and current.tag not in ("body", "html", "-undef", None):
+        if current.tag == "form":
+            return current.css_first("h1") is None
+        current = current.parent
+    return False
 
 
 def _in_strong_negative(node: LexborNode) -> bool:
