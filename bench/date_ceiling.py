@@ -55,10 +55,12 @@ def stated_days(html: bytes) -> set[str]:
             if (found := parse_iso(m.group(0))) is not None:
                 days.add(_day(found))
         text = " ".join(chunk.split())
-        for pattern in (*_TEXT_PATTERNS, *_TIME_FIRST):
+        # (time-first patterns name their date groups with an "x" prefix)
+        for pattern, prefix in [*((p, "") for p in _TEXT_PATTERNS),
+                                *((p, "x") for p in _TIME_FIRST)]:
             for m in pattern.finditer(text):
                 for day_first in (True, False):
-                    if (found := _from_match(m, dmy=day_first)) is not None:
+                    if (found := _from_match(m, prefix, dmy=day_first)) is not None:
                         days.add(_day(found))
     return days
 
