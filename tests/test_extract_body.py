@@ -410,3 +410,15 @@ def test_a_form_wrapping_the_whole_page_is_no_reason_to_doubt_the_story():
             + "</div></form>")
     article = extract_article(_page(body), "https://example.org/news/river-walk")
     assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body
+
+
+@pytest.mark.parametrize(("ruby", "shown"), [
+    ("<ruby>Kyoto<rt>KYOH-toh</rt></ruby>", "Kyoto"),
+    ("<ruby>Kyoto<rp>(</rp><rt>KYOH-toh</rt><rp>)</rp></ruby>", "Kyoto(KYOH-toh)"),
+])
+def test_ruby_readings_are_kept_only_as_parenthesised_glosses(ruby, shown):
+    story = [f"{s} {s}".replace("river walk", f"river walk in {ruby}") for s in _SENTENCES]
+    article = extract_article(_page("<article>" + "".join(f"<p>{s}</p>" for s in story)
+                                    + "</article>"), "https://example.org/news/river-walk")
+    assert f"river walk in {shown} by" in article.body
+    assert ("KYOH" in article.body) == ("(" in shown)

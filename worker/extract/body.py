@@ -731,7 +731,7 @@ _DROP_IDS = _tag_ids(DROP_TAGS)
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID = _tag_id("br"), _tag_id("table"), _tag_id("a")
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
-_FIGURE_ID, _BODY_ID = _tag_id("figure"), _tag_id("body")
+_FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 
 
@@ -739,7 +739,8 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
     """(elements dropped with their content, <noscript> and furniture in the body),
     in page order, from one walk: a query listing 25 tags tests every element against each
     of them, about twice the instructions. Figures are images, embeds and pull quotes,
-    except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table')."""
+    except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
+    Ruby readings without parentheses are dropped too."""
     dropped: list[LexborNode] = []
     wrappers: list[LexborNode] = []
     in_body = False
@@ -747,6 +748,12 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
         tag_id = node.tag_id
         if tag_id in _DROP_IDS:
             if tag_id != _FIGURE_ID or node.css_first("table") is None:
+                dropped.append(node)
+        elif tag_id == _RT_ID:
+            # A ruby reading: printed above the text it glosses, so inlined it garbles the
+            # sentence ('子こども'); with <rp> parentheses it reads as a gloss and stays.
+            ruby = node.parent
+            if ruby is None or ruby.css_first("rp") is None:
                 dropped.append(node)
         elif tag_id in _WRAPPER_IDS:
             if in_body:
