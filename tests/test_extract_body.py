@@ -422,3 +422,14 @@ def test_ruby_readings_are_kept_only_as_parenthesised_glosses(ruby, shown):
                                     + "</article>"), "https://example.org/news/river-walk")
     assert f"river walk in {shown} by" in article.body
     assert ("KYOH" in article.body) == ("(" in shown)
+
+
+def test_an_endless_scroll_page_gives_the_story_under_the_pages_own_headline():
+    """The next story printed below, longer and under its own <h1>, does not win."""
+    other = [s.replace("river walk", "harbour ferry").replace("council", "port board")
+             for s in _SENTENCES]
+    first = "<article><h1>River walk</h1>" + _paragraphs(_SENTENCES[:3]) + "</article>"
+    second = ("<article class='next'><h1>Harbour ferry</h1>" + _paragraphs(other)
+              + _paragraphs(other[::-1]) + "</article>")
+    article = extract_article(_page(first + second), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and "harbour ferry" not in article.body

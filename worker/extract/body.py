@@ -270,6 +270,9 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             best, best_score = node, final
     if best is None:
         return []
+    h1s = root.css("h1")
+    if len(h1s) >= 2:
+        best, best_score = _under_the_headline(best, best_score, weighted, h1s)
     best = _common_ancestor_of_peers(best, best_score, finals)
     best = _climb(best, mass)
     parent = best.parent
@@ -290,6 +293,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         if entry is not None and id(entry) in unweighted:
             entry[1] *= _class_weight(entry[0])
             unweighted.discard(id(entry))
+        if sibling.tag == "article" and sibling.css_first("h1") is not None:
+            continue  # another story, under its own headline
         if entry is not None and entry[1] >= threshold and not _hints(_attr_text(sibling))[1]:
             text_len = _tlen(sibling.text(deep=True))
             if _link_density(sibling, text_len) < 0.25:
@@ -299,6 +304,38 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 group.append(sibling)
     return group
+
+
+def _story_headline(node: LexborNode) -> LexborNode | None:
+    """The <h1> over a block when an <article> holds both: the first one in the nearest
+    ancestor (or the block itself) holding an <h1>, if that ancestor is an <article>."""
+    current: LexborNode | None = node
+    for _ in range(16):
+        if current is None or current.tag in ("html", "-undef", None):
+            return None
+        found = current.css_first("h1")
+        if found is not None:
+            return found if current.tag == "article" else None
+        current = current.parent
+    return None
+
+
+def _under_the_headline(best: LexborNode, best_score: float, ranked: list[list],
+                        h1s: list[LexborNode]) -> tuple[LexborNode, float]:
+    """Endless-scroll pages print the next stories, each under its own <h1>, below the
+    first: a winner under another story's headline than the page's gives way to the best
+    candidate under the page's own."""
+    page = next((h for h in h1s if _is_headline(h)), None)
+    own = _story_headline(best)
+    if page is None or own is None or own.mem_id == page.mem_id:
+        return best, best_score
+    for node, score in ranked:
+        if node.tag in ("body", "html"):
+            continue
+        found = _story_headline(node)
+        if found is not None and found.mem_id == page.mem_id and not _inside(own, node):
+            return node, score
+    return best, best_score
 
 
 def _is_lead_block(node: LexborNode) -> bool:
