@@ -271,10 +271,15 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     if best is None:
         return []
     h1s = root.css("h1")
-    if len(h1s) >= 2:
-        best, best_score = _under_the_headline(best, best_score, weighted, h1s)
-    best = _common_ancestor_of_peers(best, best_score, finals)
-    best = _climb(best, mass)
+    under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 else None
+    if under is not None:
+        # Its peers and wider wrappers hold the other stories too: the story's own
+        # <article> bounds it.
+        best, best_score = under
+        best = _climb(best, mass, story_bound=True)
+    else:
+        best = _common_ancestor_of_peers(best, best_score, finals)
+        best = _climb(best, mass)
     parent = best.parent
     if parent is None or best.tag == "body":
         return [best]
@@ -320,22 +325,22 @@ def _story_headline(node: LexborNode) -> LexborNode | None:
     return None
 
 
-def _under_the_headline(best: LexborNode, best_score: float, ranked: list[list],
-                        h1s: list[LexborNode]) -> tuple[LexborNode, float]:
+def _under_the_headline(best: LexborNode, ranked: list[list], h1s: list[LexborNode]
+                        ) -> tuple[LexborNode, float] | None:
     """Endless-scroll pages print the next stories, each under its own <h1>, below the
     first: a winner under another story's headline than the page's gives way to the best
-    candidate under the page's own."""
+    candidate under the page's own (None when the winner is under it, or nothing is)."""
     page = next((h for h in h1s if _is_headline(h)), None)
     own = _story_headline(best)
     if page is None or own is None or own.mem_id == page.mem_id:
-        return best, best_score
+        return None
     for node, score in ranked:
         if node.tag in ("body", "html"):
             continue
         found = _story_headline(node)
         if found is not None and found.mem_id == page.mem_id and not _inside(own, node):
             return node, score
-    return best, best_score
+    return None
 
 
 def _is_lead_block(node: LexborNode) -> bool:
@@ -374,10 +379,11 @@ def _in_strong_negative(node: LexborNode) -> bool:
     return False
 
 
-def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
+def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
-    nothing are passed through without being taken."""
+    nothing are passed through without being taken. With ``story_bound``, any <article>
+    ends the climb (the page holds other stories beside this one)."""
     own = mass.get(best.mem_id, 0)
     if own == 0:
         return best
@@ -385,7 +391,8 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
     page_mass = max(mass.values())
     node, probe = best, best
     for _ in range(12):  # page builders nest a dozen wrappers between story blocks
-        if probe.tag == "article" and mass.get(probe.mem_id, 0) >= 0.5 * page_mass:
+        if probe.tag == "article" and (story_bound
+                                       or mass.get(probe.mem_id, 0) >= 0.5 * page_mass):
             # The page marked the story's bounds; beyond are teasers and promos. (An
             # <article> with a small share of the page's story text is a card or a quote.)
             break
