@@ -433,3 +433,13 @@ def test_an_endless_scroll_page_gives_the_story_under_the_pages_own_headline():
               + _paragraphs(other[::-1]) + "</article>")
     article = extract_article(_page(first + second), "https://example.org/news/river-walk")
     assert _SENTENCES[0] in article.body and "harbour ferry" not in article.body
+
+
+def test_a_lead_photo_block_gives_no_standfirst_its_caption_is_not_story():
+    header = ("<div class='entry-header'><h1>River walk to grow</h1><div class='lead-media'>"
+              "<img src='/walk.jpg' alt=''><div>Walkers on the old river path near the bridge."
+              "</div></div></div>")
+    story = "<div class='text'>" + _paragraphs(_SENTENCES) + "</div>"
+    article = extract_article(_page("<div>" + header + story + "</div>"),
+                              "https://example.org/news/river-walk")
+    assert article.body.startswith(_SENTENCES[0]) and "Walkers" not in article.body

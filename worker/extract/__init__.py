@@ -267,7 +267,9 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
         if node.tag in ("body", "html", "main", "article"):
             continue
         text = " ".join(node.text(deep=True).split())
-        if 40 <= len(text) <= 600 and text.count(" ") >= 6 and not node.css_first("a"):
+        # (A lead block holding a picture is the lead photo: its text is the caption.)
+        if 40 <= len(text) <= 600 and text.count(" ") >= 6 and not node.css_first(
+                "a, img, picture, figure, video"):
             return text
     return None
 
