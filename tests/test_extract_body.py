@@ -443,3 +443,17 @@ def test_a_lead_photo_block_gives_no_standfirst_its_caption_is_not_story():
     article = extract_article(_page("<div>" + header + story + "</div>"),
                               "https://example.org/news/river-walk")
     assert article.body.startswith(_SENTENCES[0]) and "Walkers" not in article.body
+
+
+def test_a_picture_caption_outside_figcaption_is_not_story():
+    picture = ("<div class='contentimage'><img src='/walk.jpg' alt=''><span class='caption "
+               "small'>Walkers on the old river path near the bridge, where the new section "
+               "will begin in spring.</span></div>")
+    article = _story_with(picture)
+    assert _SENTENCES[3] in article.body and "Walkers" not in article.body
+
+
+def test_a_type_style_named_caption_is_no_caption():
+    styled = ("<p class='caption-s3-fx'>Walkers on the old river path near the bridge said "
+              "they had waited years for the new section to open, and welcomed the plan.</p>")
+    assert "Walkers on the old river path" in _story_with(styled).body

@@ -753,7 +753,10 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
     return out
 
 
-_OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
+#: Picture captions and credits printed outside <figcaption> ('span.caption'); whole class
+#: words only, as 'caption-s3' names a type style.
+_CAPTION_SELECTOR = '[class~="caption"], [class~="credit"], [class~="credits"]'
+_OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR + ", " + _CAPTION_SELECTOR
 
 
 _PROBE = LexborHTMLParser("<p><!--c-->t</p>")
