@@ -774,7 +774,7 @@ def _tag_ids(names: Iterable[str]) -> frozenset[int]:
 #: Text and comment nodes have numbers of their own.
 _NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
 _TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
-_DROP_IDS = _tag_ids(DROP_TAGS)
+_DROP_IDS = _tag_ids([*DROP_TAGS, "rt"])
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID = _tag_id("br"), _tag_id("table"), _tag_id("a")
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
@@ -794,13 +794,15 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
     for node in root.traverse():
         tag_id = node.tag_id
         if tag_id in _DROP_IDS:
-            if tag_id != _FIGURE_ID or node.css_first("table") is None:
-                dropped.append(node)
-        elif tag_id == _RT_ID:
-            # A ruby reading: printed above the text it glosses, so inlined it garbles the
-            # sentence ('子こども'); with <rp> parentheses it reads as a gloss and stays.
-            ruby = node.parent
-            if ruby is None or ruby.css_first("rp") is None:
+            if tag_id == _FIGURE_ID:
+                kept = node.css_first("table") is not None
+            elif tag_id == _RT_ID:
+                # A ruby reading: printed above the text it glosses, so inlined it garbles
+                # the sentence ('子こども'); with <rp> parentheses it reads as a gloss.
+                kept = node.parent is not None and node.parent.css_first("rp") is not None
+            else:
+                kept = False
+            if not kept:
                 dropped.append(node)
         elif tag_id in _WRAPPER_IDS:
             if in_body:
