@@ -175,11 +175,13 @@ async def run_pipeline(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await pipeline.close()
         try:
             await asyncio.wait_for(worker.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             log.warning("the worker did not stop within %.0fs; leaving it", STOP_TIMEOUT_S)
+        # only now: a fetch still running when the fetcher closed would end as a dead
+        # letter for a page another worker then fetches (two outcomes for one URL)
+        await pipeline.close()
         if server is not None:
             server.shutdown()
             server.server_close()
