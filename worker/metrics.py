@@ -3,12 +3,15 @@ when a ``--once`` run has drained (everything this process sent has been process
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter as PromCounter
-from prometheus_client import start_http_server
+from prometheus_client import Gauge, start_http_server
+
+from worker.health.rules import STATES as HEALTH_STATES
 
 _EVENTS = PromCounter("kabar_events_total", "Pipeline events by kind", ["kind"])
 _DEAD = PromCounter("kabar_dead_letters_total", "Dead letters by stage and reason",
@@ -59,3 +62,23 @@ def serve_metrics(bind: str, port: int) -> int:
     the port (useful with port 0 in tests)."""
     server, _ = start_http_server(port, addr=bind)
     return server.server_port
+
+
+# -- source health ------------------------------------------------------------------------
+# Source names come from the sources file: user-configured and bounded, fine as labels.
+_SOURCE_HEALTH = Gauge("kabar_source_health",
+                       "1 for a source's current health state, 0 for the others "
+                       "(exported by the worker that owns the source's host)",
+                       ["source", "state"])
+
+
+def set_source_health(source: str, state: str) -> None:
+    for name in HEALTH_STATES:
+        _SOURCE_HEALTH.labels(source, name).set(1 if name == state else 0)
+
+
+def forget_source_health(source: str) -> None:
+    """Stop exporting a source whose health another worker now keeps."""
+    for name in HEALTH_STATES:
+        with contextlib.suppress(KeyError):
+            _SOURCE_HEALTH.remove(source, name)

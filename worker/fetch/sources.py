@@ -14,6 +14,7 @@ A file holds one ``[[source]]`` table per source; only ``name`` and ``url`` are 
     max_age = "2d"             # items older than this (by feed/sitemap date) are not fetched
     per_host_delay = 2.0       # politeness overrides for this source's host
     per_host_concurrency = 1
+    health = { failing_errors = 5, quiet_min = "6h" }   # source health rules (settings [health])
 
 ``load_sources`` raises ``SourcesError`` listing every problem with its line number, so a
 broken file is fixed in one pass; ``check_sources`` returns the same problems as a list
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from worker.health.rules import check_overrides
 
 KINDS = ("feed", "sitemap", "page")
 DEFAULT_POLL_INTERVAL = 300.0
@@ -70,6 +73,8 @@ class Source:
     per_host_delay: float | None = None
     per_host_concurrency: int | None = None
     enabled: bool = True
+    #: source health rules that differ from the settings' [health] defaults
+    health: dict[str, Any] = field(default_factory=dict)
     _include_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
     _exclude_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
 
@@ -232,6 +237,9 @@ def _validate(
             problems.append(f"{at('enabled')}: {label}: enabled must be true or false")
         else:
             options["enabled"] = raw["enabled"]
+    if "health" in raw:
+        options["health"], health_problems = check_overrides(raw["health"], parse_duration)
+        problems.extend(f"{at('health')}: {label}: {problem}" for problem in health_problems)
     lo = options.get("min_poll_interval")
     hi = options.get("max_poll_interval")
     if lo is not None and hi is not None and lo > hi:
