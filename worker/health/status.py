@@ -40,8 +40,12 @@ async def read_source_health(broker_url: str, topic: str, *, now: float | None =
 
 def health_table(records: list[SourceHealth]) -> Table:
     """The records as a table for people, in the order given."""
-    table = Table("source", "state", "reason", "new/day", "errors", "dead letters", "drift",
-                  title="source health", title_justify="left")
+    table = Table(title="source health", title_justify="left")
+    table.add_column("source", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("reason", ratio=1)
+    for name in ("new/day", "errors", "dead letters", "drift"):
+        table.add_column(name, justify="right")
     for record in records:
         drift = "—" if record.drift_share is None else f"{record.drift_share:.0%}" + (
             "" if record.drift_baseline is None else f" (base {record.drift_baseline:.0%})")

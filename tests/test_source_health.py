@@ -1,0 +1,87 @@
+"""Source health on a real broker: the worker, polling the local newsroom with its live sites
+(one goes quiet, one turns into a bot wall, one changes its layout), publishes a health record
+per source, and `kabar sources status` reads them back from another process's point of view."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from prometheus_client import REGISTRY
+
+from tests.test_schemas import schema_for
+from worker.cli import EXIT_BROKER, EXIT_FAILED, main
+from worker.demo import LIVE_SECONDS
+from worker.fetch.sources import load_sources
+from worker.kafka_io import read_all
+from worker.newsroom import LIVE_SITES, Newsroom
+from worker.runner import run_pipeline
+from worker.settings import Settings
+
+
+def test_status_says_so_when_the_broker_does_not_answer() -> None:
+    result = CliRunner().invoke(main, ["sources", "status", "--broker", "kafka://127.0.0.1:1",
+                                       "--timeout", "0.5"], env={})
+    assert result.exit_code == EXIT_BROKER
+    assert "no Kafka broker answered at 127.0.0.1:1" in result.stderr
+
+
+@pytest.mark.broker
+def test_a_newsroom_run_shows_every_health_state(pipeline_settings: Settings,
+                                                 tmp_path: Path) -> None:
+    settings = pipeline_settings
+    env = {"KABAR_TOPIC_PREFIX": settings.topic.prefix, "KABAR_BROKER": settings.broker.url}
+    nothing_yet = CliRunner().invoke(main, ["sources", "status"], env=env)
+    assert nothing_yet.exit_code == EXIT_FAILED
+    assert f"no source health on {settings.topic.prefix}source-health" in nothing_yet.stderr
+
+    async def run() -> list[dict]:
+        async with Newsroom(live_sites=LIVE_SITES) as newsroom:
+            sources_file = tmp_path / "sources.toml"
+            sources_file.write_text(newsroom.sources_toml())
+            await run_pipeline(settings, sources=load_sources(sources_file), once=True,
+                               progress=False, timeout=150, poll_for=LIVE_SECONDS)
+        return await read_all(settings.broker.url, settings.topic_name("source-health"))
+
+    published = asyncio.run(run())
+    for record in published:
+        jsonschema.validate(record, schema_for("source-health"))
+    assert {r["source"] for r in published} == {
+        "sindonews", "wartanusantara", "coastalledger", "lakeside-gazette",
+        "northern-courier", "valley-times"}
+    # the worker that keeps a source's health exports its state as a gauge
+    assert REGISTRY.get_sample_value(
+        "kabar_source_health", {"source": "northern-courier", "state": "failing"}) == 1
+    assert REGISTRY.get_sample_value(
+        "kabar_source_health", {"source": "northern-courier", "state": "healthy"}) == 0
+
+    result = CliRunner().invoke(main, ["sources", "status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    state = {line["source"]: line["state"] for line in lines}
+    assert state == {"northern-courier": "failing", "valley-times": "drifting",
+                     "lakeside-gazette": "quiet", "sindonews": "healthy",
+                     "wartanusantara": "healthy", "coastalledger": "healthy"}, lines
+    assert [line["state"] for line in lines] == [
+        "failing", "drifting", "quiet", "healthy", "healthy", "healthy"]  # worst first
+    by_source = {line["source"]: line for line in lines}
+    failing = by_source["northern-courier"]
+    assert failing["errors_by_reason"]["bot_wall"] >= 3
+    assert "errors in a row (bot_wall" in failing["reason"]
+    drifting = by_source["valley-times"]
+    assert drifting["drift_share"] == 1.0 and drifting["drift_baseline"] == 0.0
+    assert drifting["drift_by_kind"]["no_body"] == 4
+    quiet = by_source["lakeside-gazette"]
+    assert quiet["reason"].startswith("no new article for")
+    assert quiet["articles_per_day"] == 4.0  # the four stories it published, all new
+    # the broken sample page is a dead letter of sindonews, which is healthy all the same
+    assert by_source["sindonews"]["dead_letter_share"] == 0.5
+
+    table = CliRunner().invoke(main, ["sources", "status"], env=env)
+    assert table.exit_code == 0, table.output
+    positions = [table.stdout.index(source) for source in by_source]
+    assert positions == sorted(positions)  # the table too is worst first
