@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
@@ -14,13 +15,35 @@ from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
 from tests.test_schemas import schema_for
+from worker.agents import Pipeline, partition_of
+from worker.app import create_app
 from worker.cli import EXIT_BROKER, EXIT_FAILED, main
 from worker.demo import LIVE_SECONDS
-from worker.fetch.sources import load_sources
+from worker.fetch.sources import Source, load_sources
+from worker.fetch.stage import source_requests
 from worker.kafka_io import read_all
 from worker.newsroom import LIVE_SITES, Newsroom
 from worker.runner import run_pipeline
-from worker.settings import Settings
+from worker.settings import Settings, load_settings
+
+
+def test_health_events_go_to_the_partition_that_fetches_the_source() -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    settings.topic.partitions = 12
+    sources = [Source(name=f"s{n}", url=f"https://www.site{n}.example/rss",
+                      health={"failing_errors": n + 1}) for n in range(20)]
+    pipeline = Pipeline(create_app(settings), settings, sources=sources)
+    topics = pipeline.topics
+    assert topics.health_events.partitions == topics.fetch.partitions == 12
+    for source, poll in zip(sources, source_requests(sources, datetime.now(UTC)), strict=True):
+        # the same key space as kabar.fetch: Faust co-partitions the two topics, so the
+        # worker that polls a source's host folds its health events
+        assert partition_of(pipeline.health_key(source.name), 12) == partition_of(poll.host, 12)
+        assert pipeline.health_rules(source.name).failing_errors == source.health[
+            "failing_errors"]
+    assert pipeline.health_key("unlisted") == "unlisted"
+    assert pipeline.health_rules("unlisted").failing_errors == settings.health.failing_errors
 
 
 def test_status_says_so_when_the_broker_does_not_answer() -> None:

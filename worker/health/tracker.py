@@ -8,12 +8,11 @@ character each, the last RECENT_ARTICLES article times, one counter per day.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import ClassVar
 
 from worker.health.rules import HealthFacts, HealthRules, error_class
-from worker.models import HealthEvent
+from worker.models import HealthEvent, Record
 
 #: new-article times kept to learn a source's usual interval
 RECENT_ARTICLES = 20
@@ -30,7 +29,11 @@ BASELINE_WINDOWS = 10
 
 
 @dataclass(slots=True)
-class SourceState:
+class SourceState(Record):
+    """A table value (``to_dict`` / ``from_dict``), never a message of its own."""
+
+    schema_name: ClassVar[str] = "health-state"
+
     source: str
     #: the key its events travel under (the source's host): its partition owns the state
     key: str
@@ -48,14 +51,6 @@ class SourceState:
     pages: str = ""
     baseline: float = 0.0
     baseline_pages: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def observe(state: SourceState, event: HealthEvent, rules: HealthRules, *,
