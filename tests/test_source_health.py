@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
 from prometheus_client import REGISTRY
 
+from tests.brokers import free_port
+from tests.fleet import Fleet
 from tests.test_schemas import schema_for
 from worker.agents import Pipeline, partition_of
 from worker.app import create_app
@@ -24,7 +30,7 @@ from worker.fetch.sources import Source, load_sources
 from worker.fetch.stage import source_requests
 from worker.kafka_io import read_all
 from worker.newsroom import LIVE_SITES, Newsroom
-from worker.runner import run_pipeline
+from worker.runner import run_pipeline, run_poller
 from worker.settings import Settings, load_settings
 
 
@@ -117,3 +123,50 @@ def test_a_newsroom_run_shows_every_health_state(pipeline_settings: Settings,
     assert table.exit_code == 0, table.output
     positions = [table.stdout.index(source) for source in by_source]
     assert positions == sorted(positions)  # the table too is worst first
+
+
+@pytest.mark.broker
+async def test_in_a_fleet_the_worker_that_fetches_a_host_keeps_its_sources_health(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """Two `kabar worker` processes: each source's health record comes from the worker that
+    fetched the source's host (told apart by User-Agent), which alone exports its gauge."""
+    prefix = f"h{uuid.uuid4().hex[:10]}."
+    ports = {name: free_port() for name in ("w1", "w2")}
+    async with Newsroom(live_sites=LIVE_SITES) as newsroom:
+        sources_file = tmp_path / "sources.toml"
+        sources_file.write_text(newsroom.sources_toml())
+        sources = load_sources(sources_file)
+        fleet = Fleet(broker_url, prefix, tmp_path, env={
+            "KABAR_TOPIC_PARTITIONS": "4", "KABAR_FETCH_ALLOW_PRIVATE_ADDRESSES": "1",
+            "KABAR_SOURCES_FILE": str(sources_file), "KABAR_HEALTH_PUBLISH_INTERVAL": "0.5"})
+        try:
+            for n, name in enumerate(ports, start=1):
+                fleet.start(name, KABAR_FETCH_USER_AGENT=f"KabarBot/test ({name})",
+                            KABAR_WEB_METRICS_PORT=str(ports[name]))
+                await fleet.wait_stable(n)
+            settings = load_settings(env={"KABAR_BROKER": broker_url,
+                                          "KABAR_TOPIC_PREFIX": prefix})
+            await run_poller(settings, sources, once=True)
+            deadline = time.monotonic() + 90
+            while {r["source"] for r in await read_all(
+                    broker_url, f"{prefix}source-health", idle_timeout=0.5)} != {
+                    s.name for s in sources}:
+                fleet.check_alive()
+                assert time.monotonic() < deadline, fleet.log_tail("w1") + fleet.log_tail("w2")
+                await asyncio.sleep(1)
+            exported = {name: set(re.findall(
+                r'^kabar_source_health\{source="([^"]+)",state="healthy"\}',
+                await asyncio.to_thread(lambda port=port: urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()),
+                re.MULTILINE)) for name, port in ports.items()}
+        finally:
+            fleet.stop_all()
+    fetched_by = {r.host: r.user_agent.removeprefix("KabarBot/test (").rstrip(")")
+                  for r in newsroom.requests if r.path == "/rss.xml"}
+    assert set(fetched_by.values()) == set(ports)  # both workers fetch some hosts
+    for source in sources:
+        keeper = fetched_by[urlsplit(source.url).hostname]
+        other = next(name for name in ports if name != keeper)
+        assert source.name in exported[keeper] and source.name not in exported[other], (
+            source.name, exported)
