@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -29,7 +30,7 @@ from worker.demo import LIVE_SECONDS
 from worker.fetch.sources import Source, load_sources
 from worker.fetch.stage import source_requests
 from worker.kafka_io import read_all
-from worker.newsroom import LIVE_SITES, Newsroom
+from worker.newsroom import LIVE_SITES, LiveSite, Newsroom
 from worker.runner import run_pipeline, run_poller
 from worker.settings import Settings, load_settings
 
@@ -51,6 +52,27 @@ def test_health_events_go_to_the_partition_that_fetches_the_source() -> None:
             "failing_errors"]
     assert pipeline.health_key("unlisted") == "unlisted"
     assert pipeline.health_rules("unlisted").failing_errors == settings.health.failing_errors
+
+
+async def test_live_sites_publish_go_quiet_change_layout_and_fail_on_schedule() -> None:
+    sites = (LiveSite("quiet", "127.0.0.7", every=0.1, stories=3, layout_changes_after=0.15),
+             LiveSite("walled", "127.0.0.8", every=0.1, fails_after=0.4))
+    async with Newsroom(sites=(), live_sites=sites) as newsroom, aiohttp.ClientSession() as web:
+        async def get(site: LiveSite, path: str) -> tuple[int, str]:
+            async with web.get(newsroom.base_url(site) + path) as response:
+                return response.status, await response.text()
+
+        assert (await get(sites[1], "/rss.xml"))[0] == 200  # the clocks start
+        assert (await get(sites[0], "/rss.xml"))[0] == 200
+        await asyncio.sleep(0.5)
+        status, feed = await get(sites[0], "/rss.xml")
+        assert status == 200 and feed.count("<item>") == 3  # no fourth story: quiet
+        assert "<p>" in (await get(sites[0], "/news/1"))[1]
+        assert "<p>" not in (await get(sites[0], "/news/2"))[1]  # after the layout change
+        assert (await get(sites[0], "/news/3"))[0] == 404
+        status, page = await get(sites[1], "/rss.xml")
+        assert status == 403 and "Just a moment" in page  # a bot wall
+    assert 'name = "walled"' in newsroom.sources_toml()
 
 
 def test_status_says_so_when_the_broker_does_not_answer() -> None:

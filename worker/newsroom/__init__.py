@@ -357,7 +357,7 @@ class Newsroom:
 
     async def start(self) -> None:
         for attempt in range(20):
-            port = self.port or _free_port(self.sites[0].address)
+            port = self.port or _free_port((self.sites or self.live_sites)[0].address)
             try:
                 apps = [(self._app(site), site.address) for site in self.sites]
                 apps += [(self._live_app(site), site.address) for site in self.live_sites]
