@@ -149,14 +149,14 @@ _SENTENCES = (
 )
 
 
-def live_story(site: LiveSite, number: int) -> tuple[str, str]:
-    """The title and paragraphs (joined by newlines) of a live site's story ``number``."""
+def live_story(site: LiveSite, number: int) -> tuple[str, list[str]]:
+    """The title and paragraphs of a live site's story ``number`` (the same every time)."""
     pick = random.Random(f"{site.name}/{number}")
     town = pick.choice(_TOWNS)
     title = f"{town}: {site.name.replace('-', ' ').title()} report {number}"
     lead = (f"{town.upper()} - Reporters from the {site.name.replace('-', ' ')} followed "
             f"story number {number} of the week as it unfolded across the district.")
-    return title, "\n".join([lead, *pick.sample(_SENTENCES, 8)])
+    return title, [lead, *pick.sample(_SENTENCES, 8)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +326,7 @@ class Newsroom:
             number = int(request.match_info["number"])
             if number not in visible(time.time()):
                 raise web.HTTPNotFound()
-            title, text = live_story(site, number)
+            title, paragraphs = live_story(site, number)
             when = datetime.fromtimestamp(published(number), UTC).isoformat(timespec="seconds")
             shell = (site.layout_changes_after is not None
                      and published(number) - self._live_started[site.name]
@@ -334,7 +334,7 @@ class Newsroom:
             body = (f'<div id="app" data-story="{number}"></div>'
                     '<script src="/static/app.js"></script>') if shell else (
                 f'<article><h1>{escape(title)}</h1><time datetime="{when}">{when}</time>'
-                + "".join(f"<p>{escape(p)}</p>" for p in text.split("\n")) + "</article>")
+                + "".join(f"<p>{escape(p)}</p>" for p in paragraphs) + "</article>")
             return web.Response(content_type="text/html", charset="utf-8", text=(
                 f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
                 f"<title>{escape(title)} | {site.name}</title>"
