@@ -15,6 +15,7 @@ A file holds one ``[[source]]`` table per source; only ``name`` and ``url`` are 
     per_host_delay = 2.0       # politeness overrides for this source's host
     per_host_concurrency = 1
     health = { failing_errors = 5, quiet_min = "6h" }   # source health rules (settings [health])
+    websub = true              # subscribe when the feed names a WebSub hub (websub.enabled)
 
 ``load_sources`` raises ``SourcesError`` listing every problem with its line number, so a
 broken file is fixed in one pass; ``check_sources`` returns the same problems as a list
@@ -75,6 +76,8 @@ class Source:
     enabled: bool = True
     #: source health rules that differ from the settings' [health] defaults
     health: dict[str, Any] = field(default_factory=dict)
+    #: take WebSub pushes for this feed when it names a hub and websub.enabled is on
+    websub: bool = True
     _include_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
     _exclude_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
 
@@ -232,11 +235,12 @@ def _validate(
             except re.error as exc:
                 problems.append(f"{at(key)}: {label}: {key} pattern {pattern!r}: {exc}")
         options[key] = list(patterns)
-    if "enabled" in raw:
-        if not isinstance(raw["enabled"], bool):
-            problems.append(f"{at('enabled')}: {label}: enabled must be true or false")
-        else:
-            options["enabled"] = raw["enabled"]
+    for key in ("enabled", "websub"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                problems.append(f"{at(key)}: {label}: {key} must be true or false")
+            else:
+                options[key] = raw[key]
     if "health" in raw:
         options["health"], health_problems = check_overrides(raw["health"], parse_duration)
         problems.extend(f"{at('health')}: {label}: {problem}" for problem in health_problems)
