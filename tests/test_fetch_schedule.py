@@ -142,3 +142,13 @@ def test_rhythm_and_signals_survive_their_json_form():
     assert Rhythm.from_dict(rhythm.to_dict()) == rhythm
     signals = Signals(ttl=60, skip_hours=[3])
     assert Signals.from_dict(signals.to_dict()) == signals
+
+
+def test_an_upper_bound_shorter_than_the_budget_allows_raises_the_budget():
+    bounds = Bounds(low=20, high=20, per_hour=60)
+    rhythm, now, polls = Rhythm(), MIDNIGHT, 0
+    while now < MIDNIGHT + HOUR:
+        polls += 1
+        rhythm, decision = poll(rhythm, now, [now - 1], bounds=bounds)
+        now = decision.at
+    assert polls == HOUR / 20

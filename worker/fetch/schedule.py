@@ -90,6 +90,12 @@ class Bounds:
         if self.per_hour <= BUCKET:
             raise ValueError(f"max_polls_per_hour must exceed {BUCKET}, got {self.per_hour}")
 
+    @property
+    def budget(self) -> float:
+        """Polls an hour allowed: ``per_hour``, or more when the upper bound asks for more
+        (a source told to be polled every 20 s at least is polled so, whatever the budget)."""
+        return max(self.per_hour, HOUR / self.high)
+
 
 @dataclass(slots=True)
 class Signals:
@@ -192,7 +198,7 @@ def spend_poll(rhythm: Rhythm, bounds: Bounds, now: float) -> Rhythm:
 
 
 def _refill_rate(bounds: Bounds) -> float:
-    return bounds.per_hour / HOUR
+    return bounds.budget / HOUR
 
 
 def _tokens(rhythm: Rhythm, bounds: Bounds, now: float) -> float:
@@ -239,7 +245,7 @@ def interval_for(rate: float, bounds: Bounds) -> float:
     (an active source is polled as often as it allows, and a late poll is made up by the
     bucket); below it the steep fall-off spends the budget on the hours that publish: for
     the tail of the delay, polls are worth most where the stories are."""
-    return HOUR / bounds.per_hour * (ACTIVE_RATE / max(MIN_RATE, rate)) ** FALL_OFF
+    return HOUR / bounds.budget * (ACTIVE_RATE / max(MIN_RATE, rate)) ** FALL_OFF
 
 
 def _skipped(at: float, signals: Signals) -> bool:

@@ -196,16 +196,18 @@ class Newsroom:
     def sources_toml(self) -> str:
         """A sources file naming every site's feed, in the format of DESIGN.md. The sample
         stories are years old, so the sources accept old items (the default is 2 days), and
-        a local newsroom can be polled every few seconds (its stories are years old, so the
-        scheduler would otherwise learn that they are quiet and poll them rarely)."""
+        a local newsroom can be polled every few seconds, beyond the default budget of 60
+        polls an hour (and the sample stories are years old: the scheduler would otherwise
+        learn that those sites are quiet and poll them rarely)."""
         return "".join(
             f'[[source]]\nname = "{s.name}"\nurl = "{self.feed_url(s)}"\nkind = "feed"\n'
             'max_age = "5000d"\npoll_interval = "4s"\nmin_poll_interval = "1s"\n'
-            'max_poll_interval = "4s"\n\n'
+            'max_poll_interval = "4s"\nmax_polls_per_hour = 3600\n\n'
             for s in self.sites
         ) + "".join(
             f'[[source]]\nname = "{s.name}"\nurl = "{self.feed_url(s)}"\nkind = "feed"\n'
             'max_age = "1d"\npoll_interval = "2s"\nmin_poll_interval = "1s"\n'
+            'max_polls_per_hour = 3600\n'
             f'per_host_delay = 0.2\nhealth = {s.health or "{}"}\n\n'
             for s in self.live_sites
         )
