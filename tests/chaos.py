@@ -390,6 +390,9 @@ def table_mismatches(tables: dict[str, dict[Any, Any]], articles: list[dict],
                 for a in articles}
     recorded = {c: outcome for c, outcome in emitted.items()
                 if not outcome.startswith("duplicate:")}
+    problems.extend(f"dedupe-emitted[{content}]: {entry['a']} still pending"
+                    for content, entry in tables["dedupe-emitted"].items()
+                    if entry.get("pending"))
     for content in sorted(replayed.keys() | recorded.keys()):
         if replayed.get(content) != recorded.get(content):
             problems.append(f"dedupe-emitted[{content}]: table {recorded.get(content)!r}, "

@@ -37,6 +37,7 @@ def test_tables_that_match_the_output_pass():
     lambda t: t["dedupe-urls"].update(a={"v": 1, "h": "h1"}),      # version behind
     lambda t: t["dedupe-urls"].update(a={"v": 3, "h": "h4"}),      # version never emitted
     lambda t: t["fetch-seen"].pop("http://s/b"),                   # fetched page forgotten
+    lambda t: t["dedupe-emitted"]["h2"].update(pending=True),      # marker never finished
 ])
 def test_a_table_behind_or_ahead_of_the_output_is_reported(change):
     tables = copy.deepcopy(TABLES)

@@ -45,6 +45,7 @@ from worker.health.events import article_event, fetch_events, page_event
 from worker.health.record import health_record
 from worker.health.rules import HealthRules, rules_for
 from worker.health.tracker import SourceState, facts, observe
+from worker.kafka_io import any_record_since
 from worker.metrics import (
     PipelineStats,
     forget_source_health,
@@ -142,6 +143,15 @@ class StagedWrites(MutableMapping[str, Any]):
         for key, value in self.writes.items():
             self.table[key] = value
         self.writes.clear()
+
+
+def emit_action(entry: dict[str, Any] | None, outcome: str) -> str:
+    """What the dedupe stage does with an outcome, given its ``dedupe-emitted`` entry:
+    "emit" one not out yet, "skip" one marked done, "check" the output topic for one
+    marked pending (a crash came between sending it and marking it done)."""
+    if entry is None or entry.get("a") != outcome:
+        return "emit"
+    return "check" if entry.get("pending") else "skip"
 
 
 def utc_now() -> str:
@@ -492,12 +502,47 @@ class Pipeline:
                       sigs=self.sigs, bands=self.bands, now=now, partition=current_partition())
         outcome = f"{decision.kind}:{article.id}:{article.version}"
         content = article.fingerprints["content_hash"]
-        if (self.emitted.get(content) or {}).get("a") == outcome:
+        entry = self.emitted.get(content)
+        action = emit_action(entry, outcome)
+        if action == "check" and await self.outcome_is_out(article, decision, entry["t"]):
+            action = "skip"
+        if action == "skip":
             self.stats.count("redelivered")
+            if entry.get("pending"):
+                self.emitted[content] = {"a": outcome, "t": entry["t"], "p": current_partition()}
             return
+        # the marker goes out before the outcome: a crash after the outcome reached Kafka
+        # but before it is marked done leaves it pending, and the redelivered message then
+        # looks for it in the output topic instead of emitting it a second time
+        marker = {"a": outcome, "t": now, "p": current_partition()}
+        self.emitted[content] = {**marker, "pending": True}
+        await self.app.producer.flush()
         await self.emit_outcome(article, decision, now)
         await self.app.producer.flush()
-        self.emitted[content] = {"a": outcome, "t": now, "p": current_partition()}
+        self.emitted[content] = marker
+
+    async def outcome_is_out(self, article: Article, decision: dedupe.Decision,
+                             since: float) -> bool:
+        """Whether ``article``'s outcome reached its output topic after ``since``. Only asked
+        after a crash, of the few messages caught between their output and its marker; a
+        broker that cannot answer gets the outcome again (at least once, never lost)."""
+        copy = decision.kind == "duplicate"
+        topic = (self.topics.duplicates if copy else self.topics.articles).get_topic_name()
+        key = article.id.encode()
+
+        def same(record_key: bytes | None, value: bytes | None) -> bool:
+            if record_key != key or value is None:
+                return False
+            record = orjson.loads(value)
+            return (not record.get("correction") if copy
+                    else record.get("version") == article.version)
+
+        try:
+            return await any_record_since(self.settings.broker.url, topic, since - 1.0, same)
+        except Exception:
+            log.warning("could not look for the outcome of %s on %s; emitting it again",
+                        article.url, topic, exc_info=True)
+            return False
 
     async def emit_outcome(self, article: Article, decision: dedupe.Decision, now: float
                            ) -> None:

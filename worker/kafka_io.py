@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
 
 class UnknownTopic(LookupError):
@@ -155,3 +156,31 @@ async def ensure_topics(
     config = {"max.message.bytes": str(max_message_bytes)} if max_message_bytes else {}
     await create_missing_topics(url, [TopicSpec(n, partitions, config) for n in names],
                                 replication=replication)
+
+
+async def any_record_since(url: str, topic: str, since: float,
+                           match: Callable[[bytes | None, bytes | None], bool]) -> bool:
+    """Whether a record written to ``topic`` at or after ``since`` (Unix seconds, by record
+    time) satisfies ``match``. Reads every partition from that time up to the end offsets
+    as of the call, so it ends even while the topic keeps growing."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url), group_id=None,
+                                enable_auto_commit=False, request_timeout_ms=10_000)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p)
+               for p in (await partitions_of(url, [topic])).get(topic, [])]
+        if not tps:
+            return False
+        consumer.assign(tps)
+        starts = await consumer.offsets_for_times({tp: int(since * 1000) for tp in tps})
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, starts[tp].offset if starts.get(tp) else ends[tp])
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(*tps, timeout_ms=1000)
+            if any(r.offset < ends[tp] and match(r.key, r.value)
+                   for tp, records in batch.items() for r in records):
+                return True
+        return False
+    finally:
+        await consumer.stop()
