@@ -60,6 +60,7 @@ from worker.models import (
     FetchRequest,
     HealthEvent,
     RawPage,
+    utc_now,
 )
 from worker.probes import consumer_lags, table_sizes
 from worker.routing import Rule, route
@@ -152,10 +153,6 @@ def emit_action(entry: dict[str, Any] | None, outcome: str) -> str:
     if entry is None or entry.get("a") != outcome:
         return "emit"
     return "check" if entry.get("pending") else "skip"
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class FreezeFence:

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
 import orjson
+
+
+def utc_now() -> str:
+    """Now, as the records' timestamps are written (ISO 8601, UTC, whole seconds)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
 
 #: Bumped whenever a schema changes in a way a consumer could notice.
 SCHEMA_VERSION = 1

@@ -24,7 +24,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Protocol
 
@@ -32,7 +31,7 @@ import fastjsonschema
 import orjson
 
 from worker.enrich.gazetteer import fold
-from worker.models import DeadLetter
+from worker.models import DeadLetter, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +116,6 @@ class Store(Protocol):
 def entity_forms(entity: Mapping[str, Any]) -> set[str]:
     """What an enrichment entity is looked up by: its folded canonical name and aliases."""
     return {fold(entity["text"]), *(fold(alias) for alias in entity.get("aliases", ()))}
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @functools.cache
