@@ -1,23 +1,34 @@
-"""Whole-pipeline throughput: raw page in → article out, one worker process, real broker.
+"""Whole-pipeline throughput: raw page in → article out, real broker.
 
 Baseline (same run, same broker, same pages): a bare aiokafka loop that consumes the raw
 pages and produces one message per page, calling the same pure stages (extract,
 fingerprint, enrich) — i.e. the ceiling for "Kafka + the stage work, without Faust, tables,
 repartitions or dedupe". Kabar's figure is the real worker: every agent, both dedupe
-repartitions, the tables and their changelogs. Target (DESIGN.md): Kabar >= 0.6x baseline.
+repartitions, the tables and their changelogs. Target (issue 15): Kabar >= 0.85x baseline.
 
-    .venv/bin/python bench/pipeline.py [--pages 400] [--broker kafka://…|--tansu]
+Scaling: fleets of one and of two `kabar worker` processes over the same pages; the pages
+are sent once the group is stable, and throughput is read from the outputs' record times.
+Target: two workers >= 1.7x one (needs two otherwise idle cores: the load is printed).
+
+Each side is measured --rounds times, interleaved, and the best round of each is compared
+(load from other processes only ever slows a round down). CPU ms/page (this process, over
+the measured window) is a figure that load does not move much.
+
+    .venv/bin/python bench/pipeline.py [--pages 300] [--rounds 2] [--no-fleet]
+                                       [--broker kafka://…|--tansu]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -36,6 +47,14 @@ from worker.settings import load_settings  # noqa: E402
 from worker.stages import article_from_page  # noqa: E402
 
 PARTITIONS = 4
+#: the fleet's output topics: every page ends on one of them
+OUTPUTS = ("articles", "duplicates", "deadletter")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    pages_per_s: float
+    cpu_ms_per_page: float | None = None  # this process's CPU over the measured window
 
 
 def load_pages(limit: int) -> list[RawPage]:
@@ -66,7 +85,7 @@ async def produce(url: str, topic: str, pages: list[RawPage]) -> None:
         await producer.stop()
 
 
-async def bare_loop(url: str, pages: list[RawPage]) -> float:
+async def bare_loop(url: str, pages: list[RawPage]) -> Rate:
     """Pages/s of consume → stages → produce with plain aiokafka."""
     source, sink = f"bench-{uuid.uuid4().hex[:8]}.pages", f"bench-{uuid.uuid4().hex[:8]}.out"
     await ensure_topics(url, [source, sink], partitions=PARTITIONS, replication=1,
@@ -80,13 +99,14 @@ async def bare_loop(url: str, pages: list[RawPage]) -> float:
                                 max_request_size=25_000_000, linger_ms=5)
     await consumer.start()
     await producer.start()
-    done, started = 0, None
+    done, started, cpu = 0, None, 0.0
     try:
         while done < len(pages):
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for record in records:
-                    started = started or time.perf_counter()
+                    if started is None:
+                        started, cpu = time.perf_counter(), time.process_time()
                     page = RawPage.from_json(record.value)
                     try:
                         out = article_from_page(page.html, page.final_url).to_json()
@@ -96,14 +116,16 @@ async def bare_loop(url: str, pages: list[RawPage]) -> float:
                     done += 1
             await consumer.commit()
         await producer.flush()
-        return len(pages) / (time.perf_counter() - (started or time.perf_counter()))
+        return Rate(len(pages) / (time.perf_counter() - (started or time.perf_counter())),
+                    (time.process_time() - cpu) * 1000 / len(pages))
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[float, PipelineStats]:
-    """Pages/s of the real Kabar worker over the same pages."""
+async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[Rate, PipelineStats]:
+    """Pages/s of the real Kabar worker (in this process) over the same pages, from the
+    first page cleaned to the moment every message it sent was handled."""
     settings = load_settings(env={})
     settings.broker.url = url
     settings.topic.prefix = f"bench{uuid.uuid4().hex[:8]}."
@@ -115,26 +137,74 @@ async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[float, PipelineS
     await produce(url, settings.topic_name("pages"), pages)
     stats = PipelineStats()
     stats.sent["pages"] = len(pages)  # published above, by "the fetcher"
-    first: list[float] = []
+    window: list[tuple[float, float]] = []  # (wall, CPU) at the first page and at the end
 
     async def watch() -> None:
         while not stats.done["pages"]:
-            await asyncio.sleep(0.01)
-        first.append(time.perf_counter())
+            await asyncio.sleep(0.005)
+        window.append((time.perf_counter(), time.process_time()))
+        while stats.done["pages"] < len(pages) or not stats.drained(quiet_for=0.0):
+            await asyncio.sleep(0.005)
+        window.append((time.perf_counter(), time.process_time()))
 
     watcher = asyncio.create_task(watch())
-    quiet = 1.5
     await run_pipeline(settings, sources=None, once=True, progress=False, stats=stats,
                        timeout=600)
-    ended = time.perf_counter() - quiet  # run_pipeline waits `quiet` idle seconds to stop
     await watcher
-    return len(pages) / (ended - first[0]), stats
+    (wall0, cpu0), (wall1, cpu1) = window
+    return Rate(len(pages) / (wall1 - wall0), (cpu1 - cpu0) * 1000 / len(pages)), stats
+
+
+async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path) -> Rate:
+    """Pages/s of ``workers`` `kabar worker` processes sharing one group: from the first
+    output record to the last, by the record times the workers stamped."""
+    from aiokafka.structs import TopicPartition
+
+    from tests.fleet import Fleet
+
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    settings = load_settings(env={})
+    settings.topic.prefix = prefix
+    await ensure_topics(url, [settings.topic_name(t) for t in ("pages", *OUTPUTS)],
+                        partitions=PARTITIONS, replication=1,
+                        max_message_bytes=max_message_bytes(settings))
+    group = Fleet(url, prefix, logs, env={"KABAR_TOPIC_PARTITIONS": str(PARTITIONS),
+                                          "KABAR_DEDUPE_SETTLE_SECONDS": "0"})
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url),
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        for n in range(workers):
+            group.start(f"{prefix}w{n}")
+        await group.wait_stable(workers, timeout=300)
+        consumer.assign([TopicPartition(settings.topic_name(t), p)
+                         for t in OUTPUTS for p in range(PARTITIONS)])
+        await produce(url, settings.topic_name("pages"), pages)
+        stamps: list[int] = []
+        deadline = time.monotonic() + 600
+        while len(stamps) < len(pages) and time.monotonic() < deadline:
+            group.check_alive()
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                stamps.extend(record.timestamp for record in records)
+        if len(stamps) < len(pages):
+            raise RuntimeError(f"{workers} worker(s): {len(stamps)} of {len(pages)} outputs")
+        return Rate((len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000))
+    finally:
+        await consumer.stop()
+        group.stop_all()
+
+
+def best(rates: list[Rate]) -> Rate:
+    return max(rates, key=lambda rate: rate.pages_per_s)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pages", type=int, default=400)
+    parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-fleet", action="store_true",
+                        help="skip the one- and two-process fleet (scaling)")
     parser.add_argument("--broker", help="kafka://host:port (default: start Apache Kafka if "
                         "Java and Maven are present, else the embedded Tansu broker)")
     parser.add_argument("--tansu", action="store_true", help="use the embedded broker")
@@ -153,19 +223,52 @@ async def main() -> None:
                 broker, name = ApacheKafka(Path(tmp)), "Apache Kafka 4"
             broker.start()
             url = broker.url
+        bare: list[Rate] = []
+        kabar: list[Rate] = []
+        fleets: dict[int, list[Rate]] = {1: [], 2: []}
+        loads: list[float] = []
         try:
-            baseline = await bare_loop(url, pages)
-            kabar, stats = await kabar_worker(url, pages)
+            for _ in range(args.rounds):
+                loads.append(os.getloadavg()[0])
+                bare.append(await bare_loop(url, pages))
+                rate, stats = await kabar_worker(url, pages)
+                kabar.append(rate)
+                print(f"round: bare {bare[-1].pages_per_s:.1f}, kabar {rate.pages_per_s:.1f} "
+                      f"pages/s", file=sys.stderr)
+                for workers in () if args.no_fleet else (1, 2):
+                    fleets[workers].append(await fleet(url, pages, workers, Path(tmp)))
+                    print(f"round: {workers} worker(s) {fleets[workers][-1].pages_per_s:.1f} "
+                          f"pages/s", file=sys.stderr)
+            loads.append(os.getloadavg()[0])
         finally:
             if broker is not None:
                 broker.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"broker: {name}; {len(pages)} raw pages (shared data), {PARTITIONS} partitions")
-    print(f"{'':34}{'pages/s':>10}")
-    print(f"{'bare aiokafka loop + stages':34}{baseline:>10.1f}")
-    print(f"{'kabar worker (all agents)':34}{kabar:>10.1f}")
-    print(f"ratio kabar/baseline: {kabar / baseline:.2f} (target >= 0.60)")
-    print(f"kabar outputs: {dict(stats.counts)}")
+    baseline, one = best(bare), best(kabar)
+    print(f"broker: {name}; {len(pages)} raw pages (shared data), {PARTITIONS} partitions; "
+          f"best of {args.rounds} rounds; load average {min(loads):.1f}-{max(loads):.1f} "
+          f"on {os.cpu_count()} cores")
+    print(f"{'':36}{'pages/s':>9}{'CPU ms/page':>13}   rounds (pages/s)")
+    for label, rates in (("bare aiokafka loop + stages", bare),
+                         ("kabar worker, all agents", kabar)):
+        cpu = best(rates).cpu_ms_per_page
+        print(f"{label:36}{best(rates).pages_per_s:>9.1f}{cpu or 0:>13.1f}   "
+              + " ".join(f"{r.pages_per_s:.1f}" for r in rates))
+    print(f"ratio kabar/baseline: {one.pages_per_s / baseline.pages_per_s:.2f} "
+          f"(target >= 0.85); per round: "
+          + " ".join(f"{k.pages_per_s / b.pages_per_s:.2f}"
+                     for b, k in zip(bare, kabar, strict=True)))
+    if not args.no_fleet:
+        for workers, rates in fleets.items():
+            label = f"fleet of {workers} `kabar worker`"
+            print(f"{label:36}{best(rates).pages_per_s:>9.1f}{'':>13}   "
+                  + " ".join(f"{r.pages_per_s:.1f}" for r in rates))
+        scaling = best(fleets[2]).pages_per_s / best(fleets[1]).pages_per_s
+        print(f"scaling 2 workers/1: {scaling:.2f} (target >= 1.7, on otherwise idle "
+              "cores); per round: "
+              + " ".join(f"{two.pages_per_s / one_.pages_per_s:.2f}"
+                         for one_, two in zip(fleets[1], fleets[2], strict=True)))
+    print(f"kabar outputs (last round): {dict(stats.counts)}")
     print(f"peak RSS of this process: {rss:.0f} MB")
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,6 +99,17 @@ class StagedWrites(MutableMapping[str, Any]):
         for key, value in self.writes.items():
             self.table[key] = value
         self.writes.clear()
+
+
+@dataclass(slots=True)
+class Batch:
+    """Messages a stage that reads its partitions in order has handled, whose outputs are
+    not yet flushed: :meth:`Pipeline.commit` flushes them together, records them delivered
+    and acks them."""
+
+    events: list[faust.EventT] = field(default_factory=list)
+    #: "<topic>:<partition>" → (offset, record time) of the last message handled there
+    marks: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 def utc_now() -> str:
@@ -199,11 +211,15 @@ class Pipeline:
         # stage replaying a message whose `delivered` entry a crash or freeze cut off), and
         # the offset guard cannot tell those apart. Written after the outcome is flushed.
         self.emitted = app.Table("dedupe-emitted", default=None, partitions=partitions)
+        # the dedupe stage's view of it: writes reach the table once the batch's outcomes
+        # are flushed (see commit), and later messages of the batch read them meanwhile
+        self.emitted_staged = StagedWrites(self.emitted)
         self.fence = FreezeFence(settings.broker.session_timeout)
         app.on_partitions_revoked.connect(self.fence.on_rebalance)
         app.on_partitions_assigned.connect(self.fence.on_rebalance)
         app.task(self.fence.tick)
         self.retention = settings.dedupe.retention_days * 86_400.0
+        self.flush_batch = max(1, settings.broker.flush_batch)
         self._register()
 
     async def fetcher(self) -> Fetcher:
@@ -244,6 +260,7 @@ class Pipeline:
         key: bytes | None,
         value: bytes,
         handler: Callable[[bytes], Awaitable[None]],
+        batch: Batch | None = None,
     ) -> bool:
         """Run one message through a handler; anything unexpected becomes a dead letter
         (with the original payload) instead of killing the agent or losing the message.
@@ -251,9 +268,9 @@ class Pipeline:
         worker woke from a freeze and the group rebalanced: it is delivered again.
 
         Stages that read their partitions in order (every one but fetch) emit each message's
-        outcome once: the outputs and table writes are flushed to the broker, then the
-        message's offset is recorded in ``delivered``; a message at or below that offset is
-        a redelivery whose outcome is already out."""
+        outcome once: a message at or below the offset recorded in ``delivered`` is a
+        redelivery whose outcome is already out. A handled message is noted in ``batch``,
+        whose commit records that offset once the outputs are flushed."""
         event = faust.current_event() if stage != "fetch" else None
         mark = f"{event.message.topic}:{event.message.partition}" if event else ""
         if event is not None and self.fence.fenced() and await self.fence.wait():
@@ -283,12 +300,28 @@ class Pipeline:
             )
         finally:
             self.stats.message_done(suffix)
-        if event is not None:
-            await self.app.producer.flush()
-            done = self.delivered.get(mark) or {}
-            self.delivered[mark] = {"o": event.message.offset,
-                                    "ts": max(event.message.timestamp, done.get("ts", 0.0))}
+        if event is not None and batch is not None:
+            batch.marks[mark] = (event.message.offset, event.message.timestamp)
         return True
+
+    async def commit(self, stream: faust.StreamT, batch: Batch,
+                     staged: Sequence[StagedWrites] = ()) -> None:
+        """Flush what a batch of messages sent, then commit the table writes the stage held
+        back (flushed too, before anything says the batch is done), then record each
+        partition's last handled offset in ``delivered``, then ack the messages. Until the
+        record is in, a fault replays the batch; after it, the guard skips it."""
+        await self.app.producer.flush()
+        if any(view.writes for view in staged):
+            for view in staged:
+                view.commit()
+            await self.app.producer.flush()
+        for mark, (offset, timestamp) in batch.marks.items():
+            done = self.delivered.get(mark) or {}
+            self.delivered[mark] = {"o": offset, "ts": max(timestamp, done.get("ts", 0.0))}
+        for event in batch.events:
+            await stream.ack(event)
+        batch.events.clear()
+        batch.marks.clear()
 
     def already_delivered(self, mark: str, message: Any) -> bool:
         """Whether ``message`` is one whose outputs are out already. An offset alone cannot
@@ -406,12 +439,12 @@ class Pipeline:
                       sigs=self.sigs, bands=self.bands, now=now, partition=current_partition())
         outcome = f"{decision.kind}:{article.id}:{article.version}"
         content = article.fingerprints["content_hash"]
-        if (self.emitted.get(content) or {}).get("a") == outcome:
+        if (self.emitted_staged.get(content) or {}).get("a") == outcome:
             self.stats.count("redelivered")
             return
         await self.emit_outcome(article, decision, now)
-        await self.app.producer.flush()
-        self.emitted[content] = {"a": outcome, "t": now, "p": current_partition()}
+        # committed to `emitted` once the outcome is flushed (Pipeline.commit)
+        self.emitted_staged[content] = {"a": outcome, "t": now, "p": current_partition()}
 
     async def emit_outcome(self, article: Article, decision: dedupe.Decision, now: float
                            ) -> None:
@@ -477,7 +510,8 @@ class Pipeline:
         app, topics = self.app, self.topics
 
         def agent_for(
-            stage: str, suffix: str, handler: Callable[[bytes], Awaitable[None]], **options: Any
+            stage: str, suffix: str, handler: Callable[[bytes], Awaitable[None]],
+            staged: Sequence[StagedWrites] = (), **options: Any
         ) -> None:
             async def run(stream: faust.StreamT) -> None:
                 # Acked by hand, after the handler: Faust acks an event in a `finally` when
@@ -490,12 +524,40 @@ class Pipeline:
                                            handler):
                         await manual.ack(event)
 
-            run.__name__ = f"kabar_{stage}"
-            app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(run)
+            async def run_in_batches(stream: faust.StreamT) -> None:
+                # As `run`, with one flush (a broker round trip) per batch of messages
+                manual = stream.noack()
+                queue = manual.channel.queue
+                batch = Batch()
+                try:
+                    async for event in manual.events():
+                        if batch.events and self.fence.fenced():
+                            # what was handled before the freeze goes out as it would have
+                            await self.commit(manual, batch, staged)
+                        message = event.message
+                        if await self._guarded(stage, suffix, message.key, message.value,
+                                               handler, batch):
+                            batch.events.append(event)
+                        if batch.events and (len(batch.events) >= self.flush_batch
+                                             or queue.empty()):
+                            await self.commit(manual, batch, staged)
+                finally:
+                    if batch.events:  # a graceful stop: what was handled is recorded
+                        try:
+                            await asyncio.shield(self.commit(manual, batch, staged))
+                        except Exception:  # not acked: the batch is delivered again
+                            log.warning("%s: could not commit %d handled messages on the way "
+                                        "out", stage, len(batch.events), exc_info=True)
+
+            ordered = stage != "fetch"  # fetch actors run concurrently, out of order
+            actor = run_in_batches if ordered else run
+            actor.__name__ = f"kabar_{stage}"
+            app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(actor)
 
         agent_for("fetch", "fetch", self.on_fetch, concurrency=self.settings.fetch.concurrency)
         agent_for("clean", "pages", self.on_page)
         agent_for("versions", "by_id", self.on_article_id)
-        agent_for("dedupe", "by_content", self.on_article_content)
+        agent_for("dedupe", "by_content", self.on_article_content,
+                  staged=(self.emitted_staged,))
         agent_for("audit", "audit", self.on_audit)
         app.timer(interval=3600.0, on_leader=True)(self.send_expiry_ticks)

