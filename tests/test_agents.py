@@ -49,6 +49,22 @@ def test_staged_writes_reach_the_table_only_on_commit() -> None:
     assert staged.writes == {}
 
 
+def test_sealed_writes_stay_readable_and_reach_the_table_apart_from_later_ones() -> None:
+    table: dict[str, str] = {}
+    staged = StagedWrites(table)
+    staged["a"] = "batch 1"
+    staged.seal()  # batch 1 is being committed while batch 2 is handled
+    staged["b"] = "batch 2"
+    assert staged.get("a") == "batch 1" and staged["b"] == "batch 2"
+    assert table == {}
+    staged.commit_sealed()
+    assert table == {"a": "batch 1"}  # batch 2's write waits for its own commit
+    assert staged.get("b") == "batch 2"
+    staged.seal()
+    staged.commit_sealed()
+    assert table == {"a": "batch 1", "b": "batch 2"}
+
+
 async def test_a_worker_frozen_for_most_of_a_session_is_fenced_until_a_rebalance() -> None:
     fence = FreezeFence(session_timeout=1.0)
     assert not fence.fenced()  # the ticker has not started: start-up is not a freeze

@@ -66,22 +66,30 @@ def current_partition() -> int | None:
 
 
 class StagedWrites(MutableMapping[str, Any]):
-    """A table seen through the writes a stage makes while handling one message, held back
+    """A table seen through the writes a stage makes while handling messages, held back
     until ``commit()``: the agent commits them once what the stage sent is acknowledged.
     Written first, a crash between the two would leave the table saying "done" for output
-    that never reached Kafka, and the redelivered message would be skipped: a lost story."""
+    that never reached Kafka, and the redelivered message would be skipped: a lost story.
+
+    A stage that commits a batch while it handles the next one ``seal()``s the batch's
+    writes first and commits them with ``commit_sealed()``; they are read meanwhile."""
 
     def __init__(self, table: MutableMapping[str, Any]) -> None:
         self.table = table
         self.writes: dict[str, Any] = {}
+        self.sealed: dict[str, Any] = {}
 
     def __getitem__(self, key: str) -> Any:
-        if key in self.writes:
-            return self.writes[key]
+        for staged in (self.writes, self.sealed):
+            if key in staged:
+                return staged[key]
         return self.table[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.writes[key] if key in self.writes else self.table.get(key, default)
+        for staged in (self.writes, self.sealed):
+            if key in staged:
+                return staged[key]
+        return self.table.get(key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.writes[key] = value
@@ -90,15 +98,26 @@ class StagedWrites(MutableMapping[str, Any]):
         raise NotImplementedError("the fetch stage never deletes from its seen-table")
 
     def __iter__(self) -> Iterator[str]:
-        return iter({**dict.fromkeys(self.table), **self.writes})
+        return iter({**dict.fromkeys(self.table), **self.sealed, **self.writes})
 
     def __len__(self) -> int:
-        return len({**dict.fromkeys(self.table), **self.writes})
+        return len({**dict.fromkeys(self.table), **self.sealed, **self.writes})
+
+    def seal(self) -> None:
+        """Set the writes so far apart for one commit; later writes are staged anew."""
+        if self.sealed:
+            raise RuntimeError("the previous sealed writes are not committed yet")
+        self.sealed, self.writes = self.writes, {}
+
+    def commit_sealed(self) -> None:
+        for key, value in self.sealed.items():
+            self.table[key] = value
+        self.sealed = {}
 
     def commit(self) -> None:
-        for key, value in self.writes.items():
-            self.table[key] = value
-        self.writes.clear()
+        """Every staged write, to the table."""
+        self.seal()
+        self.commit_sealed()
 
 
 @dataclass(slots=True)
@@ -307,13 +326,13 @@ class Pipeline:
     async def commit(self, stream: faust.StreamT, batch: Batch,
                      staged: Sequence[StagedWrites] = ()) -> None:
         """Flush what a batch of messages sent, then commit the table writes the stage held
-        back (flushed too, before anything says the batch is done), then record each
-        partition's last handled offset in ``delivered``, then ack the messages. Until the
-        record is in, a fault replays the batch; after it, the guard skips it."""
+        back for it (sealed; flushed too, before anything says the batch is done), then
+        record each partition's last handled offset in ``delivered``, then ack the messages.
+        Until the record is in, a fault replays the batch; after it, the guard skips it."""
         await self.app.producer.flush()
-        if any(view.writes for view in staged):
+        if any(view.sealed for view in staged):
             for view in staged:
-                view.commit()
+                view.commit_sealed()
             await self.app.producer.flush()
         for mark, (offset, timestamp) in batch.marks.items():
             done = self.delivered.get(mark) or {}
@@ -525,29 +544,48 @@ class Pipeline:
                         await manual.ack(event)
 
             async def run_in_batches(stream: faust.StreamT) -> None:
-                # As `run`, with one flush (a broker round trip) per batch of messages
+                # As `run`, with one flush (a broker round trip) per batch of messages, and
+                # the next batch handled while that flush is under way. One commit at a
+                # time: batches are recorded in order.
                 manual = stream.noack()
                 queue = manual.channel.queue
                 batch = Batch()
+                committing: asyncio.Future[None] | None = None
+
+                async def hand_over() -> None:
+                    nonlocal batch, committing
+                    if committing is not None:
+                        await committing
+                    for view in staged:
+                        view.seal()
+                    committing = asyncio.ensure_future(self.commit(manual, batch, staged))
+                    batch = Batch()
+
                 try:
                     async for event in manual.events():
                         if batch.events and self.fence.fenced():
                             # what was handled before the freeze goes out as it would have
-                            await self.commit(manual, batch, staged)
+                            await hand_over()
+                        if committing is not None and committing.done():
+                            committing.result()  # raises what the commit raised
+                            committing = None
                         message = event.message
                         if await self._guarded(stage, suffix, message.key, message.value,
                                                handler, batch):
                             batch.events.append(event)
                         if batch.events and (len(batch.events) >= self.flush_batch
                                              or queue.empty()):
-                            await self.commit(manual, batch, staged)
+                            await hand_over()
                 finally:
-                    if batch.events:  # a graceful stop: what was handled is recorded
-                        try:
-                            await asyncio.shield(self.commit(manual, batch, staged))
-                        except Exception:  # not acked: the batch is delivered again
-                            log.warning("%s: could not commit %d handled messages on the way "
-                                        "out", stage, len(batch.events), exc_info=True)
+                    # a graceful stop: what was handled is recorded
+                    try:
+                        if batch.events:
+                            await asyncio.shield(hand_over())
+                        if committing is not None:
+                            await asyncio.shield(committing)
+                    except Exception:  # not acked: delivered again
+                        log.warning("%s: could not commit the messages handled last on the "
+                                    "way out", stage, exc_info=True)
 
             ordered = stage != "fetch"  # fetch actors run concurrently, out of order
             actor = run_in_batches if ordered else run
