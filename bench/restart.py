@@ -119,13 +119,14 @@ async def until_processing(fleet: Fleet, name: str, url: str, prefix: str, n: in
     return time.monotonic() - began
 
 
-async def measure(kafka: ApacheKafka, workdir: Path, n: int) -> dict[str, float]:
+async def measure(kafka: ApacheKafka, workdir: Path, n: int, store: str) -> dict[str, float]:
     prefix = f"r{uuid.uuid4().hex[:8]}."
     began = time.monotonic()
     await write_state(kafka.url, prefix, n)
     written = time.monotonic() - began
     fleet = Fleet(kafka.url, prefix, workdir / prefix, env={
-        "KABAR_TOPIC_PARTITIONS": str(PARTITIONS), "KABAR_BROKER_SESSION_TIMEOUT": "6"})
+        "KABAR_TOPIC_PARTITIONS": str(PARTITIONS), "KABAR_BROKER_SESSION_TIMEOUT": "6",
+        "KABAR_STORE_URL": store})
     (workdir / prefix).mkdir()
     try:
         first = await until_processing(fleet, "a", kafka.url, prefix, n)
@@ -141,11 +142,11 @@ async def measure(kafka: ApacheKafka, workdir: Path, n: int) -> dict[str, float]
             "seen_mb": logs.get("fetch-seen-changelog", 0) / 2**20}
 
 
-async def run(sizes: list[int]) -> None:
+async def run(sizes: list[int], store: str) -> None:
     with tempfile.TemporaryDirectory(prefix="kabar-restart-") as tmp:
         workdir = Path(tmp)
         with ApacheKafka(workdir / "kafka") as kafka:
-            rows = [await measure(kafka, workdir, n) for n in sizes]
+            rows = [await measure(kafka, workdir, n, store) for n in sizes]
     print(f"{'articles':>9} {'start s':>8} {'restart after SIGKILL s':>24} {'RSS MB':>7} "
           f"{'changelogs MB':>14}   (state written in)")
     for r in rows:
@@ -158,7 +159,7 @@ async def run(sizes: list[int]) -> None:
         disk = (top["changelog_mb"] - base["changelog_mb"]) / per * 1e6
         seen = (top["seen_mb"] - base["seen_mb"]) / per * 1e6
         print(f"per 1,000,000 articles (extrapolated from {per:,}): worker RSS +{rss / 1024:.1f} "
-              f"GB with the memory:// store, changelogs {disk / 1024:.1f} GB before compaction "
+              f"GB with the {store} store, changelogs {disk / 1024:.1f} GB before compaction "
               f"(of which the URL seen-table {seen / 1024:.2f} GB, i.e. per 1,000,000 URLs)")
 
 
@@ -167,7 +168,11 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, nargs="+", default=[0, 100_000],
                         help="state sizes to measure; the first is the baseline")
-    asyncio.run(run(parser.parse_args().articles))
+    parser.add_argument("--store", default="memory://",
+                        help="KABAR_STORE_URL of the worker: memory:// or rocksdb://")
+    args = parser.parse_args()
+    print(f"store: {args.store}")
+    asyncio.run(run(args.articles, args.store))
 
 
 if __name__ == "__main__":

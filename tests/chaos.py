@@ -9,6 +9,8 @@ bench/soak.py).
 * ``tally``: every outcome on ``kabar.articles``, ``kabar.duplicates`` and
   ``kabar.deadletter`` counted per URL — lost (none), doubled (the same outcome twice), and
   versions that went backwards.
+* ``table_mismatches``: the worker's tables, read from their changelogs, against a replay of
+  what the workers emitted.
 """
 
 from __future__ import annotations
@@ -327,10 +329,10 @@ def tally(expected_urls: Iterable[str], articles: list[dict], duplicates: list[d
     return Tally(len(outcomes), outcomes, backwards, unexpected)
 
 
-async def read_to_end(broker_url: str, topic: str) -> list[dict]:
-    """Every message on ``topic`` up to its end offsets as of the call (committed reads
-    only), as JSON objects; [] for a topic that does not exist yet. Bounded: a stream that
-    keeps flowing does not keep the read going."""
+async def read_records(broker_url: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) on ``topic`` up to its end offsets as of the call (committed reads
+    only); [] for a topic that does not exist yet. Bounded: a stream that keeps flowing does
+    not keep the read going."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url),
                                 group_id=None, enable_auto_commit=False,
                                 isolation_level="read_committed")
@@ -343,14 +345,83 @@ async def read_to_end(broker_url: str, topic: str) -> list[dict]:
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        found: list[dict] = []
+        found: list[tuple[bytes | None, bytes | None]] = []
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(*tps, timeout_ms=1000)
-            found.extend(orjson.loads(r.value) for records in batch.values() for r in records
+            found.extend((r.key, r.value) for records in batch.values() for r in records
                          if r.offset < ends[TopicPartition(r.topic, r.partition)])
         return found
     finally:
         await consumer.stop()
+
+
+async def read_to_end(broker_url: str, topic: str) -> list[dict]:
+    """The values of ``read_records``, as JSON objects."""
+    return [orjson.loads(value) for _, value in await read_records(broker_url, topic)]
+
+
+async def read_table(broker_url: str, group: str, table: str) -> dict[Any, Any]:
+    """A worker table as its changelog leaves it: the last value per key, tombstones
+    removed (what a recovering worker would load)."""
+    state: dict[Any, Any] = {}
+    for key, value in await read_records(broker_url, f"{group}-{table}-changelog"):
+        name = orjson.loads(key) if key is not None else None
+        if value is None:
+            state.pop(name, None)
+        else:
+            state[name] = orjson.loads(value)
+    return state
+
+
+def table_mismatches(tables: dict[str, dict[Any, Any]], articles: list[dict],
+                     duplicates: list[dict]) -> list[str]:
+    """Where the worker's tables differ from a replay of what it emitted. Replaying the
+    articles and duplicate records through the dedupe rules gives: one ``dedupe-emitted``
+    entry per emitted outcome, keyed by its content hash; each article id's latest emitted
+    version and content in ``dedupe-urls``; and a ``fetch-seen`` entry for every page that
+    came out. A table behind the output would emit again after a restart; one ahead of it
+    has recorded something no consumer ever saw."""
+    problems: list[str] = []
+    emitted = {content: entry["a"] for content, entry in tables["dedupe-emitted"].items()}
+    replayed = {a["fingerprints"]["content_hash"]:
+                f"{'new' if a['version'] == 1 else 'version'}:{a['id']}:{a['version']}"
+                for a in articles}
+    recorded = {c: outcome for c, outcome in emitted.items()
+                if not outcome.startswith("duplicate:")}
+    for content in sorted(replayed.keys() | recorded.keys()):
+        if replayed.get(content) != recorded.get(content):
+            problems.append(f"dedupe-emitted[{content}]: table {recorded.get(content)!r}, "
+                            f"replay {replayed.get(content)!r}")
+    recorded_copies = sorted(outcome.split(":")[1] for outcome in emitted.values()
+                             if outcome.startswith("duplicate:"))
+    replayed_copies = sorted({e["duplicate_id"] for e in duplicates if not e.get("correction")})
+    if recorded_copies != replayed_copies:
+        problems.append(f"duplicates: table {recorded_copies}, replay {replayed_copies}")
+    latest: dict[str, dict] = {}
+    for article in articles:
+        if article["version"] >= latest.get(article["id"], {}).get("version", 0):
+            latest[article["id"]] = article
+    urls = tables["dedupe-urls"]
+    for id_, article in sorted(latest.items()):
+        entry = urls.get(id_) or {}
+        want = (article["version"], article["fingerprints"]["content_hash"])
+        if (entry.get("v"), entry.get("h")) != want:
+            problems.append(f"dedupe-urls[{id_}]: table {(entry.get('v'), entry.get('h'))}, "
+                            f"replay {want}")
+    seen = tables["fetch-seen"]
+    for url in sorted({a["url"] for a in articles}
+                      | {e["duplicate_url"] for e in duplicates if not e.get("correction")}):
+        if url not in seen:
+            problems.append(f"fetch-seen: no entry for {url}, which came out")
+    return problems
+
+
+#: the tables ``table_mismatches`` checks, by their changelog names
+CHECKED_TABLES = ("dedupe-emitted", "dedupe-urls", "fetch-seen")
+
+
+async def read_tables(broker_url: str, group: str) -> dict[str, dict[Any, Any]]:
+    return {name: await read_table(broker_url, group, name) for name in CHECKED_TABLES}
 
 
 async def read_outcomes(broker_url: str, prefix: str) -> tuple[list[dict], list[dict], list[dict]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile_server import HostileServer
+from tests.postgres import PostgresServer, PostgresUnavailable
 from worker.settings import Settings, load_settings
 
 
@@ -81,3 +82,25 @@ async def server() -> AsyncIterator[HostileServer]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # broker tests last: the unit tests give fast feedback before the broker starts
     items.sort(key=lambda item: item.get_closest_marker("broker") is not None)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session (tests/postgres.py). Without PostgreSQL the tests
+    that need it skip, except in CI (CI=true), where they fail: tests/run.sh installs it."""
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.create_database(f"t{uuid.uuid4().hex[:12]}")

@@ -12,13 +12,35 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev,bench]"
+.venv/bin/python -m pip install -q -e ".[dev,bench,rocksdb]"
 
 # the public evaluation sets (benchmarks and the labelled entity set read them); never committed
 if [ ! -d .data ] && ls ../shared/data/*.tgz >/dev/null 2>&1; then
   mkdir -p .data
   for archive in ../shared/data/*.tgz; do tar -xzf "$archive" -C .data; done
 fi
+
+# Debian packages some tests need, installed when missing and we may (root, or sudo without
+# a password): promtool (package prometheus) checks deploy/prometheus and runs its rule
+# tests; initdb and pg_ctl (package postgresql) start the PostgreSQL sink tests' server.
+# Without them those tests fail under CI=true and are skipped otherwise.
+apt=()
+if [ "$(id -u)" = 0 ]; then apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  apt=(sudo env DEBIAN_FRONTEND=noninteractive apt-get)
+fi
+apt_install() {  # package, then the check that says it is there
+  local package=$1; shift
+  "$@" >/dev/null 2>&1 && return
+  [ ${#apt[@]} -gt 0 ] || { echo "no root or sudo to install $package: its tests will say so"; return; }
+  echo "== installing Debian package $package"
+  "${apt[@]}" install -y -qq --no-install-recommends "$package" >/dev/null 2>&1 \
+    || { "${apt[@]}" update -qq >/dev/null 2>&1 \
+         && "${apt[@]}" install -y -qq --no-install-recommends "$package" >/dev/null; } \
+    || echo "could not install $package: its tests will say so"
+}
+apt_install prometheus command -v promtool
+apt_install postgresql sh -c 'command -v initdb || ls /usr/lib/postgresql/*/bin/initdb'
 
 echo "== ruff"
 .venv/bin/ruff check worker tests bench

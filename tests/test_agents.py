@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+from prometheus_client import REGISTRY
+
 from worker.agents import FreezeFence, Pipeline, StagedWrites
 from worker.app import create_app
 from worker.models import DeadLetter
@@ -33,6 +35,32 @@ async def test_unexpected_stage_error_becomes_a_dead_letter_naming_the_real_topi
     assert "KeyError" in letter.message
     assert pipeline.stats.counts["errors"] == 1
     assert pipeline.stats.done["by_id"] == 1
+
+
+async def test_each_message_a_stage_handles_is_counted_by_its_outcome() -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+
+    def handled(outcome: str) -> float:
+        return REGISTRY.get_sample_value("kabar_stage_messages_total",
+                                         {"stage": "versions", "outcome": outcome}) or 0.0
+
+    async def fine(value: bytes) -> None:
+        pass
+
+    async def broken(value: bytes) -> None:
+        raise ValueError("bad record")
+
+    async def dead_letter(letter: DeadLetter) -> None:
+        pass
+
+    pipeline.send_dead_letter = dead_letter  # type: ignore[method-assign]
+    ok, failed = handled("ok"), handled("failed")
+    await pipeline._guarded("versions", "by_id", b"a", b"{}", fine)
+    await pipeline._guarded("versions", "by_id", b"a", b"{}", fine)
+    await pipeline._guarded("versions", "by_id", b"b", b"{}", broken)
+    assert (handled("ok"), handled("failed")) == (ok + 2, failed + 1)
 
 
 def test_staged_writes_reach_the_table_only_on_commit() -> None:

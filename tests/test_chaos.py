@@ -4,10 +4,11 @@ Every cell crawls a fresh local newsroom (one feed poll per site, every story li
 feed) with its own topic prefix, injects its fault once a quarter of the stories have come
 out, and then counts every outcome on kabar.articles, kabar.duplicates and kabar.deadletter:
 each story URL must end with exactly one (lost 0, doubled 0), versions never go backwards,
-the group's lag drains to 0 within 60 s of the last fault, and the pipeline produces again
-within 30 s of a restart. Faults: SIGKILL, SIGTERM and SIGSTOP of a worker, a broker SIGKILL
-and restart on its data, a 20 s network cut (a TCP proxy between workers and broker),
-scaling 1 → 2 → 1, and a malformed message on every input topic.
+the tables (read from their changelogs) equal a replay of what came out, the group's lag
+drains to 0 within 60 s of the last fault, and the pipeline produces again within 30 s of a
+restart. Faults: SIGKILL, SIGTERM and SIGSTOP of a worker, a broker SIGKILL and restart on
+its data, a 20 s network cut (a TCP proxy between workers and broker), scaling 1 → 2 → 1,
+and a malformed message on every input topic.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from tests.chaos import (
     consumer_lag,
     lag_by_partition,
     read_outcomes,
+    read_tables,
+    table_mismatches,
     tally,
 )
 from tests.fleet import Fleet
@@ -255,12 +258,14 @@ async def test_every_story_ends_with_exactly_one_outcome_under(
             result = await cell.outcomes()
         finally:
             fleet.stop_all()
-    *_, dead = await read_outcomes(chaos_broker.url, prefix)
+    articles, duplicates, dead = await read_outcomes(chaos_broker.url, prefix)
+    mismatches = table_mismatches(await read_tables(chaos_broker.url, fleet.group), articles,
+                                  duplicates)
     poisoned = [d for d in dead if d.get("key") == "poison"]
     print(f"\n[chaos] {name}: {result.summary()} poison_dead_letters={len(poisoned)} "
           f"fault_and_recovery={fault_ended - started:.1f}s recovered_in="
           f"{'-' if cell.recovered_in is None else f'{cell.recovered_in:.1f}s'} "
-          f"lag_drained_in={lag_drained_in:.1f}s")
+          f"lag_drained_in={lag_drained_in:.1f}s table_mismatches={len(mismatches)}")
     assert not result.lost, f"{len(result.lost)} stories lost: {result.lost[:5]}"
     assert result.doubled <= fault.may_double, (
         f"{result.doubled} outcomes doubled: {result.summary()}")
@@ -268,6 +273,7 @@ async def test_every_story_ends_with_exactly_one_outcome_under(
     assert not result.versions_backwards
     assert result.counts()["articles"] == result.expected
     assert len(poisoned) == fault.poison
+    assert not mismatches, f"tables differ from a replay of the output: {mismatches[:5]}"
     assert lag_drained_in <= 60, (f"consumer lag was back to 0 only {lag_drained_in:.0f}s later"
                                   f" (lagging then: {lagging})")
     if cell.recovered_in is not None:

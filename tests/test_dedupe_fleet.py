@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
 
+from tests.brokers import free_port
 from tests.fleet import Fleet
 from worker.dedupe.fingerprints import fingerprints
 from worker.dedupe.index import resolve_originals
@@ -71,6 +74,18 @@ def stream() -> tuple[list[Article], dict[str, str], set[str]]:
     return items, expected, {earliest.id, unrelated.id}
 
 
+async def publish(broker: str, topic: str, items: list[Article]) -> None:
+    """Articles onto ``topic`` keyed by id, as the clean agent sends them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker))
+    await producer.start()
+    try:
+        for item in items:
+            await producer.send(topic, key=item.id.encode(), value=item.to_json())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def run_fleet(broker: str, workers: int, tmp_path: Path
                     ) -> tuple[dict[str, str], set[str]]:
     """Copy → original (corrections applied) and the originals still standing."""
@@ -85,15 +100,7 @@ async def run_fleet(broker: str, workers: int, tmp_path: Path
         for n in range(workers):
             fleet.start(f"{prefix}w{n}")
             await fleet.wait_stable(n + 1)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker))
-        await producer.start()
-        try:
-            for item in items:
-                await producer.send(f"{prefix}dedupe-id", key=item.id.encode(),
-                                    value=item.to_json())
-            await producer.flush()
-        finally:
-            await producer.stop()
+        await publish(broker, f"{prefix}dedupe-id", items)
         deadline = time.monotonic() + DEADLINE
         while True:
             events = [DuplicateEvent.from_dict(e)
@@ -126,3 +133,56 @@ async def test_two_workers_decide_like_one(broker_url: str, tmp_path: Path) -> N
     two = await run_fleet(broker_url, 2, tmp_path)
     assert one == (expected, originals)
     assert two == one
+
+
+def table_entries(port: int, table: str) -> float | None:
+    """``kabar_table_entries{table=…}`` from a worker's /metrics, None before it serves."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "kabar_table_entries" and sample.labels["table"] == table:
+                return sample.value
+    return None
+
+
+async def test_global_tables_hold_every_entry_on_every_worker(broker_url: str,
+                                                              tmp_path: Path) -> None:
+    """faust-streaming#283 reports GlobalTables incomplete with several workers. Near-copy
+    decisions read the signature table on whichever worker holds the partition, so each
+    worker, including one that joins after the entries were written, must hold all of
+    them."""
+    prefix = f"g{uuid.uuid4().hex[:8]}."
+    fleet = Fleet(broker_url, prefix, tmp_path, env={"KABAR_TOPIC_PARTITIONS": "2"})
+    ports = {"a": free_port(), "b": free_port()}
+    stories = [article(f"https://s{n}.test/story", paragraphs(100 + n),
+                       "2024-05-01T10:00:00+00:00") for n in range(40)]
+
+    async def articles_out(n: int) -> None:
+        deadline = time.monotonic() + DEADLINE
+        while len(await read_all(broker_url, f"{prefix}articles", idle_timeout=1.0)) < n:
+            fleet.check_alive()
+            assert time.monotonic() < deadline, f"fewer than {n} articles came out"
+            await asyncio.sleep(1.0)
+
+    try:
+        fleet.start("a", KABAR_WEB_METRICS_PORT=str(ports["a"]))
+        await fleet.wait_stable(1)
+        await publish(broker_url, f"{prefix}dedupe-id", stories[:20])
+        await articles_out(20)
+        fleet.start("b", KABAR_WEB_METRICS_PORT=str(ports["b"]))  # joins late: recovers them
+        await fleet.wait_stable(2)
+        await publish(broker_url, f"{prefix}dedupe-id", stories[20:])
+        await articles_out(40)
+        deadline = time.monotonic() + 60  # the gauges refresh on a timer
+        while True:
+            sigs = {name: table_entries(port, "dedupe-sigs") for name, port in ports.items()}
+            if set(sigs.values()) == {40} or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2.0)
+    finally:
+        fleet.stop_all()
+    assert sigs == {"a": 40, "b": 40}

@@ -87,6 +87,19 @@ async def test_invalid_url_becomes_a_dead_letter(fetcher):
     assert out.dead_letters[0].reason == "invalid_url"
 
 
+async def test_a_page_carries_when_its_feed_entry_was_discovered(server, fetcher):
+    """The discovery time travels with the story, for the discovery → article histogram."""
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "a")))
+    polled = await handle_fetch_request(request(server.url("news.test", "/rss.xml"),
+                                                kind="feed"), fetcher, {}, NOW)
+    [announced] = polled.requests
+    assert announced.requested_at == NOW.isoformat()
+    fetched = await handle_fetch_request(announced, fetcher, {}, NOW + timedelta(seconds=40))
+    [page] = fetched.pages
+    assert page.hints["discovered_at"] == NOW.isoformat()
+    assert page.fetched_at == (NOW + timedelta(seconds=40)).isoformat()
+
+
 def feed_items(server: HostileServer, *names: str, age: timedelta = timedelta(hours=1)):
     when = format_datetime(NOW - age)
     return [(server.url("news.test", f"/article/{n}?utm_medium=rss"), f"T {n}", when)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import orjson
 import pytest
 
 from tests.test_enrich_seed import seed_article
 from worker.enrich import enrich
-from worker.models import Article
+from worker.models import Article, DeadLetter
 from worker.sink import SinkError, open_sink
+from worker.sink.core import Message, PositionConflict, plan_batch
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,19 @@ def test_data_survives_reopening(tmp_path, seed):
     with open_sink(path) as s:
         assert s.get("seed") == seed
         assert dataclasses.asdict(Article.from_dict(s.get("seed")))["id"] == "seed"
+
+
+def test_a_batch_commits_with_its_offsets_and_dead_letters(sink, seed):
+    topic = "kabar.articles"
+    messages = [Message(topic, 0, 0, b"seed", orjson.dumps(seed)),
+                Message(topic, 0, 1, b"bad", b"{not json")]
+    counts = sink.write(plan_batch(messages, {topic: "articles"}, {}))
+    assert (counts["inserted"], counts["rejected"]) == (1, 1)
+    assert sink.positions() == {(topic, 0): 2}
+    [(_, key, letter)] = sink.pending_dead_letters()
+    assert (key, DeadLetter.from_json(letter).reason) == (b"bad", "not_json")
+    # the same messages again, by a sink that did not see the first batch stored
+    with pytest.raises(PositionConflict):
+        sink.write(plan_batch(messages, {topic: "articles"}, {}))
+    assert sink.positions() == {(topic, 0): 2}
+    assert len(sink.pending_dead_letters()) == 1

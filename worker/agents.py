@@ -26,6 +26,7 @@ from typing import Any
 import faust
 import orjson
 from aiokafka.partitioner import murmur2
+from faust.exceptions import ConsumerNotStarted
 
 from worker.app import Topics, create_topics
 from worker.dedupe import index as dedupe
@@ -36,8 +37,9 @@ from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
 from worker.fetch.stage import expire_seen, handle_fetch_request
 from worker.fetch.urls import canonical_url, host_of
-from worker.metrics import PipelineStats
-from worker.models import Article, DeadLetter, FetchRequest, RawPage
+from worker.metrics import PipelineStats, record_consumer_lag, record_table_sizes
+from worker.models import DISCOVERED_AT_HEADER, Article, DeadLetter, FetchRequest, RawPage
+from worker.probes import consumer_lags, table_sizes
 from worker.routing import Rule, route
 from worker.settings import Settings
 
@@ -45,6 +47,8 @@ log = logging.getLogger("kabar.agents")
 
 
 EXPIRY_KEY = b"__expire__"
+#: how often consumer lag and table sizes are measured (seconds)
+GAUGE_INTERVAL = 15.0
 
 
 def expiry_tick(value: bytes) -> float | None:
@@ -63,6 +67,17 @@ def partition_of(key: str, partitions: int) -> int:
 def current_partition() -> int | None:
     event = faust.current_event()
     return event.message.partition if event is not None else None
+
+
+def discovery_headers(discovered_at: str | None) -> dict[str, bytes] | None:
+    return {DISCOVERED_AT_HEADER: discovered_at.encode()} if discovered_at else None
+
+
+def current_discovered_at() -> str | None:
+    """The discovery time the message being handled carries, if any."""
+    event = faust.current_event()
+    raw = event.headers.get(DISCOVERED_AT_HEADER) if event is not None else None
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
 
 
 class StagedWrites(MutableMapping[str, Any]):
@@ -296,14 +311,18 @@ class Pipeline:
             # Faust would hold commits back for a message it handed out and never saw acked
             self.app.consumer._unacked_messages.discard(event.message)
             self.stats.count("dropped_after_freeze")
+            self.stats.stage_done(stage, "fenced")
             return False
         if event is not None and self.already_delivered(mark, event.message):
             self.stats.count("redelivered")
+            self.stats.stage_done(stage, "redelivered")
             self.stats.message_done(suffix)
             return True
+        outcome = "ok"
         try:
             await handler(value)
         except Exception as exc:
+            outcome = "failed"
             self.stats.count("errors")
             log.exception("%s stage failed on %s", stage, key)
             await self.send_dead_letter(
@@ -318,6 +337,7 @@ class Pipeline:
                 )
             )
         finally:
+            self.stats.stage_done(stage, outcome)
             self.stats.message_done(suffix)
         if event is not None and batch is not None:
             batch.marks[mark] = (event.message.offset, event.message.timestamp)
@@ -396,6 +416,7 @@ class Pipeline:
 
     async def on_page(self, value: bytes) -> None:
         page = RawPage.from_json(value)
+        started = time.perf_counter()
         try:
             article = extract_article(
                 page.html, page.final_url, fetched_at=page.fetched_at, headers=page.headers,
@@ -408,9 +429,11 @@ class Pipeline:
                 key=page.final_url, payload=page.to_dict(),
             ))
             return
+        self.stats.extracted(time.perf_counter() - started)
         article.fingerprints = fingerprints(article)
         self.stats.message_sent("by_id")
-        await self.topics.by_id.send(key=article.id.encode(), value=article.to_json())
+        await self.topics.by_id.send(key=article.id.encode(), value=article.to_json(),
+                                     headers=discovery_headers(page.hints.get("discovered_at")))
 
     async def on_article_id(self, value: bytes) -> None:
         if (tick := expiry_tick(value)) is not None:
@@ -433,7 +456,8 @@ class Pipeline:
         article.version = decision.version
         self.stats.message_sent("by_content")
         await self.topics.by_content.send(
-            key=article.fingerprints["content_hash"].encode(), value=article.to_json()
+            key=article.fingerprints["content_hash"].encode(), value=article.to_json(),
+            headers=discovery_headers(current_discovered_at()),
         )
 
     async def on_article_content(self, value: bytes) -> None:
@@ -517,6 +541,20 @@ class Pipeline:
         await self.topics.articles.send(key=article.id.encode(), value=payload)
         for suffix in route(self.rules, article) if self.rules else ():
             await self.routed_topic(suffix).send(key=article.id.encode(), value=payload)
+        self.stats.emitted(discovered_at=current_discovered_at(),
+                           published_at=article.published_at_utc)
+
+    async def refresh_gauges(self) -> None:
+        """Consumer lag and table sizes, for Prometheus (every worker, on a timer). A
+        measurement that fails is logged and tried again next time: it must never stop
+        the worker."""
+        try:
+            record_consumer_lag(consumer_lags(self.app))
+            record_table_sizes(table_sizes(self.app))
+        except ConsumerNotStarted:
+            return
+        except Exception:
+            log.exception("measuring consumer lag and table sizes failed")
 
     def routed_topic(self, suffix: str) -> faust.TopicT:
         if suffix not in self._routed:
@@ -599,3 +637,4 @@ class Pipeline:
                   staged=(self.emitted_staged,))
         agent_for("audit", "audit", self.on_audit)
         app.timer(interval=3600.0, on_leader=True)(self.send_expiry_ticks)
+        app.timer(interval=GAUGE_INTERVAL)(self.refresh_gauges)

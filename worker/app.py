@@ -7,6 +7,7 @@ Messages travel as raw bytes and are (de)serialised with orjson by the records i
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any, cast
@@ -66,7 +67,17 @@ class ActivePartitions:
 
 
 class Consumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer, its fetches filtered by :class:`ActivePartitions`."""
+    """Faust's aiokafka consumer, its fetches filtered by :class:`ActivePartitions`, and
+    the time of its last poll noted for /livez (worker.probes)."""
+
+    last_poll: float | None = None
+
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
+        # one turn of Faust's fetch loop: a poll, or a second's sleep with nothing to fetch;
+        # a flow suspended by a rebalance that never ends stops it
+        records = await super()._wait_next_records(timeout)
+        self.last_poll = time.monotonic()
+        return records
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
         if active_partitions is not None:

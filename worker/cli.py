@@ -221,6 +221,11 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
 
     The workers fetch the feeds and pages themselves (politely, per host); this command only
     decides when each source is due. Run one per fleet.
+
+    With websub.enabled (KABAR_WEBSUB_ENABLED=1) it also subscribes to the WebSub hubs the
+    feeds name, serves the hubs' callbacks on websub.bind:websub.port (announced as
+    websub.public_url), and sends what each verified notification announces; pushed feeds
+    are then polled only at websub.safety_poll_interval. See `kabar config` for the rest.
     """
     from worker.broker import wait_for_kafka
     from worker.kafka_io import bootstrap_servers
@@ -230,6 +235,11 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
     if not settings.broker.url:
         fail("no broker: pass --broker URL or set KABAR_BROKER")
     sources = _load_sources(settings.sources.file)
+    if settings.websub.enabled:
+        from worker.fetch.websub import settings_problems
+
+        if problems := settings_problems(settings.websub):
+            fail("; ".join(problems))
 
     async def go() -> int:
         await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
@@ -427,58 +437,75 @@ def routes_test(rules_file: str, article_file: str) -> None:
 
 
 @main.command()
-@click.argument("database", type=click.Path(dir_okay=False))
+@click.argument("database")
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
 @click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
-              help="Stop after this long without a new article (default: follow forever).")
+              help="Stop after this long without a new message (default: follow forever).")
 @click.pass_context
 @with_logging
 def sink(ctx: click.Context, database: str, broker: str | None, idle_exit: float | None
          ) -> None:
-    """Store kabar.articles in a SQLite database with full-text search.
+    """Store kabar.articles and kabar.duplicates in a database with full-text search.
 
-    Upserts by article id and version, so a replay or a second run is harmless; reads the
-    topic from the beginning. Query it with `kabar search DATABASE`.
+    DATABASE is a SQLite file path or a PostgreSQL URL (postgres://user@host:port/dbname;
+    its tables are created or migrated on start). Articles are upserted by id, and only a
+    newer version replaces a stored one. Each batch commits together with the consumer's
+    offsets, so a crash or restart neither loses nor doubles a row; messages the database
+    cannot store go to kabar.deadletter with a reason. Query it with `kabar search DATABASE`.
     """
     from worker.broker import wait_for_kafka
-    from worker.kafka_io import bootstrap_servers, follow
-    from worker.sink import open_sink
+    from worker.kafka_io import bootstrap_servers, ensure_topics
+    from worker.sink import SinkError, open_sink
+    from worker.sink.core import run_sink
+    from worker.sink.postgres import redacted
 
     settings = settings_from(ctx, **{"broker.url": broker})
     if not settings.broker.url:
         fail("no broker: pass --broker URL or set KABAR_BROKER")
+    kinds = {settings.topic_name("articles"): "articles",
+             settings.topic_name("duplicates"): "duplicates"}
 
     async def go() -> dict[str, int]:
         await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
-        counts: dict[str, int] = {}
+        # where refused messages go, on brokers that do not create topics on first use
+        await ensure_topics(settings.broker.url, [settings.topic_name("deadletter")],
+                            partitions=settings.topic.partitions,
+                            replication=settings.topic.replication)
         with open_sink(database) as store:
-            async for _, value in follow(settings.broker.url, settings.topic_name("articles"),
-                                         from_beginning=True, idle_timeout=idle_exit):
-                status = store.upsert(orjson.loads(value))
-                counts[status] = counts.get(status, 0) + 1
-        return counts
+            return await run_sink(store, settings.broker.url, kinds,
+                                  settings.topic_name("deadletter"), idle_exit=idle_exit)
 
-    counts = run_async(go())
-    err.print(f"{database}: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-                                 or "no articles"))
+    try:
+        counts = run_async(go())
+    except SinkError as exc:
+        fail(str(exc), EXIT_FAILED)
+    err.print(f"{redacted(database)}: "
+              + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no messages"))
 
 
 @main.command()
-@click.argument("database", type=click.Path(exists=True, dir_okay=False))
+@click.argument("database")
 @click.option("--text", help="Full-text query over title and body.")
 @click.option("--entity", help="A person, organisation or place (any spelling it was seen in).")
 @click.option("--country", help="ISO 3166-1 alpha-2 code of a country the article mentions.")
 @click.option("-n", "limit", type=int, default=20, show_default=True, help="At most N results.")
 def search(database: str, text: str | None, entity: str | None, country: str | None,
            limit: int) -> None:
-    """Search a database written by `kabar sink`; prints matching articles as JSON lines."""
-    from worker.sink import open_sink
+    """Search a database written by `kabar sink` (a SQLite path or a PostgreSQL URL);
+    prints matching articles as JSON lines."""
+    from worker.sink import SinkError, is_postgres_url, open_sink
 
     if not (text or entity or country):
         fail("give at least one of --text, --entity, --country")
-    with open_sink(database) as store:
-        for row in store.search(text=text, entity=entity, country=country, limit=limit):
-            sys.stdout.write(orjson.dumps(row).decode() + "\n")
+    if not is_postgres_url(database) and not Path(database).is_file():
+        fail(f"database {database} does not exist (write it with `kabar sink`)")
+    try:
+        with open_sink(database) as store:
+            rows = store.search(text=text, entity=entity, country=country, limit=limit)
+    except SinkError as exc:
+        fail(str(exc), EXIT_FAILED)
+    for row in rows:
+        sys.stdout.write(orjson.dumps(row).decode() + "\n")
 
 
 def _main() -> None:

@@ -32,6 +32,19 @@ async def list_topics(url: str) -> set[str]:
         await admin.close()
 
 
+async def partitions_of(url: str, topics: Iterable[str]) -> dict[str, list[int]]:
+    """The partition numbers of each topic that exists (a consumer's own metadata may not
+    list a topic it has not subscribed to yet, so ask the broker)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return {t["topic"]: sorted(p["partition"] for p in t["partitions"])
+            for t in described if t["error_code"] == 0 and t["partitions"]}
+
+
 async def follow(
     url: str, topic: str, *, from_beginning: bool = False, limit: int | None = None,
     idle_timeout: float | None = None,

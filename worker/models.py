@@ -17,6 +17,12 @@ import orjson
 #: Bumped whenever a schema changes in a way a consumer could notice.
 SCHEMA_VERSION = 1
 
+#: Kafka header with the time (ISO 8601) a feed or sitemap entry announced the story. It
+#: travels from the fetch request (``requested_at`` of the article's request) in the page's
+#: ``hints["discovered_at"]``, then as this header on the internal topics to the emission,
+#: where it gives the discovery → article latency; no published record carries it.
+DISCOVERED_AT_HEADER = "kabar-discovered-at"
+
 
 class Record:
     """Mixin: JSON round trip for the dataclasses below."""

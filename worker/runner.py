@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from worker import metrics
 from worker.agents import Pipeline
 from worker.app import create_app, topic_specs
 from worker.broker import faust_settings_for_embedded
@@ -28,6 +29,7 @@ from worker.fetch.stage import source_requests
 from worker.kafka_io import create_missing_topics
 from worker.metrics import DISPLAY, PipelineStats, serve_metrics
 from worker.models import FetchRequest
+from worker.probes import WorkerProbes
 from worker.routing import load_rules
 from worker.settings import Settings
 
@@ -54,14 +56,16 @@ def stats_table(stats: PipelineStats, title: str) -> Table:
 
 async def poll_sources(
     sources: list[Source], send: Callable[[FetchRequest], Awaitable[None]], *, once: bool,
-    stop: asyncio.Event,
+    stop: asyncio.Event, due: Callable[[Source], bool] | None = None,
 ) -> None:
     """Send one poll request per source now, then on a tick. The fetch stage decides from
     each listing's state whether it is due (intervals adapt to how often it changes), so the
-    tick only has to be as short as the shortest interval a source allows."""
+    tick only has to be as short as the shortest interval a source allows. ``due`` holds
+    back sources polled on another schedule (feeds that WebSub pushes)."""
     tick = min(60.0, max(1.0, min(s.min_poll_interval or s.poll_interval for s in sources)))
     while not stop.is_set():
-        for request in source_requests(sources, datetime.now(UTC)):
+        polled = sources if due is None else [s for s in sources if due(s)]
+        for request in source_requests(polled, datetime.now(UTC)):
             await send(request)
         if once:
             return
@@ -124,14 +128,17 @@ async def run_pipeline(
     # article has to wait for them
     warm_enrichment(settings.enrich.spacy_model)
     fingerprint_text("Kabar: warm-up — ünïcödé")
-    if settings.web.metrics_port:
-        serve_metrics(settings.web.bind, settings.web.metrics_port)
+    metrics.host_label.limit = settings.web.metrics_host_limit
     await create_missing_topics(settings.broker.url,
                                 topic_specs(app, pipeline.topics, settings),
                                 replication=settings.topic.replication)
+    probes = WorkerProbes(app, loop, poll_timeout=settings.web.liveness_poll_timeout)
+    server = (serve_metrics(settings.web.bind, settings.web.metrics_port, probes)
+              if settings.web.metrics_port else None)
     try:
         await start_worker(worker, settings.broker.url, limit=None if timeout is None
                            else max(1.0, timeout - (time.monotonic() - started)))
+        probes.mark_started()
         # Worker.start installs its own handlers (they stop the app without telling us)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -173,20 +180,28 @@ async def run_pipeline(
             await asyncio.wait_for(worker.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             log.warning("the worker did not stop within %.0fs; leaving it", STOP_TIMEOUT_S)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return stats
 
 
-async def run_poller(settings: Settings, sources: list[Source], *, once: bool) -> int:
+async def run_poller(settings: Settings, sources: list[Source], *, once: bool,
+                     stop: asyncio.Event | None = None) -> int:
     """`kabar fetch`: send poll requests to the fetch topic with a plain producer until
-    Ctrl-C (or once). Returns how many requests were sent."""
+    Ctrl-C, ``stop`` or (with ``once``) one round; with websub.enabled, also subscribe to
+    the hubs the feeds name and send what their notifications announce. Returns how many
+    requests were sent."""
     from aiokafka import AIOKafkaProducer
 
+    from worker.fetch.stage import FetchOutcome
+    from worker.fetch.websub import Subscriber
     from worker.kafka_io import bootstrap_servers
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(settings.broker.url))
     await producer.start()
     sent = 0
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -198,9 +213,33 @@ async def run_poller(settings: Settings, sources: list[Source], *, once: bool) -
         sent += 1
         log.info("poll request for %s (%s)", request.source, request.url)
 
+    async def publish_pushed(outcome: FetchOutcome) -> None:
+        nonlocal sent
+        # all of a notification's messages in flight at once: push is about latency
+        pending = [await producer.send(settings.topic_name("fetch"), r.to_json(),
+                                       key=r.host.encode()) for r in outcome.requests]
+        pending += [await producer.send(settings.topic_name("deadletter"), d.to_json(),
+                                        key=(d.key or d.url or "").encode())
+                    for d in outcome.dead_letters]
+        await asyncio.gather(*pending)
+        sent += len(outcome.requests)
+
+    subscriber = maintenance = None
     try:
-        await poll_sources(sources, send, once=once, stop=stop)
+        if settings.web.metrics_port:
+            serve_metrics(settings.web.bind, settings.web.metrics_port)
+        if settings.websub.enabled and not once:
+            subscriber = Subscriber(settings.websub, settings.fetch, sources, publish_pushed)
+            await subscriber.start()
+            maintenance = asyncio.create_task(subscriber.run(stop))
+        await poll_sources(sources, send, once=once, stop=stop,
+                           due=subscriber.poll_due if subscriber else None)
     finally:
+        stop.set()
+        if maintenance is not None:
+            await maintenance
+        if subscriber is not None:
+            await subscriber.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await producer.stop()

@@ -63,6 +63,11 @@ class WebSettings:
     bind: str = "127.0.0.1"
     #: Prometheus /metrics (pipeline and per-host fetch counters) on this port; 0: off
     metrics_port: int = 0
+    #: hosts that get their own `host` label on per-host metrics; later ones share "other"
+    metrics_host_limit: int = 200
+    #: /livez (on metrics_port) fails when the started worker's consumer has not polled the
+    #: broker for this long (seconds): a wedged consumer or a rebalance that never ends
+    liveness_poll_timeout: float = 180.0
 
 
 @dataclass(slots=True)
@@ -122,6 +127,32 @@ class EnrichSettings:
 
 
 @dataclass(slots=True)
+class WebSubSettings:
+    #: `kabar fetch` subscribes to the WebSub hubs its feeds name and takes pushed updates
+    #: (the hubs must be able to reach the callback: see public_url)
+    enabled: bool = False
+    #: the callback server inside `kabar fetch`
+    bind: str = "127.0.0.1"
+    port: int = 8090
+    #: callback base URL handed to hubs (behind a proxy: its public URL); "": http://bind:port
+    public_url: str = ""
+    #: lease asked of a hub (seconds); renewed once renew_fraction of the granted lease passed
+    lease_seconds: float = 864_000.0
+    renew_fraction: float = 0.85
+    #: while push works, a pushed feed is still polled this often (the safety net)
+    safety_poll_interval: float = 3_600.0
+    #: push is trusted while a notification came within this long (0: forever); after that
+    #: the feed is polled at its normal adaptive rate until the next notification
+    silence_timeout: float = 21_600.0
+    #: how often `kabar fetch` re-reads a feed to learn whether it still names its hub
+    recheck_interval: float = 21_600.0
+    #: a notification body larger than this is refused (HTTP 413) and counted
+    max_body_bytes: int = 5_000_000
+    #: the same body for the same subscription within this long is a replay, dropped
+    replay_window: float = 3_600.0
+
+
+@dataclass(slots=True)
 class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     topic: TopicSettings = field(default_factory=TopicSettings)
@@ -132,6 +163,7 @@ class Settings:
     dedupe: DedupeSettings = field(default_factory=DedupeSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
+    websub: WebSubSettings = field(default_factory=WebSubSettings)
     #: "section.key" → where the value came from (default, file path, env var, flag)
     origin: dict[str, str] = field(default_factory=dict, repr=False)
 

@@ -23,6 +23,7 @@ from prometheus_client import Gauge
 from protego import Protego
 
 from worker.fetch.errors import FetchError
+from worker.metrics import host_label
 from worker.settings import FetchSettings
 
 if TYPE_CHECKING:
@@ -30,11 +31,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# `host` labels go through worker.metrics.host_label: bounded however many hosts feeds name
 _RESPONSES = PromCounter(
     "kabar_fetch_responses_total", "Fetch outcomes by host", ["host", "outcome"]
 )
 _BYTES = PromCounter("kabar_fetch_bytes_total", "Body bytes received by host", ["host"])
-_CIRCUIT = Gauge("kabar_fetch_circuit_open", "1 while a host's circuit breaker is open", ["host"])
+_CIRCUIT = Gauge("kabar_fetch_circuit_open",
+                 'Hosts whose circuit breaker is open (0 or 1 per named host; hosts past the '
+                 'label limit add up under "other")', ["host"])
 
 #: failures that count towards opening a host's circuit: the host, not the page, is unwell
 _HOST_FAILURES = frozenset(
@@ -80,14 +84,22 @@ class HostState:
     last_used: float = 0.0
     #: prometheus children by outcome: .labels() costs more than the increment itself
     metrics: dict[str, Any] = field(default_factory=dict)
+    circuit_counted: bool = False
 
     def metric(self, host: str, outcome: str) -> Any:
         child = self.metrics.get(outcome)
         if child is None:
+            label = host_label(host)
             child = self.metrics[outcome] = (
-                _BYTES.labels(host) if outcome == "bytes" else _RESPONSES.labels(host, outcome)
+                _BYTES.labels(label) if outcome == "bytes" else _RESPONSES.labels(label, outcome)
             )
         return child
+
+    def circuit_metric(self, host: str, open_: bool) -> None:
+        """Count this host in kabar_fetch_circuit_open while its circuit is open (once)."""
+        if open_ != self.circuit_counted:
+            self.circuit_counted = open_
+            _CIRCUIT.labels(host_label(host)).inc(1 if open_ else -1)
 
     def idle(self, now: float, for_at_least: float) -> bool:
         """Nothing in flight, nothing pending, unused for a while: safe to forget."""
@@ -296,7 +308,7 @@ class Politeness:
         state = self.host(host)
         if state.circuit_cooldown:
             log.info("host %s answers again; circuit closed", host)
-            _CIRCUIT.labels(host).set(0)
+            state.circuit_metric(host, False)
         state.consecutive_failures = 0
         state.circuit_cooldown = 0.0
         state.circuit_open_until = 0.0
@@ -325,7 +337,7 @@ class Politeness:
                 )
                 state.circuit_open_until = now + state.circuit_cooldown
                 state.counters["circuit_opened"] += 1
-                _CIRCUIT.labels(host).set(1)
+                state.circuit_metric(host, True)
                 log.warning(
                     "host %s: %d failures in a row (last: %s); circuit open for %.0f s",
                     host, state.consecutive_failures, error.reason, state.circuit_cooldown,

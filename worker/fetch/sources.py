@@ -14,6 +14,7 @@ A file holds one ``[[source]]`` table per source; only ``name`` and ``url`` are 
     max_age = "2d"             # items older than this (by feed/sitemap date) are not fetched
     per_host_delay = 2.0       # politeness overrides for this source's host
     per_host_concurrency = 1
+    websub = true              # subscribe when the feed names a WebSub hub (websub.enabled)
 
 ``load_sources`` raises ``SourcesError`` listing every problem with its line number, so a
 broken file is fixed in one pass; ``check_sources`` returns the same problems as a list
@@ -70,6 +71,8 @@ class Source:
     per_host_delay: float | None = None
     per_host_concurrency: int | None = None
     enabled: bool = True
+    #: take WebSub pushes for this feed when it names a hub and websub.enabled is on
+    websub: bool = True
     _include_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
     _exclude_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
 
@@ -227,11 +230,12 @@ def _validate(
             except re.error as exc:
                 problems.append(f"{at(key)}: {label}: {key} pattern {pattern!r}: {exc}")
         options[key] = list(patterns)
-    if "enabled" in raw:
-        if not isinstance(raw["enabled"], bool):
-            problems.append(f"{at('enabled')}: {label}: enabled must be true or false")
-        else:
-            options["enabled"] = raw["enabled"]
+    for key in ("enabled", "websub"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                problems.append(f"{at(key)}: {label}: {key} must be true or false")
+            else:
+                options[key] = raw[key]
     lo = options.get("min_poll_interval")
     hi = options.get("max_poll_interval")
     if lo is not None and hi is not None and lo > hi:

@@ -206,6 +206,8 @@ async def _article(
         _failed(req, error, now, outcome)
         return
     hints: dict[str, Any] = {f: getattr(req.hints, f) for f in _HINT_FIELDS}
+    # the article's request was made when its feed or sitemap entry was read
+    hints["discovered_at"] = req.requested_at
     if revisit:
         hints["revisit"] = revisit
     tracking = fetcher.settings.tracking_params
@@ -285,8 +287,18 @@ async def _listing(
         _save_listing(seen, key, state, source, now, changed=False)
         return
     recent = list(state.get("recent") or [])
-    known = set(recent)
-    fresh: list[str] = []
+    fresh = [mark for mark, _ in _announce(req, found, now, source, set(recent), outcome)]
+    state["recent"] = (fresh + recent)[:MAX_RECENT]
+    _save_listing(seen, key, state, source, now, changed=bool(fresh))
+
+
+def _announce(
+    req: FetchRequest, found: list[Found], now: datetime, source: Source | None,
+    known: set[str], outcome: FetchOutcome,
+) -> list[tuple[str, str | None]]:
+    """Requests for what a listing names, minus what the source refuses and the articles
+    in ``known`` (fingerprints); returns (fingerprint, date stamp) of the articles announced."""
+    fresh: list[tuple[str, str | None]] = []
     max_age = source.max_age if source else DEFAULT_MAX_AGE
     for kind, url, stamp, hints in found:
         if kind == "invalid":
@@ -303,15 +315,30 @@ async def _listing(
             if mark in known:
                 continue
             known.add(mark)
-            fresh.append(mark)
+            fresh.append((mark, stamp))
         # Feeds and child sitemaps are announced on every poll: their own conditional GET
         # and poll interval decide whether they are fetched.
         outcome.requests.append(FetchRequest(
             url=url, source=req.source, host=host_of(url), requested_at=_iso(now), kind=kind,
             hints=hints,
         ))
-    state["recent"] = (fresh + recent)[:MAX_RECENT]
-    _save_listing(seen, key, state, source, now, changed=bool(fresh))
+    return fresh
+
+
+def pushed_listing(req: FetchRequest, result: FetchResult, now: datetime,
+                   source: Source | None) -> FetchOutcome:
+    """A listing body that arrived without being fetched (a WebSub notification): the
+    requests a poll that found this body would send. Nothing is remembered here; the fetch
+    agent's article seen-table, on each article's host partition, skips what was already
+    fetched, exactly as for the items of a polled feed."""
+    outcome = FetchOutcome()
+    try:
+        found = _discover(req, result)
+    except DiscoveryError as error:
+        outcome.dead_letters.append(_dead(req, error.reason, error.message, now, result.url))
+        return outcome
+    _announce(req, found, now, source, set(), outcome)
+    return outcome
 
 
 def _save_listing(
