@@ -54,7 +54,16 @@ OUTPUTS = ("articles", "duplicates", "deadletter")
 @dataclass(frozen=True, slots=True)
 class Rate:
     pages_per_s: float
-    cpu_ms_per_page: float | None = None  # this process's CPU over the measured window
+    #: CPU of the process(es) doing the work over the measured window, per page
+    cpu_ms_per_page: float | None = None
+    #: that CPU over the window's wall time: how many cores the workers got
+    cores: float | None = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_pages(limit: int) -> list[RawPage]:
@@ -157,7 +166,8 @@ async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[Rate, PipelineSt
 
 async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path) -> Rate:
     """Pages/s of ``workers`` `kabar worker` processes sharing one group: from the first
-    output record to the last, by the record times the workers stamped."""
+    output record to the last, by the record times the workers stamped; and their CPU from
+    the first page sent to the last output read."""
     from aiokafka.structs import TopicPartition
 
     from tests.fleet import Fleet
@@ -179,6 +189,8 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path) -> Rat
         await group.wait_stable(workers, timeout=300)
         consumer.assign([TopicPartition(settings.topic_name(t), p)
                          for t in OUTPUTS for p in range(PARTITIONS)])
+        pids = [process.pid for process in group.workers.values()]
+        cpu, started = sum(map(cpu_seconds, pids)), time.perf_counter()
         await produce(url, settings.topic_name("pages"), pages)
         stamps: list[int] = []
         deadline = time.monotonic() + 600
@@ -188,7 +200,9 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path) -> Rat
                 stamps.extend(record.timestamp for record in records)
         if len(stamps) < len(pages):
             raise RuntimeError(f"{workers} worker(s): {len(stamps)} of {len(pages)} outputs")
-        return Rate((len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000))
+        cpu = sum(map(cpu_seconds, pids)) - cpu
+        return Rate((len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000),
+                    cpu * 1000 / len(pages), cpu / (time.perf_counter() - started))
     finally:
         await consumer.stop()
         group.stop_all()
@@ -248,11 +262,11 @@ async def main() -> None:
     print(f"broker: {name}; {len(pages)} raw pages (shared data), {PARTITIONS} partitions; "
           f"best of {args.rounds} rounds; load average {min(loads):.1f}-{max(loads):.1f} "
           f"on {os.cpu_count()} cores")
-    print(f"{'':36}{'pages/s':>9}{'CPU ms/page':>13}   rounds (pages/s)")
+    print(f"{'':36}{'pages/s':>9}{'CPU ms/page':>13}{'cores':>7}   rounds (pages/s)")
     for label, rates in (("bare aiokafka loop + stages", bare),
                          ("kabar worker, all agents", kabar)):
         cpu = best(rates).cpu_ms_per_page
-        print(f"{label:36}{best(rates).pages_per_s:>9.1f}{cpu or 0:>13.1f}   "
+        print(f"{label:36}{best(rates).pages_per_s:>9.1f}{cpu or 0:>13.1f}{'':>7}   "
               + " ".join(f"{r.pages_per_s:.1f}" for r in rates))
     print(f"ratio kabar/baseline: {one.pages_per_s / baseline.pages_per_s:.2f} "
           f"(target >= 0.85); per round: "
@@ -261,8 +275,10 @@ async def main() -> None:
     if not args.no_fleet:
         for workers, rates in fleets.items():
             label = f"fleet of {workers} `kabar worker`"
-            print(f"{label:36}{best(rates).pages_per_s:>9.1f}{'':>13}   "
-                  + " ".join(f"{r.pages_per_s:.1f}" for r in rates))
+            top = best(rates)
+            print(f"{label:36}{top.pages_per_s:>9.1f}{top.cpu_ms_per_page or 0:>13.1f}"
+                  f"{top.cores or 0:>7.2f}   "
+                  + " ".join(f"{r.pages_per_s:.1f} ({r.cores or 0:.2f} cores)" for r in rates))
         scaling = best(fleets[2]).pages_per_s / best(fleets[1]).pages_per_s
         print(f"scaling 2 workers/1: {scaling:.2f} (target >= 1.7, on otherwise idle "
               "cores); per round: "
