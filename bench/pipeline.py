@@ -14,17 +14,23 @@ Each side is measured --rounds times, interleaved, and the best round of each is
 (load from other processes only ever slows a round down). CPU ms/page (this process, over
 the measured window) is a figure that load does not move much.
 
+With --against REV, each round also runs a fleet of one worker from that git revision (a
+before/after figure in the same run).
+
     .venv/bin/python bench/pipeline.py [--pages 300] [--rounds 2] [--no-fleet]
-                                       [--broker kafka://…|--tansu]
+                                       [--against REV] [--broker kafka://…|--tansu]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import resource
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -164,7 +170,17 @@ async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[Rate, PipelineSt
     return Rate(len(pages) / (wall1 - wall0), (cpu1 - cpu0) * 1000 / len(pages)), stats
 
 
-async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path) -> Rate:
+def checkout(revision: str, into: Path) -> Path:
+    """The source tree of a git revision of this repository, written under ``into``."""
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
+                source: Path | None = None) -> Rate:
     """Pages/s of ``workers`` `kabar worker` processes sharing one group: from the first
     output record to the last, by the record times the workers stamped; and their CPU from
     the first page sent to the last output read."""
@@ -179,7 +195,7 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path) -> Rat
                         partitions=PARTITIONS, replication=1,
                         max_message_bytes=max_message_bytes(settings))
     group = Fleet(url, prefix, logs, env={"KABAR_TOPIC_PARTITIONS": str(PARTITIONS),
-                                          "KABAR_DEDUPE_SETTLE_SECONDS": "0"})
+                                          "KABAR_DEDUPE_SETTLE_SECONDS": "0"}, cwd=source)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url),
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -222,6 +238,8 @@ async def main() -> None:
     parser.add_argument("--broker", help="kafka://host:port (default: start Apache Kafka if "
                         "Java and Maven are present, else the embedded Tansu broker)")
     parser.add_argument("--tansu", action="store_true", help="use the embedded broker")
+    parser.add_argument("--against", metavar="REV",
+                        help="also run one worker from this git revision, each round")
     args = parser.parse_args()
     pages = load_pages(args.pages)
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,6 +258,8 @@ async def main() -> None:
         bare: list[Rate] = []
         kabar: list[Rate] = []
         fleets: dict[int, list[Rate]] = {1: [], 2: []}
+        against: list[Rate] = []
+        older = checkout(args.against, Path(tmp) / "against") if args.against else None
         loads: list[float] = []
         try:
             for _ in range(args.rounds):
@@ -252,6 +272,10 @@ async def main() -> None:
                 for workers in () if args.no_fleet else (1, 2):
                     fleets[workers].append(await fleet(url, pages, workers, Path(tmp)))
                     print(f"round: {workers} worker(s) {fleets[workers][-1].pages_per_s:.1f} "
+                          f"pages/s", file=sys.stderr)
+                if older is not None:
+                    against.append(await fleet(url, pages, 1, Path(tmp), source=older))
+                    print(f"round: 1 worker of {args.against} {against[-1].pages_per_s:.1f} "
                           f"pages/s", file=sys.stderr)
             loads.append(os.getloadavg()[0])
         finally:
@@ -284,6 +308,16 @@ async def main() -> None:
               "cores); per round: "
               + " ".join(f"{two.pages_per_s / one_.pages_per_s:.2f}"
                          for one_, two in zip(fleets[1], fleets[2], strict=True)))
+    if against:
+        top = best(against)
+        print(f"{f'1 `kabar worker` of {args.against}':36}{top.pages_per_s:>9.1f}"
+              f"{top.cpu_ms_per_page or 0:>13.1f}{top.cores or 0:>7.2f}   "
+              + " ".join(f"{r.pages_per_s:.1f}" for r in against))
+        if not args.no_fleet:
+            print(f"this tree / {args.against}, one worker: "
+                  f"{best(fleets[1]).pages_per_s / top.pages_per_s:.2f}; per round: "
+                  + " ".join(f"{new.pages_per_s / old.pages_per_s:.2f}"
+                             for new, old in zip(fleets[1], against, strict=True)))
     print(f"kabar outputs (last round): {dict(stats.counts)}")
     print(f"peak RSS of this process: {rss:.0f} MB")
 

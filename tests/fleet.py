@@ -45,6 +45,8 @@ class Fleet:
     logs: Path
     env: dict[str, str] = field(default_factory=dict)
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: run the workers from this source tree (`python -m worker` finds it first)
+    cwd: Path | None = None
 
     @property
     def group(self) -> str:
@@ -66,6 +68,7 @@ class Fleet:
             self.workers[name] = subprocess.Popen(
                 [sys.executable, "-m", "worker", "worker"],
                 env=environment,
+                cwd=self.cwd,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 # a worker never outlives the test that started it, however that ends
