@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import REGISTRY
 
-from worker.agents import FreezeFence, Pipeline, StagedWrites
+from worker.agents import Batch, FreezeFence, Pipeline, StagedWrites
 from worker.app import create_app
 from worker.models import DeadLetter
 from worker.settings import load_settings
@@ -91,6 +92,26 @@ def test_sealed_writes_stay_readable_and_reach_the_table_apart_from_later_ones()
     staged.seal()
     staged.commit_sealed()
     assert table == {"a": "batch 1", "b": "batch 2"}
+
+
+async def test_a_batch_whose_flush_fails_leaves_no_emitted_writes_behind() -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    table: dict[str, str] = {}
+    staged = StagedWrites(table)
+
+    async def failing_flush() -> None:
+        raise ConnectionError("broker gone")
+
+    pipeline.app.producer.flush = failing_flush  # type: ignore[method-assign]
+    staged["content"] = "new:abc:1"
+    staged.seal()
+    with pytest.raises(ConnectionError):
+        await pipeline.commit(SimpleNamespace(), Batch(), (staged,))  # type: ignore[arg-type]
+    assert table == {} and staged.get("content") is None
+    staged["content"] = "new:abc:1"  # handled again, the next batch can seal its writes
+    staged.seal()
 
 
 async def test_a_worker_frozen_for_most_of_a_session_is_fenced_until_a_rebalance() -> None:

@@ -129,6 +129,10 @@ class StagedWrites(MutableMapping[str, Any]):
             self.table[key] = value
         self.sealed = {}
 
+    def discard_sealed(self) -> None:
+        """Drop the sealed writes: what they describe did not reach the broker."""
+        self.sealed = {}
+
     def commit(self) -> None:
         """Every staged write, to the table."""
         self.seal()
@@ -349,7 +353,12 @@ class Pipeline:
         back for it (sealed; flushed too, before anything says the batch is done), then
         record each partition's last handled offset in ``delivered``, then ack the messages.
         Until the record is in, a fault replays the batch; after it, the guard skips it."""
-        await self.app.producer.flush()
+        try:
+            await self.app.producer.flush()
+        except BaseException:
+            for view in staged:  # the batch is not acked, and its writes must not say done
+                view.discard_sealed()
+            raise
         if any(view.sealed for view in staged):
             for view in staged:
                 view.commit_sealed()
