@@ -8,7 +8,8 @@ the tables (read from their changelogs) equal a replay of what came out, the gro
 drains to 0 within 60 s of the last fault, and the pipeline produces again within 30 s of a
 restart. Faults: SIGKILL, SIGTERM and SIGSTOP of a worker, a broker SIGKILL and restart on
 its data, a 20 s network cut (a TCP proxy between workers and broker), scaling 1 → 2 → 1,
-and a malformed message on every input topic.
+and a malformed message on every input topic; the SIGKILL and SIGTERM cells run again with
+the workers' tables on RocksDB.
 """
 
 from __future__ import annotations
@@ -208,6 +209,9 @@ class Fault:
     #: can come out twice; no fencing short of Kafka transactions closes that (README,
     #: "Delivery guarantees")
     may_double: int = 0
+    #: the workers' table store; the restart cells run again on RocksDB, whose tables
+    #: outlive the process (what docker-compose and the Kubernetes manifests use)
+    store: str = "memory://"
 
 
 FAULTS = {
@@ -218,6 +222,8 @@ FAULTS = {
     "network-cut": Fault(cut_network),
     "scale-1-2-1": Fault(scale_up_and_down, workers=1),
     "poison": Fault(poison_every_input, poison=15),
+    "worker-sigkill-rocksdb": Fault(kill_worker, store="rocksdb://"),
+    "worker-sigterm-rocksdb": Fault(terminate_worker, store="rocksdb://"),
 }
 
 
@@ -227,7 +233,8 @@ async def test_every_story_ends_with_exactly_one_outcome_under(
 ) -> None:
     fault = FAULTS[name]
     prefix = f"c{uuid.uuid4().hex[:8]}."
-    fleet = Fleet(chaos_broker.url, prefix, tmp_path, env=WORKER_ENV)
+    fleet = Fleet(chaos_broker.url, prefix, tmp_path,
+                  env={**WORKER_ENV, "KABAR_STORE_URL": fault.store})
     async with ChaosNewsroom(HOSTS, STORIES, seed=len(name)) as newsroom:
         cell = Cell(chaos_broker, fleet, newsroom, prefix)
         try:

@@ -22,6 +22,7 @@ from worker.models import (
     FetchHints,
     FetchRequest,
     RawPage,
+    SourceHealth,
 )
 
 SCHEMAS = resources.files("worker").joinpath("schemas")
@@ -48,6 +49,17 @@ SAMPLES = {
                                  detected_at="2024-01-01T00:00:00+00:00"),
     "deadletter": DeadLetter(stage="clean", reason="no_article_body", message="m",
                              failed_at="2024-01-01T00:00:00+00:00", url="u", payload={"a": 1}),
+    "source-health": SourceHealth(
+        source="s", state="failing", reason="3 errors in a row",
+        evaluated_at="2024-01-01T00:00:00+00:00", tracked_since="2023-12-01T00:00:00+00:00",
+        last_poll_at="2024-01-01T00:00:00+00:00", last_poll_outcome="http_403",
+        last_new_article_at=None, usual_interval_s=None, articles_per_day=0.0,
+        consecutive_errors=3, errors_by_reason={"bot_wall": 3}, last_error="http_403 on u",
+        pages=2, dead_letter_share=0.5, extracted_pages=1, drift_share=0.0,
+        drift_by_kind={"no_body": 0, "no_date": 0, "short": 0}, drift_baseline=None,
+        drift_baseline_pages=0,
+        rules={"quiet_factor": 4.0, "quiet_min": 3600.0, "failing_errors": 3,
+               "drift_margin": 0.25, "drift_window": 50, "drift_min_baseline": 50}),
 }
 
 

@@ -11,6 +11,9 @@ kabar.fetch (key host) ──fetch──► kabar.pages (key canonical URL)
                                      ▼
             kabar.articles · kabar.duplicates · kabar.deadletter · routed topics
                    kabar.dedupe-audit (internal): originals re-checked after a settle delay
+
+every stage ──► kabar.health-events (internal, key: the source's host) ──health──►
+                   kabar.source-health (compacted, key: source name)
 """
 
 from __future__ import annotations
@@ -37,8 +40,25 @@ from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
 from worker.fetch.stage import expire_seen, handle_fetch_request
 from worker.fetch.urls import canonical_url, host_of
-from worker.metrics import PipelineStats, record_consumer_lag, record_table_sizes
-from worker.models import DISCOVERED_AT_HEADER, Article, DeadLetter, FetchRequest, RawPage
+from worker.health.events import article_event, fetch_events, page_event
+from worker.health.record import health_record
+from worker.health.rules import HealthRules, rules_for
+from worker.health.tracker import SourceState, facts, observe
+from worker.metrics import (
+    PipelineStats,
+    forget_source_health,
+    record_consumer_lag,
+    record_table_sizes,
+    set_source_health,
+)
+from worker.models import (
+    DISCOVERED_AT_HEADER,
+    Article,
+    DeadLetter,
+    FetchRequest,
+    HealthEvent,
+    RawPage,
+)
 from worker.probes import consumer_lags, table_sizes
 from worker.routing import Rule, route
 from worker.settings import Settings
@@ -62,6 +82,12 @@ def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as Faust's producer uses it)
     gives ``key``."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+#: stages whose messages skip the delivered guard and its flush: fetch (its actors finish
+#: out of order; its seen-table makes a repeat harmless) and health (an event seen twice
+#: after a crash only nudges a count, and the guard would double its broker writes)
+UNGUARDED_STAGES = frozenset({"fetch", "health"})
 
 
 def current_partition() -> int | None:
@@ -252,12 +278,17 @@ class Pipeline:
         # the dedupe stage's view of it: writes reach the table once the batch's outcomes
         # are flushed (see commit), and later messages of the batch read them meanwhile
         self.emitted_staged = StagedWrites(self.emitted)
+        # source name → its SourceState, written from the partition of the source's host
+        self.health_state = app.Table("health-state", default=None, partitions=partitions)
+        self.health_dirty: set[str] = set()  # sources with events since the last publication
+        self.health_published: dict[str, str] = {}  # source → the state last published
         self.fence = FreezeFence(settings.broker.session_timeout)
         app.on_partitions_revoked.connect(self.fence.on_rebalance)
         app.on_partitions_assigned.connect(self.fence.on_rebalance)
         app.task(self.fence.tick)
         self.retention = settings.dedupe.retention_days * 86_400.0
         self.flush_batch = max(1, settings.broker.flush_batch)
+        app.timer(interval=settings.health.publish_interval)(self.publish_health)
         self._register()
 
     async def fetcher(self) -> Fetcher:
@@ -281,6 +312,23 @@ class Pipeline:
     async def send_fetch(self, request: FetchRequest) -> None:
         self.stats.message_sent("fetch")
         await self.topics.fetch.send(key=request.host.encode(), value=request.to_json())
+
+    def health_key(self, source: str) -> str:
+        """The key of a source's health events: its host, so they land on the partition
+        (co-partitioned with kabar.fetch) of the worker that fetches it. A source this
+        worker's sources file does not list goes by its name."""
+        known = self.sources.get(source)
+        return host_of(known.url) if known else source
+
+    def health_rules(self, source: str) -> HealthRules:
+        known = self.sources.get(source)
+        return rules_for(self.settings.health, known.health if known else None)
+
+    async def send_health(self, events: list[HealthEvent]) -> None:
+        for event in events:
+            self.stats.message_sent("health_events")
+            await self.topics.health_events.send(key=self.health_key(event.source).encode(),
+                                                 value=event.to_json())
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         self.stats.dead_letter(letter.stage, letter.reason)
@@ -309,7 +357,7 @@ class Pipeline:
         outcome once: a message at or below the offset recorded in ``delivered`` is a
         redelivery whose outcome is already out. A handled message is noted in ``batch``,
         whose commit records that offset once the outputs are flushed."""
-        event = faust.current_event() if stage != "fetch" else None
+        event = faust.current_event() if stage not in UNGUARDED_STAGES else None
         mark = f"{event.message.topic}:{event.message.partition}" if event else ""
         if event is not None and self.fence.fenced() and await self.fence.wait():
             # Faust would hold commits back for a message it handed out and never saw acked
@@ -419,6 +467,7 @@ class Pipeline:
                 log.debug("skipped %s: %s", url, reason)
         for letter in outcome.dead_letters:
             await self.send_dead_letter(letter)
+        await self.send_health(fetch_events(request, outcome, time.time()))
         # what the fetch found is in Kafka before the seen-table says it was fetched
         await self.app.producer.flush()
         seen.commit()
@@ -437,8 +486,14 @@ class Pipeline:
                 url=page.final_url, topic=self.settings.topic_name("pages"),
                 key=page.final_url, payload=page.to_dict(),
             ))
+            if page.source:
+                await self.send_health([page_event(page.source, page.final_url, None,
+                                                   time.time())])
             return
         self.stats.extracted(time.perf_counter() - started)
+        if page.source:
+            await self.send_health([page_event(page.source, page.final_url, article,
+                                               time.time())])
         article.fingerprints = fingerprints(article)
         self.stats.message_sent("by_id")
         await self.topics.by_id.send(key=article.id.encode(), value=article.to_json(),
@@ -511,6 +566,8 @@ class Pipeline:
             if not self.settings.dedupe.emit_duplicates:
                 return
             article.duplicate_of = decision.original_id
+        if decision.kind == "new" and article.source:
+            await self.send_health([article_event(article.source, article.url, now)])
         source = self.sources.get(article.source or "")
         await self.emit(enrich(article, timezone_hint=source.timezone if source else None,
                                spacy_model=self.settings.enrich.spacy_model))
@@ -538,6 +595,47 @@ class Pipeline:
         for topic in (self.topics.fetch, self.topics.by_id, self.topics.by_content):
             for partition in range(self.settings.topic.partitions):
                 await topic.send(key=EXPIRY_KEY, value=tick, partition=partition)
+
+    async def on_health_event(self, value: bytes) -> None:
+        event = HealthEvent.from_json(value)
+        known = self.health_state.get(event.source)
+        state = SourceState.from_dict(known) if known else SourceState(
+            event.source, self.health_key(event.source), tracked_since=event.at)
+        observe(state, event, self.health_rules(event.source),
+                rate_window_days=self.settings.health.rate_window_days)
+        self.health_state[event.source] = state.to_dict()
+        self.health_dirty.add(event.source)
+
+    async def publish_health(self) -> None:
+        """Publish to kabar.source-health the health of each source this worker keeps that
+        had events since the last time, or whose state time alone changed (gone quiet), and
+        set its gauge. Runs every health.publish_interval seconds."""
+        now = time.time()
+        dirty, self.health_dirty = self.health_dirty, set()
+        topic = self.topics.health_events.get_topic_name()
+        owned = {tp.partition for tp in self.app.assignor.assigned_actives()
+                 if tp.topic == topic}
+        for name, value in list(self.health_state.items()):
+            state = SourceState.from_dict(value)
+            # the table also holds standby copies of partitions other workers own
+            if partition_of(state.key, self.settings.topic.partitions) not in owned:
+                if self.health_published.pop(name, None) is not None:
+                    forget_source_health(name)
+                continue
+            record = health_record(
+                name, facts(state, now, rate_window_days=self.settings.health.rate_window_days),
+                self.health_rules(name), now)
+            if name not in dirty and self.health_published.get(name) == record.state:
+                continue
+            await self.topics.source_health.send(key=name.encode(), value=record.to_json())
+            set_source_health(name, record.state)
+            self.health_published[name] = record.state
+
+    async def flush_health(self) -> None:
+        """Publish what changed since the last tick, and wait until the broker has it (before
+        a worker stops, so the last events of a ``--once`` run are in the records)."""
+        await self.publish_health()
+        await self.app.producer.flush()
 
     async def report_duplicate(self, article: Article, decision: dedupe.Decision) -> None:
         event = dedupe.duplicate_event(article, decision, utc_now())
@@ -634,8 +732,7 @@ class Pipeline:
                         log.warning("%s: could not commit the messages handled last on the "
                                     "way out", stage, exc_info=True)
 
-            ordered = stage != "fetch"  # fetch actors run concurrently, out of order
-            actor = run_in_batches if ordered else run
+            actor = run if stage in UNGUARDED_STAGES else run_in_batches
             actor.__name__ = f"kabar_{stage}"
             app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(actor)
 
@@ -645,5 +742,6 @@ class Pipeline:
         agent_for("dedupe", "by_content", self.on_article_content,
                   staged=(self.emitted_staged,))
         agent_for("audit", "audit", self.on_audit)
+        agent_for("health", "health_events", self.on_health_event)
         app.timer(interval=3600.0, on_leader=True)(self.send_expiry_ticks)
         app.timer(interval=GAUGE_INTERVAL)(self.refresh_gauges)

@@ -33,6 +33,8 @@ class Topics:
     articles: faust.TopicT
     duplicates: faust.TopicT
     deadletter: faust.TopicT
+    health_events: faust.TopicT
+    source_health: faust.TopicT
 
     def all(self) -> list[faust.TopicT]:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]
@@ -203,6 +205,11 @@ def create_topics(app: faust.App, settings: Settings) -> Topics:
         articles=topic("articles"),
         duplicates=topic("duplicates"),
         deadletter=topic("deadletter"),
+        # what the stages saw of each source, keyed by the source's host: co-partitioned
+        # with kabar.fetch, so the worker fetching a host keeps its sources' health
+        health_events=topic("health-events", internal=True),
+        # the last health record per source name, for any machine to read
+        source_health=topic("source-health", compacting=True),
     )
 
 
@@ -211,7 +218,8 @@ def topic_specs(app: faust.App, topics: Topics, settings: Settings) -> list[Topi
     Faust's leader-election topic. Created before the worker starts, so the first group
     assignment already sees them all (Faust declares its own while starting, racing it)."""
     pages_config = {"max.message.bytes": str(max_message_bytes(settings))}
-    specs = [TopicSpec(t.get_topic_name(), settings.topic.partitions, pages_config)
+    specs = [TopicSpec(t.get_topic_name(), settings.topic.partitions,
+                       pages_config | ({"cleanup.policy": "compact"} if t.compacting else {}))
              for t in topics.all()]
     for table in app.tables.values():
         changelog = table.changelog_topic

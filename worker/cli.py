@@ -262,7 +262,10 @@ def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> 
     Serves a few news sites on 127.0.0.x (an Indonesian story printed twice with its
     boilerplate, the same story syndicated on a second site, an English article, a broken
     page), runs fetch → clean → dedupe → enrich on the embedded broker, and prints what came
-    out: the articles, the duplicates and the dead letters.
+    out: the articles, the duplicates and the dead letters. Three live sites publish while
+    it runs; one goes quiet, one turns into a bot wall (403), one changes its layout, and
+    the source health table at the end shows them quiet, failing and drifting (while it
+    runs: `kabar sources status --broker <the embedded broker's address>`).
     """
     from worker.demo import run_demo
     from worker.runner import PipelineTimeout
@@ -387,7 +390,7 @@ def config(ctx: click.Context, as_json: bool) -> None:
 
 @main.group()
 def sources() -> None:
-    """Work with sources files."""
+    """Work with sources: check a sources file, see every source's health."""
 
 
 @sources.command("check")
@@ -405,6 +408,62 @@ def sources_check(file: str) -> None:
     if problems:
         sys.exit(EXIT_USAGE)
     click.echo(f"{file}: ok")
+
+
+@sources.command("status")
+@broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per source and line: source, state, reason, then the facts "
+                   "and rules behind them.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for the broker to answer.")
+@click.pass_context
+def sources_status(ctx: click.Context, broker: str | None, as_json: bool, timeout: float) -> None:
+    """Show every source's health, worst first: failing, drifting, quiet, healthy.
+
+    \b
+    failing   K errors in a row (polls and page fetches): HTTP 4xx/5xx, timeouts, robots,
+              a bot wall (403)
+    drifting  the share of recent pages with no body, no date or under 80 words is above the
+              source's own baseline by a margin (a layout change)
+    quiet     no new article for N × the source's usual interval (and not less than a floor)
+    healthy   none of these
+
+    The rules have defaults in the [health] settings (`kabar config`) and can be tuned per
+    source with a `health = { ... }` table in its sources entry. Reads the compacted topic
+    <prefix>source-health that the workers publish, so it runs on any machine that reaches
+    the broker, and judges each source again at the moment it reads (a source whose events
+    stopped altogether still turns quiet).
+
+    Exit codes: 0 printed; 1 no health published yet under this topic prefix; 2 bad usage;
+    3 the broker did not answer.
+    """
+    from worker.broker import wait_for_kafka
+    from worker.health.record import as_json_line
+    from worker.health.status import health_table, read_source_health
+    from worker.kafka_io import UnknownTopic, bootstrap_servers
+
+    settings = settings_from(ctx, **{"broker.url": broker})
+    if not settings.broker.url:
+        fail("no broker: pass --broker URL or set KABAR_BROKER")
+    topic = settings.topic_name("source-health")
+
+    async def go() -> list[Any]:
+        await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=timeout)
+        try:
+            return await read_source_health(settings.broker.url, topic)
+        except UnknownTopic:
+            return []
+
+    records = run_async(go())
+    if not records:
+        fail(f"no source health on {topic} at {settings.broker.url} yet: is a worker running "
+             f"with topic prefix {settings.topic.prefix!r}?", EXIT_FAILED)
+    if as_json:
+        for record in records:
+            sys.stdout.write(orjson.dumps(as_json_line(record)).decode() + "\n")
+        return
+    Console().print(health_table(records))
 
 
 @main.group()

@@ -1,4 +1,8 @@
-"""`kabar demo`: the pipeline against the local sample newsroom, then what came out."""
+"""`kabar demo`: the pipeline against the local sample newsroom, then what came out.
+
+Besides the sample stories, three live sites publish while the demo runs: one goes quiet,
+one turns into a bot wall, one changes its layout; the source health table at the end
+shows them quiet, failing and drifting next to the healthy sample sites."""
 
 from __future__ import annotations
 
@@ -12,11 +16,17 @@ from rich.console import Console
 from rich.table import Table
 
 from worker.fetch.sources import load_sources
+from worker.health.status import health_table, read_source_health
 from worker.kafka_io import read_all
 from worker.metrics import PipelineStats
-from worker.newsroom import Newsroom
+from worker.models import SourceHealth
+from worker.newsroom import LIVE_SITES, Newsroom
 from worker.runner import run_pipeline
 from worker.settings import Settings
+
+#: with --once, how long the live sites are polled before the pipeline drains: long enough
+#: for each of them to reach its state (their rules in LIVE_SITES are short for this)
+LIVE_SECONDS = 12.0
 
 
 @dataclass(slots=True)
@@ -24,6 +34,7 @@ class DemoSummary:
     articles: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    health: list[SourceHealth] = field(default_factory=list)
     stats: PipelineStats | None = None
     seconds: float = 0.0
 
@@ -32,16 +43,18 @@ async def run_demo(
     settings: Settings, *, once: bool, timeout: float | None,
 ) -> DemoSummary:
     started = time.monotonic()
-    async with Newsroom() as newsroom:
+    async with Newsroom(live_sites=LIVE_SITES) as newsroom:
         with tempfile.TemporaryDirectory(prefix="kabar-demo-") as tmp:
             sources_file = Path(tmp) / "sources.toml"
             sources_file.write_text(newsroom.sources_toml(), encoding="utf-8")
             stats = await run_pipeline(settings, sources=load_sources(sources_file), once=once,
-                                       timeout=timeout)
+                                       timeout=timeout, poll_for=LIVE_SECONDS)
     summary = DemoSummary(stats=stats)
     summary.articles = await read_all(settings.broker.url, settings.topic_name("articles"))
     summary.duplicates = await read_all(settings.broker.url, settings.topic_name("duplicates"))
     summary.dead_letters = await read_all(settings.broker.url, settings.topic_name("deadletter"))
+    summary.health = await read_source_health(settings.broker.url,
+                                              settings.topic_name("source-health"))
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -52,7 +65,8 @@ def _people(article: dict[str, Any], kind: str) -> str:
 
 
 def print_summary(summary: DemoSummary, console: Console) -> None:
-    for article in summary.articles:
+    live = {site.name for site in LIVE_SITES}
+    for article in (a for a in summary.articles if a.get("source") not in live):
         table = Table(title=article.get("title") or article["url"], show_header=False,
                       title_justify="left", box=None)
         for name in ("id", "url", "canonical_url", "published_at", "published_at_utc",
@@ -65,6 +79,12 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         table.add_row("keywords", ", ".join(article.get("enrichment", {}).get("keywords", [])[:8]))
         console.print(table)
         console.print()
+    generated = Table("source", "title", "words", title="stories of the live sites",
+                      title_justify="left")
+    for article in (a for a in summary.articles if a.get("source") in live):
+        generated.add_row(article["source"], article.get("title") or article["url"],
+                          str(article.get("word_count")))
+    console.print(generated)
     dupes = Table("duplicate url", "kind", "similarity", "original url", title="duplicates",
                   title_justify="left")
     for event in summary.duplicates:
@@ -75,6 +95,7 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     for letter in summary.dead_letters:
         dead.add_row(str(letter.get("url")), letter["stage"], letter["reason"], letter["message"])
     console.print(dead)
+    console.print(health_table(summary.health))
     console.print(
         f"[bold]{len(summary.articles)} article(s), {len(summary.duplicates)} duplicate(s), "
         f"{len(summary.dead_letters)} dead letter(s) in {summary.seconds:.1f}s[/]"

@@ -8,6 +8,7 @@ tests/test_deploy_files.py fails when a rule or panel names a metric that does n
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, Histogram, g
 from prometheus_client import Counter as PromCounter
 
 from worker.extract.dates import parse_fetched_at
+from worker.health.rules import STATES as HEALTH_STATES
 
 _EVENTS = PromCounter("kabar_events_total", "Pipeline events by kind", ["kind"])
 _DEAD = PromCounter("kabar_dead_letters_total", "Dead letters by stage and reason",
@@ -67,7 +69,7 @@ DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions
 #: what the metrics port serves (worker.metrics.serve_metrics)
 ENDPOINTS = ("/metrics", "/livez", "/readyz")
 #: the agents' stages (kabar_stage_messages_total{stage})
-STAGES = ("fetch", "clean", "versions", "dedupe", "audit")
+STAGES = ("fetch", "clean", "versions", "dedupe", "audit", "health")
 
 # Series that exist from the start, at 0: a rate or an absence alert needs them before the
 # first event (no articles yet is 0 articles, not "no data").
@@ -232,3 +234,19 @@ def serve_metrics(bind: str, port: int, probes: Probes | None = None) -> Threadi
         _READY.set_function(lambda: float(probes.ready()[0]))
     threading.Thread(target=server.serve_forever, name="kabar-metrics", daemon=True).start()
     return server
+
+
+# -- source health ------------------------------------------------------------------------
+# Source names come from the sources file: user-configured and bounded, fine as labels.
+
+
+def set_source_health(source: str, state: str) -> None:
+    for name in HEALTH_STATES:
+        SOURCE_HEALTH.labels(source, name).set(1 if name == state else 0)
+
+
+def forget_source_health(source: str) -> None:
+    """Stop exporting a source whose health another worker now keeps."""
+    for name in HEALTH_STATES:
+        with contextlib.suppress(KeyError):
+            SOURCE_HEALTH.remove(source, name)

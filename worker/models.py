@@ -180,6 +180,60 @@ class DeadLetter(Record):
     schema_version: int = SCHEMA_VERSION
 
 
+@dataclass(slots=True)
+class HealthEvent(Record):
+    """What a stage saw of a source, on the internal ``kabar.health-events`` keyed by the
+    source's host (so the worker that fetches the source keeps its health)."""
+
+    schema_name: ClassVar[str] = "health-events"
+
+    source: str
+    #: poll (a listing of the source fetched or not) | fetch (an article fetch failed) |
+    #: page (a page extracted or dead-lettered by the clean stage) | article (a new article)
+    kind: str
+    at: float  # Unix seconds
+    url: str | None = None
+    #: the fetch error's reason (http_403, timeout, robots_disallowed…); None: it worked
+    error: str | None = None
+    no_body: bool = False
+    no_date: bool = False
+    short: bool = False
+    #: the page went to the dead-letter topic
+    dead: bool = False
+
+
+@dataclass(slots=True)
+class SourceHealth(Record):
+    """One source's health, on the compacted ``kabar.source-health`` keyed by source name:
+    the facts, the rules (defaults with the source's overrides) and the state they give."""
+
+    schema_name: ClassVar[str] = "source-health"
+
+    source: str
+    state: str  # healthy | quiet | failing | drifting
+    reason: str
+    evaluated_at: str
+    tracked_since: str
+    last_poll_at: str | None
+    last_poll_outcome: str | None  # ok | the error reason
+    last_new_article_at: str | None
+    usual_interval_s: float | None
+    articles_per_day: float
+    consecutive_errors: int
+    #: errors in a row by class: bot_wall, robots, http_4xx, http_5xx, timeout, network, other
+    errors_by_reason: dict[str, int]
+    last_error: str | None
+    pages: int
+    dead_letter_share: float
+    extracted_pages: int
+    drift_share: float | None
+    drift_by_kind: dict[str, int]
+    drift_baseline: float | None
+    drift_baseline_pages: int
+    rules: dict[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+
 #: Topic suffix → record type; the agents and the schema test both read this.
 TOPIC_RECORDS: dict[str, type[Record]] = {
     "fetch": FetchRequest,
@@ -187,4 +241,5 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     "articles": Article,
     "duplicates": DuplicateEvent,
     "deadletter": DeadLetter,
+    "source-health": SourceHealth,
 }

@@ -57,17 +57,20 @@ def stats_table(stats: PipelineStats, title: str) -> Table:
 async def poll_sources(
     sources: list[Source], send: Callable[[FetchRequest], Awaitable[None]], *, once: bool,
     stop: asyncio.Event, due: Callable[[Source], bool] | None = None,
+    once_for: float | None = None,
 ) -> None:
     """Send one poll request per source now, then on a tick. The fetch stage decides from
     each listing's state whether it is due (intervals adapt to how often it changes), so the
     tick only has to be as short as the shortest interval a source allows. ``due`` holds
-    back sources polled on another schedule (feeds that WebSub pushes)."""
+    back sources polled on another schedule (feeds that WebSub pushes). ``once`` stops
+    after the first round, or with ``once_for`` after that many seconds of rounds."""
     tick = min(60.0, max(1.0, min(s.min_poll_interval or s.poll_interval for s in sources)))
+    until = time.monotonic() + (once_for or 0.0)
     while not stop.is_set():
         polled = sources if due is None else [s for s in sources if due(s)]
         for request in source_requests(polled, datetime.now(UTC)):
             await send(request)
-        if once:
+        if once and time.monotonic() >= until:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick)
@@ -106,10 +109,12 @@ async def run_pipeline(
     console: Console | None = None,
     timeout: float | None = None,
     stats: PipelineStats | None = None,
+    poll_for: float | None = None,
 ) -> PipelineStats:
     """Run the worker (and with ``poll`` the poller of ``sources``) until Ctrl-C, or with
-    ``once`` until everything this process started has been processed. ``sources`` also
-    gives the fetch agent each source's options."""
+    ``once`` until everything this process started has been processed (with ``poll_for``,
+    polling on schedule for that many seconds first). ``sources`` also gives the fetch agent
+    each source's options."""
     console = console or Console(stderr=True)
     stats = stats or PipelineStats()
     options = faust_settings_for_embedded() if settings.broker.kind == "tansu" else {}
@@ -135,17 +140,20 @@ async def run_pipeline(
     probes = WorkerProbes(app, loop, poll_timeout=settings.web.liveness_poll_timeout)
     server = (serve_metrics(settings.web.bind, settings.web.metrics_port, probes)
               if settings.web.metrics_port else None)
+    worker_started = False
     try:
         await start_worker(worker, settings.broker.url, limit=None if timeout is None
                            else max(1.0, timeout - (time.monotonic() - started)))
         probes.mark_started()
+        worker_started = True
         # Worker.start installs its own handlers (they stop the app without telling us)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         poller = None
         if sources and poll:
             poller = asyncio.create_task(
-                poll_sources(sources, pipeline.send_fetch, once=once, stop=stop)
+                poll_sources(sources, pipeline.send_fetch, once=once, stop=stop,
+                             once_for=poll_for)
             )
         live = Live(stats_table(stats, "kabar"), console=console, refresh_per_second=4,
                     transient=False) if progress and console.is_terminal else None
@@ -175,11 +183,18 @@ async def run_pipeline(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await pipeline.close()
+        if worker_started:
+            try:
+                await asyncio.wait_for(pipeline.flush_health(), 10.0)
+            except Exception:  # a broken worker: its sources' health is published next run
+                log.warning("could not publish the last source health records", exc_info=True)
         try:
             await asyncio.wait_for(worker.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             log.warning("the worker did not stop within %.0fs; leaving it", STOP_TIMEOUT_S)
+        # only now: a fetch still running when the fetcher closed would end as a dead
+        # letter for a page another worker then fetches (two outcomes for one URL)
+        await pipeline.close()
         if server is not None:
             server.shutdown()
             server.server_close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TOPIC_SUFFIXES = ("fetch", "pages", "articles", "duplicates", "deadletter")
+TOPIC_SUFFIXES = ("fetch", "pages", "articles", "duplicates", "deadletter", "source-health")
 
 
 class SettingsError(ValueError):
@@ -153,6 +153,30 @@ class WebSubSettings:
 
 
 @dataclass(slots=True)
+class HealthSettings:
+    """Source health (kabar.source-health): the default of every rule; a source overrides
+    any of them in its own ``health`` table (see worker/health/rules.py)."""
+
+    #: quiet: no new article for quiet_factor × the source's usual interval between them …
+    quiet_factor: float = 4.0
+    #: … and never sooner than this (seconds); also the limit while the interval is unknown
+    quiet_min: float = 3600.0
+    #: failing: this many errors in a row (polls and page fetches)
+    failing_errors: int = 3
+    #: drifting: the share of recent pages with no body, no date or under 80 words above the
+    #: source's own baseline by this much
+    drift_margin: float = 0.25
+    #: the recent pages the drift and dead-letter shares are taken over
+    drift_window: int = 50
+    #: pages needed before the window (the baseline) before drift is judged
+    drift_min_baseline: int = 50
+    #: articles per day are counted over this many days
+    rate_window_days: int = 7
+    #: seconds between publications of changed health records (per worker)
+    publish_interval: float = 2.0
+
+
+@dataclass(slots=True)
 class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     topic: TopicSettings = field(default_factory=TopicSettings)
@@ -164,6 +188,7 @@ class Settings:
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     enrich: EnrichSettings = field(default_factory=EnrichSettings)
     websub: WebSubSettings = field(default_factory=WebSubSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     #: "section.key" → where the value came from (default, file path, env var, flag)
     origin: dict[str, str] = field(default_factory=dict, repr=False)
 

@@ -14,6 +14,7 @@ A file holds one ``[[source]]`` table per source; only ``name`` and ``url`` are 
     max_age = "2d"             # items older than this (by feed/sitemap date) are not fetched
     per_host_delay = 2.0       # politeness overrides for this source's host
     per_host_concurrency = 1
+    health = { failing_errors = 5, quiet_min = "6h" }   # source health rules (settings [health])
     websub = true              # subscribe when the feed names a WebSub hub (websub.enabled)
 
 ``load_sources`` raises ``SourcesError`` listing every problem with its line number, so a
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from worker.health.rules import check_overrides
 
 KINDS = ("feed", "sitemap", "page")
 DEFAULT_POLL_INTERVAL = 300.0
@@ -71,6 +74,8 @@ class Source:
     per_host_delay: float | None = None
     per_host_concurrency: int | None = None
     enabled: bool = True
+    #: source health rules that differ from the settings' [health] defaults
+    health: dict[str, Any] = field(default_factory=dict)
     #: take WebSub pushes for this feed when it names a hub and websub.enabled is on
     websub: bool = True
     _include_re: list[re.Pattern[str]] = field(default_factory=list, repr=False, compare=False)
@@ -236,6 +241,9 @@ def _validate(
                 problems.append(f"{at(key)}: {label}: {key} must be true or false")
             else:
                 options[key] = raw[key]
+    if "health" in raw:
+        options["health"], health_problems = check_overrides(raw["health"], parse_duration)
+        problems.extend(f"{at('health')}: {label}: {problem}" for problem in health_problems)
     lo = options.get("min_poll_interval")
     hi = options.get("max_poll_interval")
     if lo is not None and hi is not None and lo > hi:
