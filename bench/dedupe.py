@@ -57,8 +57,8 @@ from worker.dedupe.fingerprints import (  # noqa: E402
     normalise,
 )
 from worker.dedupe.index import check_version, decide, record  # noqa: E402
-from worker.fetch.urls import article_id  # noqa: E402
 from worker.models import Article  # noqa: E402
+from worker.urls import article_id  # noqa: E402
 
 NOW = 1_717_000_000.0
 

@@ -150,7 +150,7 @@ def load_stories(data: Path) -> list[Story]:
 
 
 def to_article(story: Story, url: str, paragraphs: list[str], published: datetime) -> Article:
-    from worker.fetch.urls import article_id
+    from worker.urls import article_id
 
     return Article(
         id=article_id(url), url=url, canonical_url=url, title=story.title,

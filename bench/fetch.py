@@ -32,9 +32,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from worker.fetch.client import Fetcher
 from worker.fetch.stage import FetchOutcome, handle_fetch_request
-from worker.fetch.urls import canonical_url, host_of
+from worker.fetch.urls import host_of
 from worker.models import FetchHints, FetchRequest
 from worker.settings import FetchSettings
+from worker.urls import canonical_url
 
 
 def make_page(size: int) -> str:

@@ -35,10 +35,10 @@ from tests.fleet import Fleet
 from worker.agents import Pipeline, partition_of
 from worker.app import create_app, topic_specs
 from worker.dedupe.fingerprints import fingerprint_text
-from worker.fetch.urls import article_id
 from worker.kafka_io import bootstrap_servers, create_missing_topics
 from worker.models import RawPage
 from worker.settings import load_settings
+from worker.urls import article_id
 
 PARTITIONS = 4
 

@@ -25,9 +25,9 @@ from tests.brokers import free_port
 from tests.fleet import Fleet
 from worker.dedupe.fingerprints import fingerprints
 from worker.dedupe.index import resolve_originals
-from worker.fetch.urls import article_id
 from worker.kafka_io import bootstrap_servers, read_all
 from worker.models import Article, DuplicateEvent
+from worker.urls import article_id
 
 pytestmark = pytest.mark.broker
 

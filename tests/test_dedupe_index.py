@@ -25,8 +25,8 @@ from worker.dedupe.index import (
     record,
     resolve_originals,
 )
-from worker.fetch.urls import article_id, canonical_url
 from worker.models import Article
+from worker.urls import article_id, canonical_url
 
 DAY = 86_400.0
 NOW = 1_700_000_000.0

@@ -1,5 +1,7 @@
 """The sample newsroom pages extract to the exact Articles the pipeline promises."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,11 @@ def test_the_byline_links_to_the_author_page_when_structured_data_names_nobody()
             '<li><a href="/other">Other story</a> <a href="/author/max-muster/">Max Muster</a></li>'
             '</ul></aside></body></html>')
     assert extract_article(html, "https://example.org/a").authors == ["Jane Doe", "John Roe"]
+
+
+def test_extraction_needs_nothing_of_fetching():
+    """`kabar extract` on saved pages loads no fetch code: URL identity lives in worker.urls."""
+    code = ("import sys, worker.extract, worker.stages; "
+            "print(sorted(m for m in sys.modules if m.startswith('worker.fetch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

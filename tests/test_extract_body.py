@@ -392,3 +392,68 @@ def test_page_state_without_paragraphs_leaves_the_page_without_a_body():
     with pytest.raises(ExtractionError) as caught:
         extract_article(page, "https://example.org/news/river-walk")
     assert caught.value.reason == "no_article_body"
+
+
+def test_a_sign_up_form_notice_does_not_outscore_a_short_story():
+    notice = ("By filling in this form you will be added to our mailing list, and you can "
+              "unsubscribe at any time with the link at the end of every e-mail we send. "
+              "We never pass your data on to anyone; write to us with any questions.")
+    body = (f"<div class='teaser'><p>{_SENTENCES[0]}</p></div>"
+            f"<div class='side'><form><div><p>{notice}</p></div>"
+            "<input name='email'></form></div>")
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert article.body == _SENTENCES[0]
+
+
+def test_a_form_wrapping_the_whole_page_is_no_reason_to_doubt_the_story():
+    body = ("<form id='aspnetForm'><h1>River walk</h1><div>" + _paragraphs(_SENTENCES)
+            + "</div></form>")
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body
+
+
+@pytest.mark.parametrize(("ruby", "shown"), [
+    ("<ruby>Kyoto<rt>KYOH-toh</rt></ruby>", "Kyoto"),
+    ("<ruby>Kyoto<rp>(</rp><rt>KYOH-toh</rt><rp>)</rp></ruby>", "Kyoto(KYOH-toh)"),
+])
+def test_ruby_readings_are_kept_only_as_parenthesised_glosses(ruby, shown):
+    story = [f"{s} {s}".replace("river walk", f"river walk in {ruby}") for s in _SENTENCES]
+    article = extract_article(_page("<article>" + "".join(f"<p>{s}</p>" for s in story)
+                                    + "</article>"), "https://example.org/news/river-walk")
+    assert f"river walk in {shown} by" in article.body
+    assert ("KYOH" in article.body) == ("(" in shown)
+
+
+def test_an_endless_scroll_page_gives_the_story_under_the_pages_own_headline():
+    """The next story printed below, longer and under its own <h1>, does not win."""
+    other = [s.replace("river walk", "harbour ferry").replace("council", "port board")
+             for s in _SENTENCES]
+    first = "<article><h1>River walk</h1>" + _paragraphs(_SENTENCES[:3]) + "</article>"
+    second = ("<article class='next'><h1>Harbour ferry</h1>" + _paragraphs(other)
+              + _paragraphs(other[::-1]) + "</article>")
+    article = extract_article(_page(first + second), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and "harbour ferry" not in article.body
+
+
+def test_a_lead_photo_block_gives_no_standfirst_its_caption_is_not_story():
+    header = ("<div class='entry-header'><h1>River walk to grow</h1><div class='lead-media'>"
+              "<img src='/walk.jpg' alt=''><div>Walkers on the old river path near the bridge."
+              "</div></div></div>")
+    story = "<div class='text'>" + _paragraphs(_SENTENCES) + "</div>"
+    article = extract_article(_page("<div>" + header + story + "</div>"),
+                              "https://example.org/news/river-walk")
+    assert article.body.startswith(_SENTENCES[0]) and "Walkers" not in article.body
+
+
+def test_a_picture_caption_outside_figcaption_is_not_story():
+    picture = ("<div class='contentimage'><img src='/walk.jpg' alt=''><span class='caption "
+               "small'>Walkers on the old river path near the bridge, where the new section "
+               "will begin in spring.</span></div>")
+    article = _story_with(picture)
+    assert _SENTENCES[3] in article.body and "Walkers" not in article.body
+
+
+def test_a_type_style_named_caption_is_no_caption():
+    styled = ("<p class='caption-s3-fx'>Walkers on the old river path near the bridge said "
+              "they had waited years for the new section to open, and welcomed the plan.</p>")
+    assert "Walkers on the old river path" in _story_with(styled).body

@@ -231,3 +231,18 @@ def test_a_meta_publish_time_on_the_byline_day_beats_a_stale_json_ld_date():
     assert published(json_ld + untyped, "<p>15.12.2022</p>") == "2021-12-06T14:36:00"
     # nor is a meta tag the byline does not print
     assert published(json_ld + typed, "<p>01.03.2022</p>") == "2021-12-06T14:36:00"
+
+
+def test_the_url_day_beats_a_utc_time_a_time_zone_away():
+    """A UTC time stored for the local day the URL names: the URL's day stands."""
+    meta = '<meta property="article:published_time" content="2020-02-25T02:25:54+00:00">'
+    assert published(meta, url="https://example.org/2020/02/24/budget-vote/") == "2020-02-24"
+
+
+def test_the_url_day_does_not_override_a_day_no_time_zone_explains():
+    meta = '<meta property="article:published_time" content="2020-02-25T13:00:00+00:00">'
+    url = "https://example.org/2020/02/23/budget-vote/"
+    assert published(meta, url=url) == "2020-02-25T13:00:00+00:00"
+    # a datetime without an offset is no instant: nothing converted it
+    naive = '<meta property="article:published_time" content="2020-02-25T02:00:00">'
+    assert published(naive, url="https://example.org/2020/02/24/x/").startswith("2020-02-25")

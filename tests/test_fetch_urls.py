@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from worker.fetch.urls import article_id, canonical_url, declared_canonical, host_of
+from worker.fetch.urls import declared_canonical, host_of
+from worker.urls import article_id, canonical_url
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
 from worker.fetch.stage import expire_seen, handle_fetch_request
-from worker.fetch.urls import canonical_url, host_of
+from worker.fetch.urls import host_of
 from worker.health.events import article_event, fetch_events, page_event
 from worker.health.record import health_record
 from worker.health.rules import HealthRules, rules_for
@@ -62,6 +62,7 @@ from worker.models import (
 from worker.probes import consumer_lags, table_sizes
 from worker.routing import Rule, route
 from worker.settings import Settings
+from worker.urls import canonical_url
 
 log = logging.getLogger("kabar.agents")
 

@@ -35,8 +35,8 @@ from datetime import datetime
 from typing import Any
 
 from worker.dedupe.fingerprints import band_keys, decode_signature, estimate_similarity
-from worker.fetch.urls import article_id, canonical_url
 from worker.models import Article, DuplicateEvent
+from worker.urls import article_id, canonical_url
 
 #: Measured by bench/dedupe_eval.py: P 1.0 / R 0.995 at 0.7, the widest gap between the
 #: hardest negatives (<= 0.65) and the edited copies.

@@ -260,7 +260,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             continue  # can neither win nor count as the winner's peer
         text_len = _tlen(node.text(deep=True))
         final = score * (1 - _link_density(node, text_len))
-        if node.tag != "body" and (_hints(_attr_text(node))[1] or _in_strong_negative(node)):
+        if node.tag != "body" and (_hints(_attr_text(node))[1] or _in_strong_negative(node)
+                                   or _in_form(node)):
             final *= 0.3
         if node.tag in ("ul", "ol"):
             final *= 0.5  # teaser lists; a story told in one list is rare
@@ -269,8 +270,16 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             best, best_score = node, final
     if best is None:
         return []
-    best = _common_ancestor_of_peers(best, best_score, finals)
-    best = _climb(best, mass)
+    h1s = root.css("h1")
+    under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 else None
+    if under is not None:
+        # Its peers and wider wrappers hold the other stories too: the story's own
+        # <article> bounds it.
+        best, best_score = under
+        best = _climb(best, mass, story_bound=True)
+    else:
+        best = _common_ancestor_of_peers(best, best_score, finals)
+        best = _climb(best, mass)
     parent = best.parent
     if parent is None or best.tag == "body":
         return [best]
@@ -289,6 +298,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         if entry is not None and id(entry) in unweighted:
             entry[1] *= _class_weight(entry[0])
             unweighted.discard(id(entry))
+        if sibling.tag == "article" and sibling.css_first("h1") is not None:
+            continue  # another story, under its own headline
         if entry is not None and entry[1] >= threshold and not _hints(_attr_text(sibling))[1]:
             text_len = _tlen(sibling.text(deep=True))
             if _link_density(sibling, text_len) < 0.25:
@@ -298,6 +309,38 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 group.append(sibling)
     return group
+
+
+def _story_headline(node: LexborNode) -> LexborNode | None:
+    """The <h1> over a block when an <article> holds both: the first one in the nearest
+    ancestor (or the block itself) holding an <h1>, if that ancestor is an <article>."""
+    current: LexborNode | None = node
+    for _ in range(16):
+        if current is None or current.tag in ("html", "-undef", None):
+            return None
+        found = current.css_first("h1")
+        if found is not None:
+            return found if current.tag == "article" else None
+        current = current.parent
+    return None
+
+
+def _under_the_headline(best: LexborNode, ranked: list[list], h1s: list[LexborNode]
+                        ) -> tuple[LexborNode, float] | None:
+    """Endless-scroll pages print the next stories, each under its own <h1>, below the
+    first: a winner under another story's headline than the page's gives way to the best
+    candidate under the page's own (None when the winner is under it, or nothing is)."""
+    page = next((h for h in h1s if _is_headline(h)), None)
+    own = _story_headline(best)
+    if page is None or own is None or own.mem_id == page.mem_id:
+        return None
+    for node, score in ranked:
+        if node.tag in ("body", "html"):
+            continue
+        found = _story_headline(node)
+        if found is not None and found.mem_id == page.mem_id and not _inside(own, node):
+            return node, score
+    return None
 
 
 def _is_lead_block(node: LexborNode) -> bool:
@@ -312,6 +355,18 @@ def _is_lead_block(node: LexborNode) -> bool:
         node, len(text)) < 0.2
 
 
+def _in_form(node: LexborNode) -> bool:
+    """The block is, or is inside, a form that is not the page's wrapper (ASP.NET wraps the
+    whole page in one): a comment, sign-up or search form, whose notices can out-text a
+    short story once its fields are gone."""
+    current: LexborNode | None = node
+    while current is not None and current.tag not in ("body", "html", "-undef", None):
+        if current.tag == "form":
+            return current.css_first("h1") is None
+        current = current.parent
+    return False
+
+
 def _in_strong_negative(node: LexborNode) -> bool:
     """An ancestor is named as comments, sharing or promotion and not also as the story: a
     block inside a comment thread or a share dialog is not the story, however long."""
@@ -324,10 +379,11 @@ def _in_strong_negative(node: LexborNode) -> bool:
     return False
 
 
-def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
+def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
-    nothing are passed through without being taken."""
+    nothing are passed through without being taken. With ``story_bound``, any <article>
+    ends the climb (the page holds other stories beside this one)."""
     own = mass.get(best.mem_id, 0)
     if own == 0:
         return best
@@ -335,7 +391,8 @@ def _climb(best: LexborNode, mass: dict[int, int]) -> LexborNode:
     page_mass = max(mass.values())
     node, probe = best, best
     for _ in range(12):  # page builders nest a dozen wrappers between story blocks
-        if probe.tag == "article" and mass.get(probe.mem_id, 0) >= 0.5 * page_mass:
+        if probe.tag == "article" and (story_bound
+                                       or mass.get(probe.mem_id, 0) >= 0.5 * page_mass):
             # The page marked the story's bounds; beyond are teasers and promos. (An
             # <article> with a small share of the page's story text is a card or a quote.)
             break
@@ -696,7 +753,10 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
     return out
 
 
-_OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR
+#: Picture captions and credits printed outside <figcaption> ('span.caption'); whole class
+#: words only, as 'caption-s3' names a type style.
+_CAPTION_SELECTOR = '[class~="caption"], [class~="credit"], [class~="credits"]'
+_OVERLAY_OR_HIDDEN = OVERLAY_SELECTOR + ", " + HIDDEN_SELECTOR + ", " + _CAPTION_SELECTOR
 
 
 _PROBE = LexborHTMLParser("<p><!--c-->t</p>")
@@ -714,11 +774,11 @@ def _tag_ids(names: Iterable[str]) -> frozenset[int]:
 #: Text and comment nodes have numbers of their own.
 _NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
 _TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
-_DROP_IDS = _tag_ids(DROP_TAGS)
+_DROP_IDS = _tag_ids([*DROP_TAGS, "rt"])
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID = _tag_id("br"), _tag_id("table"), _tag_id("a")
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
-_FIGURE_ID, _BODY_ID = _tag_id("figure"), _tag_id("body")
+_FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 
 
@@ -726,14 +786,23 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
     """(elements dropped with their content, <noscript> and furniture in the body),
     in page order, from one walk: a query listing 25 tags tests every element against each
     of them, about twice the instructions. Figures are images, embeds and pull quotes,
-    except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table')."""
+    except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
+    Ruby readings without parentheses are dropped too."""
     dropped: list[LexborNode] = []
     wrappers: list[LexborNode] = []
     in_body = False
     for node in root.traverse():
         tag_id = node.tag_id
         if tag_id in _DROP_IDS:
-            if tag_id != _FIGURE_ID or node.css_first("table") is None:
+            if tag_id == _FIGURE_ID:
+                kept = node.css_first("table") is not None
+            elif tag_id == _RT_ID:
+                # A ruby reading: printed above the text it glosses, so inlined it garbles
+                # the sentence ('子こども'); with <rp> parentheses it reads as a gloss.
+                kept = node.parent is not None and node.parent.css_first("rp") is not None
+            else:
+                kept = False
+            if not kept:
                 dropped.append(node)
         elif tag_id in _WRAPPER_IDS:
             if in_body:

@@ -395,6 +395,17 @@ def as_printed(published: PageDate, printed: PageDate) -> PageDate:
     return published.shifted(offset)
 
 
+def zone_shifted_day(published: PageDate, day: date) -> bool:
+    """Whether ``day`` is another calendar day than ``published``'s on which its instant falls
+    at some UTC offset in use (-12:00 to +14:00): a disagreement that a time-zone conversion
+    explains. A date without an offset is no instant, so nothing explains it."""
+    aware = published.aware()
+    if aware is None or day == published.calendar_day():
+        return False
+    utc = aware.astimezone(UTC).replace(tzinfo=None)
+    return (utc - timedelta(hours=12)).date() <= day <= (utc + timedelta(hours=14)).date()
+
+
 def printed_earlier(printed: PageDate, published: PageDate, modified: PageDate | None) -> bool:
     """The byline's day is at least two days before the structured publish date (one day
     apart is a time-zone matter), is not the modification day, and is not the structured

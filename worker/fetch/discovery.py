@@ -25,7 +25,7 @@ from defusedxml import DefusedXmlException
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from worker.fetch.urls import canonical_url
+from worker.urls import canonical_url
 
 #: gzip'd sitemaps may hold 50 MB of XML; nothing legitimate decodes to more
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024

@@ -43,8 +43,9 @@ from worker.fetch.discovery import (
 )
 from worker.fetch.errors import FetchError
 from worker.fetch.sources import DEFAULT_MAX_AGE, DEFAULT_POLL_INTERVAL, Source
-from worker.fetch.urls import canonical_url, declared_canonical, host_of
+from worker.fetch.urls import declared_canonical, host_of
 from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
+from worker.urls import canonical_url
 
 log = logging.getLogger(__name__)
 _HINT_FIELDS = tuple(f.name for f in dataclasses.fields(FetchHints))
