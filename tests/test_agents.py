@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import time
 from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 
-from worker.agents import FreezeFence, Pipeline, StagedWrites
+from worker.agents import Batch, FreezeFence, Pipeline, StagedWrites
 from worker.app import create_app
-from worker.models import DeadLetter
+from worker.dedupe.fingerprints import fingerprints
+from worker.models import Article, DeadLetter
 from worker.settings import load_settings
+from worker.urls import article_id
 
 
 async def test_unexpected_stage_error_becomes_a_dead_letter_naming_the_real_topic() -> None:
@@ -75,6 +80,134 @@ def test_staged_writes_reach_the_table_only_on_commit() -> None:
     staged.commit()
     assert set(table) == {"https://a.example/1", "https://a.example/2"}
     assert staged.writes == {}
+
+
+class Recorded(dict):
+    """A table that notes each write in a shared log of what happened, in order."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        state = "pending" if isinstance(value, dict) and value.get("pending") else "set"
+        self.log.append(f"{self.name} {state}")
+        super().__setitem__(key, value)
+
+
+def dedupe_pipeline(log: list[str], *, flush_fails: int | None = None,
+                    outcome_is_out: bool = False) -> Pipeline:
+    """A pipeline whose tables are dicts and whose producer and stream note, in ``log``,
+    each flush, each record sent and each ack; the ``flush_fails``-th flush raises."""
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    pipeline.contents, pipeline.sigs, pipeline.bands = {}, {}, {}  # type: ignore[assignment]
+    pipeline.emitted = Recorded("emitted", log)  # type: ignore[assignment]
+    pipeline.delivered = Recorded("delivered", log)  # type: ignore[assignment]
+    flushes = 0
+
+    async def flush() -> None:
+        nonlocal flushes
+        flushes += 1
+        if flushes == flush_fails:
+            log.append("flush failed")
+            raise ConnectionError("broker gone")
+        log.append("flush")
+
+    async def send_out(records: Any) -> None:
+        log.extend(f"send {record.topic.get_topic_name()}" for record in records)
+
+    async def looked_up(*args: Any) -> bool:
+        log.append("look-up")
+        return outcome_is_out
+
+    pipeline.app.producer.flush = flush  # type: ignore[method-assign]
+    pipeline.send_out = send_out  # type: ignore[method-assign]
+    pipeline.outcome_is_out = looked_up  # type: ignore[method-assign]
+    return pipeline
+
+
+def stream(log: list[str]) -> Any:
+    async def ack(event: Any) -> None:
+        log.append("ack")
+
+    return SimpleNamespace(ack=ack)
+
+
+def news(seed: int) -> bytes:
+    rng = random.Random(seed)
+    paragraphs = [" ".join(f"w{rng.randrange(5000)}" for _ in range(50)) + "."
+                  for _ in range(6)]
+    url = f"https://news.example/{seed}"
+    story = Article(id=article_id(url), url=url, body="\n\n".join(paragraphs),
+                    paragraphs=paragraphs, published_at_utc="2026-05-01T10:00:00+00:00")
+    story.fingerprints = fingerprints(story)
+    return story.to_json()
+
+
+async def test_a_batch_holds_its_outcomes_until_their_pending_markers_are_flushed() -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log)
+    batch = Batch()
+    for seed in (1, 2):
+        await pipeline.on_article_content(news(seed), batch)
+    # handled: each outcome marked pending, nothing sent yet
+    assert log == ["emitted pending", "emitted pending"]
+    assert len(batch.done) == 2 and batch.outbox
+    batch.marks["kabar.dedupe-content:0"] = (7, 1.0)
+    batch.events.extend(["event 1", "event 2"])
+    await pipeline.commit(stream(log), batch)
+    sends = [entry for entry in log if entry.startswith("send")]
+    assert "send kabar.articles" in sends
+    assert log == ["emitted pending", "emitted pending", "flush", *sends, "flush",
+                   "emitted set", "emitted set", "delivered set", "ack", "ack"]
+    assert not any(entry.get("pending") for entry in pipeline.emitted.values())
+
+
+async def test_a_crash_before_the_markers_are_flushed_sends_nothing_and_the_replay_emits(
+) -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log, flush_fails=1)
+    batch = Batch()
+    await pipeline.on_article_content(news(1), batch)
+    with pytest.raises(ConnectionError):
+        await pipeline.commit(stream(log), batch)
+    assert log == ["emitted pending", "flush failed"]  # no outcome out, no delivered, no ack
+    log.clear()
+    replay = Batch()  # the marker is pending: look for the outcome, not there, emit it
+    await pipeline.on_article_content(news(1), replay)
+    assert log == ["look-up", "emitted pending"] and replay.outbox
+
+
+async def test_a_crash_after_the_outcomes_went_out_leaves_markers_pending_and_no_double(
+) -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log, flush_fails=2, outcome_is_out=True)
+    batch = Batch()
+    await pipeline.on_article_content(news(1), batch)
+    with pytest.raises(ConnectionError):
+        await pipeline.commit(stream(log), batch)
+    assert "send kabar.articles" in log and log[-1] == "flush failed"
+    assert all(entry.get("pending") for entry in pipeline.emitted.values())
+    log.clear()
+    replay = Batch()  # the outcome is on kabar.articles: marked done, not sent again
+    await pipeline.on_article_content(news(1), replay)
+    assert log == ["look-up", "emitted set"]
+    assert replay.outbox == [] and replay.done == {}
+
+
+async def test_an_outcome_marked_done_is_not_held_again() -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log)
+    batch = Batch()
+    await pipeline.on_article_content(news(1), batch)
+    await pipeline.commit(stream(log), batch)
+    log.clear()
+    replay = Batch()
+    await pipeline.on_article_content(news(1), replay)
+    assert log == [] and replay.outbox == []
+    assert pipeline.stats.counts["redelivered"] == 1
 
 
 async def test_a_worker_frozen_for_most_of_a_session_is_fenced_until_a_rebalance() -> None:

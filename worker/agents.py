@@ -19,9 +19,11 @@ every stage ──► kabar.health-events (internal, key: the source's host) ─
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,6 +157,34 @@ def emit_action(entry: dict[str, Any] | None, outcome: str) -> str:
     return "check" if entry.get("pending") else "skip"
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record a stage sends, built before it is sent."""
+
+    topic: faust.TopicT
+    key: bytes
+    value: bytes
+
+
+@dataclass(slots=True)
+class Batch:
+    """Messages a stage that reads its partitions in order has handled and not yet
+    committed: :meth:`Pipeline.commit` flushes what they sent, records them delivered and
+    acks them, one broker round trip for the lot.
+
+    The dedupe stage holds its outcomes back in ``outbox``: their ``dedupe-emitted``
+    markers, written pending while the batch was handled, are flushed first, and
+    ``done`` (content hash → marker) marks them done once the outcomes are out."""
+
+    events: list[faust.EventT] = field(default_factory=list)
+    #: "<topic>:<partition>" → (offset, record time) of the last message handled there
+    marks: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: the keys of the messages handled (the dedupe stage's content hashes)
+    keys: set[bytes | None] = field(default_factory=set)
+    outbox: list[Outgoing] = field(default_factory=list)
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
 class FreezeFence:
     """Tells a worker that was frozen (SIGSTOP, a stalled VM, a long GC pause) for most of a
     session timeout that its partitions may have moved while it slept.
@@ -261,6 +291,7 @@ class Pipeline:
         app.on_partitions_assigned.connect(self.fence.on_rebalance)
         app.task(self.fence.tick)
         self.retention = settings.dedupe.retention_days * 86_400.0
+        self.flush_batch = max(1, settings.broker.flush_batch)
         app.timer(interval=settings.health.publish_interval)(self.publish_health)
         self._register()
 
@@ -299,11 +330,20 @@ class Pipeline:
         known = self.sources.get(source)
         return rules_for(self.settings.health, known.health if known else None)
 
-    async def send_health(self, events: list[HealthEvent]) -> None:
+    async def send_out(self, records: Iterable[Outgoing]) -> None:
+        for record in records:
+            await record.topic.send(key=record.key, value=record.value)
+
+    def health_records(self, events: list[HealthEvent]) -> list[Outgoing]:
+        records = []
         for event in events:
             self.stats.message_sent("health_events")
-            await self.topics.health_events.send(key=self.health_key(event.source).encode(),
-                                                 value=event.to_json())
+            records.append(Outgoing(self.topics.health_events,
+                                    self.health_key(event.source).encode(), event.to_json()))
+        return records
+
+    async def send_health(self, events: list[HealthEvent]) -> None:
+        await self.send_out(self.health_records(events))
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         self.stats.dead_letter(letter.stage, letter.reason)
@@ -321,29 +361,22 @@ class Pipeline:
         key: bytes | None,
         value: bytes,
         handler: Callable[[bytes], Awaitable[None]],
-    ) -> bool:
+        batch: Batch | None = None,
+    ) -> None:
         """Run one message through a handler; anything unexpected becomes a dead letter
         (with the original payload) instead of killing the agent or losing the message.
-        Returns False for a message dropped unhandled (and not to be acked) because this
-        worker woke from a freeze and the group rebalanced: it is delivered again.
 
-        Stages that read their partitions in order (every one but fetch) emit each message's
-        outcome once: the outputs and table writes are flushed to the broker, then the
-        message's offset is recorded in ``delivered``; a message at or below that offset is
-        a redelivery whose outcome is already out."""
+        Stages that read their partitions in order (every one but fetch and health) emit
+        each message's outcome once: a message at or below the offset recorded in
+        ``delivered`` is a redelivery whose outcome is already out. A handled message is
+        noted in ``batch``, whose commit records that offset once the outputs are flushed."""
         event = faust.current_event() if stage not in UNGUARDED_STAGES else None
         mark = f"{event.message.topic}:{event.message.partition}" if event else ""
-        if event is not None and self.fence.fenced() and await self.fence.wait():
-            # Faust would hold commits back for a message it handed out and never saw acked
-            self.app.consumer._unacked_messages.discard(event.message)
-            self.stats.count("dropped_after_freeze")
-            self.stats.stage_done(stage, "fenced")
-            return False
         if event is not None and self.already_delivered(mark, event.message):
             self.stats.count("redelivered")
             self.stats.stage_done(stage, "redelivered")
             self.stats.message_done(suffix)
-            return True
+            return
         outcome = "ok"
         try:
             await handler(value)
@@ -365,12 +398,39 @@ class Pipeline:
         finally:
             self.stats.stage_done(stage, outcome)
             self.stats.message_done(suffix)
-        if event is not None:
+        if event is not None and batch is not None:
+            batch.marks[mark] = (event.message.offset, event.message.timestamp)
+
+    def drop_after_freeze(self, stage: str, events: Iterable[faust.EventT]) -> None:
+        """Forget messages handed out before a freeze after which the group rebalanced:
+        their partitions' new owners handle them (Faust would hold commits back for a
+        message it handed out and never saw acked)."""
+        for event in events:
+            self.app.consumer._unacked_messages.discard(event.message)
+            self.stats.count("dropped_after_freeze")
+            self.stats.stage_done(stage, "fenced")
+
+    async def commit(self, stream: faust.StreamT, batch: Batch) -> None:
+        """Commit a batch of handled messages, in this order:
+
+        1. flush what the batch sent and wrote (the dedupe stage's pending markers too);
+        2. send the outcomes the dedupe stage held back, flush, and mark them done;
+        3. record each partition's last handled offset in ``delivered``; 4. ack.
+
+        A crash before 3 is in replays the batch: its outputs sent early are skipped by the
+        offset guard downstream, and its held-back outcomes by their markers (done, or
+        pending and found on the output topic)."""
+        await self.app.producer.flush()
+        if batch.outbox:
+            await self.send_out(batch.outbox)
             await self.app.producer.flush()
+        for content, marker in batch.done.items():
+            self.emitted[content] = marker
+        for mark, (offset, timestamp) in batch.marks.items():
             done = self.delivered.get(mark) or {}
-            self.delivered[mark] = {"o": event.message.offset,
-                                    "ts": max(event.message.timestamp, done.get("ts", 0.0))}
-        return True
+            self.delivered[mark] = {"o": offset, "ts": max(timestamp, done.get("ts", 0.0))}
+        for event in batch.events:
+            await stream.ack(event)
 
     def already_delivered(self, mark: str, message: Any) -> bool:
         """Whether ``message`` is one whose outputs are out already. An offset alone cannot
@@ -477,7 +537,7 @@ class Pipeline:
             headers=discovery_headers(current_discovered_at()),
         )
 
-    async def on_article_content(self, value: bytes) -> None:
+    async def on_article_content(self, value: bytes, batch: Batch) -> None:
         if (tick := expiry_tick(value)) is not None:
             partition = current_partition()
             for table in (self.contents, self.emitted):
@@ -508,15 +568,16 @@ class Pipeline:
             if entry.get("pending"):
                 self.emitted[content] = {"a": outcome, "t": entry["t"], "p": current_partition()}
             return
-        # the marker goes out before the outcome: a crash after the outcome reached Kafka
-        # but before it is marked done leaves it pending, and the redelivered message then
-        # looks for it in the output topic instead of emitting it a second time
+        # The marker goes out before the outcome: the batch's commit flushes the pending
+        # markers, then sends the outcomes held back here, then marks them done. A crash
+        # after an outcome reached Kafka but before it is marked done leaves it pending,
+        # and the redelivered message then looks for it in the output topic instead of
+        # emitting it a second time.
+        records = self.outcome_records(article, decision, now, current_discovered_at())
         marker = {"a": outcome, "t": now, "p": current_partition()}
         self.emitted[content] = {**marker, "pending": True}
-        await self.app.producer.flush()
-        await self.emit_outcome(article, decision, now)
-        await self.app.producer.flush()
-        self.emitted[content] = marker
+        batch.outbox.extend(records)
+        batch.done[content] = marker
 
     async def outcome_is_out(self, article: Article, decision: dedupe.Decision,
                              since: float) -> bool:
@@ -541,24 +602,29 @@ class Pipeline:
                         article.url, topic, exc_info=True)
             return False
 
-    async def emit_outcome(self, article: Article, decision: dedupe.Decision, now: float
-                           ) -> None:
-        await self.report_corrections(decision.corrections)
+    def outcome_records(self, article: Article, decision: dedupe.Decision, now: float,
+                        discovered_at: str | None) -> list[Outgoing]:
+        """What the dedupe stage sends for an article it decided on (enriched here, so a
+        failure is the message's dead letter, not its batch's)."""
+        records = self.correction_records(decision.corrections)
         if decision.emit and article.fingerprints.get("words", 0) >= dedupe.MIN_WORDS:
             self.stats.message_sent("audit")
-            await self.topics.audit.send(key=article.id.encode(), value=orjson.dumps(
+            records.append(Outgoing(self.topics.audit, article.id.encode(), orjson.dumps(
                 {"id": article.id, "due": now + self.settings.dedupe.settle_seconds}
-            ))
+            )))
         if decision.kind == "duplicate":
-            await self.report_duplicate(article, decision)
+            records.append(self.duplicate_record(article, decision))
             if not self.settings.dedupe.emit_duplicates:
-                return
+                return records
             article.duplicate_of = decision.original_id
         if decision.kind == "new" and article.source:
-            await self.send_health([article_event(article.source, article.url, now)])
+            records.extend(self.health_records([article_event(article.source, article.url,
+                                                              now)]))
         source = self.sources.get(article.source or "")
-        await self.emit(enrich(article, timezone_hint=source.timezone if source else None,
-                               spacy_model=self.settings.enrich.spacy_model))
+        records.extend(self.article_records(
+            enrich(article, timezone_hint=source.timezone if source else None,
+                   spacy_model=self.settings.enrich.spacy_model), discovered_at))
+        return records
 
     async def on_audit(self, value: bytes) -> None:
         # one message at a time per partition, and due times only grow along a partition
@@ -569,12 +635,17 @@ class Pipeline:
                              retention=self.retention)
         await self.report_corrections(fixes)
 
-    async def report_corrections(self, fixes: tuple[dedupe.Correction, ...]) -> None:
+    def correction_records(self, fixes: tuple[dedupe.Correction, ...]) -> list[Outgoing]:
         decision = dedupe.Decision("new", corrections=fixes)
+        records = []
         for event in dedupe.correction_events(decision, utc_now()):
             self.stats.count("corrections")
-            await self.topics.duplicates.send(key=event.duplicate_id.encode(),
-                                              value=event.to_json())
+            records.append(Outgoing(self.topics.duplicates, event.duplicate_id.encode(),
+                                    event.to_json()))
+        return records
+
+    async def report_corrections(self, fixes: tuple[dedupe.Correction, ...]) -> None:
+        await self.send_out(self.correction_records(fixes))
 
     async def send_expiry_ticks(self) -> None:
         """Ask every partition of the fetch and dedupe streams to drop state older than its
@@ -625,19 +696,23 @@ class Pipeline:
         await self.publish_health()
         await self.app.producer.flush()
 
-    async def report_duplicate(self, article: Article, decision: dedupe.Decision) -> None:
+    def duplicate_record(self, article: Article, decision: dedupe.Decision) -> Outgoing:
         event = dedupe.duplicate_event(article, decision, utc_now())
         self.stats.count("duplicates")
-        await self.topics.duplicates.send(key=event.duplicate_id.encode(), value=event.to_json())
+        return Outgoing(self.topics.duplicates, event.duplicate_id.encode(), event.to_json())
 
-    async def emit(self, article: Article) -> None:
+    async def report_duplicate(self, article: Article, decision: dedupe.Decision) -> None:
+        await self.send_out([self.duplicate_record(article, decision)])
+
+    def article_records(self, article: Article, discovered_at: str | None) -> list[Outgoing]:
+        """An emitted article, for kabar.articles and the topics its routing rules name."""
         self.stats.count("articles_out")
-        payload = article.to_json()
-        await self.topics.articles.send(key=article.id.encode(), value=payload)
-        for suffix in route(self.rules, article) if self.rules else ():
-            await self.routed_topic(suffix).send(key=article.id.encode(), value=payload)
-        self.stats.emitted(discovered_at=current_discovered_at(),
-                           published_at=article.published_at_utc)
+        key, payload = article.id.encode(), article.to_json()
+        records = [Outgoing(self.topics.articles, key, payload)]
+        records.extend(Outgoing(self.routed_topic(suffix), key, payload)
+                       for suffix in (route(self.rules, article) if self.rules else ()))
+        self.stats.emitted(discovered_at=discovered_at, published_at=article.published_at_utc)
+        return records
 
     async def refresh_gauges(self) -> None:
         """Consumer lag and table sizes, for Prometheus (every worker, on a timer). A
@@ -662,7 +737,8 @@ class Pipeline:
         app, topics = self.app, self.topics
 
         def agent_for(
-            stage: str, suffix: str, handler: Callable[[bytes], Awaitable[None]], **options: Any
+            stage: str, suffix: str, handler: Callable[..., Awaitable[None]],
+            holds_outcomes: bool = False, **options: Any
         ) -> None:
             async def run(stream: faust.StreamT) -> None:
                 # Acked by hand, after the handler: Faust acks an event in a `finally` when
@@ -671,17 +747,77 @@ class Pipeline:
                 manual = stream.noack()
                 async for event in manual.events():
                     message = event.message
-                    if await self._guarded(stage, suffix, message.key, message.value,
-                                           handler):
-                        await manual.ack(event)
+                    await self._guarded(stage, suffix, message.key, message.value, handler)
+                    await manual.ack(event)
 
-            run.__name__ = f"kabar_{stage}"
-            app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(run)
+            async def run_in_batches(stream: faust.StreamT) -> None:
+                # As `run`, with one commit (Pipeline.commit) per batch of messages, and the
+                # next batch handled while that commit is under way. One commit at a time:
+                # batches are recorded in order.
+                manual = stream.noack()
+                queue = manual.channel.queue
+                batch = Batch()
+                committing: asyncio.Future[None] | None = None
+                committing_keys: set[bytes | None] = set()
+
+                async def settle() -> None:
+                    nonlocal committing, committing_keys
+                    if committing is not None:
+                        await committing  # raises what the commit raised
+                        committing, committing_keys = None, set()
+
+                async def hand_over() -> None:
+                    nonlocal batch, committing, committing_keys
+                    await settle()
+                    committing = asyncio.ensure_future(self.commit(manual, batch))
+                    committing_keys, batch = batch.keys, Batch()
+
+                try:
+                    async for event in manual.events():
+                        message = event.message
+                        if self.fence.fenced() and await self.fence.wait():
+                            # this worker froze and its partitions may have moved: what it
+                            # handled and did not commit is their new owners' to handle
+                            self.drop_after_freeze(stage, [*batch.events, event])
+                            batch = Batch()
+                            continue
+                        if holds_outcomes and (message.key in batch.keys
+                                               or message.key in committing_keys):
+                            # The same content hash again: the batch that last marked it
+                            # must be done and recorded delivered (flushed) first, or a
+                            # crash could leave its replay facing this message's marker.
+                            if batch.events:
+                                await hand_over()
+                            await settle()
+                            await self.app.producer.flush()
+                        elif committing is not None and committing.done():
+                            await settle()
+                        call = (functools.partial(handler, batch=batch) if holds_outcomes
+                                else handler)
+                        await self._guarded(stage, suffix, message.key, message.value, call,
+                                            batch)
+                        batch.events.append(event)
+                        batch.keys.add(message.key)
+                        if len(batch.events) >= self.flush_batch or queue.empty():
+                            await hand_over()
+                finally:
+                    # a graceful stop: what was handled is committed
+                    try:
+                        if batch.events:
+                            await asyncio.shield(hand_over())
+                        await asyncio.shield(settle())
+                    except Exception:  # not acked: delivered again
+                        log.warning("%s: could not commit the messages handled last on the "
+                                    "way out", stage, exc_info=True)
+
+            actor = run if stage in UNGUARDED_STAGES else run_in_batches
+            actor.__name__ = f"kabar_{stage}"
+            app.agent(getattr(topics, suffix), name=f"kabar.{stage}", **options)(actor)
 
         agent_for("fetch", "fetch", self.on_fetch, concurrency=self.settings.fetch.concurrency)
         agent_for("clean", "pages", self.on_page)
         agent_for("versions", "by_id", self.on_article_id)
-        agent_for("dedupe", "by_content", self.on_article_content)
+        agent_for("dedupe", "by_content", self.on_article_content, holds_outcomes=True)
         agent_for("audit", "audit", self.on_audit)
         agent_for("health", "health_events", self.on_health_event)
         app.timer(interval=3600.0, on_leader=True)(self.send_expiry_ticks)

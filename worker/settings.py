@@ -36,6 +36,10 @@ class BrokerSettings:
     #: at_least_once | exactly_once (Kafka transactions: outputs, table changelogs and
     #: input offsets commit together; consumers must read with isolation read_committed)
     processing_guarantee: str = "at_least_once"
+    #: messages a stage that reads its partitions in order handles before it flushes their
+    #: outputs and records them delivered, together (sooner when its queue runs dry): one
+    #: broker round trip per batch instead of per message
+    flush_batch: int = 16
 
 
 @dataclass(slots=True)
