@@ -6,8 +6,10 @@ fingerprint, enrich) — i.e. the ceiling for "Kafka + the stage work, without F
 repartitions or dedupe". Kabar's figure is the real worker: every agent, both dedupe
 repartitions, the tables and their changelogs. Target (issue 15): Kabar >= 0.85x baseline.
 
-Scaling: fleets of one and of two `kabar worker` processes over the same pages; the pages
-are sent once the group is stable, and throughput is read from the outputs' record times.
+Scaling: fleets of one and of two `kabar worker` processes over the same pages. Once the
+group is stable the workers are paused (SIGSTOP, well within the session timeout) while
+the pages are sent, so the bench's own produce does not compete with them; throughput runs
+from their resumption to the last output's record time.
 Target: two workers >= 1.7x one (needs two otherwise idle cores: the load is printed).
 
 Each side is measured --rounds times, interleaved, and the best round of each is compared
@@ -181,9 +183,9 @@ def checkout(revision: str, into: Path) -> Path:
 
 async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
                 source: Path | None = None) -> Rate:
-    """Pages/s of ``workers`` `kabar worker` processes sharing one group: from the first
-    output record to the last, by the record times the workers stamped; and their CPU from
-    the first page sent to the last output read."""
+    """Pages/s of ``workers`` `kabar worker` processes sharing one group: from the moment
+    they resume with every page waiting to the last output's record time (stamped by the
+    workers); and their CPU over the same window."""
     from aiokafka.structs import TopicPartition
 
     from tests.fleet import Fleet
@@ -206,8 +208,14 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
         consumer.assign([TopicPartition(settings.topic_name(t), p)
                          for t in OUTPUTS for p in range(PARTITIONS)])
         pids = [process.pid for process in group.workers.values()]
-        cpu, started = sum(map(cpu_seconds, pids)), time.perf_counter()
-        await produce(url, settings.topic_name("pages"), pages)
+        for name in group.workers:
+            group.pause(name)
+        try:
+            await produce(url, settings.topic_name("pages"), pages)
+        finally:
+            for name in group.workers:
+                group.resume(name)
+        cpu, started, resumed = sum(map(cpu_seconds, pids)), time.perf_counter(), time.time()
         stamps: list[int] = []
         deadline = time.monotonic() + 600
         while len(stamps) < len(pages) and time.monotonic() < deadline:
@@ -217,7 +225,7 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
         if len(stamps) < len(pages):
             raise RuntimeError(f"{workers} worker(s): {len(stamps)} of {len(pages)} outputs")
         cpu = sum(map(cpu_seconds, pids)) - cpu
-        return Rate((len(stamps) - 1) / ((max(stamps) - min(stamps)) / 1000),
+        return Rate(len(stamps) / (max(stamps) / 1000 - resumed),
                     cpu * 1000 / len(pages), cpu / (time.perf_counter() - started))
     finally:
         await consumer.stop()
