@@ -161,7 +161,7 @@ async def test_a_batch_holds_its_outcomes_until_their_pending_markers_are_flushe
     sends = [entry for entry in log if entry.startswith("send")]
     assert "send kabar.articles" in sends
     assert log == ["emitted pending", "emitted pending", "flush", *sends, "flush",
-                   "emitted set", "emitted set", "delivered set", "ack", "ack"]
+                   "emitted set", "emitted set", "flush", "delivered set", "ack", "ack"]
     assert not any(entry.get("pending") for entry in pipeline.emitted.values())
 
 

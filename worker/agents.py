@@ -419,7 +419,8 @@ class Pipeline:
         """Commit a batch of handled messages, in this order:
 
         1. flush what the batch sent and wrote (the dedupe stage's pending markers too);
-        2. send the outcomes the dedupe stage held back, flush, and mark them done;
+        2. send the outcomes the dedupe stage held back, flush, mark them done and flush
+           (a marker left pending behind a recorded offset would never be finished);
         3. record each partition's last handled offset in ``delivered``; 4. ack.
 
         A crash before 3 is in replays the batch: its outputs sent early are skipped by the
@@ -429,8 +430,10 @@ class Pipeline:
         if batch.outbox:
             await self.send_out(batch.outbox)
             await self.app.producer.flush()
-        for content, marker in batch.done.items():
-            self.emitted[content] = marker
+        if batch.done:
+            for content, marker in batch.done.items():
+                self.emitted[content] = marker
+            await self.app.producer.flush()
         for mark, (offset, timestamp) in batch.marks.items():
             done = self.delivered.get(mark) or {}
             self.delivered[mark] = {"o": offset, "ts": max(timestamp, done.get("ts", 0.0))}
@@ -778,7 +781,8 @@ class Pipeline:
                 async def settle() -> None:
                     nonlocal committing, committing_keys
                     if committing is not None:
-                        await committing  # raises what the commit raised
+                        # shielded: a stop cancelling the actor must not cut a commit short
+                        await asyncio.shield(committing)  # raises what the commit raised
                         committing, committing_keys = None, set()
 
                 async def hand_over() -> None:
