@@ -47,7 +47,12 @@ sys.path.insert(0, str(ROOT))
 from bench.extraction import ensure_data  # noqa: E402
 from worker.app import max_message_bytes  # noqa: E402
 from worker.extract import ExtractionError  # noqa: E402
-from worker.kafka_io import bootstrap_servers, ensure_topics  # noqa: E402
+from worker.kafka_io import (  # noqa: E402
+    bootstrap_servers,
+    ensure_topics,
+    list_topics,
+    partitions_of,
+)
 from worker.metrics import PipelineStats  # noqa: E402
 from worker.models import RawPage  # noqa: E402
 from worker.runner import run_pipeline  # noqa: E402
@@ -66,6 +71,24 @@ class Rate:
     cpu_ms_per_page: float | None = None
     #: that CPU over the window's wall time: how many cores the workers got
     cores: float | None = None
+    #: records the worker produced per page (every topic and changelog of its prefix)
+    records_per_page: float | None = None
+
+
+async def records_under(url: str, prefix: str) -> int:
+    """Records in every topic whose name starts with ``prefix`` (end offsets: no topic
+    of a fresh prefix is compacted or truncated by then)."""
+    from aiokafka.structs import TopicPartition
+
+    topics = [t for t in await list_topics(url) if t.startswith(prefix)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url))
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p)
+               for topic, parts in (await partitions_of(url, topics)).items() for p in parts]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -169,7 +192,10 @@ async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[Rate, PipelineSt
                        timeout=600)
     await watcher
     (wall0, cpu0), (wall1, cpu1) = window
-    return Rate(len(pages) / (wall1 - wall0), (cpu1 - cpu0) * 1000 / len(pages)), stats
+    # the topics are "<prefix>name", the changelogs "<prefix without the dot>-table-changelog"
+    produced = await records_under(url, settings.topic.prefix.rstrip(".")) - len(pages)
+    return Rate(len(pages) / (wall1 - wall0), (cpu1 - cpu0) * 1000 / len(pages),
+                records_per_page=produced / len(pages)), stats
 
 
 def checkout(revision: str, into: Path) -> Path:
@@ -326,6 +352,8 @@ async def main() -> None:
                   f"{best(fleets[1]).pages_per_s / top.pages_per_s:.2f}; per round: "
                   + " ".join(f"{new.pages_per_s / old.pages_per_s:.2f}"
                              for new, old in zip(fleets[1], against, strict=True)))
+    print("records the in-process worker produced per page: "
+          + " ".join(f"{r.records_per_page:.1f}" for r in kabar))
     print(f"kabar outputs (last round): {dict(stats.counts)}")
     print(f"peak RSS of this process: {rss:.0f} MB")
 
