@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from types import SimpleNamespace
 from typing import Any
 
+import faust
 import pytest
 from prometheus_client import REGISTRY
 
-from worker.agents import Batch, FreezeFence, Pipeline, StagedWrites
+from worker.agents import Batch, FreezeFence, Pipeline, StagedWrites, as_handling
 from worker.app import create_app
 from worker.dedupe.fingerprints import fingerprints
 from worker.models import Article, DeadLetter
@@ -88,11 +90,25 @@ class Recorded(dict):
     def __init__(self, name: str, log: list[str]) -> None:
         super().__init__()
         self.name, self.log = name, log
+        #: key → the partition of the event Faust took as being handled at its last write
+        #: (the changelog partition a Faust table sends the write to)
+        self.partitions: dict[str, int | None] = {}
 
     def __setitem__(self, key: str, value: Any) -> None:
         state = "pending" if isinstance(value, dict) and value.get("pending") else "set"
         self.log.append(f"{self.name} {state}")
+        event = faust.current_event()
+        self.partitions[key] = event.message.partition if event is not None else None
         super().__setitem__(key, value)
+
+
+class Event:
+    """A consumed message, as far as the batch commit looks at it."""
+
+    def __init__(self, partition: int, offset: int) -> None:
+        self.message = SimpleNamespace(topic="kabar.dedupe-content", partition=partition,
+                                       offset=offset, timestamp=1_000.0 + offset)
+        self.headers: dict[str, bytes] = {}
 
 
 def dedupe_pipeline(log: list[str], *, flush_fails: int | None = None,
@@ -155,7 +171,7 @@ async def test_a_batch_holds_its_outcomes_until_their_pending_markers_are_flushe
     # handled: each outcome marked pending, nothing sent yet
     assert log == ["emitted pending", "emitted pending"]
     assert len(batch.done) == 2 and batch.outbox
-    batch.marks["kabar.dedupe-content:0"] = (7, 1.0)
+    batch.marks["kabar.dedupe-content:0"] = Event(0, 7)
     batch.events.extend(["event 1", "event 2"])
     await pipeline.commit(stream(log), batch)
     sends = [entry for entry in log if entry.startswith("send")]
@@ -163,6 +179,24 @@ async def test_a_batch_holds_its_outcomes_until_their_pending_markers_are_flushe
     assert log == ["emitted pending", "emitted pending", "flush", *sends, "flush",
                    "emitted set", "emitted set", "flush", "delivered set", "ack", "ack"]
     assert not any(entry.get("pending") for entry in pipeline.emitted.values())
+
+
+async def test_each_entry_a_batch_commits_goes_to_the_partition_of_its_message() -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log)
+    batch = Batch()
+    first, last = Event(1, 5), Event(3, 9)
+    for seed, event in ((1, first), (2, last)):
+        as_handling(event)  # as the stream does for each event
+        await pipeline.on_article_content(news(seed), batch)
+        batch.marks[f"kabar.dedupe-content:{event.message.partition}"] = event
+    # the commit runs in a task of its own, started while the last event was handled
+    await asyncio.ensure_future(pipeline.commit(stream(log), batch))
+    emitted = pipeline.emitted.partitions
+    assert sorted(emitted.values()) == [1, 3]  # not both to the last event's partition
+    assert pipeline.delivered.partitions == {"kabar.dedupe-content:1": 1,
+                                             "kabar.dedupe-content:3": 3}
+    assert pipeline.delivered["kabar.dedupe-content:1"]["o"] == 5
 
 
 async def test_a_crash_before_the_markers_are_flushed_sends_nothing_and_the_replay_emits(

@@ -22,6 +22,7 @@ import asyncio
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -101,6 +102,16 @@ def current_partition() -> int | None:
     return event.message.partition if event is not None else None
 
 
+def as_handling(event: faust.EventT | None) -> None:
+    """Make ``event`` the one Faust takes as being handled, in this task's context: a table
+    sends its changelog record to the partition of that event. A batch commits in a task of
+    its own, after its events were handled, and each entry must reach the partition of the
+    event it was written for (or the partition's owner would not recover it). Faust keeps
+    the event in a context variable of faust.streams (what a stream sets per event)."""
+    if event is not None:
+        faust.streams._current_event.set(weakref.ref(event))
+
+
 def discovery_headers(discovered_at: str | None) -> dict[str, bytes] | None:
     return {DISCOVERED_AT_HEADER: discovered_at.encode()} if discovered_at else None
 
@@ -174,15 +185,16 @@ class Batch:
 
     The dedupe stage holds its outcomes back in ``outbox``: their ``dedupe-emitted``
     markers, written pending while the batch was handled, are flushed first, and
-    ``done`` (content hash → marker) marks them done once the outcomes are out."""
+    ``done`` (content hash → marker, and the event it was written for) marks them done
+    once the outcomes are out."""
 
     events: list[faust.EventT] = field(default_factory=list)
-    #: "<topic>:<partition>" → (offset, record time) of the last message handled there
-    marks: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: "<topic>:<partition>" → the last message handled there
+    marks: dict[str, faust.EventT] = field(default_factory=dict)
     #: the keys of the messages handled (the dedupe stage's content hashes)
     keys: set[bytes | None] = field(default_factory=set)
     outbox: list[Outgoing] = field(default_factory=list)
-    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: dict[str, tuple[dict[str, Any], faust.EventT | None]] = field(default_factory=dict)
 
 
 class FreezeFence:
@@ -404,7 +416,7 @@ class Pipeline:
             self.stats.stage_done(stage, outcome)
             self.stats.message_done(suffix)
         if event is not None and batch is not None:
-            batch.marks[mark] = (event.message.offset, event.message.timestamp)
+            batch.marks[mark] = event
 
     def drop_after_freeze(self, stage: str, events: Iterable[faust.EventT]) -> None:
         """Forget messages handed out before a freeze after which the group rebalanced:
@@ -431,12 +443,15 @@ class Pipeline:
             await self.send_out(batch.outbox)
             await self.app.producer.flush()
         if batch.done:
-            for content, marker in batch.done.items():
+            for content, (marker, written_for) in batch.done.items():
+                as_handling(written_for)
                 self.emitted[content] = marker
             await self.app.producer.flush()
-        for mark, (offset, timestamp) in batch.marks.items():
+        for mark, event in batch.marks.items():
+            as_handling(event)
             done = self.delivered.get(mark) or {}
-            self.delivered[mark] = {"o": offset, "ts": max(timestamp, done.get("ts", 0.0))}
+            self.delivered[mark] = {"o": event.message.offset,
+                                    "ts": max(event.message.timestamp, done.get("ts", 0.0))}
         for event in batch.events:
             await stream.ack(event)
 
@@ -595,7 +610,7 @@ class Pipeline:
         marker = {"a": outcome, "t": now, "p": current_partition()}
         self.emitted[content] = {**marker, "pending": True}
         batch.outbox.extend(records)
-        batch.done[content] = marker
+        batch.done[content] = (marker, faust.current_event())
 
     async def outcome_is_out(self, article: Article, decision: dedupe.Decision,
                              since: float) -> bool:
