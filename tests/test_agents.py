@@ -102,12 +102,17 @@ class Recorded(dict):
         super().__setitem__(key, value)
 
 
+class Message:
+    def __init__(self, partition: int, offset: int) -> None:
+        self.topic, self.partition = "kabar.dedupe-content", partition
+        self.offset, self.timestamp = offset, 1_000.0 + offset
+
+
 class Event:
     """A consumed message, as far as the batch commit looks at it."""
 
     def __init__(self, partition: int, offset: int) -> None:
-        self.message = SimpleNamespace(topic="kabar.dedupe-content", partition=partition,
-                                       offset=offset, timestamp=1_000.0 + offset)
+        self.message = Message(partition, offset)
         self.headers: dict[str, bytes] = {}
 
 
@@ -197,6 +202,23 @@ async def test_each_entry_a_batch_commits_goes_to_the_partition_of_its_message()
     assert pipeline.delivered.partitions == {"kabar.dedupe-content:1": 1,
                                              "kabar.dedupe-content:3": 3}
     assert pipeline.delivered["kabar.dedupe-content:1"]["o"] == 5
+
+
+async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_replay() -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log)
+    batch = Batch(generation=pipeline.fence.rebalances)
+    await pipeline.on_article_content(news(1), batch)
+    event = Event(0, 3)
+    batch.events.append(event)
+    batch.marks["kabar.dedupe-content:0"] = event
+    pipeline.app.consumer._unacked_messages.add(event.message)
+    await pipeline.fence.on_rebalance()  # evicted: the partition may be replayed elsewhere
+    await pipeline.commit(stream(log), batch)
+    # the pending markers are out (the replay looks the outcomes up); nothing else is
+    assert log == ["emitted pending", "flush"]
+    assert event.message not in pipeline.app.consumer._unacked_messages
+    assert pipeline.stats.counts["dropped_after_rebalance"] == 1
 
 
 async def test_a_crash_before_the_markers_are_flushed_sends_nothing_and_the_replay_emits(

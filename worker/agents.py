@@ -194,6 +194,8 @@ class Batch:
     #: the keys of the messages handled (the dedupe stage's content hashes)
     keys: set[bytes | None] = field(default_factory=set)
     outbox: list[Outgoing] = field(default_factory=list)
+    #: the group rebalances this worker had seen when the batch's first message was handled
+    generation: int = 0
     done: dict[str, tuple[dict[str, Any], faust.EventT | None]] = field(default_factory=dict)
 
 
@@ -418,14 +420,13 @@ class Pipeline:
         if event is not None and batch is not None:
             batch.marks[mark] = event
 
-    def drop_after_freeze(self, stage: str, events: Iterable[faust.EventT]) -> None:
-        """Forget messages handed out before a freeze after which the group rebalanced:
-        their partitions' new owners handle them (Faust would hold commits back for a
-        message it handed out and never saw acked)."""
+    def drop_unacked(self, events: Iterable[faust.EventT], reason: str) -> None:
+        """Forget messages handed out and not acked, to be delivered again after a
+        rebalance (Faust would hold commits back for a message it handed out and never saw
+        acked)."""
         for event in events:
             self.app.consumer._unacked_messages.discard(event.message)
-            self.stats.count("dropped_after_freeze")
-            self.stats.stage_done(stage, "fenced")
+            self.stats.count(reason)
 
     async def commit(self, stream: faust.StreamT, batch: Batch) -> None:
         """Commit a batch of handled messages, in this order:
@@ -439,6 +440,13 @@ class Pipeline:
         offset guard downstream, and its held-back outcomes by their markers (done, or
         pending and found on the output topic)."""
         await self.app.producer.flush()
+        if batch.outbox and self.fence.rebalances != batch.generation:
+            # The group rebalanced since the batch was handled: a worker evicted (a broker
+            # bounce can expire every session) may find its partitions already replayed by
+            # their new owner. The held outcomes stay unsent; the replay, wherever it runs,
+            # finds their markers pending and looks for them on the output topics.
+            self.drop_unacked(batch.events, "dropped_after_rebalance")
+            return
         if batch.outbox:
             await self.send_out(batch.outbox)
             await self.app.producer.flush()
@@ -812,7 +820,8 @@ class Pipeline:
                         if self.fence.fenced() and await self.fence.wait():
                             # this worker froze and its partitions may have moved: what it
                             # handled and did not commit is their new owners' to handle
-                            self.drop_after_freeze(stage, [*batch.events, event])
+                            self.drop_unacked([*batch.events, event], "dropped_after_freeze")
+                            self.stats.stage_done(stage, "fenced")
                             batch = Batch()
                             continue
                         if holds_outcomes and (message.key in batch.keys
@@ -826,6 +835,8 @@ class Pipeline:
                             await self.app.producer.flush()
                         elif committing is not None and committing.done():
                             await settle()
+                        if not batch.events:
+                            batch.generation = self.fence.rebalances
                         call = (functools.partial(handler, batch=batch) if holds_outcomes
                                 else handler)
                         await self._guarded(stage, suffix, message.key, message.value, call,
