@@ -785,7 +785,7 @@ _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
     """(elements dropped with their content, <noscript> and furniture in the body),
     in page order, from one walk: a query listing 25 tags tests every element against each
-    of them, about twice the instructions. Figures are images, embeds and pull quotes,
+    of them, about twice the time. Figures are images, embeds and pull quotes,
     except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
     Ruby readings without parentheses are dropped too."""
     dropped: list[LexborNode] = []
@@ -828,7 +828,9 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     root = tree.body or tree.root
     if root is None:
         return []
-    dropped, wrappers = _by_tag(tree.root)
+    # The body only: nothing after this reads the head (walking and pruning its scripts,
+    # styles and metas cost 0.05 ms a page on fundus's news pages).
+    dropped, wrappers = _by_tag(root)
     remove_nodes(dropped)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts. (A block inside a
