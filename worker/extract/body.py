@@ -214,8 +214,10 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
 def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
-    mass: dict[int, int] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
+    # Story text per parent, credited up the parent's chain once at the end: a story's
+    # paragraphs mostly share one parent.
+    by_parent: dict[int, list] = {}
     for node, tag, text, size in _paragraph_nodes(root, leaf_divs):
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
@@ -227,20 +229,26 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         parent = node.parent
         if parent is None:
             continue
-        if parent.tag == "li":
+        if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
-        chain = _chain(parent, chains)
-        for level in range(min(5, len(chain))):
-            key, ancestor = chain[level]
+        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
+        for (key, ancestor), divisor in zip(chain, _LEVEL_DIVISORS, strict=False):
             entry = scores.get(key)
             if entry is None:
                 entry = scores[key] = [ancestor, 0.0]
-            entry[1] += score / _LEVEL_DIVISORS[level]
+            entry[1] += score / divisor
         if story:
-            for key, _ in chain:
-                mass[key] = mass.get(key, 0) + size
+            credit = by_parent.get(parent.mem_id)
+            if credit is None:
+                by_parent[parent.mem_id] = [chain, size]
+            else:
+                credit[1] += size
     if not scores:
         return []
+    mass: dict[int, int] = {}
+    for chain, size in by_parent.values():
+        for key, _ in chain:
+            mass[key] = mass.get(key, 0) + size
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
     leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
     unweighted = {id(entry) for entry in leaders}
@@ -776,7 +784,8 @@ _NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
 _TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
 _DROP_IDS = _tag_ids([*DROP_TAGS, "rt"])
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
-_BR_ID, _TABLE_ID, _A_ID = _tag_id("br"), _tag_id("table"), _tag_id("a")
+_BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
+                                    _tag_id("li"))
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
