@@ -473,17 +473,13 @@ def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
 
 
 class _Collector:
-    """Accumulates inline text into paragraphs while walking a container."""
+    """Accumulates inline text into paragraphs while walking a container (the walk appends
+    the text to ``parts`` and counts ``link_chars`` itself)."""
 
     def __init__(self) -> None:
         self.paragraphs: list[tuple[str, float, str]] = []  # text, link density, tag
         self.parts: list[str] = []
         self.link_chars = 0
-
-    def add(self, text: str, in_link: bool) -> None:
-        self.parts.append(text)
-        if in_link:
-            self.link_chars += len(text.strip())
 
     def flush(self, tag: str = "div") -> None:
         if not self.parts:
@@ -491,7 +487,8 @@ class _Collector:
         text = _norm("".join(self.parts))
         if text:
             self.paragraphs.append((text, self.link_chars / len(text), tag))
-        self.parts, self.link_chars = [], 0
+        self.parts.clear()  # in place: the walk holds the list
+        self.link_chars = 0
 
 
 def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
@@ -537,19 +534,26 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
     links = _link_chars(containers)
     nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
     out = _Collector()
+    # The collector's hot paths inline (adding text, flushing nothing): most nodes are
+    # text and most flushes end nothing.
+    parts = out.parts
     # Stack entries: (node, in_link, closing_tag); closing entries flush the paragraph.
     stack: list[tuple[LexborNode | None, bool, str | None]] = [
         (c, False, None) for c in reversed(containers)]
     while stack:
         node, in_link, closing = stack.pop()
         if node is None:
-            out.flush(closing or "div")
+            if parts:
+                out.flush(closing or "div")
             continue
         # Tag numbers, not names: a name is a new string per node, and most nodes are text
         # and inline elements that only need telling apart.
         tag_id = node.tag_id
         if tag_id == _TEXT_ID:
-            out.add(node.text_content or "", in_link)
+            text = node.text_content or ""
+            parts.append(text)
+            if in_link:
+                out.link_chars += len(text.strip())
             continue
         if tag_id in _SKIPPED_IDS:
             continue  # comments; the title, reported separately
@@ -564,7 +568,8 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
         if tag_id in _BLOCK_IDS:
             if _is_boilerplate_node(node, total):
                 continue
-            out.flush()
+            if parts:
+                out.flush()
             tag = node.tag or "div"
             key = node.mem_id
             # A blockquote is always walked into: it holds paragraphs or a single quote.
@@ -581,9 +586,8 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
                     out.paragraphs.append((text, share, tag))
                 continue
             stack.append((None, in_link, tag))
-        children = list(node.iter(include_text=True))
         link = in_link or tag_id == _A_ID
-        stack.extend((child, link, None) for child in reversed(children))
+        stack.extend([(child, link, None) for child in node.iter(include_text=True)][::-1])
     out.flush()
     return out.paragraphs
 
