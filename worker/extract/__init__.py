@@ -13,6 +13,7 @@ import html as html_lib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -261,9 +262,11 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
             levels += 1
     # Class fragments tested in Python: one [class*=...] selector per fragment and tag
     # costs twice as much as the whole test.
-    leads = [n for n in area.css("p[class], div[class], h2[class]")
-             if LEAD_CLASS.search(n.attributes.get("class") or "")]
-    for node in leads[:6]:
+    # (``attrs`` reads the one attribute; ``attributes`` would build a dict of all. Lazily:
+    # the area may be the whole story, and the first lead blocks decide.)
+    leads = (n for n in area.css("p[class], div[class], h2[class]")
+             if LEAD_CLASS.search(n.attrs.get("class") or ""))
+    for node in islice(leads, 6):
         if node.tag in ("body", "html", "main", "article"):
             continue
         text = " ".join(node.text(deep=True).split())
