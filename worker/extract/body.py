@@ -733,12 +733,15 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
         return []
     if any(c.css_first("h1") is not None for c in containers):
         return []  # the headline is inside: the walk sees everything after it
+    # The nearest of the container's ancestors (up to four levels) that holds the page's
+    # first <h1>; its first <h1> is that one. (The <h1>'s ancestors are walked once; a
+    # query per level would walk each level's subtree.)
+    holders = set(_ancestors(h1))
     ancestor = first.parent
     for _ in range(4):
         if ancestor is None or ancestor.tag in ("html", None):
             return []
-        found = ancestor.css_first("h1")
-        if found is not None and found.mem_id == h1.mem_id:
+        if ancestor.mem_id in holders:
             break
         ancestor = ancestor.parent
     else:
