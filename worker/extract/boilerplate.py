@@ -221,9 +221,15 @@ def is_boilerplate_text(text: str) -> bool:
     return label is not None and (size <= 100 or label.group("byline") is None)
 
 
+#: A sign-off at the end of a paragraph ('$' also matches before a final line break).
+_TRAILING_SIGNOFF = re.compile(r"\s*\(\s*[a-z]{2,5}(?:\s*[/,]\s*[a-z]{2,5})*\s*\)$")
+
+
 def strip_signoff(text: str) -> str:
     """Remove a trailing editor's sign-off printed inside the last paragraph: '... (sya)'."""
-    m = re.search(r"\s*\(\s*[a-z]{2,5}(?:\s*[/,]\s*[a-z]{2,5})*\s*\)$", text)
+    if not text.endswith((")", ")\n")):
+        return text  # the search would try every position of the paragraph to find none
+    m = _TRAILING_SIGNOFF.search(text)
     if m and len(text) > m.end() - m.start() + 20 and m.group(0).strip()[1:-1].islower():
         return text[: m.start()]
     return text
