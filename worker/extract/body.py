@@ -18,6 +18,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from worker.extract.boilerplate import (
     HIDDEN_SELECTOR,
     LEAD_CLASS,
+    OVERLAY_ID,
     OVERLAY_SELECTOR,
     POSITIVE_FRAGMENTS,
     STRONG_NEGATIVE_FRAGMENTS,
@@ -856,8 +857,11 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
                   if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
                  + [n for n in wrappers if n.tag != "noscript"
                     if n.css_first(_STORY_INSIDE) is None])
-    # One query for overlays and hidden blocks: each query walks the whole tree.
-    remove_nodes([n for n in root.css(_OVERLAY_OR_HIDDEN)
+    # Overlays and hidden blocks: one query for their classes (each query walks the whole
+    # tree), then the ids.
+    overlays = root.css(_OVERLAY_OR_HIDDEN)
+    overlays += [n for n in root.css("[id]") if OVERLAY_ID.search(n.id or "")]
+    remove_nodes([n for n in overlays
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
                            else n.css_first(_STORY_INSIDE) is None)])
