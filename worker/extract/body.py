@@ -78,7 +78,8 @@ def _attr_text(node: LexborNode) -> str:
     if not attrs:
         return ""
     ident = attrs.get("id") or ""
-    if ident and _SLUG.fullmatch(ident) and _is_slug_of_text(ident, node):
+    # (A slug has four hyphens at least: counting them spares most ids the regex.)
+    if ident.count("-") >= 4 and _SLUG.fullmatch(ident) and _is_slug_of_text(ident, node):
         ident = ""
     return f"{attrs.get('class') or ''} {ident}"
 
