@@ -388,18 +388,26 @@ def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
 _UNTYPED_META = frozenset({"date", "dc.date", "dcterms.date"})
 
 
-def byline_beats_untyped_date(byline: PageDate, published: PageDate,
-                              modified: PageDate | None, data: Structured) -> bool:
-    """The byline under the headline prints another day than the structured publish date,
-    which only an untyped date meta tag states (not the modification day either)."""
-    day = byline.calendar_day()
+def only_untyped_date(data: Structured) -> bool:
+    """Whether the page's structured publish date comes only from untyped date meta tags: no
+    JSON-LD publish date, and no typed publication tag (``citation_date``,
+    ``article:published_time``…) states a date beside them."""
+    if _json_ld_published(data):
+        return False
+    stating = [k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))]
+    return bool(stating) and all(k in _UNTYPED_META for k in stating)
+
+
+def printed_beats_untyped_date(printed: PageDate, published: PageDate,
+                               modified: PageDate | None, data: Structured) -> bool:
+    """A date line printed on the page (the byline under the headline, or one above it or in
+    a date element) names another day than the structured publish date, which only untyped
+    date meta tags state (and not the modification day either)."""
+    day = printed.calendar_day()
     if day == published.calendar_day() or (
             modified is not None and day == modified.calendar_day()):
         return False
-    if _json_ld_published(data):
-        return False
-    key = next((k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))), None)
-    return key in _UNTYPED_META
+    return only_untyped_date(data)
 
 
 def meta_date_on_byline_day(byline: PageDate, published: PageDate,
