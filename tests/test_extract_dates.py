@@ -302,3 +302,13 @@ def test_odd_structured_dates_give_no_date_rather_than_a_crash(value):
                                   "32.13.2023", "Published 12 January 20230"])
 def test_odd_printed_dates_give_no_date(text):
     assert parse_text_date(text) is None
+
+
+def test_the_byline_follows_a_kicker_and_title_heading_behind_a_long_menu():
+    menu = "".join(f"<h3>Menu {n}</h3>" for n in range(60))
+    html = ("<html><head><meta property='og:title' content='Council approves the new budget'>"
+            f"</head><body><nav>{menu}</nav><article><h3><span>Vote in Porthaven</span> - "
+            "<span>Council approves the new budget</span></h3>"
+            "<div class='lineinfo'>Do 25.04.24 | 14:07 Uhr | Von Ann Lee</div>"
+            f"{BODY}</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2024-04-25T14:07:00"

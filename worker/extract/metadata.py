@@ -493,11 +493,14 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
     if h1 is not None and (short := _norm(h1.text(deep=True)).casefold()) and any(
             short in title for title in titles):
         return None
-    for node in tree.css('h2, h3, [itemprop="headline"]')[:40]:
+    # (Mega-menus put dozens of headings before the story's.)
+    for node in tree.css('h2, h3, [itemprop="headline"]')[:100]:
         text = _norm(node.text(deep=True)).casefold()
-        # Most of the title: not the site's name, a section or a series name in it.
-        if len(text) >= 12 and any(text in title and 2 * len(text) >= len(title)
-                                   for title in titles):
+        # Most of the title: not the site's name, a section or a series name in it; or the
+        # title with a kicker before it ('Premiere in X - Title').
+        if len(text) >= 12 and any((text in title and 2 * len(text) >= len(title))
+                                   or (len(title) >= 12 and title in text
+                                       and len(text) <= 2 * len(title)) for title in titles):
             return node
     return None
 
