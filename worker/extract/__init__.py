@@ -44,7 +44,6 @@ from worker.extract.dates import (
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
-    byline_beats_untyped_date,
     byline_dates,
     date_after_headline,
     find_authors,
@@ -58,6 +57,8 @@ from worker.extract.metadata import (
     find_title,
     meta_date_on_byline_day,
     month_first_language,
+    only_untyped_date,
+    printed_beats_untyped_date,
     script_date,
     structured_dates,
     visible_date,
@@ -199,10 +200,18 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                               for d in byline_dates(tree, month_first, page_h1, data))
     if published is not None and byline is not None and (
             printed_earlier(byline, published, modified)
-            or byline_beats_untyped_date(byline, published, modified, data)):
+            or printed_beats_untyped_date(byline, published, modified, data)):
         # Sites re-stamp old stories when they migrate or re-index them; the day printed
         # under the headline is when the story first appeared.
         published = byline
+    if published is not None and byline is None and only_untyped_date(data):
+        # Without a byline, the date line above the headline or in a date element beats
+        # untyped date tags in the same way (templates fill those with the day a page was
+        # built or indexed).
+        printed = above or not_after(visible_date(tree, month_first, fetched, page_h1), limit)
+        if printed is not None and printed_beats_untyped_date(printed, published, modified,
+                                                              data):
+            published = printed
     if published is not None and byline is not None:
         published = as_printed(meta_date_on_byline_day(byline, published, data) or published,
                                byline)
