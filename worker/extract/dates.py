@@ -39,6 +39,10 @@ _months("january jan januari janvier enero ene janeiro gennaio gen januar jänne
         "november nov nopember novembre noviembre novembro kasım listopada listopad",
         "december dec desember dis dezember dez décembre decembre déc diciembre dic dezembro "
         "dicembre aralık grudnia grudzień")
+# Russian and Ukrainian dates name the month in the genitive: "15 августа 2016", "3 січня 2024".
+_months("января січня", "февраля лютого", "марта березня", "апреля квітня", "мая травня",
+        "июня червня", "июля липня", "августа серпня", "сентября вересня", "октября жовтня",
+        "ноября листопада", "декабря грудня")
 _MONTHS["januar"] = 1
 _MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
 
@@ -110,7 +114,7 @@ def _valid(year: int, month: int, day: int, hour: int | None = None, minute: int
     if not (1990 <= year <= 2100):
         return None
     if hour is not None and not (0 <= hour <= 23 and 0 <= minute <= 59 and 0 <= second <= 60):
-        hour = None
+        hour, minute, second = None, 0, 0  # a time out of range ('T99:99:99'): the day alone
     try:
         datetime(year, month, day)
     except ValueError:
