@@ -424,14 +424,20 @@ class Pipeline:
         """Forget messages handed out and not acked, to be delivered again after a
         rebalance (Faust would hold commits back for a message it handed out and never saw
         acked)."""
+        dropped = []
         for event in events:
             self.app.consumer._unacked_messages.discard(event.message)
             self.stats.count(reason)
+            dropped.append(f"{event.message.topic}:{event.message.partition}@"
+                           f"{event.message.offset}")
+        if dropped:
+            log.warning("%s: left to be delivered again: %s", reason, " ".join(dropped))
 
     async def commit(self, stream: faust.StreamT, batch: Batch) -> None:
         """Commit a batch of handled messages, in this order:
 
-        1. flush what the batch sent and wrote (the dedupe stage's pending markers too);
+        1. write the dedupe stage's pending markers (unless the batch's partitions may have
+           moved since it was handled), flush them and what the batch sent and wrote;
         2. send the outcomes the dedupe stage held back, flush, mark them done and flush
            (a marker left pending behind a recorded offset would never be finished);
         3. record each partition's last handled offset in ``delivered``; 4. ack.
@@ -439,12 +445,24 @@ class Pipeline:
         A crash before 3 is in replays the batch: its outputs sent early are skipped by the
         offset guard downstream, and its held-back outcomes by their markers (done, or
         pending and found on the output topic)."""
+        if batch.done and await self.moved_since(batch):
+            # Frozen or evicted since the batch was handled: its partitions may be replayed
+            # by their new owner already, whose markers a late pending one would overwrite.
+            self.drop_unacked(batch.events, "dropped_after_rebalance")
+            return
+        # The pending markers are written here, not while the batch is handled: a marker
+        # left in the producer's buffer by a worker frozen mid-batch would reach the
+        # changelog when it wakes, after the new owner marked that outcome done.
+        for content, (marker, written_for) in batch.done.items():
+            as_handling(written_for)
+            self.emitted[content] = {**marker, "pending": True}
         await self.app.producer.flush()
-        if batch.outbox and self.fence.rebalances != batch.generation:
-            # The group rebalanced since the batch was handled: a worker evicted (a broker
-            # bounce can expire every session) may find its partitions already replayed by
-            # their new owner. The held outcomes stay unsent; the replay, wherever it runs,
-            # finds their markers pending and looks for them on the output topics.
+        if batch.outbox and await self.moved_since(batch):
+            # The group rebalanced while the markers were flushed: a worker evicted (a
+            # broker bounce can expire every session) may find its partitions already
+            # replayed by their new owner. The held outcomes stay unsent; the replay,
+            # wherever it runs, finds their markers pending and looks for them on the
+            # output topics.
             self.drop_unacked(batch.events, "dropped_after_rebalance")
             return
         if batch.outbox:
@@ -462,6 +480,14 @@ class Pipeline:
                                     "ts": max(event.message.timestamp, done.get("ts", 0.0))}
         for event in batch.events:
             await stream.ack(event)
+
+    async def moved_since(self, batch: Batch) -> bool:
+        """Whether the batch's partitions may have moved since it was handled: the group
+        rebalanced. A worker frozen for most of a session (a ticker gap ``fenced`` sees at
+        once) first waits for the rebalance that evicts it, or for the fence to lift."""
+        if self.fence.fenced():
+            await self.fence.wait()
+        return self.fence.rebalances != batch.generation
 
     def already_delivered(self, mark: str, message: Any) -> bool:
         """Whether ``message`` is one whose outputs are out already. An offset alone cannot
@@ -609,14 +635,13 @@ class Pipeline:
             if entry.get("pending"):
                 self.emitted[content] = {"a": outcome, "t": entry["t"], "p": current_partition()}
             return
-        # The marker goes out before the outcome: the batch's commit flushes the pending
-        # markers, then sends the outcomes held back here, then marks them done. A crash
-        # after an outcome reached Kafka but before it is marked done leaves it pending,
-        # and the redelivered message then looks for it in the output topic instead of
-        # emitting it a second time.
+        # The marker goes out before the outcome: the batch's commit writes and flushes the
+        # pending markers, then sends the outcomes held back here, then marks them done. A
+        # crash after an outcome reached Kafka but before it is marked done leaves it
+        # pending, and the redelivered message then looks for it in the output topic
+        # instead of emitting it a second time.
         records = self.outcome_records(article, decision, now, current_discovered_at())
         marker = {"a": outcome, "t": now, "p": current_partition()}
-        self.emitted[content] = {**marker, "pending": True}
         batch.outbox.extend(records)
         batch.done[content] = (marker, faust.current_event())
 
