@@ -89,7 +89,32 @@ _THAI_MONTHS = ("มกราคม ม.ค.", "กุมภาพันธ์ �
 _months(*_THAI_MONTHS)
 _THAI = frozenset(name.rstrip(".") for group in _THAI_MONTHS for name in group.split())
 _MONTHS["januar"] = 1
-_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regular expression for ``words`` that branches a character at a time, longest match
+    first: a plain alternation of hundreds of names tries each at every position."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branch(node: dict[str, dict]) -> str:
+        arms = [re.escape(char) + branch(child) for char, child in sorted(node.items()) if char]
+        if not arms:
+            return ""
+        if "" not in node:
+            return arms[0] if len(arms) == 1 else f"(?:{'|'.join(arms)})"
+        if len(arms) == 1 and arms[0] == re.escape(arms[0][-1:]):
+            return arms[0] + "?"
+        return f"(?:{'|'.join(arms)})?"
+
+    return branch(trie)
+
+
+_MONTH_ALT = _trie_pattern(list(_MONTHS))
 
 #: Time-zone abbreviations news sites print after a time; offsets in minutes.
 TZ_ABBREVIATIONS: dict[str, int] = {
@@ -227,11 +252,12 @@ _YMD_NUM = (r"(?<![\d/.])(?P<y>\d{4})[./-](?P<mo>\d{1,2})[./-](?P<d>\d{1,2})(?![
 
 _TEXT_PATTERNS = [
     re.compile(p + r"(?:" + _SEP + _TIME + r")?", re.I)
-    for p in (_DMY_NAME, _MDY_NAME, _YMD_NAME, _YMD_CJK, _DMY_VI, _YMD_NUM, _YMD_DOTTED,
-              _NUMERIC)
+    for p in (_DMY_NAME, _MDY_NAME, _YMD_NAME, _YMD_NUM, _YMD_DOTTED, _NUMERIC)
 ]
-#: The patterns that mark the month, by name or by 月 / 월 / tháng: all ``numeric=False`` uses.
-_NAMED_PATTERNS = _TEXT_PATTERNS[:5]
+#: Dates whose month a word in another script marks (月, 월, tháng): only text that is not
+#: ASCII can hold them, so ASCII text skips them.
+_MARKED_PATTERNS = [re.compile(p + r"(?:" + _SEP + _TIME + r")?", re.I)
+                    for p in (_YMD_CJK, _DMY_VI)]
 #: Time before date, e.g. "08:48 WIB, 7 Oktober 2023" or "14:05 Uhr, 12.03.2024".
 _TIME_FIRST = [re.compile(_TIME + r"[\s,|\-–—]*+" + p.replace("(?P<", "(?P<x"), re.I)
                for p in (_DMY_NAME, _NUMERIC)]
@@ -298,7 +324,9 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
 
 
 #: Every text pattern needs a year 1990–2100 (``_valid``); the lookahead finds overlapping ones.
-_YEAR = re.compile(r"(?=(?:19|20|21|25)\d\d)")
+_YEAR = re.compile(r"(?=(?:19|20|21)\d\d)")
+#: Thai pages count Buddhist years, 543 ahead: 2533–2643 for 1990–2100.
+_YEAR_OR_BUDDHIST = re.compile(r"(?=(?:19|20|21|25|26)\d\d)")
 #: How far a match may start before its year and end after it: the longest forms are a time
 #: with its zone before the date ("08:48 WIB, 7 Oktober 2023") and one after it.
 _BEFORE_YEAR, _AFTER_YEAR = 120, 120
@@ -310,12 +338,13 @@ _ASCII_DIGITS = {zero + i: str(i) for zero in _DIGIT_ZEROS for i in range(10)}
 _OTHER_DIGIT = re.compile("[" + "".join(f"{chr(z)}-{chr(z + 9)}" for z in _DIGIT_ZEROS) + "]")
 
 
-def year_windows(text: str, before: int = _BEFORE_YEAR, after: int = _AFTER_YEAR
-                 ) -> list[tuple[int, int]]:
+def year_windows(text: str, before: int = _BEFORE_YEAR, after: int = _AFTER_YEAR,
+                 buddhist: bool = False) -> list[tuple[int, int]]:
     """Stretches of ``text`` that can hold a date: from ``before`` characters ahead of each
-    plausible year to ``after`` past its end, merged when they touch."""
+    plausible year (``buddhist``: also a Buddhist-era one) to ``after`` past its end, merged
+    when they touch."""
     windows: list[tuple[int, int]] = []
-    for m in _YEAR.finditer(text):
+    for m in (_YEAR_OR_BUDDHIST if buddhist else _YEAR).finditer(text):
         start, end = max(0, m.start() - before), m.start() + 4 + after
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
@@ -333,16 +362,18 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     """
     # One space between words: fewer ways for the optional separators to match.
     text = " ".join(text[:limit].split())
-    if not text.isascii() and _OTHER_DIGIT.search(text):
+    ascii_only = text.isascii()
+    if not ascii_only and _OTHER_DIGIT.search(text):
         text = text.translate(_ASCII_DIGITS)
     # This runs on many paragraphs and long page texts: the patterns (a large alternation of
     # month names) only scan the stretches around a plausible year, and none without one.
-    windows = year_windows(text)
+    windows = year_windows(text, buddhist=not ascii_only)
     if not windows:
         return None
     dmy = not month_first
     best: tuple[int, PageDate] | None = None
-    for pattern in _TEXT_PATTERNS if numeric else _NAMED_PATTERNS:
+    patterns = _TEXT_PATTERNS if numeric else _TEXT_PATTERNS[:3]
+    for pattern in patterns if ascii_only else patterns + _MARKED_PATTERNS:
         found = None
         for start, end in windows:
             if best is not None and start >= best[0]:
