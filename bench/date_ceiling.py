@@ -1,7 +1,7 @@
 """How far date accuracy can go on a set: the pages whose true day the HTML never states.
 
     .venv/bin/python bench/date_ceiling.py [--sets trafilatura,wcxb,fundus] [--data DIR]
-                                           [--pred DIR]
+                                           [--pred DIR | --extract [--misses N]]
 
 Reads Kabar's predictions as bench/extraction.py wrote them (``.cache/bench/kabar/<set>/``,
 so run that first) and the sets' truths. For every dated page Kabar gets wrong, it collects
@@ -10,6 +10,12 @@ parsers read, ISO or printed, in any of their languages, read both day-first and
 which overstates what a page states rather than understates it. A page whose true day is
 not among them cannot be dated from its HTML by any extractor: the share of the others is
 the set's ceiling, printed next to Kabar's accuracy.
+
+``--extract`` is the loop for working on dates: it runs Kabar in process over the sets
+(seconds, not the minutes of the whole bench), prints per set the accuracy where the day is
+stated and the pages left without a date, then every page whose day changed since the last
+``--extract`` run (kept in ``.cache/bench/dates-last.json``), and the first N misses with
+the true day, Kabar's, and whether the true day is stated.
 """
 
 from __future__ import annotations
@@ -86,13 +92,75 @@ def ceiling(pages: list[tuple[bytes, dict, str | None]]) -> dict:
             "stated_accuracy": (dated - missed) / stated if stated else 0.0}
 
 
+def _load(data: Path, set_name: str) -> list[tuple[str, bytes, dict]]:
+    pages = []
+    for truth_path in sorted((data / set_name / "truth").glob("*.json")):
+        html = (data / set_name / "html" / f"{truth_path.stem}.html").read_bytes()
+        pages.append((truth_path.stem, html, json.loads(truth_path.read_text())))
+    return pages
+
+
+def _dated(truth: dict) -> str | None:
+    day = truth.get("date")
+    if truth.get("metadata_annotated") is False or not isinstance(day, str) or len(day) < 10:
+        return None
+    return day[:10]
+
+
+def extract_loop(data: Path, sets: list[str], misses: int) -> None:
+    """Kabar's dates in process: per-set figures, the pages that changed, the misses."""
+    from worker.extract import ExtractionError, extract_article
+
+    last_path = REPO / ".cache" / "bench" / "dates-last.json"
+    last = json.loads(last_path.read_text()) if last_path.is_file() else {}
+    now: dict[str, str | None] = {}
+    for set_name in sets:
+        rows = []
+        for pid, html, truth in _load(data, set_name):
+            try:
+                found = extract_article(html, truth.get("url")).published_at
+            except ExtractionError:
+                found = None
+            now[f"{set_name}/{pid}"] = found
+            if (day := _dated(truth)) is not None:
+                rows.append((pid, html, truth, found))
+        m = ceiling([(html, truth, found) for _pid, html, truth, found in rows])
+        undated = sum(found is None for *_, found in rows)
+        print(f"{set_name}: where stated {m['stated_accuracy']:.4f} ({m['dated'] - m['missed']}"
+              f"/{m['dated'] - m['unstated']}), no date {undated}, wrong day "
+              f"{m['missed'] - undated}, stated nowhere {m['unstated']}", flush=True)
+        for pid, _html, truth, found in rows:
+            key, day = f"{set_name}/{pid}", _dated(truth)
+            before = last.get(key, found)
+            if str(before or "")[:10] != str(found or "")[:10]:
+                sign = "+" if str(found or "")[:10] == day else (
+                    "-" if str(before or "")[:10] == day else "~")
+                print(f"  {sign} {key}: truth {day}, was {before}, now {found}")
+        shown = 0
+        for pid, html, truth, found in rows:
+            day = _dated(truth)
+            if shown >= misses or str(found or "")[:10] == day:
+                continue
+            shown += 1
+            stated = "stated" if day in stated_days(html) else "nowhere"
+            print(f"    miss {pid}: truth {day}, kabar {found} ({stated}) {truth.get('url')}")
+    last_path.parent.mkdir(parents=True, exist_ok=True)
+    last_path.write_text(json.dumps(now, indent=0))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default="trafilatura,wcxb,fundus")
     ap.add_argument("--data", type=Path, default=REPO / ".data")
     ap.add_argument("--pred", type=Path, default=REPO / ".cache" / "bench" / "kabar")
+    ap.add_argument("--extract", action="store_true",
+                    help="run Kabar in process and diff its dates against the last such run")
+    ap.add_argument("--misses", type=int, default=0, help="with --extract: list N misses a set")
     args = ap.parse_args()
+    if args.extract:
+        extract_loop(args.data, [s for s in args.sets.split(",") if s], args.misses)
+        return
     for set_name in [s for s in args.sets.split(",") if s]:
         pred_dir = args.pred / set_name
         if not pred_dir.is_dir():

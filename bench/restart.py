@@ -43,7 +43,7 @@ from worker.urls import article_id
 PARTITIONS = 4
 
 
-def state_records(n: int, group: str, rng: random.Random):
+def state_records(n: int, group: str):
     """(topic, partition, key, value) of the changelog records N fetched and indexed
     articles leave, as the worker's tables write them (JSON keys and values)."""
     minhash = fingerprint_text(" ".join(f"w{i}" for i in range(300)))["minhash"]
@@ -65,8 +65,6 @@ def state_records(n: int, group: str, rng: random.Random):
                {"id": id_, "u": url, "o": now, "t": now, "p": p})
         yield (f"{group}-dedupe-sigs-changelog", 0, id_,
                {"m": minhash, "n": 298, "s": 1, "u": url, "o": now, "t": now})
-        for _ in range(10):  # one LSH bucket per band
-            yield (f"{group}-dedupe-bands-changelog", 0, f"{rng.getrandbits(64):016x}", id_)
 
 
 async def write_state(url: str, prefix: str, n: int) -> None:
@@ -83,8 +81,7 @@ async def write_state(url: str, prefix: str, n: int) -> None:
     await producer.start()
     try:
         pending = []
-        for topic, partition, key, value in state_records(n, prefix.rstrip("."),
-                                                          random.Random(n)):
+        for topic, partition, key, value in state_records(n, prefix.rstrip(".")):
             pending.append(await producer.send(topic, orjson.dumps(value),
                                                key=orjson.dumps(key), partition=partition))
             if len(pending) >= 20_000:

@@ -154,7 +154,7 @@ async def test_global_tables_hold_every_entry_on_every_worker(broker_url: str,
     """faust-streaming#283 reports GlobalTables incomplete with several workers. Near-copy
     decisions read the signature table on whichever worker holds the partition, so each
     worker, including one that joins after the entries were written, must hold all of
-    them."""
+    them, and find near copies through the band index it derives from them."""
     prefix = f"g{uuid.uuid4().hex[:8]}."
     fleet = Fleet(broker_url, prefix, tmp_path, env={"KABAR_TOPIC_PARTITIONS": "2"})
     ports = {"a": free_port(), "b": free_port()}
@@ -183,6 +183,20 @@ async def test_global_tables_hold_every_entry_on_every_worker(broker_url: str,
             if set(sigs.values()) == {40} or time.monotonic() > deadline:
                 break
             await asyncio.sleep(2.0)
+        # a near copy of each story, on both workers' partitions: the first 20 were indexed
+        # before b joined (b recovered them), the others while both ran
+        copies = [article(f"https://copy{n}.test/story", ["JAKARTA - " + body[0], *body[1:-1]],
+                          "2024-05-02T10:00:00+00:00")
+                  for n, body in enumerate(paragraphs(100 + n) for n in range(40))]
+        await publish(broker_url, f"{prefix}dedupe-id", copies)
+        deadline = time.monotonic() + DEADLINE
+        while len(found := await read_all(broker_url, f"{prefix}duplicates",
+                                           idle_timeout=1.0)) < 40:
+            fleet.check_alive()
+            assert time.monotonic() < deadline, f"{len(found)} of 40 near copies found"
+            await asyncio.sleep(1.0)
     finally:
         fleet.stop_all()
     assert sigs == {"a": 40, "b": 40}
+    assert {(e["duplicate_id"], e["original_id"], e["kind"]) for e in found} == {
+        (copy.id, story.id, "near") for copy, story in zip(copies, stories, strict=True)}

@@ -13,6 +13,7 @@ import orjson
 from worker.dedupe.fingerprints import fingerprints
 from worker.dedupe.index import (
     DEFAULT_RETENTION,
+    BandIndex,
     Decision,
     audit,
     check_content,
@@ -346,3 +347,44 @@ def test_a_redelivered_winner_reports_its_corrections_again():
     )
     assert [(f.duplicate_id, f.original_id) for f in first.corrections] == [(late.id, early.id)]
     assert again.corrections == first.corrections
+
+
+def test_a_band_index_derived_from_the_signatures_finds_the_same_near_copies() -> None:
+    """A worker fills its band index from the signature records it reads (its own and
+    other workers'), not from band records: the decisions are the ones of a process that
+    wrote its bands itself."""
+    paragraphs = story(30, paragraphs=10)
+    original = article("https://a.test/o", paragraphs)
+    unrelated = article("https://c.test/u", story(31, paragraphs=10))
+    copy = article("https://b.test/copy", ["Jakarta - " + paragraphs[0], *paragraphs[1:9]],
+                   published="2024-05-01T19:00:00+00:00")
+    written = Tables()
+    for art in (original, unrelated):
+        written.decide(art)
+    derived = Tables()
+    derived.sigs = dict(written.sigs)  # another worker's records, as the changelog brings them
+    derived.contents = dict(written.contents)
+    derived.bands = BandIndex()
+    for id_, sig in derived.sigs.items():
+        derived.bands.add(id_, sig)
+    assert dict(derived.bands) == written.bands
+    by_written, by_derived = written.decide(copy), derived.decide(copy)
+    assert (by_derived.kind, by_derived.original_id) == ("duplicate", original.id)
+    assert by_derived == by_written
+
+
+def test_a_band_index_refills_for_a_new_version_and_sweeps_expired_signatures() -> None:
+    index, sigs = BandIndex(), {}
+    first, second = (fingerprints(article("https://a.test/v", story(seed)))
+                     for seed in (40, 41))
+    sigs["v"] = {"m": first["minhash"]}
+    index.add("v", sigs["v"])
+    buckets = dict(index)
+    index.add("v", {**sigs["v"], "d": "other"})  # retired: the same minhash, nothing to do
+    assert dict(index) == buckets
+    sigs["v"] = {"m": second["minhash"]}  # a new version's text
+    index.add("v", sigs["v"])
+    assert all(index.get(key) == "v" for key in second["bands"])
+    del sigs["v"]  # expired
+    assert index.sweep(sigs) > 0
+    assert dict(index) == {} and index.indexed == {}

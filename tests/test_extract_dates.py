@@ -246,3 +246,132 @@ def test_the_url_day_does_not_override_a_day_no_time_zone_explains():
     # a datetime without an offset is no instant: nothing converted it
     naive = '<meta property="article:published_time" content="2020-02-25T02:00:00">'
     assert published(naive, url="https://example.org/2020/02/24/x/").startswith("2020-02-25")
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("15 августа 2016, 13:43", "2016-08-15T13:43:00"),
+    ("3 січня 2024", "2024-01-03"),
+    ("Опубликовано 1 мая 2023", "2023-05-01"),
+])
+def test_russian_and_ukrainian_month_names_are_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+def long_page(head: str, above: str = "", aside: str = "") -> str:
+    """A story longer than the byline scan, so that a date after it is no byline."""
+    return (f"<html><head>{head}</head><body>{above}<h1>Budget vote</h1>"
+            f"<article>{BODY * 4}</article>{aside}</body></html>")
+
+
+def test_a_printed_date_line_beats_a_date_only_untyped_meta_tags_state():
+    """Templates fill 'date' / 'dc.date' / 'dcterms.date' with the day a page was built or
+    indexed; without a byline, the date printed above the headline or in a date element
+    is the story's."""
+    untyped = '<meta name="dcterms.date" content="2022-01-21T09:43+01:00">'
+    above = "<p class='kicker'>25.01.2022</p>"
+    assert extract_article(long_page(untyped, above=above), "https://example.org/a") \
+        .published_at == "2022-01-25"
+    element = "<footer><div class='article-meta'>05.02.2022</div></footer>"
+    assert extract_article(long_page(untyped, aside=element), "https://example.org/a") \
+        .published_at == "2022-02-05"
+
+
+def test_a_printed_date_line_does_not_beat_a_typed_publication_tag():
+    above = "<p class='kicker'>04.04.2019</p>"
+    typed = '<meta property="article:published_time" content="2019-06-25">'
+    assert extract_article(long_page(typed, above=above), "https://example.org/a") \
+        .published_at == "2019-06-25"
+    # a typed tag beside an untyped one vouches for the untyped one's day
+    both = '<meta name="dc.date" content="2019-06-25"><meta name="citation_date" ' \
+        'content="2019-06-25">'
+    assert extract_article(long_page(both, above=above), "https://example.org/a") \
+        .published_at == "2019-06-25"
+
+
+@pytest.mark.parametrize("value", [
+    "0000-00-00", "0000-01-01T00:00:00Z", "99999-99-99", "2999-01-01", "1900-01-01",
+    "2023-02-30", "2023-13-01", "+275760-09-13T00:00:00Z", "-0001-01-01", "2023-01-01T99:99:99",
+    "1" * 400,
+])
+def test_odd_structured_dates_give_no_date_rather_than_a_crash(value):
+    assert published(f'<meta property="article:published_time" content="{value}">') is None \
+        or value.startswith("2023-01-01")
+
+
+@pytest.mark.parametrize("text", ["31 февраля 2023", "0 January 0", "99 мая 99999",
+                                  "32.13.2023", "Published 12 January 20230"])
+def test_odd_printed_dates_give_no_date(text):
+    assert parse_text_date(text) is None
+
+
+def test_the_byline_follows_a_kicker_and_title_heading_behind_a_long_menu():
+    menu = "".join(f"<h3>Menu {n}</h3>" for n in range(60))
+    html = ("<html><head><meta property='og:title' content='Council approves the new budget'>"
+            f"</head><body><nav>{menu}</nav><article><h3><span>Vote in Porthaven</span> - "
+            "<span>Council approves the new budget</span></h3>"
+            "<div class='lineinfo'>Do 25.04.24 | 14:07 Uhr | Von Ann Lee</div>"
+            f"{BODY}</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2024-04-25T14:07:00"
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("2019年6月24日", "2019-06-24"),
+    ("2019年06月24日 10:30", "2019-06-24T10:30:00"),
+    ("2019年6月24日(月) 午後3時05分", "2019-06-24T15:05:00"),
+    ("2019年6月24日 星期一 下午 3:30", "2019-06-24T15:30:00"),
+    ("２０１９年６月２４日", "2019-06-24"),
+    ("2019년 6월 24일 (월) 오전 10:30", "2019-06-24T10:30:00"),
+    ("2019-06-24 오후 3:05", "2019-06-24T15:05:00"),
+    ("입력 2019. 6. 24. 오후 10:30", "2019-06-24T22:30:00"),
+])
+def test_chinese_japanese_and_korean_dates_are_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("24 Haz 2019", "2019-06-24"),
+    ("24. června 2019", "2019-06-24"),
+    ("24 júna 2019", "2019-06-24"),
+    ("2019. június 24.", "2019-06-24"),
+    ("24 iunie 2019", "2019-06-24"),
+    ("24. lipnja 2019.", "2019-06-24"),
+    ("24 Ιουνίου 2019", "2019-06-24"),
+    ("24 ΙΟΥΝΙΟΥ 2019", "2019-06-24"),
+    ("24 يونيو 2019", "2019-06-24"),
+    ("الجمعة 8 فيفري 2019", "2019-02-08"),
+    ("3 تشرين الأول 2019", "2019-10-03"),
+    ("٢٤ يونيو ٢٠١٩", "2019-06-24"),
+    ("۲۴ ژوئن ۲۰۱۹", "2019-06-24"),
+    ("24 जून 2019", "2019-06-24"),
+    ("२४ जून २०१९", "2019-06-24"),
+    ("24 юни 2019", "2019-06-24"),
+    ("24 tháng 6 năm 2019", "2019-06-24"),
+    ("24 มิถุนายน 2562", "2019-06-24"),
+    ("24 มิ.ย. 2562 10:30", "2019-06-24T10:30:00"),
+])
+def test_month_names_and_digits_of_more_news_languages_are_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+def test_a_gmt_offset_after_the_time_is_the_offset_not_gmt():
+    assert parse_text_date("Thứ hai, 24/6/2019, 10:30 (GMT+7)").iso() == \
+        "2019-06-24T10:30:00+07:00"
+
+
+@pytest.mark.parametrize("label", ["发布时间：", "發佈時間:", "公開日 ", "입력 "])
+def test_a_cjk_publication_label_marks_the_publish_date(label):
+    html = (f"<html><body><h1>Budget vote</h1><article>{BODY * 4}</article>"
+            f"<div class='foot'>相关 2019年6月1日</div><div>{label}2019-06-24</div>"
+            "</body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2019-06-24"
+
+
+@pytest.mark.parametrize("text", [
+    "24 6 2019", "2019 6 24", "24 Haziran", "Haziran 2019", "2019年13月45日", "2019년 2월 30일",
+    "第2019号 12月", "3月4日 2019", "２０１９年", "٢٠١٩", "2019. 13. 45.",
+    "24 tháng 13 năm 2019", "1 มกราคม 9999", "年" * 5000, "2019年" * 1000,
+    "오후 99:99 2019-06-24x", "10 tem 2019", "5 ara 2019",
+])
+def test_odd_or_unmarked_cjk_and_foreign_text_gives_no_false_date(text):
+    found = parse_text_date(text, limit=6000)
+    assert found is None or found.iso() == "2019-06-24"

@@ -32,7 +32,8 @@ def test_topic_specs_cover_every_changelog_and_the_leader_topic() -> None:
     for table in app.tables.values():
         changelog = specs[table.changelog_topic.get_topic_name()]
         assert changelog.config["cleanup.policy"] == "compact"
-    assert specs["kabar-dedupe-bands-changelog"].partitions == 1  # a global table
+    assert specs["kabar-dedupe-sigs-changelog"].partitions == 1  # a global table
+    assert "kabar-dedupe-bands-changelog" not in specs  # derived in each worker
     assert specs["kabar-dedupe-urls-changelog"].partitions == 3
     assert specs["kabar-__assignor-__leader"].partitions == 1
     pages = specs[settings.topic_name("pages")]

@@ -17,8 +17,9 @@ Four tables (how agents wire them: ``worker/dedupe/WIRING.md``):
 ``sigs``      article id → ``{"m": minhash, "n": shingles, "s": scheme, "u", "o", "t",
               "d": original id once retired}``; the near-duplicate candidates' signatures.
 ``bands``     LSH band key → space-separated article ids (one string: a fraction of the
-              memory of a list of strings); ``sigs`` and ``bands`` are global (every worker
-              reads all of them).
+              memory of a list of strings). ``sigs`` is global (every worker reads all of
+              it); in a worker, ``bands`` is a ``BandIndex`` each worker derives from
+              ``sigs`` itself, so it is never written to the broker.
 
 Decisions follow one deterministic rule so that the outcome does not depend on which worker
 saw which copy first: among copies, the original is the one with the smallest
@@ -368,6 +369,32 @@ def add_to_bucket(bands: Table, key: str, member: str) -> None:
         return
     ids.append(member)
     bands[key] = " ".join(ids[-MAX_BUCKET:])
+
+
+class BandIndex(dict[str, str]):
+    """The ``bands`` table derived from the ``sigs`` table, in one process: a worker adds
+    every signature it learns (its own, another worker's, a recovered one) instead of
+    reading band records from the broker. ``record`` and ``audit`` write to it as to any
+    ``bands`` mapping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: article id → the minhash its buckets were last filled from
+        self.indexed: dict[str, str] = {}
+
+    def add(self, id_: str, sig: Mapping[str, Any]) -> None:
+        """Put a signature's id in its band buckets (once per minhash: retiring an
+        original rewrites its signature with the same minhash)."""
+        if self.indexed.get(id_) == sig["m"]:
+            return
+        self.indexed[id_] = sig["m"]
+        for key in band_keys(decode_signature(sig["m"])):
+            add_to_bucket(self, key, id_)
+
+    def sweep(self, sigs: Mapping[str, Any]) -> int:
+        """Drop the ids whose signature expired; returns how many buckets changed."""
+        self.indexed = {id_: m for id_, m in self.indexed.items() if id_ in sigs}
+        return expire_bands(self, sigs=sigs)
 
 
 def retire(duplicate: str, original: str, *, sigs: Table) -> None:

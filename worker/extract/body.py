@@ -18,6 +18,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from worker.extract.boilerplate import (
     HIDDEN_SELECTOR,
     LEAD_CLASS,
+    OVERLAY_ID,
     OVERLAY_SELECTOR,
     POSITIVE_FRAGMENTS,
     STRONG_NEGATIVE_FRAGMENTS,
@@ -77,7 +78,8 @@ def _attr_text(node: LexborNode) -> str:
     if not attrs:
         return ""
     ident = attrs.get("id") or ""
-    if ident and _SLUG.fullmatch(ident) and _is_slug_of_text(ident, node):
+    # (A slug has four hyphens at least: counting them spares most ids the regex.)
+    if ident.count("-") >= 4 and _SLUG.fullmatch(ident) and _is_slug_of_text(ident, node):
         ident = ""
     return f"{attrs.get('class') or ''} {ident}"
 
@@ -157,9 +159,10 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
             scored.append((node, tag))
     found: list[tuple[LexborNode, str, str, int]] = []
     seen: set[int] = set()
+    # (_tlen written out: a call per block costs more than its two counts on most blocks.)
     for node, tag in scored:
         text = node.text(deep=True)
-        size = _tlen(text)
+        size = len(text) - text.count(" ") - text.count("\n")
         if size >= 20:
             found.append((node, tag, text, size))
             seen.add(node.mem_id)
@@ -167,7 +170,7 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
     for node in divs:
         leaf_divs.add(node.mem_id)
         text = node.text(deep=True)
-        size = _tlen(text)
+        size = len(text) - text.count(" ") - text.count("\n")
         if size >= 42 and node.mem_id not in seen and _link_density(node, size) < 0.5:
             found.append((node, "div", text, size))
             seen.add(node.mem_id)
@@ -214,8 +217,10 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
 def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
-    mass: dict[int, int] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
+    # Story text per parent, credited up the parent's chain once at the end: a story's
+    # paragraphs mostly share one parent.
+    by_parent: dict[int, list] = {}
     for node, tag, text, size in _paragraph_nodes(root, leaf_divs):
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
@@ -227,20 +232,26 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         parent = node.parent
         if parent is None:
             continue
-        if parent.tag == "li":
+        if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
-        chain = _chain(parent, chains)
-        for level in range(min(5, len(chain))):
-            key, ancestor = chain[level]
+        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
+        for (key, ancestor), divisor in zip(chain, _LEVEL_DIVISORS, strict=False):
             entry = scores.get(key)
             if entry is None:
                 entry = scores[key] = [ancestor, 0.0]
-            entry[1] += score / _LEVEL_DIVISORS[level]
+            entry[1] += score / divisor
         if story:
-            for key, _ in chain:
-                mass[key] = mass.get(key, 0) + size
+            credit = by_parent.get(parent.mem_id)
+            if credit is None:
+                by_parent[parent.mem_id] = [chain, size]
+            else:
+                credit[1] += size
     if not scores:
         return []
+    mass: dict[int, int] = {}
+    for chain, size in by_parent.values():
+        for key, _ in chain:
+            mass[key] = mass.get(key, 0) + size
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
     leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
     unweighted = {id(entry) for entry in leaders}
@@ -465,17 +476,13 @@ def _is_boilerplate_node(node: LexborNode, container_len: int) -> bool:
 
 
 class _Collector:
-    """Accumulates inline text into paragraphs while walking a container."""
+    """Accumulates inline text into paragraphs while walking a container (the walk appends
+    the text to ``parts`` and counts ``link_chars`` itself)."""
 
     def __init__(self) -> None:
         self.paragraphs: list[tuple[str, float, str]] = []  # text, link density, tag
         self.parts: list[str] = []
         self.link_chars = 0
-
-    def add(self, text: str, in_link: bool) -> None:
-        self.parts.append(text)
-        if in_link:
-            self.link_chars += len(text.strip())
 
     def flush(self, tag: str = "div") -> None:
         if not self.parts:
@@ -483,7 +490,8 @@ class _Collector:
         text = _norm("".join(self.parts))
         if text:
             self.paragraphs.append((text, self.link_chars / len(text), tag))
-        self.parts, self.link_chars = [], 0
+        self.parts.clear()  # in place: the walk holds the list
+        self.link_chars = 0
 
 
 def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
@@ -529,19 +537,26 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
     links = _link_chars(containers)
     nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
     out = _Collector()
+    # The collector's hot paths inline (adding text, flushing nothing): most nodes are
+    # text and most flushes end nothing.
+    parts = out.parts
     # Stack entries: (node, in_link, closing_tag); closing entries flush the paragraph.
     stack: list[tuple[LexborNode | None, bool, str | None]] = [
         (c, False, None) for c in reversed(containers)]
     while stack:
         node, in_link, closing = stack.pop()
         if node is None:
-            out.flush(closing or "div")
+            if parts:
+                out.flush(closing or "div")
             continue
         # Tag numbers, not names: a name is a new string per node, and most nodes are text
         # and inline elements that only need telling apart.
         tag_id = node.tag_id
         if tag_id == _TEXT_ID:
-            out.add(node.text_content or "", in_link)
+            text = node.text_content or ""
+            parts.append(text)
+            if in_link:
+                out.link_chars += len(text.strip())
             continue
         if tag_id in _SKIPPED_IDS:
             continue  # comments; the title, reported separately
@@ -556,7 +571,8 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
         if tag_id in _BLOCK_IDS:
             if _is_boilerplate_node(node, total):
                 continue
-            out.flush()
+            if parts:
+                out.flush()
             tag = node.tag or "div"
             key = node.mem_id
             # A blockquote is always walked into: it holds paragraphs or a single quote.
@@ -573,9 +589,8 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
                     out.paragraphs.append((text, share, tag))
                 continue
             stack.append((None, in_link, tag))
-        children = list(node.iter(include_text=True))
         link = in_link or tag_id == _A_ID
-        stack.extend((child, link, None) for child in reversed(children))
+        stack.extend([(child, link, None) for child in node.iter(include_text=True)][::-1])
     out.flush()
     return out.paragraphs
 
@@ -720,12 +735,15 @@ def _intro_blocks(root: LexborNode, containers: list[LexborNode]
         return []
     if any(c.css_first("h1") is not None for c in containers):
         return []  # the headline is inside: the walk sees everything after it
+    # The nearest of the container's ancestors (up to four levels) that holds the page's
+    # first <h1>; its first <h1> is that one. (The <h1>'s ancestors are walked once; a
+    # query per level would walk each level's subtree.)
+    holders = set(_ancestors(h1))
     ancestor = first.parent
     for _ in range(4):
         if ancestor is None or ancestor.tag in ("html", None):
             return []
-        found = ancestor.css_first("h1")
-        if found is not None and found.mem_id == h1.mem_id:
+        if ancestor.mem_id in holders:
             break
         ancestor = ancestor.parent
     else:
@@ -776,7 +794,8 @@ _NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
 _TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
 _DROP_IDS = _tag_ids([*DROP_TAGS, "rt"])
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
-_BR_ID, _TABLE_ID, _A_ID = _tag_id("br"), _tag_id("table"), _tag_id("a")
+_BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
+                                    _tag_id("li"))
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
@@ -785,7 +804,7 @@ _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
     """(elements dropped with their content, <noscript> and furniture in the body),
     in page order, from one walk: a query listing 25 tags tests every element against each
-    of them, about twice the instructions. Figures are images, embeds and pull quotes,
+    of them, about twice the time. Figures are images, embeds and pull quotes,
     except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
     Ruby readings without parentheses are dropped too."""
     dropped: list[LexborNode] = []
@@ -828,7 +847,9 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     root = tree.body or tree.root
     if root is None:
         return []
-    dropped, wrappers = _by_tag(tree.root)
+    # The body only: nothing after this reads the head (walking and pruning its scripts,
+    # styles and metas cost 0.05 ms a page on fundus's news pages).
+    dropped, wrappers = _by_tag(root)
     remove_nodes(dropped)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts. (A block inside a
@@ -837,8 +858,11 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
                   if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
                  + [n for n in wrappers if n.tag != "noscript"
                     if n.css_first(_STORY_INSIDE) is None])
-    # One query for overlays and hidden blocks: each query walks the whole tree.
-    remove_nodes([n for n in root.css(_OVERLAY_OR_HIDDEN)
+    # Overlays and hidden blocks: one query for their classes (each query walks the whole
+    # tree), then the ids.
+    overlays = root.css(_OVERLAY_OR_HIDDEN)
+    overlays += [n for n in root.css("[id]") if OVERLAY_ID.search(n.id or "")]
+    remove_nodes([n for n in overlays
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
                            else n.css_first(_STORY_INSIDE) is None)])

@@ -388,18 +388,26 @@ def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
 _UNTYPED_META = frozenset({"date", "dc.date", "dcterms.date"})
 
 
-def byline_beats_untyped_date(byline: PageDate, published: PageDate,
-                              modified: PageDate | None, data: Structured) -> bool:
-    """The byline under the headline prints another day than the structured publish date,
-    which only an untyped date meta tag states (not the modification day either)."""
-    day = byline.calendar_day()
+def only_untyped_date(data: Structured) -> bool:
+    """Whether the page's structured publish date comes only from untyped date meta tags: no
+    JSON-LD publish date, and no typed publication tag (``citation_date``,
+    ``article:published_time``…) states a date beside them."""
+    if _json_ld_published(data):
+        return False
+    stating = [k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))]
+    return bool(stating) and all(k in _UNTYPED_META for k in stating)
+
+
+def printed_beats_untyped_date(printed: PageDate, published: PageDate,
+                               modified: PageDate | None, data: Structured) -> bool:
+    """A date line printed on the page (the byline under the headline, or one above it or in
+    a date element) names another day than the structured publish date, which only untyped
+    date meta tags state (and not the modification day either)."""
+    day = printed.calendar_day()
     if day == published.calendar_day() or (
             modified is not None and day == modified.calendar_day()):
         return False
-    if _json_ld_published(data):
-        return False
-    key = next((k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))), None)
-    return key in _UNTYPED_META
+    return only_untyped_date(data)
 
 
 def meta_date_on_byline_day(byline: PageDate, published: PageDate,
@@ -485,11 +493,14 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
     if h1 is not None and (short := _norm(h1.text(deep=True)).casefold()) and any(
             short in title for title in titles):
         return None
-    for node in tree.css('h2, h3, [itemprop="headline"]')[:40]:
+    # (Mega-menus put dozens of headings before the story's.)
+    for node in tree.css('h2, h3, [itemprop="headline"]')[:100]:
         text = _norm(node.text(deep=True)).casefold()
-        # Most of the title: not the site's name, a section or a series name in it.
-        if len(text) >= 12 and any(text in title and 2 * len(text) >= len(title)
-                                   for title in titles):
+        # Most of the title: not the site's name, a section or a series name in it; or the
+        # title with a kicker before it ('Premiere in X - Title').
+        if len(text) >= 12 and any((text in title and 2 * len(text) >= len(title))
+                                   or (len(title) >= 12 and title in text
+                                       and len(text) <= 2 * len(title)) for title in titles):
             return node
     return None
 
@@ -588,7 +599,9 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
 _PUBLISHED_LABEL = re.compile(
     r"(?:\b(?:published|publié|publiée|veröffentlicht|erschienen|erscheinungsdatum|publicado|"
     r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted)"
-    r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal)\s*:?\s*", re.I)
+    r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal|"
+    r"(?:发布|發佈|發布|发表|發表)(?:时间|時間|日期)?|公開日|掲載日|配信日|입력|등록일?|작성일)"
+    r"\s*[:：]?\s*", re.I)
 #: How far before its date's year a label may start: the label, then up to 60 characters.
 _LABEL_REACH = 100
 #: The date must follow at once: a digit, or one word (a month or weekday) and a digit.
