@@ -199,6 +199,17 @@ async def test_a_listing_is_polled_once_while_its_poll_is_in_flight(server, fetc
     assert seen[source.url]["rhythm"]["arrivals"]  # the finished poll's state, not the claim
 
 
+async def test_a_failed_poll_releases_its_claim_and_is_retried_on_the_next_tick(server, fetcher):
+    server.canned["/gone.xml"] = (503, {}, b"down")
+    url = server.url("news.test", "/gone.xml")
+    seen: dict = {}
+    for s in (0, 1):
+        out = await handle_fetch_request(request(url, kind="feed"), fetcher, seen,
+                                         NOW + timedelta(seconds=s))
+        assert [d.reason for d in out.dead_letters] and not out.skipped
+    assert url not in seen
+
+
 async def test_xml_bomb_feed_becomes_a_dead_letter(server, fetcher):
     body = f'<?xml version="1.0"?>{BILLION_LAUGHS}<rss><channel/></rss>'.encode()
     server.canned["/bomb.xml"] = (200, {"Content-Type": "application/rss+xml"}, body)
