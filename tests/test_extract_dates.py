@@ -312,3 +312,66 @@ def test_the_byline_follows_a_kicker_and_title_heading_behind_a_long_menu():
             "<div class='lineinfo'>Do 25.04.24 | 14:07 Uhr | Von Ann Lee</div>"
             f"{BODY}</article></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == "2024-04-25T14:07:00"
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("2019年6月24日", "2019-06-24"),
+    ("2019年06月24日 10:30", "2019-06-24T10:30:00"),
+    ("2019年6月24日(月) 午後3時05分", "2019-06-24T15:05:00"),
+    ("2019年6月24日 星期一 下午 3:30", "2019-06-24T15:30:00"),
+    ("２０１９年６月２４日", "2019-06-24"),
+    ("2019년 6월 24일 (월) 오전 10:30", "2019-06-24T10:30:00"),
+    ("2019-06-24 오후 3:05", "2019-06-24T15:05:00"),
+    ("입력 2019. 6. 24. 오후 10:30", "2019-06-24T22:30:00"),
+])
+def test_chinese_japanese_and_korean_dates_are_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("24 Haz 2019", "2019-06-24"),
+    ("24. června 2019", "2019-06-24"),
+    ("24 júna 2019", "2019-06-24"),
+    ("2019. június 24.", "2019-06-24"),
+    ("24 iunie 2019", "2019-06-24"),
+    ("24. lipnja 2019.", "2019-06-24"),
+    ("24 Ιουνίου 2019", "2019-06-24"),
+    ("24 ΙΟΥΝΙΟΥ 2019", "2019-06-24"),
+    ("24 يونيو 2019", "2019-06-24"),
+    ("الجمعة 8 فيفري 2019", "2019-02-08"),
+    ("3 تشرين الأول 2019", "2019-10-03"),
+    ("٢٤ يونيو ٢٠١٩", "2019-06-24"),
+    ("۲۴ ژوئن ۲۰۱۹", "2019-06-24"),
+    ("24 जून 2019", "2019-06-24"),
+    ("२४ जून २०१९", "2019-06-24"),
+    ("24 юни 2019", "2019-06-24"),
+    ("24 tháng 6 năm 2019", "2019-06-24"),
+    ("24 มิถุนายน 2562", "2019-06-24"),
+    ("24 มิ.ย. 2562 10:30", "2019-06-24T10:30:00"),
+])
+def test_month_names_and_digits_of_more_news_languages_are_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+def test_a_gmt_offset_after_the_time_is_the_offset_not_gmt():
+    assert parse_text_date("Thứ hai, 24/6/2019, 10:30 (GMT+7)").iso() == \
+        "2019-06-24T10:30:00+07:00"
+
+
+@pytest.mark.parametrize("label", ["发布时间：", "發佈時間:", "公開日 ", "입력 "])
+def test_a_cjk_publication_label_marks_the_publish_date(label):
+    html = (f"<html><body><h1>Budget vote</h1><article>{BODY * 4}</article>"
+            f"<div class='foot'>相关 2019年6月1日</div><div>{label}2019-06-24</div>"
+            "</body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2019-06-24"
+
+
+@pytest.mark.parametrize("text", [
+    "24 6 2019", "2019 6 24", "24 Haziran", "Haziran 2019", "2019年13月45日", "2019년 2월 30일",
+    "第2019号 12月", "3月4日 2019", "２０１９年", "٢٠١٩", "2019. 13. 45.",
+    "24 tháng 13 năm 2019", "1 มกราคม 9999", "年" * 5000, "2019年" * 1000,
+    "오후 99:99 2019-06-24x", "10 tem 2019", "5 ara 2019",
+])
+def test_odd_or_unmarked_cjk_and_foreign_text_gives_no_false_date(text):
+    found = parse_text_date(text, limit=6000)
+    assert found is None or found.iso() == "2019-06-24"

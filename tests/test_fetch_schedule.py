@@ -74,7 +74,7 @@ def test_publisher_floors_ttl_and_cache_lifetime_are_honoured_up_to_the_upper_bo
 
 def test_sy_update_period_is_the_rate_before_anything_is_learnt():
     _, slow = poll(Rhythm(), MIDNIGHT, signals=Signals(update_period=2 * HOUR))
-    assert (slow.interval, slow.reason) == (240, "rhythm")  # half the active rate: 4 × pace
+    assert (slow.interval, slow.reason) == (480, "rhythm")  # half the active rate: 8 × pace
     _, busy = poll(Rhythm(), MIDNIGHT, signals=Signals(update_period=HOUR / 16))
     assert busy.interval < 60
 
@@ -85,6 +85,18 @@ def test_skip_hours_and_skip_days_move_the_poll_past_them():
     assert hours.reason == "skip" and hours.at == MIDNIGHT + DAY + 2 * HOUR
     _, days = poll(Rhythm(), MIDNIGHT + DAY - 120, signals=Signals(skip_days=[1]))  # Tuesday
     assert days.at == MIDNIGHT + 2 * DAY
+
+
+def test_below_an_item_an_hour_the_interval_grows_with_the_cube_of_the_rate():
+    # a p95 spends its polls where the stories are: the budget's pace from one item an hour,
+    # and falling off steeply below (8 × at half the rate, the 40-min bound at 0.29/h)
+    paces = {}
+    for period in (HOUR / 2, HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR):
+        _, decision = poll(Rhythm(), MIDNIGHT, signals=Signals(update_period=period))
+        paces[period / HOUR] = decision.interval
+    assert paces[1] == 60 and paces[0.5] < 60  # above it, the budget's bucket binds
+    assert paces[2] == 8 * 60 and paces[3] == 27 * 60
+    assert paces[4] == 2400
 
 
 def test_bounds_clamp_the_interval():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -181,6 +182,32 @@ async def test_poll_is_not_made_before_it_is_due(server, fetcher):
     early = await handle_fetch_request(request(source.url, kind="feed"), fetcher, seen,
                                        NOW + timedelta(seconds=5), sources={"s": source})
     assert early.skipped == [(source.url, "not_due")]
+
+
+async def test_a_listing_is_polled_once_while_its_poll_is_in_flight(server, fetcher):
+    # the agent handles requests concurrently: a slow site must not get the next tick's poll
+    server.conditional["/rss.xml"] = ("application/rss+xml", rss(feed_items(server, "a")))
+    source = Source(name="s", url=server.url("news.test", "/rss.xml"), min_poll_interval=20)
+    seen: dict = {}
+    first, second = await asyncio.gather(*(
+        handle_fetch_request(request(source.url, kind="feed"), fetcher, seen,
+                             NOW + timedelta(seconds=s), sources={"s": source})
+        for s in (0, 1)))  # within the fetch's total timeout (3 s here)
+    assert [r.path for r in server.requests if r.path == "/rss.xml"] == ["/rss.xml"]
+    assert len(first.requests) == 1 and second.skipped == [(source.url, "in_flight")]
+    assert "polling_until" not in seen[source.url]
+    assert seen[source.url]["rhythm"]["arrivals"]  # the finished poll's state, not the claim
+
+
+async def test_a_failed_poll_releases_its_claim_and_is_retried_on_the_next_tick(server, fetcher):
+    server.canned["/gone.xml"] = (503, {}, b"down")
+    url = server.url("news.test", "/gone.xml")
+    seen: dict = {}
+    for s in (0, 1):
+        out = await handle_fetch_request(request(url, kind="feed"), fetcher, seen,
+                                         NOW + timedelta(seconds=s))
+        assert [d.reason for d in out.dead_letters] and not out.skipped
+    assert url not in seen
 
 
 async def test_xml_bomb_feed_becomes_a_dead_letter(server, fetcher):

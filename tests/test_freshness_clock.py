@@ -4,16 +4,20 @@ the scheduler put them in site time."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import itertools
 import statistics
 import time
 from datetime import UTC, datetime
 
-from bench.freshness import Profile, TimedNewsroom
+import pytest
+
+from bench.freshness import PROFILES, Profile, TimedNewsroom, simulate_pass
 from worker.clock import Clock
 from worker.fetch.client import Fetcher
 from worker.fetch.politeness import Politeness
+from worker.fetch.schedule import BUCKET
 from worker.fetch.sources import Source
 from worker.fetch.stage import handle_fetch_request
 from worker.models import FetchRequest
@@ -65,3 +69,16 @@ async def test_the_sped_up_clock_drives_the_real_scheduler():
     published = [s for s in newsroom.published[address] if polls[0] < s.published <= polls[-1]]
     assert published and {newsroom.story_url(address, s) for s in published} <= {
         r.url for r in announced}
+
+
+def test_the_simulation_polls_as_the_schedule_says_over_the_benchs_stories():
+    # bench/freshness.py --simulate: the schedule alone, on the poller's tick, over the same
+    # site day; the fixed pass polls every interval and no story waits longer than that
+    args = argparse.Namespace(hours=6.0, learn_hours=2.0, seed=1)
+    day = datetime(2026, 11, 23, 8, tzinfo=UTC).timestamp()
+    adaptive = simulate_pass(args, None, day)
+    assert adaptive.new and adaptive.missing_new == 0
+    assert adaptive.busiest_site_hour <= 60 + BUCKET
+    fixed = simulate_pass(args, 300.0, day)
+    assert fixed.missing_new == 0 and max(fixed.new) <= 300
+    assert fixed.listing_requests == pytest.approx(len(PROFILES) * 6 * 12, abs=len(PROFILES))

@@ -8,6 +8,7 @@ offset only when one was stated (or a time-zone abbreviation / hint supplied it)
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ _MONTHS: dict[str, int] = {}
 def _months(*names: str) -> None:
     for i, group in enumerate(names, start=1):
         for name in group.split():
-            _MONTHS[name] = i
+            _MONTHS[name.rstrip(".")] = i
 
 
 # en, id/ms, de, fr, es, pt, it, nl, and the Nordic / Polish / Turkish forms seen on news sites.
@@ -43,8 +44,77 @@ _months("january jan januari janvier enero ene janeiro gennaio gen januar jänne
 _months("января січня", "февраля лютого", "марта березня", "апреля квітня", "мая травня",
         "июня червня", "июля липня", "августа серпня", "сентября вересня", "октября жовтня",
         "ноября листопада", "декабря грудня")
+# Month names of more news languages, from CLDR (babel) written out here, so importing costs
+# nothing. Full names and genitives only, plus abbreviations no other language uses for
+# another month: Croatian 'listopad' (October) is left out, Polish and Czech use it for November.
+_months("ledna leden sty oca január ianuarie ian ιανουαρίου ιανουάριος ιαν يناير جانفي "
+        "ژانویه जनवरी januar januára siječnja siječanj януари јануар",
+        "února únor lut şub február februára febr februarie φεβρουαρίου φεβρουάριος φεβ "
+        "فبراير فيفري فوریه फ़रवरी फरवरी veljače veljača февруари фебруар",
+        "března březen marec március márc martie μαρτίου μάρτιος مارس آذار मार्च ožujka "
+        "ožujak март",
+        "dubna duben kwi nis apríla apríl április ápr aprilie απριλίου απρίλιος απρ أبريل "
+        "أفريل نيسان آوریل अप्रैल travnja travanj април",
+        "května květen mája máj május μαΐου μάιος μαΐ مايو ماي أيار مه मई "
+        "svibnja svibanj мај",
+        "června červen čvn haz júna jún június iunie ιουνίου ιούνιος ιουν يونيو جوان حزيران "
+        "ژوئن जून lipnja lipanj юни",
+        "července červenec čvc júla júl július iulie ιουλίου ιούλιος ιουλ يوليو جويلية "
+        "تموز ژوئیه जुलाई srpnja srpanj јул",
+        "srpna srpen ağu augusta augusztus αυγούστου αύγουστος αυγ أغسطس أوت آب اوت अगस्त "
+        "kolovoza kolovoz avgust",
+        "září eyl septembra szeptember szept septembrie σεπτεμβρίου σεπτέμβριος σεπ سبتمبر "
+        "أيلول سپتامبر सितंबर सितम्बर rujna rujan septembar септември септембар",
+        "října říjen eki októbra október octombrie οκτωβρίου οκτώβριος οκτ أكتوبر "
+        "اکتبر अक्टूबर oktobar октомври октобар",
+        "listopadu novembra noiembrie νοεμβρίου νοέμβριος νοε نوفمبر نوامبر नवंबर "
+        "नवम्बर studenoga studeni novembar ноември новембар",
+        "prosince prosinec decembra decembrie δεκεμβρίου δεκέμβριος δεκ ديسمبر دسامبر "
+        "दिसंबर दिसम्बर prosinca prosinac decembar декември децембар")
+# Levantine Arabic names of two words.
+_MONTHS.update({"كانون الثاني": 1, "تشرين الأول": 10, "تشرين الثاني": 11, "كانون الأول": 12})
+
+
+def _unaccented(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c))
+
+
+# Greek capitals drop the accents ('24 ΙΟΥΝΙΟΥ 2019'): the unaccented forms too.
+_MONTHS.update({_unaccented(name): i for name, i in list(_MONTHS.items())
+                if "\u0370" <= name[0] <= "\u03ff"})
+#: Thai months, with which Thai pages print the Buddhist year ('24 มิถุนายน 2562', 543 ahead).
+_THAI_MONTHS = ("มกราคม ม.ค.", "กุมภาพันธ์ ก.พ.", "มีนาคม มี.ค.", "เมษายน เม.ย.", "พฤษภาคม พ.ค.",
+                "มิถุนายน มิ.ย.", "กรกฎาคม ก.ค.", "สิงหาคม ส.ค.", "กันยายน ก.ย.", "ตุลาคม ต.ค.",
+                "พฤศจิกายน พ.ย.", "ธันวาคม ธ.ค.")
+_months(*_THAI_MONTHS)
+_THAI = frozenset(name.rstrip(".") for group in _THAI_MONTHS for name in group.split())
 _MONTHS["januar"] = 1
-_MONTH_ALT = "|".join(sorted((re.escape(m) for m in _MONTHS), key=len, reverse=True))
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regular expression for ``words`` that branches a character at a time, longest match
+    first: a plain alternation of hundreds of names tries each at every position."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branch(node: dict[str, dict]) -> str:
+        arms = [re.escape(char) + branch(child) for char, child in sorted(node.items()) if char]
+        if not arms:
+            return ""
+        if "" not in node:
+            return arms[0] if len(arms) == 1 else f"(?:{'|'.join(arms)})"
+        if len(arms) == 1 and arms[0] == re.escape(arms[0][-1:]):
+            return arms[0] + "?"
+        return f"(?:{'|'.join(arms)})?"
+
+    return branch(trie)
+
+
+_MONTH_ALT = _trie_pattern(list(_MONTHS))
 
 #: Time-zone abbreviations news sites print after a time; offsets in minutes.
 TZ_ABBREVIATIONS: dict[str, int] = {
@@ -155,23 +225,39 @@ def parse_iso(value: str) -> PageDate | None:
                   int(h) if h is not None else None, int(mi or 0), int(s or 0), _offset(tz))
 
 
-_TIME = (r"(?P<h>\d{1,2})[:.h](?P<mi>\d{2})(?::(?P<s>\d{2}))?(?!\d)\s*+"
+_TIME = (r"(?:(?P<ampm_cjk>오전|오후|上午|下午|午前|午後)\s*)?"
+         r"(?P<h>\d{1,2})(?:[:.h]|\s?[時时시]\s?)(?P<mi>\d{2})(?:[分분])?"
+         r"(?::(?P<s>\d{2}))?(?!\d)\s*+"
          r"(?P<ampm>[ap]\.?\s?m\.?(?![a-z]))?\s*+(?:uhr|h|hrs|horas|heures|ore|uur|"
-         r")?\s*+(?:\(?(?P<tz>(?:" + _TZ_ALT + r")(?![a-z])|(?:GMT|UTC)\s*[+-]\d{1,2}"
-         r"(?::?\d{2})?)\)?)?")
+         r")?\s*+(?:\(?(?P<tz>(?:GMT|UTC)\s*[+-]\d{1,2}(?::?\d{2})?|(?:" + _TZ_ALT
+         + r")(?![a-z]))\)?)?")
 _SEP = r"[\s,|\-–—/·•T]*+(?:um|à|a\s+las|às|alle|om|pukul|jam|at|kl\.?|klo|o)?[\s,|\-–—/·•]*+"
 _DMY_NAME = (r"(?<![\d.])(?P<d>\d{1,2})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+|di\s+)?"
-             r"(?P<mon>" + _MONTH_ALT + r")\.?,?\s*(?:de\s+|del\s+)?(?P<y>\d{4})(?!\d)")
+             r"(?P<mon>" + _MONTH_ALT + r")\.?,?\s*(?:de\s+|del\s+|พ\.ศ\.\s?)?(?P<y>\d{4})(?!\d)")
 _MDY_NAME = (r"(?<![\w])(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+"
              r"(?P<y>\d{4})(?!\d)")
 _YMD_NAME = r"(?P<y>\d{4})\.?\s+(?P<mon>" + _MONTH_ALT + r")\.?\s+(?P<d>\d{1,2})(?!\d)"
+#: Chinese, Japanese and Korean: '2019年6月24日', '2019년 6월 24일', a weekday in brackets
+#: after it ('(月)', '(월)'); and Korean '2019. 6. 24.'.
+_CJK_WEEKDAY = (r"(?:\s?[(（][月火水木金土日一二三四五六월화수목금토일][)）]"
+                r"|\s?(?:星期|周|週)[一二三四五六日天])?")
+_YMD_CJK = (r"(?<!\d)(?P<y>\d{4})\s?[年년]\s?(?P<mo>\d{1,2})\s?[月월]\s?(?P<d>\d{1,2})(?!\d)"
+            r"\s?[日일号號]?" + _CJK_WEEKDAY)
+_YMD_DOTTED = r"(?<![\d.])(?P<y>\d{4})\.\s(?P<mo>\d{1,2})\.\s(?P<d>\d{1,2})\.(?!\d)" + _CJK_WEEKDAY
+#: Vietnamese: '24 tháng 6 năm 2019', '24 tháng 6, 2019'.
+_DMY_VI = r"(?<!\d)(?P<d>\d{1,2})\s+tháng\s+(?P<mo>\d{1,2})(?:\s+năm|,)\s+(?P<y>\d{4})(?!\d)"
 _NUMERIC = r"(?<![\d/.])(?P<a>\d{1,2})[./-](?P<b>\d{1,2})[./-](?P<y>\d{4})(?![\d/])"
-_YMD_NUM = r"(?<![\d/.])(?P<y>\d{4})[./-](?P<mo>\d{1,2})[./-](?P<d>\d{1,2})(?![\d/])"
+_YMD_NUM = (r"(?<![\d/.])(?P<y>\d{4})[./-](?P<mo>\d{1,2})[./-](?P<d>\d{1,2})(?![\d/])"
+            + _CJK_WEEKDAY)
 
 _TEXT_PATTERNS = [
     re.compile(p + r"(?:" + _SEP + _TIME + r")?", re.I)
-    for p in (_DMY_NAME, _MDY_NAME, _YMD_NAME, _YMD_NUM, _NUMERIC)
+    for p in (_DMY_NAME, _MDY_NAME, _YMD_NAME, _YMD_NUM, _YMD_DOTTED, _NUMERIC)
 ]
+#: Dates whose month a word in another script marks (月, 월, tháng): only text that is not
+#: ASCII can hold them, so ASCII text skips them.
+_MARKED_PATTERNS = [re.compile(p + r"(?:" + _SEP + _TIME + r")?", re.I)
+                    for p in (_YMD_CJK, _DMY_VI)]
 #: Time before date, e.g. "08:48 WIB, 7 Oktober 2023" or "14:05 Uhr, 12.03.2024".
 _TIME_FIRST = [re.compile(_TIME + r"[\s,|\-–—]*+" + p.replace("(?P<", "(?P<x"), re.I)
                for p in (_DMY_NAME, _NUMERIC)]
@@ -192,15 +278,28 @@ _RELATIVE_MARKERS = ("lalu", "ago", "fa", "geleden", "önce", "lepas", "vor", "i
                      "há", "ha ")
 
 
+_CJK_AMPM = {"오전": "am", "上午": "am", "午前": "am", "오후": "pm", "下午": "pm", "午後": "pm"}
+
+
+def _ampm(marker: str | None) -> str:
+    """'am', 'pm' or '' for a printed 'a.m.', 'PM', '오후', '下午'…"""
+    if not marker:
+        return ""
+    return _CJK_AMPM.get(marker) or marker.lower().replace(".", "").replace(" ", "")
+
+
 def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDate | None:
     g = {k[len(prefix):]: v for k, v in m.groupdict().items() if k.startswith(prefix)
          and v is not None} if prefix else {k: v for k, v in m.groupdict().items()
                                             if v is not None}
     year = int(g["y"])
     if "mon" in g:
-        month, day = _MONTHS.get(g["mon"].lower().rstrip(".")), int(g["d"])
+        name = g["mon"].lower().rstrip(".")
+        month, day = _MONTHS.get(name), int(g["d"])
         if month is None:
             return None
+        if name in _THAI and year > 2400:
+            year -= 543
     elif "mo" in g:  # year first: always year, month, day, also on US pages
         month, day = int(g["mo"]), int(g["d"])
     else:
@@ -215,7 +314,7 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
     offset = None
     if "h" in g:
         hour, minute, second = int(g["h"]), int(g["mi"]), int(g.get("s") or 0)
-        ampm = g.get("ampm", "").lower().replace(".", "").replace(" ", "")
+        ampm = _ampm(g.get("ampm") or g.get("ampm_cjk"))
         if ampm == "pm" and hour < 12:
             hour += 12
         elif ampm == "am" and hour == 12:
@@ -226,17 +325,26 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
 
 #: Every text pattern needs a year 1990–2100 (``_valid``); the lookahead finds overlapping ones.
 _YEAR = re.compile(r"(?=(?:19|20|21)\d\d)")
+#: Thai pages count Buddhist years, 543 ahead: 2533–2643 for 1990–2100.
+_YEAR_OR_BUDDHIST = re.compile(r"(?=(?:19|20|21|25|26)\d\d)")
 #: How far a match may start before its year and end after it: the longest forms are a time
 #: with its zone before the date ("08:48 WIB, 7 Oktober 2023") and one after it.
 _BEFORE_YEAR, _AFTER_YEAR = 120, 120
 
 
-def year_windows(text: str, before: int = _BEFORE_YEAR, after: int = _AFTER_YEAR
-                 ) -> list[tuple[int, int]]:
+#: Arabic-Indic, Persian, Devanagari and full-width digits, read as ASCII ones.
+_DIGIT_ZEROS = (0x660, 0x6F0, 0x966, 0xFF10)
+_ASCII_DIGITS = {zero + i: str(i) for zero in _DIGIT_ZEROS for i in range(10)}
+_OTHER_DIGIT = re.compile("[" + "".join(f"{chr(z)}-{chr(z + 9)}" for z in _DIGIT_ZEROS) + "]")
+
+
+def year_windows(text: str, before: int = _BEFORE_YEAR, after: int = _AFTER_YEAR,
+                 buddhist: bool = False) -> list[tuple[int, int]]:
     """Stretches of ``text`` that can hold a date: from ``before`` characters ahead of each
-    plausible year to ``after`` past its end, merged when they touch."""
+    plausible year (``buddhist``: also a Buddhist-era one) to ``after`` past its end, merged
+    when they touch."""
     windows: list[tuple[int, int]] = []
-    for m in _YEAR.finditer(text):
+    for m in (_YEAR_OR_BUDDHIST if buddhist else _YEAR).finditer(text):
         start, end = max(0, m.start() - before), m.start() + 4 + after
         if windows and start <= windows[-1][1]:
             windows[-1] = (windows[-1][0], end)
@@ -254,14 +362,18 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     """
     # One space between words: fewer ways for the optional separators to match.
     text = " ".join(text[:limit].split())
+    ascii_only = text.isascii()
+    if not ascii_only and _OTHER_DIGIT.search(text):
+        text = text.translate(_ASCII_DIGITS)
     # This runs on many paragraphs and long page texts: the patterns (a large alternation of
     # month names) only scan the stretches around a plausible year, and none without one.
-    windows = year_windows(text)
+    windows = year_windows(text, buddhist=not ascii_only)
     if not windows:
         return None
     dmy = not month_first
     best: tuple[int, PageDate] | None = None
-    for pattern in _TEXT_PATTERNS if numeric else _TEXT_PATTERNS[:3]:
+    patterns = _TEXT_PATTERNS if numeric else _TEXT_PATTERNS[:3]
+    for pattern in patterns if ascii_only else patterns + _MARKED_PATTERNS:
         found = None
         for start, end in windows:
             if best is not None and start >= best[0]:
@@ -304,7 +416,7 @@ def parse_short_year_date(text: str) -> PageDate | None:
 
 def _from_match_time(m: re.Match[str]) -> tuple[int | None, int, int, int | None]:
     hour, minute = int(m.group("h")), int(m.group("mi"))
-    ampm = (m.group("ampm") or "").lower().replace(".", "").replace(" ", "")
+    ampm = _ampm(m.group("ampm") or m.group("ampm_cjk"))
     if ampm == "pm" and hour < 12:
         hour += 12
     elif ampm == "am" and hour == 12:

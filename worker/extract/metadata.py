@@ -599,7 +599,9 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
 _PUBLISHED_LABEL = re.compile(
     r"(?:\b(?:published|publié|publiée|veröffentlicht|erschienen|erscheinungsdatum|publicado|"
     r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted)"
-    r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal)\s*:?\s*", re.I)
+    r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal|"
+    r"(?:发布|發佈|發布|发表|發表)(?:时间|時間|日期)?|公開日|掲載日|配信日|입력|등록일?|작성일)"
+    r"\s*[:：]?\s*", re.I)
 #: How far before its date's year a label may start: the label, then up to 60 characters.
 _LABEL_REACH = 100
 #: The date must follow at once: a digit, or one word (a month or weekday) and a digit.

@@ -291,10 +291,24 @@ async def _listing(
     if not is_due(due.timestamp() if due else None, bounds.low, now.timestamp()):
         outcome.skipped.append((req.url, "not_due"))
         return
+    # The agent handles requests concurrently: while a poll waits for a slow site, the next
+    # tick's request for the listing must not poll it again. The claim lasts as long as a
+    # fetch may take; the poll's own state replaces it, and a failed poll releases it (the
+    # next tick retries, as before).
+    polling_until = _parse_time(state.pop("polling_until", None))
+    if polling_until is not None and now < polling_until:
+        outcome.skipped.append((req.url, "in_flight"))
+        return
+    claim = timedelta(seconds=fetcher.settings.total_timeout)
+    seen[key] = {**state, "polling_until": _iso(now + claim)}
     conditional = {k: state[k] for k in ("etag", "last_modified") if state.get(k)}
     try:
         result = await fetcher.fetch(key, kind=req.kind, conditional=conditional or None)
     except FetchError as error:
+        if state:
+            seen[key] = state
+        else:
+            seen.pop(key, None)
         _failed(req, error, now, outcome)
         return
     previous_poll = _parse_time(state.get("polled_at"))
