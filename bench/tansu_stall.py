@@ -175,7 +175,9 @@ class WorkerRun:
         self.log = log
         self.spawned_at = time.time()
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "_worker", broker.url, app_id, json.dumps(settings)],
+            # the app's table data beside its log, not in the checkout
+            [sys.executable, __file__, "_worker", broker.url, app_id,
+             json.dumps({"datadir": str(log.parent / f"{app_id}-data"), **settings})],
             stdout=open(log, "w"),  # noqa: SIM115 - closed with the process
             stderr=subprocess.STDOUT,
             cwd=ROOT,
