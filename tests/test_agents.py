@@ -204,15 +204,21 @@ async def test_each_entry_a_batch_commits_goes_to_the_partition_of_its_message()
     assert pipeline.delivered["kabar.dedupe-content:1"]["o"] == 5
 
 
-async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_replay() -> None:
-    log: list[str] = []
-    pipeline = dedupe_pipeline(log)
+async def one_story_batch(pipeline: Pipeline) -> tuple[Batch, Event]:
+    """A dedupe batch that handled one new story at offset 3 and is not committed yet."""
     batch = Batch(generation=pipeline.fence.rebalances)
     await pipeline.on_article_content(news(1), batch)
     event = Event(0, 3)
     batch.events.append(event)
     batch.marks["kabar.dedupe-content:0"] = event
     pipeline.app.consumer._unacked_messages.add(event.message)
+    return batch, event
+
+
+async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_replay() -> None:
+    log: list[str] = []
+    pipeline = dedupe_pipeline(log)
+    batch, event = await one_story_batch(pipeline)
     await pipeline.fence.on_rebalance()  # evicted: the partition may be replayed elsewhere
     await pipeline.commit(stream(log), batch)
     # nothing written or sent: the replay, wherever it runs, decides afresh
@@ -229,12 +235,7 @@ async def test_a_worker_frozen_while_it_handled_a_batch_leaves_no_pending_marker
     log: list[str] = []
     pipeline = dedupe_pipeline(log)
     pipeline.fence = FreezeFence(session_timeout=1.0)
-    batch = Batch(generation=pipeline.fence.rebalances)
-    await pipeline.on_article_content(news(1), batch)
-    event = Event(0, 3)
-    batch.events.append(event)
-    batch.marks["kabar.dedupe-content:0"] = event
-    pipeline.app.consumer._unacked_messages.add(event.message)
+    batch, event = await one_story_batch(pipeline)
     pipeline.fence.ticking = True
     pipeline.fence.last_tick = time.monotonic() - 5.0  # SIGSTOP, then SIGCONT
     committing = asyncio.ensure_future(pipeline.commit(stream(log), batch))

@@ -183,10 +183,10 @@ class Batch:
     committed: :meth:`Pipeline.commit` flushes what they sent, records them delivered and
     acks them, one broker round trip for the lot.
 
-    The dedupe stage holds its outcomes back in ``outbox``: their ``dedupe-emitted``
-    markers, written pending while the batch was handled, are flushed first, and
-    ``done`` (content hash → marker, and the event it was written for) marks them done
-    once the outcomes are out."""
+    The dedupe stage holds its outcomes back in ``outbox``, and their ``dedupe-emitted``
+    markers in ``done`` (content hash → marker, and the event it was written for): the
+    commit writes the markers pending and flushes them, sends the outcomes, then marks
+    them done."""
 
     events: list[faust.EventT] = field(default_factory=list)
     #: "<topic>:<partition>" → the last message handled there
