@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -128,6 +128,40 @@ class Consumer(aiokafka_driver.Consumer):
             log.info("%s[%d]: %d offsets both acked and in a gap, committing up to %d",
                      tp.topic, tp.partition, duplicates, offset)
         return offset
+
+
+    _refused_commit: dict[TP, int | None]
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        did_commit = await super()._commit(offsets)
+        if not did_commit:
+            # what this worker knows of these partitions now: as before the request, or as
+            # a rebalance meanwhile left them (revoked, or seeked to the group's offsets)
+            self._refused_commit = {tp: self._committed_offset.get(tp) for tp in offsets}
+        return did_commit
+
+    async def _commit_offsets(self, offsets: Mapping[TP, int],
+                              start_new_transaction: bool = True) -> bool:
+        """Faust's commit, except that offsets the group refused are not noted committed.
+
+        Faust 0.15.3 notes them committed all the same (a commit of the generation before a
+        rebalance: aiokafka's CommitFailedError), even for a partition revoked meanwhile.
+        Given the partition back, the worker then discarded the acks of the messages below
+        that offset as already committed, the head of the partition was never acked, and
+        nothing more was committed there: the chaos cells' lag stayed up for good after a
+        network cut or a broker bounce."""
+        self._refused_commit = {}
+        did_commit = await super()._commit_offsets(offsets, start_new_transaction)
+        if self._refused_commit:
+            log.warning("offset commit refused (the group rebalanced): %s; committed here: %s",
+                        _by_partition(offsets), _by_partition(self._refused_commit))
+            self._committed_offset.update(self._refused_commit)
+        return did_commit
+
+
+def _by_partition(offsets: Mapping[TP, int | None]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]={offset}"
+                     for tp, offset in sorted(offsets.items()))
 
 
 class Transport(aiokafka_driver.Transport):
