@@ -18,13 +18,13 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from worker.extract.boilerplate import (
     HIDDEN_SELECTOR,
     LEAD_CLASS,
-    OVERLAY_ID,
     OVERLAY_SELECTOR,
     POSITIVE_FRAGMENTS,
     STRONG_NEGATIVE_FRAGMENTS,
     has_fragment,
     has_negative_word,
     is_boilerplate_text,
+    is_overlay_id,
     is_teaser_heading,
 )
 
@@ -861,7 +861,7 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     # Overlays and hidden blocks: one query for their classes (each query walks the whole
     # tree), then the ids.
     overlays = root.css(_OVERLAY_OR_HIDDEN)
-    overlays += [n for n in root.css("[id]") if OVERLAY_ID.search(n.id or "")]
+    overlays += [n for n in root.css("[id]") if is_overlay_id(n.id or "")]
     remove_nodes([n for n in overlays
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
