@@ -159,9 +159,12 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
             scored.append((node, tag))
     found: list[tuple[LexborNode, str, str, int]] = []
     seen: set[int] = set()
-    # (_tlen written out: a call per block costs more than its two counts on most blocks.)
+    # (_tlen written out: a call per block costs more than its two counts on most blocks;
+    # a text shorter than the least size needs no counting.)
     for node, tag in scored:
         text = node.text(deep=True)
+        if len(text) < 20:
+            continue
         size = len(text) - text.count(" ") - text.count("\n")
         if size >= 20:
             found.append((node, tag, text, size))
@@ -170,6 +173,8 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
     for node in divs:
         leaf_divs.add(node.mem_id)
         text = node.text(deep=True)
+        if len(text) < 42:
+            continue
         size = len(text) - text.count(" ") - text.count("\n")
         if size >= 42 and node.mem_id not in seen and _link_density(node, size) < 0.5:
             found.append((node, "div", text, size))
