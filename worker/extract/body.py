@@ -131,7 +131,7 @@ def _link_density(node: LexborNode, text_len: int) -> float:
     if text_len < 1500:
         # A paragraph's few descendants are walked in half the time a query takes: each
         # query parses its selector anew.
-        links = sum(len(a.text(deep=True)) for a in node.traverse() if a.tag == "a")
+        links = sum(len(a.text(deep=True)) for a in node.traverse() if a.tag_id == _A_ID)
     else:
         links = sum(len(a.text(deep=True)) for a in node.css("a"))
     return min(1.0, links / text_len)
