@@ -73,6 +73,17 @@ def _tlen(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n")
 
 
+def _text_size(node: LexborNode, sizes: dict[int, int]) -> int:
+    """_tlen of the node's text, measured once per page: the scorer, the climb and the walk
+    measure the same containers (each measure serialises the whole subtree). ``sizes`` is
+    the page's record, valid while the tree is not changed."""
+    key = node.mem_id
+    size = sizes.get(key)
+    if size is None:
+        size = sizes[key] = _tlen(node.text(deep=True))
+    return size
+
+
 def _attr_text(node: LexborNode) -> str:
     attrs = node.attributes
     if not attrs:
@@ -219,7 +230,8 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
     return result
 
 
-def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
+def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
+                    ) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
@@ -274,7 +286,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
     for node, score in ranked:
         if score < 0.75 * best_score:
             continue  # can neither win nor count as the winner's peer
-        text_len = _tlen(node.text(deep=True))
+        text_len = _text_size(node, sizes)
         final = score * (1 - _link_density(node, text_len))
         if node.tag != "body" and (_hints(_attr_text(node))[1] or _in_strong_negative(node)
                                    or _in_form(node)):
@@ -292,10 +304,10 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         # Its peers and wider wrappers hold the other stories too: the story's own
         # <article> bounds it.
         best, best_score = under
-        best = _climb(best, mass, story_bound=True)
+        best = _climb(best, mass, sizes, story_bound=True)
     else:
         best = _common_ancestor_of_peers(best, best_score, finals)
-        best = _climb(best, mass)
+        best = _climb(best, mass, sizes)
     parent = best.parent
     if parent is None or best.tag == "body":
         return [best]
@@ -317,7 +329,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
         if sibling.tag == "article" and sibling.css_first("h1") is not None:
             continue  # another story, under its own headline
         if entry is not None and entry[1] >= threshold and not _hints(_attr_text(sibling))[1]:
-            text_len = _tlen(sibling.text(deep=True))
+            text_len = _text_size(sibling, sizes)
             if _link_density(sibling, text_len) < 0.25:
                 group.append(sibling)
         elif sibling.tag == "p":
@@ -395,7 +407,8 @@ def _in_strong_negative(node: LexborNode) -> bool:
     return False
 
 
-def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) -> LexborNode:
+def _climb(best: LexborNode, mass: dict[int, int], sizes: dict[int, int],
+           story_bound: bool = False) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
     nothing are passed through without being taken. With ``story_bound``, any <article>
@@ -403,7 +416,7 @@ def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) ->
     own = mass.get(best.mem_id, 0)
     if own == 0:
         return best
-    density = own / max(1, _tlen(best.text(deep=True)))
+    density = own / max(1, _text_size(best, sizes))
     page_mass = max(mass.values())
     node, probe = best, best
     for _ in range(12):  # page builders nest a dozen wrappers between story blocks
@@ -422,7 +435,7 @@ def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) ->
             continue
         if gained < 1.15 * own:
             break
-        if gained / max(1, _tlen(probe.text(deep=True))) < min(0.6 * density, _CLIMB_DENSITY):
+        if gained / max(1, _text_size(probe, sizes)) < min(0.6 * density, _CLIMB_DENSITY):
             break
         node, own = probe, gained
     return node
@@ -537,8 +550,9 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
     return chars
 
 
-def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, float, str]]:
-    total = sum(_tlen(c.text(deep=True)) for c in containers)
+def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, int]
+          ) -> list[tuple[str, float, str]]:
+    total = sum(_text_size(c, sizes) for c in containers)
     links = _link_chars(containers)
     nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
     out = _Collector()
@@ -883,20 +897,21 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         containers.extend(root.css(selector))
     # Divs with no block inside are paragraphs: the walk reads them whole.
     leaf_divs: set[int] = set()
+    sizes: dict[int, int] = {}
     if containers:
         leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
     else:
-        containers = _best_container(root, leaf_divs)
+        containers = _best_container(root, leaf_divs, sizes)
     if not containers:
         return []
-    paragraphs = _kept(_intro_blocks(root, containers) + _walk(containers, leaf_divs))
+    paragraphs = _kept(_intro_blocks(root, containers) + _walk(containers, leaf_divs, sizes))
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:
         # Recipes, product pages and forms give the scorer no paragraphs to find: what
         # won is a snippet. The page's own story element, if clearly longer, reads better.
         wider = _marked_story(root)
         if wider is not None and all(wider.mem_id != c.mem_id for c in containers):
-            alternative = _kept(_walk([wider], leaf_divs))
+            alternative = _kept(_walk([wider], leaf_divs, sizes))
             if sum(len(p) for p in alternative) >= 2 * shown:
                 return alternative
     return paragraphs
