@@ -344,6 +344,9 @@ def year_windows(text: str, before: int = _BEFORE_YEAR, after: int = _AFTER_YEAR
     plausible year (``buddhist``: also a Buddhist-era one) to ``after`` past its end, merged
     when they touch."""
     windows: list[tuple[int, int]] = []
+    if "19" not in text and "20" not in text and "21" not in text and not (
+            buddhist and ("25" in text or "26" in text)):
+        return windows  # no year's first two digits: spares the pattern's scan
     for m in (_YEAR_OR_BUDDHIST if buddhist else _YEAR).finditer(text):
         start, end = max(0, m.start() - before), m.start() + 4 + after
         if windows and start <= windows[-1][1]:
@@ -405,6 +408,8 @@ def parse_short_year_date(text: str) -> PageDate | None:
     """'23.09.22' or '28.09.19 12:44': day.month.two-digit-year, as German, Swiss and French
     bylines print it. Only for short byline lines: elsewhere such triples are versions,
     scores or chapter numbers."""
+    if "." not in text[:200]:
+        return None  # the dots between the numbers are literal: spares the scan
     m = _SHORT_YEAR.search(" ".join(text[:200].split()))
     if m is None:
         return None
