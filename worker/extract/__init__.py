@@ -73,7 +73,6 @@ __all__ = ["ExtractionError", "extract_article"]
 #: Fewer words than this is a landing page, an error page or a login wall, not a story.
 #: (Blog posts and dialogues of 10-20 words are stories: 20 refused them.)
 MIN_WORDS = 10
-_TAG = re.compile(r"<[a-zA-Z!/?]")
 
 
 def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: str | None = None,
@@ -87,12 +86,12 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     """
     hints = hints or {}
     decoded = decode_html(html, headers, url)
-    if not _TAG.search(decoded.head):
+    if not decoded.has_markup():
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
     tree = LexborHTMLParser(decoded.utf8)
     if tree.root is None:
         raise ExtractionError("not_html", "the parser found no document", url)
-    if "/_next/" in decoded.head:  # only Next.js streams parts; the query walks the tree
+    if decoded.head_contains("/_next/"):  # only Next.js streams parts; the query walks the tree
         place_streamed_parts(tree.root)
     data = Structured(tree)
     host = urlsplit(url).hostname if url else None
