@@ -375,3 +375,30 @@ def test_a_cjk_publication_label_marks_the_publish_date(label):
 def test_odd_or_unmarked_cjk_and_foreign_text_gives_no_false_date(text):
     found = parse_text_date(text, limit=6000)
     assert found is None or found.iso() == "2019-06-24"
+
+
+@pytest.mark.parametrize("meta", [
+    '<meta property="og:published_time" content="2024-03-04T10:00:00+01:00">',
+    '<meta name="publish_time" content="2024-03-04T10:00:00+01:00">',
+    '<meta itemprop="dateCreated" content="2024-03-04T10:00:00+01:00">',
+    '<meta name="shareaholic:article_published_time" content="2024-03-04T10:00:00+01:00">',
+    '<meta name="displaydate" content="2024-03-04T10:00:00+01:00">',
+])
+def test_rarer_publish_date_meta_names_date_the_page(meta):
+    assert published(meta) == "2024-03-04T10:00:00+01:00"
+
+
+def test_rarer_modified_meta_names_fill_modified_at():
+    meta = ('<meta property="article:published_time" content="2024-03-04T10:00:00+01:00">'
+            '<meta property="og:article:modified_time" content="2024-03-06T08:00:00+01:00">')
+    assert extract_article(page(meta), "https://example.org/a").modified_at == \
+        "2024-03-06T08:00:00+01:00"
+
+
+def test_a_dc_colon_date_tag_is_untyped_like_dc_dot_date():
+    """It dates a page that prints no date, and gives way to a date line printed on it."""
+    untyped = '<meta name="dc:date" content="2022-01-21">'
+    assert published(untyped) == "2022-01-21"
+    above = "<p class='kicker'>25.01.2022</p>"
+    assert extract_article(long_page(untyped, above=above), "https://example.org/a") \
+        .published_at == "2022-01-25"

@@ -309,10 +309,25 @@ _PUBLISHED_META = ("article:published_time", "og:article:published_time", "artic
                    "dcterms.date", "dcterms.issued", "sailthru.date", "parsely-pub-date",
                    "datepublished", "schema:datepublished", "og:pubdate", "date.available",
                    "citation_publication_date", "citation_date",
-                   "cxenseparse:recs:publishtime", "publication_date", "release_date")
+                   "cxenseparse:recs:publishtime", "publication_date", "release_date",
+                   # Rarer names that CMSs, analytics and share plugins give the publish date
+                   # (the list htmldate trusts, less its build and generation times).
+                   "article:published_date", "article:publicationdate", "article:post_date",
+                   "article.created", "og:published_time", "og:publish_date",
+                   "og:datepublished", "og:article:published", "og:question:published_time",
+                   "publish_time", "publisheddate", "date_published", "datecreated",
+                   "date_created", "dateposted", "displaydate", "dc.created",
+                   "dc.date.publication", "dc:created", "rnews:datepublished",
+                   "shareaholic:article_published_time", "mediator_published_time",
+                   "vr:published_time", "analyticsattributes.articledate", "twt-published-at",
+                   "bt:pubdate", "rbpubdate", "pdate", "ptime", "content_create_date",
+                   "doc_date", "video:release_date", "og:regdate", "field-name-post-date",
+                   "dc:date")
 _MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified",
                   "schema:datemodified", "dcterms.modified", "last-modified", "lastmod",
-                  "article.updated")
+                  "article.updated", "og:article:modified_time", "og:modified_time",
+                  "article:modified", "article:modified_date", "modified_time", "updated_time",
+                  "dc.modified", "modificationdate", "revision_date")
 _DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
                '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
                '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
@@ -385,7 +400,7 @@ def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
 
 #: Meta names that state a date without saying of what: templates fill them with the day
 #: the page was built, indexed or edited as often as with the day the story appeared.
-_UNTYPED_META = frozenset({"date", "dc.date", "dcterms.date"})
+_UNTYPED_META = frozenset({"date", "dc.date", "dc:date", "dcterms.date"})
 
 
 def only_untyped_date(data: Structured) -> bool:
