@@ -402,3 +402,31 @@ def test_a_dc_colon_date_tag_is_untyped_like_dc_dot_date():
     above = "<p class='kicker'>25.01.2022</p>"
     assert extract_article(long_page(untyped, above=above), "https://example.org/a") \
         .published_at == "2022-01-25"
+
+
+@pytest.mark.parametrize(("url", "iso"), [
+    ("https://example.org/home/2017/7/12/montauk", "2017-07-12"),
+    ("https://example.org/news/budget-vote-2022-05-03.html", "2022-05-03"),
+    ("https://example.org/news/budget_vote_2022_05_03", "2022-05-03"),
+    ("https://example.org/2023/13/45/a/2023/10/07/x", "2023-10-07"),
+])
+def test_url_dates_in_more_forms_date_a_page_that_prints_none(url, iso):
+    assert published(url=url) == iso
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.org/id/2023123456", "https://example.org/2023/10/",
+    "https://example.org/a/story-20231007", "https://example.org/2023/1/2020",
+    "https://example.org/v2023.1.5/x",
+])
+def test_url_numbers_that_are_no_year_first_date_give_no_date(url):
+    assert published(url=url) is None
+
+
+def test_the_canonical_url_dates_a_page_fetched_under_another_address():
+    canonical = '<link rel="canonical" href="https://example.org/2020/02/24/budget-vote/">'
+    assert extract_article(page(canonical), None).published_at == "2020-02-24"
+    # and fixes the day of a UTC time a time zone away, as the fetched URL does
+    meta = '<meta property="article:published_time" content="2020-02-25T02:25:54+00:00">'
+    assert extract_article(page(canonical + meta), "https://example.org/amp/a").published_at \
+        == "2020-02-24"

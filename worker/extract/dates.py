@@ -447,15 +447,25 @@ def parse_relative(text: str, now: datetime) -> PageDate | None:
     return PageDate(then.year, then.month, then.day, then.hour, then.minute, 0, offset)
 
 
-_URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2})(?:/|[^\d]|$)")
+#: A year-first date in the URL: '/2023/10/07/', '/20231007' or '/2023-10-07' opening a path
+#: segment; '/2017/7/12/' (Squarespace), '-2023-10-07', '_2023_10_07' (one separator
+#: throughout). (Eight bare digits after a '-' are left out: they are as often the local day
+#: of a UTC time the labels keep.)
+_URL_DATE = re.compile(r"(?:[/_-](20\d{2}|19\d{2})([/_-])(\d{1,2})\2(\d{1,2})|"
+                       r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2}))(?!\d)")
 
 
 def parse_url_date(url: str | None) -> PageDate | None:
     """A date in the URL path (/2023/10/07/ or /20231007): weak evidence, date only."""
     if not url:
         return None
-    m = _URL_DATE.search(url)
-    return _valid(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+    for m in _URL_DATE.finditer(url):
+        g = m.groups()
+        year, month, day = (g[0], g[2], g[3]) if g[0] else g[4:]
+        found = _valid(int(year), int(month), int(day))
+        if found is not None:
+            return found
+    return None
 
 
 def hint_offset(tz: str | None, at: PageDate) -> int | None:
