@@ -430,3 +430,13 @@ def test_the_canonical_url_dates_a_page_fetched_under_another_address():
     meta = '<meta property="article:published_time" content="2020-02-25T02:25:54+00:00">'
     assert extract_article(page(canonical + meta), "https://example.org/amp/a").published_at \
         == "2020-02-24"
+
+
+@pytest.mark.parametrize("cls", ["submitted", "node-created", "publication-info", "parution"])
+def test_drupal_and_french_date_elements_count_as_date_lines(cls):
+    """'Submitted by … on …' (Drupal), 'created', 'publication', 'parution': the element that
+    dates the story comes before a date element further down the page."""
+    aside = (f"<div class='{cls}'>Submitted by Ann on 24 July 2017 - 18:55</div>"
+             "<div class='sidebar-date'>26 August 2017</div>")
+    assert extract_article(long_page("", aside=aside), "https://example.org/a").published_at \
+        == "2017-07-24T18:55:00"

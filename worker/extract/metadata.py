@@ -331,7 +331,8 @@ _MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified",
 _DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
                '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
                '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
-               '[class*="fecha"], [class*="data"]')
+               '[class*="fecha"], [class*="data"], [class*="submitted"], [class*="created"], '
+               '[class*="publication"], [class*="parution"]')
 _MODIFIED_HINT = re.compile(r"updat|modif|aktualisiert|diperbarui|mis à jour|actualiz|"
                             r"atualiz|aggiorn|bijgewerkt", re.I)
 
