@@ -440,3 +440,18 @@ def test_drupal_and_french_date_elements_count_as_date_lines(cls):
              "<div class='sidebar-date'>26 August 2017</div>")
     assert extract_article(long_page("", aside=aside), "https://example.org/a").published_at \
         == "2017-07-24T18:55:00"
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("Wed, 02 Feb 2022 09:12:22 +0100", "2022-02-02T09:12:22+01:00"),
+    ("2024/03/04 10:00 +09:00", "2024-03-04T10:00:00+09:00"),
+    ("May 8, 2014 14:04:53 -0400", "2014-05-08T14:04:53-04:00"),
+])
+def test_a_numeric_offset_after_the_time_is_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+@pytest.mark.parametrize("text", ["04.03.2024 10:00-12:00", "4 March 2024 10:00 - 2025",
+                                  "4 March 2024 10:00 +2500"])
+def test_a_time_range_or_an_impossible_offset_is_no_offset(text):
+    assert parse_text_date(text).iso() == "2024-03-04T10:00:00"

@@ -225,12 +225,15 @@ def parse_iso(value: str) -> PageDate | None:
                   int(h) if h is not None else None, int(mi or 0), int(s or 0), _offset(tz))
 
 
+#: A bare numeric offset after a time, as RFC 2822 and CMS templates print it ('10:00:00
+#: +0200'): after a space, so that a time range ('10:00-12:00') is no offset.
+_NUMERIC_OFFSET = r"(?<=\s)[+-](?:0\d|1[0-4]):?[0-5]\d(?!\d)"
 _TIME = (r"(?:(?P<ampm_cjk>오전|오후|上午|下午|午前|午後)\s*)?"
          r"(?P<h>\d{1,2})(?:[:.h]|\s?[時时시]\s?)(?P<mi>\d{2})(?:[分분])?"
          r"(?::(?P<s>\d{2}))?(?!\d)\s*+"
          r"(?P<ampm>[ap]\.?\s?m\.?(?![a-z]))?\s*+(?:uhr|h|hrs|horas|heures|ore|uur|"
-         r")?\s*+(?:\(?(?P<tz>(?:GMT|UTC)\s*[+-]\d{1,2}(?::?\d{2})?|(?:" + _TZ_ALT
-         + r")(?![a-z]))\)?)?")
+         r")?\s*+(?:\(?(?P<tz>(?:GMT|UTC)\s*[+-]\d{1,2}(?::?\d{2})?|" + _NUMERIC_OFFSET
+         + r"|(?:" + _TZ_ALT + r")(?![a-z]))\)?)?")
 _SEP = r"[\s,|\-–—/·•T]*+(?:um|à|a\s+las|às|alle|om|pukul|jam|at|kl\.?|klo|o)?[\s,|\-–—/·•]*+"
 _DMY_NAME = (r"(?<![\d.])(?P<d>\d{1,2})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+|di\s+)?"
              r"(?P<mon>" + _MONTH_ALT + r")\.?,?\s*(?:de\s+|del\s+|พ\.ศ\.\s?)?(?P<y>\d{4})(?!\d)")
