@@ -455,3 +455,13 @@ def test_a_numeric_offset_after_the_time_is_read(text, iso):
                                   "4 March 2024 10:00 +2500"])
 def test_a_time_range_or_an_impossible_offset_is_no_offset(text):
     assert parse_text_date(text).iso() == "2024-03-04T10:00:00"
+
+
+def test_a_bare_en_page_with_a_british_locale_reads_numeric_dates_day_first():
+    def dated(locale: str) -> str | None:
+        html = (f"<html lang='en'><head>{locale}</head><body><h1>Budget vote</h1>"
+                f"<p class='byline'>03/10/2023</p><article>{BODY}</article></body></html>")
+        return extract_article(html, "https://example.org/a").published_at
+    assert dated('<meta property="og:locale" content="en_GB">') == "2023-10-03"
+    assert dated('<meta property="og:locale" content="en_US">') == "2023-03-10"
+    assert dated("") == "2023-03-10"

@@ -103,7 +103,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     language = find_language(tree, data)
     now = parse_fetched_at(fetched_at)
     limit = now or datetime.now(UTC)
-    month_first = month_first_language(language)
+    month_first = month_first_language(language, data.first_meta("og:locale"))
     # Looked up once for the headline, byline and standfirst: each lookup walks the tree.
     page_h1 = tree.css_first("h1")
     published, modified = _page_dates(tree, data, month_first, now, limit, profile, page_h1)

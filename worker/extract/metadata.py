@@ -678,8 +678,15 @@ def date_after_headline(tree: LexborHTMLParser, month_first: bool) -> PageDate |
     return parse_text_date(text[:6000], month_first=month_first, limit=6000)
 
 
-def month_first_language(language: str | None) -> bool:
-    """US English writes 03/04/2024 for March 4; everyone else for 3 April."""
-    return bool(language) and language.lower() in ("en-us", "en")
+def month_first_language(language: str | None, locale: str | None = None) -> bool:
+    """US English writes 03/04/2024 for March 4; everyone else for 3 April. A bare 'en'
+    is taken as US unless the page's ``og:locale`` names another English region
+    ('en_GB', 'en_AU', 'en-ZA'): British, Indian, African and Australian sites declare
+    a bare 'en' as often as American ones."""
+    if not language or language.lower() not in ("en-us", "en"):
+        return False
+    if language.lower() == "en" and (region := normalize_language(locale)):
+        return region.lower() in ("en", "en-us") or not region.lower().startswith("en-")
+    return True
 
 
