@@ -465,3 +465,10 @@ def test_a_bare_en_page_with_a_british_locale_reads_numeric_dates_day_first():
     assert dated('<meta property="og:locale" content="en_GB">') == "2023-10-03"
     assert dated('<meta property="og:locale" content="en_US">') == "2023-03-10"
     assert dated("") == "2023-03-10"
+
+
+def test_a_date_element_printing_a_relative_time_is_dated_by_its_tooltip():
+    byline = "<span class='date' title='2024-03-04T10:00:00+01:00'>vor 3 Stunden</span>"
+    assert published(byline=byline) == "2024-03-04T10:00:00+01:00"
+    printed = "<span class='date' title='Montag, 4. März 2024'>gestern</span>"
+    assert published(byline=printed) == "2024-03-04"

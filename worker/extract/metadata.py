@@ -589,6 +589,9 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
         if _MODIFIED_HINT.match(text):
             continue
         found = parse_text_date(text, month_first=month_first)
+        if found is None and (title := node.attrs.get("title")):
+            # '3 hours ago' printed, the date itself in the tooltip (also Blogspot's links)
+            found = parse_iso(title) or parse_text_date(title, month_first=month_first)
         if found is None and now is not None:
             found = parse_relative(text, now)
         if found is not None:
