@@ -472,3 +472,17 @@ def test_a_date_element_printing_a_relative_time_is_dated_by_its_tooltip():
     assert published(byline=byline) == "2024-03-04T10:00:00+01:00"
     printed = "<span class='date' title='Montag, 4. März 2024'>gestern</span>"
     assert published(byline=printed) == "2024-03-04"
+
+
+def test_a_date_in_the_site_header_or_navigation_is_not_the_story_date():
+    """The masthead's 'today' and the header's news ticker are no date of the story; an
+    article's own <header> is."""
+    chrome = ("<header><span class='header-date'>Monday, 7 December 2020</span><nav>"
+              + "".join(f"<a href='/s{n}'>Section {n}</a>" for n in range(6)) + "</nav></header>")
+    aside = "<div class='post-date'>21 November 2020</div>"
+    assert extract_article(long_page("", above=chrome, aside=aside),
+                           "https://example.org/a").published_at == "2020-11-21"
+    own = ("<html><body><article><header><h1>Budget vote</h1></header>" + BODY * 4
+           + "<header><span class='entry-date'>3 March 2020</span></header></article>"
+           + "</body></html>")
+    assert extract_article(own, "https://example.org/a").published_at == "2020-03-03"

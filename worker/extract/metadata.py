@@ -574,6 +574,20 @@ def _short_line_date(text: str, month_first: bool) -> PageDate | None:
     return parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
 
 
+def _in_site_chrome(node: Node) -> bool:
+    """Inside the site's own header or navigation (a masthead's 'today' date), not an
+    article's header."""
+    chrome = False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("article", "main"):
+            return False
+        if parent.tag in ("header", "nav"):
+            chrome = True
+        parent = parent.parent
+    return chrome
+
+
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None,
                  page_h1: Node | None) -> PageDate | None:
     """A publish date printed on the page, from date-like elements first, near the title
@@ -586,7 +600,7 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
         checked += 1
         if checked > 40:
             break
-        if _MODIFIED_HINT.match(text):
+        if _MODIFIED_HINT.match(text) or _in_site_chrome(node):
             continue
         found = parse_text_date(text, month_first=month_first)
         if found is None and (title := node.attrs.get("title")):
