@@ -13,7 +13,9 @@ the set's ceiling, printed next to Kabar's accuracy.
 
 ``--extract`` is the loop for working on dates: it runs Kabar in process over the sets
 (seconds, not the minutes of the whole bench), prints per set the accuracy where the day is
-stated and the pages left without a date, then every page whose day changed since the last
+stated, the pages left without a date and the median and p95 milliseconds per page of
+``extract_article`` (one pass: a rough check that a rule costs nothing, not the bench's
+figure), then every page whose day changed since the last
 ``--extract`` run (kept in ``.cache/bench/dates-last.json``), and the first N misses with
 the true day, Kabar's, and whether the true day is stated.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,19 +119,25 @@ def extract_loop(data: Path, sets: list[str], misses: int) -> None:
     now: dict[str, str | None] = {}
     for set_name in sets:
         rows = []
+        costs = []
         for pid, html, truth in _load(data, set_name):
+            started = time.perf_counter()
             try:
                 found = extract_article(html, truth.get("url")).published_at
             except ExtractionError:
                 found = None
+            costs.append((time.perf_counter() - started) * 1000)
             now[f"{set_name}/{pid}"] = found
             if (day := _dated(truth)) is not None:
                 rows.append((pid, html, truth, found))
         m = ceiling([(html, truth, found) for _pid, html, truth, found in rows])
         undated = sum(found is None for *_, found in rows)
+        costs.sort()
         print(f"{set_name}: where stated {m['stated_accuracy']:.4f} ({m['dated'] - m['missed']}"
               f"/{m['dated'] - m['unstated']}), no date {undated}, wrong day "
-              f"{m['missed'] - undated}, stated nowhere {m['unstated']}", flush=True)
+              f"{m['missed'] - undated}, stated nowhere {m['unstated']}; ms/page median "
+              f"{costs[len(costs) // 2]:.2f}, p95 {costs[int(len(costs) * 0.95)]:.2f}",
+              flush=True)
         for pid, _html, truth, found in rows:
             key, day = f"{set_name}/{pid}", _dated(truth)
             before = last.get(key, found)
