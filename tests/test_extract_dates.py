@@ -486,3 +486,13 @@ def test_a_date_in_the_site_header_or_navigation_is_not_the_story_date():
            + "<header><span class='entry-date'>3 March 2020</span></header></article>"
            + "</body></html>")
     assert extract_article(own, "https://example.org/a").published_at == "2020-03-03"
+
+
+def test_a_time_element_in_the_site_header_is_not_the_structured_publish_time():
+    ticker = ("<header><nav><a href='/live'>Live: markets <time datetime='2024-03-05T08:00:00"
+              "+01:00'>08:00</time></a></nav></header>")
+    html = (f"<html><body>{ticker}<article><h1>Budget vote</h1><p class='byline'>By Ann Lee"
+            "</p>" + BODY * 4 + "<time datetime='2024-03-01T09:30:00+01:00'></time>"
+            "</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == \
+        "2024-03-01T09:30:00+01:00"

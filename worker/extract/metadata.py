@@ -364,8 +364,9 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         for node in tree.css('[itemprop="datePublished"], time[datetime]')[:5]:
             attrs = node.attributes
             context = _norm(node.text(deep=True))
-            if node.tag == "time" and _MODIFIED_HINT.search(
-                    f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}"):
+            if node.tag == "time" and (_MODIFIED_HINT.search(
+                    f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}")
+                    or _in_site_chrome(node)):
                 continue
             published = parse_iso(attrs.get("datetime") or attrs.get("content") or "")
             if published:
