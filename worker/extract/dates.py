@@ -225,12 +225,15 @@ def parse_iso(value: str) -> PageDate | None:
                   int(h) if h is not None else None, int(mi or 0), int(s or 0), _offset(tz))
 
 
+#: A bare numeric offset after a time, as RFC 2822 and CMS templates print it ('10:00:00
+#: +0200'): after a space, so that a time range ('10:00-12:00') is no offset.
+_NUMERIC_OFFSET = r"(?<=\s)[+-](?:0\d|1[0-4]):?[0-5]\d(?!\d)"
 _TIME = (r"(?:(?P<ampm_cjk>오전|오후|上午|下午|午前|午後)\s*)?"
          r"(?P<h>\d{1,2})(?:[:.h]|\s?[時时시]\s?)(?P<mi>\d{2})(?:[分분])?"
          r"(?::(?P<s>\d{2}))?(?!\d)\s*+"
          r"(?P<ampm>[ap]\.?\s?m\.?(?![a-z]))?\s*+(?:uhr|h|hrs|horas|heures|ore|uur|"
-         r")?\s*+(?:\(?(?P<tz>(?:GMT|UTC)\s*[+-]\d{1,2}(?::?\d{2})?|(?:" + _TZ_ALT
-         + r")(?![a-z]))\)?)?")
+         r")?\s*+(?:\(?(?P<tz>(?:GMT|UTC)\s*[+-]\d{1,2}(?::?\d{2})?|" + _NUMERIC_OFFSET
+         + r"|(?:" + _TZ_ALT + r")(?![a-z]))\)?)?")
 _SEP = r"[\s,|\-–—/·•T]*+(?:um|à|a\s+las|às|alle|om|pukul|jam|at|kl\.?|klo|o)?[\s,|\-–—/·•]*+"
 _DMY_NAME = (r"(?<![\d.])(?P<d>\d{1,2})(?:\.|st|nd|rd|th|er|º)?\s*(?:de\s+|di\s+)?"
              r"(?P<mon>" + _MONTH_ALT + r")\.?,?\s*(?:de\s+|del\s+|พ\.ศ\.\s?)?(?P<y>\d{4})(?!\d)")
@@ -454,15 +457,25 @@ def parse_relative(text: str, now: datetime) -> PageDate | None:
     return PageDate(then.year, then.month, then.day, then.hour, then.minute, 0, offset)
 
 
-_URL_DATE = re.compile(r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2})(?:/|[^\d]|$)")
+#: A year-first date in the URL: '/2023/10/07/', '/20231007' or '/2023-10-07' opening a path
+#: segment; '/2017/7/12/' (Squarespace), '-2023-10-07', '_2023_10_07' (one separator
+#: throughout). (Eight bare digits after a '-' are left out: they are as often the local day
+#: of a UTC time the labels keep.)
+_URL_DATE = re.compile(r"(?:[/_-](20\d{2}|19\d{2})([/_-])(\d{1,2})\2(\d{1,2})|"
+                       r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2}))(?!\d)")
 
 
 def parse_url_date(url: str | None) -> PageDate | None:
     """A date in the URL path (/2023/10/07/ or /20231007): weak evidence, date only."""
     if not url:
         return None
-    m = _URL_DATE.search(url)
-    return _valid(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+    for m in _URL_DATE.finditer(url):
+        g = m.groups()
+        year, month, day = (g[0], g[2], g[3]) if g[0] else g[4:]
+        found = _valid(int(year), int(month), int(day))
+        if found is not None:
+            return found
+    return None
 
 
 def hint_offset(tz: str | None, at: PageDate) -> int | None:
