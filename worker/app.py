@@ -129,7 +129,6 @@ class Consumer(aiokafka_driver.Consumer):
                      tp.topic, tp.partition, duplicates, offset)
         return offset
 
-
     _refused_commit: dict[TP, int | None]
 
     async def _commit(self, offsets: Mapping[TP, int]) -> bool:
