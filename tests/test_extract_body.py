@@ -457,3 +457,29 @@ def test_a_type_style_named_caption_is_no_caption():
     styled = ("<p class='caption-s3-fx'>Walkers on the old river path near the bridge said "
               "they had waited years for the new section to open, and welcomed the plan.</p>")
     assert "Walkers on the old river path" in _story_with(styled).body
+
+
+def _story_ending_with(tail: str) -> Article:
+    return extract_article(_page("<article>" + _paragraphs(_SENTENCES) + tail + "</article>"),
+                           "https://example.org/news/river-walk")
+
+
+def test_labels_and_credits_after_the_last_sentence_are_not_story():
+    tail = ("<p>About the author</p><p>Photograph by Jane Doe / City Archive</p>"
+            "<div>Leave a comment</div>")
+    article = _story_ending_with(tail)
+    assert article.body.endswith(_SENTENCES[3])
+    assert "author" not in article.body and "Photograph" not in article.body
+
+
+@pytest.mark.parametrize("tail, kept", [
+    # a colon introduces what follows it
+    ("<p>Sources:</p><p>City council minutes</p>", "City council minutes"),
+    # a sentence after the short line: the story goes on
+    ("<h2>What comes next</h2><p>The council meets again in May.</p>", "What comes next"),
+    # a long line that ends no sentence is a line of story, not a label
+    ("<p>Ages 12 to 70 / " + "walkers, runners and cyclists of the river district " * 3
+     + "</p>", "Ages 12 to 70"),
+])
+def test_a_tail_that_introduces_continues_or_tells_stays(tail, kept):
+    assert kept in _story_ending_with(tail).body

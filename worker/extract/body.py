@@ -886,8 +886,34 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         if wider is not None and all(wider.mem_id != c.mem_id for c in containers):
             alternative = _kept(_walk([wider], leaf_divs))
             if sum(len(p) for p in alternative) >= 2 * shown:
-                return alternative
-    return paragraphs
+                return _without_tail(alternative)
+    return _without_tail(paragraphs)
+
+
+#: Length under which a line that ends no sentence is a label, not story: 'Über den Autor',
+#: 'Photograph by …', 'Reporting by …; Editing by …', 'Leave a Comment' (80 and 160 were
+#: also tried: see TUNABLES in bench/extraction.py).
+_TAIL_LINE = 120
+#: A paragraph ending in one of these ends a sentence (closing quotes and brackets too).
+_SENTENCE_END = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？", "」")
+
+
+def _without_tail(paragraphs: list[str]) -> list[str]:
+    """The story up to its last sentence, when all that follows it is short lines ending
+    no sentence: the labels, credits and prompts printed under a story inside its
+    container. A tail opened by a colon ('Sources:', 'Die Karte finden Sie hier:')
+    introduces what follows, and a tail holding a longer line is story: both stay."""
+    for i in range(len(paragraphs) - 1, -1, -1):
+        text = paragraphs[i]
+        if len(text) >= 100 and text.endswith(_SENTENCE_END):
+            break
+        if len(text) >= _TAIL_LINE or text.endswith(_SENTENCE_END):
+            return paragraphs
+    else:
+        return paragraphs
+    if i + 1 < len(paragraphs) and paragraphs[i + 1].endswith((":", "：")):
+        return paragraphs
+    return paragraphs[:i + 1]
 
 
 #: A JSON string literal of some length in a script, escapes intact: page state (Next.js,
