@@ -483,3 +483,18 @@ def test_labels_and_credits_after_the_last_sentence_are_not_story():
 ])
 def test_a_tail_that_introduces_continues_or_tells_stays(tail, kept):
     assert kept in _story_ending_with(tail).body
+
+
+@pytest.mark.parametrize("caption", [
+    "Walkers on the old river path near the bridge. © City Archive / Jane Doe",
+    "The old river path near the bridge in winter. Photo: Jane Doe",
+    "The old river path near the bridge | © Riverside Trust",
+])
+def test_a_caption_ending_with_its_credit_is_not_story(caption):
+    article = _story_with(f"<p>{caption}</p>")
+    assert _SENTENCES[3] in article.body and "old river path" not in article.body
+
+
+def test_a_line_naming_a_credit_that_is_no_picture_credit_stays():
+    line = "Tuition for the river guide course, cost per credit: 472 dollars in state"
+    assert line in _story_with(f"<p>{line}</p>").body

@@ -141,6 +141,12 @@ _CAPTION = re.compile(r"\((?:image|photo|picture|foto|bild|credit|crédit|quelle
                       r"[^()]{1,80}\)$", re.I)
 
 
+#: A caption printed as a paragraph ends with its credit unbracketed: '... im Jahr 2023.
+#: © AFP / Jeff Pachoud', '... escolar. Foto: Andina', '... | © Augusta National'. The credit
+#: word opens a sentence or follows a separator ('cost per credit:' is no credit), and what
+#: follows it is a name, not a sentence.
+_TRAILING_CREDIT = re.compile(r"(?:©|(?:^|[.!?)”\"»]\s*|\s[|/–—-]\s*)(?:foto|photo|photograph|"
+                              r"bild|image|credit|crédit)s?\s*:)\s*[^.!?:©]{1,60}$", re.I)
 #: Rights notices anywhere in a short paragraph: '... - Copyright AP Photo', '© 2020 X All
 #: Rights Reserved' (a sentence about copyright as a topic does not match).
 _RIGHTS = re.compile(r"all rights reserved|tous droits réservés|alle rechte vorbehalten|"
@@ -203,6 +209,8 @@ def is_boilerplate_text(text: str) -> bool:
     if size > 300:
         return False
     if text[-1:] == ")" and _CAPTION.search(text):
+        return True
+    if ("©" in text or ":" in text[-70:]) and _TRAILING_CREDIT.search(text):
         return True
     if _EMBED_CONSENT.match(text):
         return True
