@@ -498,3 +498,25 @@ def test_a_caption_ending_with_its_credit_is_not_story(caption):
 def test_a_line_naming_a_credit_that_is_no_picture_credit_stays():
     line = "Tuition for the river guide course, cost per credit: 472 dollars in state"
     assert line in _story_with(f"<p>{line}</p>").body
+
+
+_BYLINE_HEAD = '<meta name="author" content="Jane Riverton">'
+
+
+def test_the_authors_bio_after_the_story_is_not_story():
+    bio = ("<p>Jane Riverton is a senior reporter covering city planning, transport and "
+           "housing for the paper.</p>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + bio + "</article>",
+                                    _BYLINE_HEAD), "https://example.org/news/river-walk")
+    assert article.authors == ["Jane Riverton"]
+    assert article.body.endswith(_SENTENCES[3]) and "senior reporter" not in article.body
+
+
+def test_the_authors_name_inside_the_story_is_story():
+    quote = ("<p>Jane Riverton walked the old path every morning for years, and she said the "
+             "new section would finally link both bridges for everyone in the district.</p>")
+    article = extract_article(
+        _page("<article>" + _paragraphs(_SENTENCES[:2]) + quote + _paragraphs(_SENTENCES[2:])
+              + "<p>More walks are planned for next year, the council said in a statement.</p>"
+              + "</article>", _BYLINE_HEAD), "https://example.org/news/river-walk")
+    assert "Jane Riverton walked" in article.body

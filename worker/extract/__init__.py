@@ -120,6 +120,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
         remove_nodes(tree.css(", ".join(profile.drop)))
     paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
+    paragraphs = _without_author_bio(paragraphs, authors)
     published = _on_url_day(_weak_dates(published, tree, month_first, limit, url, hints), url)
     zone = hints.get("timezone") or (profile.timezone if profile else None)
     if published is not None:
@@ -293,6 +294,26 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
                 "a, img, picture, figure, video"):
             return text
     return None
+
+
+#: Paragraphs at the start and at the end of a story where its author's bio or byline is
+#: printed inside the story's container.
+_BIO_LEADING, _BIO_TRAILING = 2, 3
+_BIO_MAX_CHARS = 500
+
+
+def _without_author_bio(paragraphs: list[str], authors: list[str]) -> list[str]:
+    """The story without its author's bio or byline line: a short paragraph at either end
+    that opens with the full name of an author the page names ('Jane Doe is a senior
+    researcher at …', 'Jane Doe · City News · Posted: …')."""
+    names = [name for name in authors if " " in name.strip()]
+    if not names or len(paragraphs) < 2:
+        return paragraphs
+    last = len(paragraphs) - _BIO_TRAILING
+    return [text for i, text in enumerate(paragraphs)
+            if not ((i < _BIO_LEADING or i >= last) and len(text) < _BIO_MAX_CHARS
+                    and any(text.startswith(name) and len(text) > len(name) + 20
+                            for name in names))]
 
 
 def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> list[str]:
