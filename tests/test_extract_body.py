@@ -520,3 +520,13 @@ def test_the_authors_name_inside_the_story_is_story():
               + "<p>More walks are planned for next year, the council said in a statement.</p>"
               + "</article>", _BYLINE_HEAD), "https://example.org/news/river-walk")
     assert "Jane Riverton walked" in article.body
+
+
+def test_the_story_container_does_not_grow_beyond_main():
+    clinic = ("Our clinic on Harbour Street is open every weekday from eight until six, and "
+              "our nurses answer calls about appointments, repeat prescriptions and results.")
+    aside = f"<div class='col'><p>{clinic}</p><p>{clinic[::-1]}</p></div>"
+    page = (f"<div id='root'><main><div class='body'>{_paragraphs(_SENTENCES)}</div></main>"
+            f"{aside}</div>")
+    article = extract_article(_page(page), "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body and "Harbour Street" not in article.body

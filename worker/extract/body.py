@@ -393,8 +393,8 @@ def _in_strong_negative(node: LexborNode) -> bool:
 def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
-    nothing are passed through without being taken. With ``story_bound``, any <article>
-    ends the climb (the page holds other stories beside this one)."""
+    nothing are passed through without being taken. <main> ends the climb, and with
+    ``story_bound`` any <article> does (the page holds other stories beside this one)."""
     own = mass.get(best.mem_id, 0)
     if own == 0:
         return best
@@ -407,6 +407,8 @@ def _climb(best: LexborNode, mass: dict[int, int], story_bound: bool = False) ->
             # The page marked the story's bounds; beyond are teasers and promos. (An
             # <article> with a small share of the page's story text is a card or a quote.)
             break
+        if probe.tag == "main":
+            break  # the page's own bound of its content: beyond are its menus and sidebars
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
