@@ -530,3 +530,10 @@ def test_the_story_container_does_not_grow_beyond_main():
             f"{aside}</div>")
     article = extract_article(_page(page), "https://example.org/news/river-walk")
     assert _SENTENCES[3] in article.body and "Harbour Street" not in article.body
+
+
+def test_lines_split_by_br_inside_a_paragraph_stay_apart():
+    lines = ("<p>The new section opens in <strong>spring</strong><br>Bridges: Old Mill and "
+             "Weir<br><em>Length</em>: two kilometres along the north bank</p>")
+    body = _story_with(lines).body
+    assert "spring Bridges: Old Mill and Weir Length: two kilometres" in body

@@ -142,7 +142,7 @@ def _link_density(node: LexborNode, text_len: int) -> float:
 _BLOCKS_SELECTOR = f"{_SCORED_SELECTOR}, {_LEAF_DIV_SELECTOR}, br"
 
 
-def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
+def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
                      ) -> list[tuple[LexborNode, str, str, int]]:
     """Text-bearing blocks as (node, tag, raw text, length without whitespace): <p>, <pre>,
     cells, leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
@@ -176,7 +176,13 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
             seen.add(node.mem_id)
     for br in breaks:
         parent = br.parent
-        if parent is None or parent.mem_id in seen:
+        if parent is None:
+            continue
+        # Lines split by <br> (and by a <br> inside an inline tag): read whole, they would glue.
+        broken.add(parent.mem_id)
+        if parent.parent is not None:
+            broken.add(parent.parent.mem_id)
+        if parent.mem_id in seen:
             continue
         seen.add(parent.mem_id)
         tag = parent.tag
@@ -214,14 +220,15 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
     return result
 
 
-def _best_container(root: LexborNode, leaf_divs: set[int]) -> list[LexborNode]:
+def _best_container(root: LexborNode, leaf_divs: set[int], broken: set[int]
+                    ) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
     # paragraphs mostly share one parent.
     by_parent: dict[int, list] = {}
-    for node, tag, text, size in _paragraph_nodes(root, leaf_divs):
+    for node, tag, text, size in _paragraph_nodes(root, leaf_divs, broken):
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
                  + min(size // 85, 3))
@@ -496,6 +503,14 @@ class _Collector:
         self.link_chars = 0
 
 
+def _lines_text(node: LexborNode) -> str:
+    """A block's text with a space for each <br>: its lines stay apart ('Click here' and
+    'Pages 1-76' do not become 'Click herePages 1-76')."""
+    return "".join(" " if child.tag_id == _BR_ID else (child.text_content or "")
+                   for child in node.traverse(include_text=True)
+                   if child.tag_id in (_TEXT_ID, _BR_ID))
+
+
 def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     """The nodes not inside another one of them, each once."""
     ids = {n.mem_id for n in nodes}
@@ -534,7 +549,8 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
     return chars
 
 
-def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, float, str]]:
+def _walk(containers: list[LexborNode], leaf_divs: set[int], broken: set[int] = frozenset()
+          ) -> list[tuple[str, float, str]]:
     total = sum(_tlen(c.text(deep=True)) for c in containers)
     links = _link_chars(containers)
     nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
@@ -581,7 +597,7 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int]) -> list[tuple[str, 
             leaf = (tag in _LEAF_BLOCKS and tag != "blockquote" and key not in nesting
                     ) or key in leaf_divs
             if leaf:
-                text = _norm(node.text(deep=True))
+                text = _norm(_lines_text(node) if key in broken else node.text(deep=True))
                 if text:
                     share = links.get(key, 0) / len(text)
                     if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
@@ -873,20 +889,21 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         containers.extend(root.css(selector))
     # Divs with no block inside are paragraphs: the walk reads them whole.
     leaf_divs: set[int] = set()
+    broken: set[int] = set()
     if containers:
         leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
     else:
-        containers = _best_container(root, leaf_divs)
+        containers = _best_container(root, leaf_divs, broken)
     if not containers:
         return []
-    paragraphs = _kept(_intro_blocks(root, containers) + _walk(containers, leaf_divs))
+    paragraphs = _kept(_intro_blocks(root, containers) + _walk(containers, leaf_divs, broken))
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:
         # Recipes, product pages and forms give the scorer no paragraphs to find: what
         # won is a snippet. The page's own story element, if clearly longer, reads better.
         wider = _marked_story(root)
         if wider is not None and all(wider.mem_id != c.mem_id for c in containers):
-            alternative = _kept(_walk([wider], leaf_divs))
+            alternative = _kept(_walk([wider], leaf_divs, broken))
             if sum(len(p) for p in alternative) >= 2 * shown:
                 return _without_tail(alternative)
     return _without_tail(paragraphs)
