@@ -33,7 +33,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from worker.fetch.urls import host_of
-from worker.kafka_io import bootstrap_servers
+from worker.kafka_io import bootstrap_servers, records_up_to
 from worker.models import FetchHints, FetchRequest
 
 SYLLABLES = ("ka", "ro", "mi", "ten", "sa", "lu", "vor", "de", "pa", "ni", "gar", "es", "tu",
@@ -345,14 +345,8 @@ async def read_records(broker_url: str, topic: str
             return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        found: list[tuple[bytes | None, bytes | None, float]] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*tps, timeout_ms=1000)
-            found.extend((r.key, r.value, r.timestamp / 1000)
-                         for records in batch.values() for r in records
-                         if r.offset < ends[TopicPartition(r.topic, r.partition)])
-        return found
+        return [(r.key, r.value, r.timestamp / 1000)
+                async for r in records_up_to(consumer, await consumer.end_offsets(tps))]
     finally:
         await consumer.stop()
 

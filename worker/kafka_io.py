@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 
 class UnknownTopic(LookupError):
@@ -158,6 +158,20 @@ async def ensure_topics(
                                 replication=replication)
 
 
+async def records_up_to(consumer: AIOKafkaConsumer, ends: Mapping[TopicPartition, int]
+                        ) -> AsyncIterator[ConsumerRecord]:
+    """The records of ``consumer``'s assigned partitions from their positions up to the end
+    offsets in ``ends``: a bounded read, so a topic that keeps growing does not keep it
+    going."""
+    tps = list(ends)
+    while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+        batch = await consumer.getmany(*tps, timeout_ms=1000)
+        for tp, records in batch.items():
+            for record in records:
+                if record.offset < ends[tp]:
+                    yield record
+
+
 async def any_record_since(url: str, topic: str, since: float,
                            match: Callable[[bytes | None, bytes | None], bool]) -> bool:
     """Whether a record written to ``topic`` at or after ``since`` (Unix seconds, by record
@@ -176,10 +190,8 @@ async def any_record_since(url: str, topic: str, since: float,
         ends = await consumer.end_offsets(tps)
         for tp in tps:
             consumer.seek(tp, starts[tp].offset if starts.get(tp) else ends[tp])
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(*tps, timeout_ms=1000)
-            if any(r.offset < ends[tp] and match(r.key, r.value)
-                   for tp, records in batch.items() for r in records):
+        async for record in records_up_to(consumer, ends):
+            if match(record.key, record.value):
                 return True
         return False
     finally:
