@@ -307,13 +307,14 @@ def _without_author_bio(paragraphs: list[str], authors: list[str]) -> list[str]:
     that opens with the full name of an author the page names ('Jane Doe is a senior
     researcher at …', 'Jane Doe · City News · Posted: …')."""
     names = [name for name in authors if " " in name.strip()]
-    if not names or len(paragraphs) < 2:
+    count = len(paragraphs)
+    if not names or count < 2:
         return paragraphs
-    last = len(paragraphs) - _BIO_TRAILING
-    return [text for i, text in enumerate(paragraphs)
-            if not ((i < _BIO_LEADING or i >= last) and len(text) < _BIO_MAX_CHARS
-                    and any(text.startswith(name) and len(text) > len(name) + 20
-                            for name in names))]
+    ends = {*range(min(_BIO_LEADING, count)), *range(max(0, count - _BIO_TRAILING), count)}
+    bios = {i for i in ends if len(paragraphs[i]) < _BIO_MAX_CHARS
+            and any(paragraphs[i].startswith(name) and len(paragraphs[i]) > len(name) + 20
+                    for name in names)}
+    return [text for i, text in enumerate(paragraphs) if i not in bios] if bios else paragraphs
 
 
 def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> list[str]:
