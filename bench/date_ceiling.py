@@ -1,7 +1,7 @@
 """How far date accuracy can go on a set: the pages whose true day the HTML never states.
 
     .venv/bin/python bench/date_ceiling.py [--sets trafilatura,wcxb,fundus] [--data DIR]
-                                           [--pred DIR | --extract [--misses N]]
+                                           [--pred DIR | --extract [--misses N] [--htmldate]]
 
 Reads Kabar's predictions as bench/extraction.py wrote them (``.cache/bench/kabar/<set>/``,
 so run that first) and the sets' truths. For every dated page Kabar gets wrong, it collects
@@ -13,9 +13,16 @@ the set's ceiling, printed next to Kabar's accuracy.
 
 ``--extract`` is the loop for working on dates: it runs Kabar in process over the sets
 (seconds, not the minutes of the whole bench), prints per set the accuracy where the day is
-stated and the pages left without a date, then every page whose day changed since the last
+stated, the pages left without a date and the median and p95 milliseconds per page of
+``extract_article`` (one pass: a rough check that a rule costs nothing, not the bench's
+figure), then every page whose day changed since the last
 ``--extract`` run (kept in ``.cache/bench/dates-last.json``), and the first N misses with
-the true day, Kabar's, and whether the true day is stated.
+the true day, Kabar's, and whether the true day is stated. ``--htmldate`` then sets Kabar
+beside htmldate (``find_date`` as trafilatura calls it: ``original_date``, extensive search)
+on the dated pages whose true day is stated: pages both get right, only Kabar, only
+htmldate, neither, and Kabar's undated pages that htmldate dates right, with the
+htmldate-only pages listed (the generic signals Kabar misses). htmldate's answers are kept
+in ``.cache/bench/htmldate-dates.json`` (a first run takes minutes).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,8 +115,9 @@ def _dated(truth: dict) -> str | None:
     return day[:10]
 
 
-def extract_loop(data: Path, sets: list[str], misses: int) -> None:
-    """Kabar's dates in process: per-set figures, the pages that changed, the misses."""
+def extract_loop(data: Path, sets: list[str], misses: int, htmldate: bool = False) -> None:
+    """Kabar's dates in process: per-set figures, the pages that changed, the misses (and,
+    with ``htmldate``, the table beside htmldate)."""
     from worker.extract import ExtractionError, extract_article
 
     last_path = REPO / ".cache" / "bench" / "dates-last.json"
@@ -116,19 +125,25 @@ def extract_loop(data: Path, sets: list[str], misses: int) -> None:
     now: dict[str, str | None] = {}
     for set_name in sets:
         rows = []
+        costs = []
         for pid, html, truth in _load(data, set_name):
+            started = time.perf_counter()
             try:
                 found = extract_article(html, truth.get("url")).published_at
             except ExtractionError:
                 found = None
+            costs.append((time.perf_counter() - started) * 1000)
             now[f"{set_name}/{pid}"] = found
             if (day := _dated(truth)) is not None:
                 rows.append((pid, html, truth, found))
         m = ceiling([(html, truth, found) for _pid, html, truth, found in rows])
         undated = sum(found is None for *_, found in rows)
+        costs.sort()
         print(f"{set_name}: where stated {m['stated_accuracy']:.4f} ({m['dated'] - m['missed']}"
               f"/{m['dated'] - m['unstated']}), no date {undated}, wrong day "
-              f"{m['missed'] - undated}, stated nowhere {m['unstated']}", flush=True)
+              f"{m['missed'] - undated}, stated nowhere {m['unstated']}; ms/page median "
+              f"{costs[len(costs) // 2]:.2f}, p95 {costs[int(len(costs) * 0.95)]:.2f}",
+              flush=True)
         for pid, _html, truth, found in rows:
             key, day = f"{set_name}/{pid}", _dated(truth)
             before = last.get(key, found)
@@ -146,6 +161,44 @@ def extract_loop(data: Path, sets: list[str], misses: int) -> None:
             print(f"    miss {pid}: truth {day}, kabar {found} ({stated}) {truth.get('url')}")
     last_path.parent.mkdir(parents=True, exist_ok=True)
     last_path.write_text(json.dumps(now, indent=0))
+    if htmldate:
+        beside_htmldate(data, sets, now)
+
+
+def beside_htmldate(data: Path, sets: list[str], kabar: dict[str, str | None]) -> None:
+    """Kabar against htmldate on the dated pages whose true day the HTML states."""
+    import logging
+
+    import htmldate
+
+    logging.getLogger("htmldate").setLevel(logging.CRITICAL)
+    cache_path = REPO / ".cache" / "bench" / "htmldate-dates.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    if cache.get("version") != htmldate.__version__:
+        cache = {"version": htmldate.__version__}
+    print("| set | pages | both right | Kabar only | htmldate only | neither "
+          "| Kabar undated, htmldate right |\n|---|---|---|---|---|---|---|")
+    only_htmldate: list[str] = []
+    for set_name in sets:
+        counts = dict.fromkeys(("pages", "both", "kabar", "htmldate", "neither", "rescue"), 0)
+        for pid, html, truth in _load(data, set_name):
+            key, day = f"{set_name}/{pid}", _dated(truth)
+            if day is None or day not in stated_days(html):
+                continue
+            if key not in cache:
+                cache[key] = htmldate.find_date(html.decode("utf-8", "replace"),
+                                                url=truth.get("url"), original_date=True,
+                                                extensive_search=True)
+            ours, theirs = str(kabar.get(key) or "")[:10] == day, cache[key] == day
+            counts["pages"] += 1
+            counts["both" if ours and theirs else "kabar" if ours else
+                   "htmldate" if theirs else "neither"] += 1
+            counts["rescue"] += kabar.get(key) is None and theirs
+            if theirs and not ours:
+                only_htmldate.append(f"  {key}: truth {day}, kabar {kabar.get(key)}")
+        print(f"| {set_name} | {' | '.join(str(n) for n in counts.values())} |", flush=True)
+    print("htmldate right, Kabar not:", *only_htmldate, sep="\n")
+    cache_path.write_text(json.dumps(cache, indent=0))
 
 
 def main() -> None:
@@ -157,9 +210,12 @@ def main() -> None:
     ap.add_argument("--extract", action="store_true",
                     help="run Kabar in process and diff its dates against the last such run")
     ap.add_argument("--misses", type=int, default=0, help="with --extract: list N misses a set")
+    ap.add_argument("--htmldate", action="store_true",
+                    help="with --extract: set Kabar beside htmldate (minutes on a first run)")
     args = ap.parse_args()
     if args.extract:
-        extract_loop(args.data, [s for s in args.sets.split(",") if s], args.misses)
+        extract_loop(args.data, [s for s in args.sets.split(",") if s], args.misses,
+                     args.htmldate)
         return
     for set_name in [s for s in args.sets.split(",") if s]:
         pred_dir = args.pred / set_name

@@ -537,3 +537,30 @@ def test_lines_split_by_br_inside_a_paragraph_stay_apart():
              "Weir<br><em>Length</em>: two kilometres along the north bank</p>")
     body = _story_with(lines).body
     assert "spring Bridges: Old Mill and Weir Length: two kilometres" in body
+
+
+@pytest.mark.parametrize(("ident", "overlay"), [
+    ("CybotCookiebotDialog", True), ("onetrust-consent-sdk", True), ("gdpr-banner", True),
+    ("COOKIE_BAR", True), ("Consent", False), ("story-cookies-recipe", True),
+    ("cookbook", False), ("\u212aookie", False),  # Kelvin sign: no ASCII 'k', as the regex
+    ("ÄrgerCookie", True), ("ÄrgerCOOKIE", True), ("didomi-host", True),
+])
+def test_overlay_ids_are_told_apart_in_any_ascii_case(ident, overlay):
+    from worker.extract.boilerplate import is_overlay_id
+    assert is_overlay_id(ident) is overlay
+
+
+def test_overlay_named_by_its_id_is_dropped_from_the_story():
+    banner = ("<div id='onetrust-consent-sdk'><p>" + "We value your privacy and ask. " * 6
+              + "</p></div>")
+    article = _story_with(banner)
+    assert "privacy" not in article.body and _SENTENCES[3] in article.body
+
+
+def test_word_count_is_the_body_split_into_words_whatever_the_page_spacing():
+    spaced = ("<p>  The council\tvoted \u00a0on  Tuesday\n to extend the walk.  </p>"
+              "<p>\u3000Work will begin in spring,\u2009officials said on Monday.</p>"
+              "<p>CAIRO (Reuters) - Residents asked for more benches &amp;amp; lights.</p>")
+    article = extract_article(_page("<article>" + spaced + _paragraphs(_SENTENCES) + "</article>"),
+                              "https://example.org/news/river-walk")
+    assert article.word_count == len(article.body.split())

@@ -375,3 +375,124 @@ def test_a_cjk_publication_label_marks_the_publish_date(label):
 def test_odd_or_unmarked_cjk_and_foreign_text_gives_no_false_date(text):
     found = parse_text_date(text, limit=6000)
     assert found is None or found.iso() == "2019-06-24"
+
+
+@pytest.mark.parametrize("meta", [
+    '<meta property="og:published_time" content="2024-03-04T10:00:00+01:00">',
+    '<meta name="publish_time" content="2024-03-04T10:00:00+01:00">',
+    '<meta itemprop="dateCreated" content="2024-03-04T10:00:00+01:00">',
+    '<meta name="shareaholic:article_published_time" content="2024-03-04T10:00:00+01:00">',
+    '<meta name="displaydate" content="2024-03-04T10:00:00+01:00">',
+])
+def test_rarer_publish_date_meta_names_date_the_page(meta):
+    assert published(meta) == "2024-03-04T10:00:00+01:00"
+
+
+def test_rarer_modified_meta_names_fill_modified_at():
+    meta = ('<meta property="article:published_time" content="2024-03-04T10:00:00+01:00">'
+            '<meta property="og:article:modified_time" content="2024-03-06T08:00:00+01:00">')
+    assert extract_article(page(meta), "https://example.org/a").modified_at == \
+        "2024-03-06T08:00:00+01:00"
+
+
+def test_a_dc_colon_date_tag_is_untyped_like_dc_dot_date():
+    """It dates a page that prints no date, and gives way to a date line printed on it."""
+    untyped = '<meta name="dc:date" content="2022-01-21">'
+    assert published(untyped) == "2022-01-21"
+    above = "<p class='kicker'>25.01.2022</p>"
+    assert extract_article(long_page(untyped, above=above), "https://example.org/a") \
+        .published_at == "2022-01-25"
+
+
+@pytest.mark.parametrize(("url", "iso"), [
+    ("https://example.org/home/2017/7/12/montauk", "2017-07-12"),
+    ("https://example.org/news/budget-vote-2022-05-03.html", "2022-05-03"),
+    ("https://example.org/news/budget_vote_2022_05_03", "2022-05-03"),
+    ("https://example.org/2023/13/45/a/2023/10/07/x", "2023-10-07"),
+])
+def test_url_dates_in_more_forms_date_a_page_that_prints_none(url, iso):
+    assert published(url=url) == iso
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.org/id/2023123456", "https://example.org/2023/10/",
+    "https://example.org/a/story-20231007", "https://example.org/2023/1/2020",
+    "https://example.org/v2023.1.5/x",
+])
+def test_url_numbers_that_are_no_year_first_date_give_no_date(url):
+    assert published(url=url) is None
+
+
+def test_the_canonical_url_dates_a_page_fetched_under_another_address():
+    canonical = '<link rel="canonical" href="https://example.org/2020/02/24/budget-vote/">'
+    assert extract_article(page(canonical), None).published_at == "2020-02-24"
+    # and fixes the day of a UTC time a time zone away, as the fetched URL does
+    meta = '<meta property="article:published_time" content="2020-02-25T02:25:54+00:00">'
+    assert extract_article(page(canonical + meta), "https://example.org/amp/a").published_at \
+        == "2020-02-24"
+
+
+@pytest.mark.parametrize("cls", ["submitted", "node-created", "publication-info", "parution"])
+def test_drupal_and_french_date_elements_count_as_date_lines(cls):
+    """'Submitted by … on …' (Drupal), 'created', 'publication', 'parution': the element that
+    dates the story comes before a date element further down the page."""
+    aside = (f"<div class='{cls}'>Submitted by Ann on 24 July 2017 - 18:55</div>"
+             "<div class='sidebar-date'>26 August 2017</div>")
+    assert extract_article(long_page("", aside=aside), "https://example.org/a").published_at \
+        == "2017-07-24T18:55:00"
+
+
+@pytest.mark.parametrize(("text", "iso"), [
+    ("Wed, 02 Feb 2022 09:12:22 +0100", "2022-02-02T09:12:22+01:00"),
+    ("2024/03/04 10:00 +09:00", "2024-03-04T10:00:00+09:00"),
+    ("May 8, 2014 14:04:53 -0400", "2014-05-08T14:04:53-04:00"),
+])
+def test_a_numeric_offset_after_the_time_is_read(text, iso):
+    assert parse_text_date(text).iso() == iso
+
+
+@pytest.mark.parametrize("text", ["04.03.2024 10:00-12:00", "4 March 2024 10:00 - 2025",
+                                  "4 March 2024 10:00 +2500"])
+def test_a_time_range_or_an_impossible_offset_is_no_offset(text):
+    assert parse_text_date(text).iso() == "2024-03-04T10:00:00"
+
+
+def test_a_bare_en_page_with_a_british_locale_reads_numeric_dates_day_first():
+    def dated(locale: str) -> str | None:
+        html = (f"<html lang='en'><head>{locale}</head><body><h1>Budget vote</h1>"
+                f"<p class='byline'>03/10/2023</p><article>{BODY}</article></body></html>")
+        return extract_article(html, "https://example.org/a").published_at
+    assert dated('<meta property="og:locale" content="en_GB">') == "2023-10-03"
+    assert dated('<meta property="og:locale" content="en_US">') == "2023-03-10"
+    assert dated("") == "2023-03-10"
+
+
+def test_a_date_element_printing_a_relative_time_is_dated_by_its_tooltip():
+    byline = "<span class='date' title='2024-03-04T10:00:00+01:00'>vor 3 Stunden</span>"
+    assert published(byline=byline) == "2024-03-04T10:00:00+01:00"
+    printed = "<span class='date' title='Montag, 4. März 2024'>gestern</span>"
+    assert published(byline=printed) == "2024-03-04"
+
+
+def test_a_date_in_the_site_header_or_navigation_is_not_the_story_date():
+    """The masthead's 'today' and the header's news ticker are no date of the story; an
+    article's own <header> is."""
+    chrome = ("<header><span class='header-date'>Monday, 7 December 2020</span><nav>"
+              + "".join(f"<a href='/s{n}'>Section {n}</a>" for n in range(6)) + "</nav></header>")
+    aside = "<div class='post-date'>21 November 2020</div>"
+    assert extract_article(long_page("", above=chrome, aside=aside),
+                           "https://example.org/a").published_at == "2020-11-21"
+    own = ("<html><body><article><header><h1>Budget vote</h1></header>" + BODY * 4
+           + "<header><span class='entry-date'>3 March 2020</span></header></article>"
+           + "</body></html>")
+    assert extract_article(own, "https://example.org/a").published_at == "2020-03-03"
+
+
+def test_a_time_element_in_the_site_header_is_not_the_structured_publish_time():
+    ticker = ("<header><nav><a href='/live'>Live: markets <time datetime='2024-03-05T08:00:00"
+              "+01:00'>08:00</time></a></nav></header>")
+    html = (f"<html><body>{ticker}<article><h1>Budget vote</h1><p class='byline'>By Ann Lee"
+            "</p>" + BODY * 4 + "<time datetime='2024-03-01T09:30:00+01:00'></time>"
+            "</article></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == \
+        "2024-03-01T09:30:00+01:00"

@@ -39,6 +39,24 @@ def test_unusable_input_raises_typed_error(page, reason):
     assert result.reason == reason
 
 
+@pytest.mark.parametrize(("prefix", "refused"), [
+    ("€" * 3000, True),   # NUL at character 3,001, byte 9,001: read as text
+    ("€" * 5000, False),  # NUL past the first 4096 characters: the parser's business
+    ("a" * 4200, False),
+])
+def test_nul_in_the_opening_characters_of_a_utf8_page_marks_it_binary(prefix, refused):
+    page = f"<html><body><p>{prefix}</p>".encode() + b"\x00" + ARTICLE.encode()
+    result, _ = _outcome(page)
+    assert isinstance(result, ExtractionError) and result.reason == "binary" if refused \
+        else not isinstance(result, ExtractionError) or result.reason != "binary"
+
+
+def test_markup_is_found_in_the_opening_bytes_of_a_utf8_page():
+    result, _ = _outcome(("é" * 100 + ARTICLE).encode())
+    assert isinstance(result, Article)
+    assert result.paragraphs[0].startswith("The council voted")
+
+
 def test_truncated_page_still_yields_the_text_before_the_cut():
     cut = ARTICLE[: len(ARTICLE) * 2 // 3]
     result, _ = _outcome(cut.encode())

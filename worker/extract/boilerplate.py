@@ -78,7 +78,17 @@ OVERLAY_SELECTOR = ('[class*="cookie" i], [class*="modal"], [role="dialog"], '
 #: The ids of overlays, tested in Python on the elements that have an id: each attribute
 #: selector walks the whole tree (0.013 ms a page), reading every id once costs less than
 #: two. ('cookie' in any ASCII case, as the selector's ``i`` flag; the others as written.)
-OVERLAY_ID = re.compile(r"(?i:cookie)|consent|gdpr|dsgvo|didomi", re.ASCII)
+_OVERLAY_ID = re.compile(r"(?i:cookie)|consent|gdpr|dsgvo|didomi", re.ASCII)
+
+
+def is_overlay_id(ident: str) -> bool:
+    """Whether an element id names a consent or cookie overlay."""
+    if ident.isascii():
+        # Substring tests: a third of the regex's time on a page's ids. (``lower`` folds
+        # only ASCII letters here, as the regex does.)
+        return ("cookie" in ident.lower() or "consent" in ident or "gdpr" in ident
+                or "dsgvo" in ident or "didomi" in ident)
+    return _OVERLAY_ID.search(ident) is not None
 
 #: Class fragments of a standfirst or lead block ('teaser-text', 'article-subheadline').
 LEAD_CLASS = re.compile("standfirst|lead|teaser|summary|intro|excerpt|dek|subtitle|"

@@ -51,13 +51,31 @@ def looks_binary(head: bytes) -> bool:
 
 #: How much of the page, as text, the quick checks before parsing read.
 HEAD_CHARS = 65536
+_TAG = re.compile(r"<[a-zA-Z!/?]")
+_TAG_BYTES = re.compile(rb"<[a-zA-Z!/?]")
 
 
 class Decoded(NamedTuple):
-    """The page's opening as text, and the whole page as the UTF-8 bytes the parser reads."""
+    """The page's opening as text, and the whole page as the UTF-8 bytes the parser reads.
 
-    head: str
+    A page passed on as UTF-8 has no opening as text (``head`` is None): the checks read its
+    first HEAD_CHARS bytes, where ASCII reads as it would in their decoding (which cost 11 µs
+    a page)."""
+
+    head: str | None
     utf8: bytes
+
+    def has_markup(self) -> bool:
+        """Whether the opening holds a tag."""
+        if self.head is None:
+            return _TAG_BYTES.search(self.utf8, 0, HEAD_CHARS) is not None
+        return _TAG.search(self.head) is not None
+
+    def head_contains(self, ascii_text: str) -> bool:
+        """Whether the opening holds ``ascii_text`` (ASCII only)."""
+        if self.head is None:
+            return self.utf8.find(ascii_text.encode("ascii"), 0, HEAD_CHARS) != -1
+        return ascii_text in self.head
 
 
 def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
@@ -67,7 +85,7 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
     The parser reads UTF-8 bytes (lexbor builds the tree markedly faster from bytes than from
     text: 0.7 against 1.1 ms a page on the shared data), so a page declared as UTF-8 is passed
     on as it came, without building the text: lexbor itself replaces invalid sequences, as
-    the decoder would. Only the first HEAD_CHARS characters are returned as text.
+    the decoder would. At most the first HEAD_CHARS characters are returned as text.
     Raises ExtractionError ``too_large``, ``empty`` or ``binary``.
     """
     size = len(data)
@@ -81,16 +99,22 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
         if looks_binary(data[:8192]):
             raise ExtractionError("binary", "content is not text (binary signature)", url)
         text, utf8 = _decode_bytes(data, headers)
+    head: str | None
     if text is None:
         assert isinstance(data, bytes) and utf8 is not None
-        head = data[:HEAD_CHARS].decode("utf-8", "replace")
+        head = None
         blank = not data or data.isspace()
+        # The first 4096 characters lie in the first 16384 bytes, and only a NUL byte
+        # decodes as NUL: those bytes are decoded only when they hold one.
+        nul = data.find(b"\x00", 0, 4 * 4096) != -1 and "\x00" in data[:4 * 4096].decode(
+            "utf-8", "replace")[:4096]
     else:
         head = text[:HEAD_CHARS]
         blank = not text or text.isspace()
+        nul = "\x00" in head[:4096]
     if blank:
         raise ExtractionError("empty", "no content", url)
-    if "\x00" in head[:4096]:
+    if nul:
         raise ExtractionError("binary", "content is not text (NUL characters)", url)
     if utf8 is None:
         assert text is not None

@@ -309,14 +309,30 @@ _PUBLISHED_META = ("article:published_time", "og:article:published_time", "artic
                    "dcterms.date", "dcterms.issued", "sailthru.date", "parsely-pub-date",
                    "datepublished", "schema:datepublished", "og:pubdate", "date.available",
                    "citation_publication_date", "citation_date",
-                   "cxenseparse:recs:publishtime", "publication_date", "release_date")
+                   "cxenseparse:recs:publishtime", "publication_date", "release_date",
+                   # Rarer names that CMSs, analytics and share plugins give the publish date
+                   # (the list htmldate trusts, less its build and generation times).
+                   "article:published_date", "article:publicationdate", "article:post_date",
+                   "article.created", "og:published_time", "og:publish_date",
+                   "og:datepublished", "og:article:published", "og:question:published_time",
+                   "publish_time", "publisheddate", "date_published", "datecreated",
+                   "date_created", "dateposted", "displaydate", "dc.created",
+                   "dc.date.publication", "dc:created", "rnews:datepublished",
+                   "shareaholic:article_published_time", "mediator_published_time",
+                   "vr:published_time", "analyticsattributes.articledate", "twt-published-at",
+                   "bt:pubdate", "rbpubdate", "pdate", "ptime", "content_create_date",
+                   "doc_date", "video:release_date", "og:regdate", "field-name-post-date",
+                   "dc:date")
 _MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified",
                   "schema:datemodified", "dcterms.modified", "last-modified", "lastmod",
-                  "article.updated")
+                  "article.updated", "og:article:modified_time", "og:modified_time",
+                  "article:modified", "article:modified_date", "modified_time", "updated_time",
+                  "dc.modified", "modificationdate", "revision_date")
 _DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
                '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
                '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
-               '[class*="fecha"], [class*="data"]')
+               '[class*="fecha"], [class*="data"], [class*="submitted"], [class*="created"], '
+               '[class*="publication"], [class*="parution"]')
 _MODIFIED_HINT = re.compile(r"updat|modif|aktualisiert|diperbarui|mis à jour|actualiz|"
                             r"atualiz|aggiorn|bijgewerkt", re.I)
 
@@ -348,8 +364,9 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         for node in tree.css('[itemprop="datePublished"], time[datetime]')[:5]:
             attrs = node.attributes
             context = _norm(node.text(deep=True))
-            if node.tag == "time" and _MODIFIED_HINT.search(
-                    f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}"):
+            if node.tag == "time" and (_MODIFIED_HINT.search(
+                    f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}")
+                    or _in_site_chrome(node)):
                 continue
             published = parse_iso(attrs.get("datetime") or attrs.get("content") or "")
             if published:
@@ -385,7 +402,7 @@ def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
 
 #: Meta names that state a date without saying of what: templates fill them with the day
 #: the page was built, indexed or edited as often as with the day the story appeared.
-_UNTYPED_META = frozenset({"date", "dc.date", "dcterms.date"})
+_UNTYPED_META = frozenset({"date", "dc.date", "dc:date", "dcterms.date"})
 
 
 def only_untyped_date(data: Structured) -> bool:
@@ -558,6 +575,20 @@ def _short_line_date(text: str, month_first: bool) -> PageDate | None:
     return parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
 
 
+def _in_site_chrome(node: Node) -> bool:
+    """Inside the site's own header or navigation (a masthead's 'today' date), not an
+    article's header."""
+    chrome = False
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("article", "main"):
+            return False
+        if parent.tag in ("header", "nav"):
+            chrome = True
+        parent = parent.parent
+    return chrome
+
+
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None,
                  page_h1: Node | None) -> PageDate | None:
     """A publish date printed on the page, from date-like elements first, near the title
@@ -570,9 +601,12 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
         checked += 1
         if checked > 40:
             break
-        if _MODIFIED_HINT.match(text):
+        if _MODIFIED_HINT.match(text) or _in_site_chrome(node):
             continue
         found = parse_text_date(text, month_first=month_first)
+        if found is None and (title := node.attrs.get("title")):
+            # '3 hours ago' printed, the date itself in the tooltip (also Blogspot's links)
+            found = parse_iso(title) or parse_text_date(title, month_first=month_first)
         if found is None and now is not None:
             found = parse_relative(text, now)
         if found is not None:
@@ -662,8 +696,15 @@ def date_after_headline(tree: LexborHTMLParser, month_first: bool) -> PageDate |
     return parse_text_date(text[:6000], month_first=month_first, limit=6000)
 
 
-def month_first_language(language: str | None) -> bool:
-    """US English writes 03/04/2024 for March 4; everyone else for 3 April."""
-    return bool(language) and language.lower() in ("en-us", "en")
+def month_first_language(language: str | None, locale: str | None = None) -> bool:
+    """US English writes 03/04/2024 for March 4; everyone else for 3 April. A bare 'en'
+    is taken as US unless the page's ``og:locale`` names another English region
+    ('en_GB', 'en_AU', 'en-ZA'): British, Indian, African and Australian sites declare
+    a bare 'en' as often as American ones."""
+    if not language or language.lower() not in ("en-us", "en"):
+        return False
+    if language.lower() == "en" and (region := normalize_language(locale)):
+        return region.lower() in ("en", "en-us") or not region.lower().startswith("en-")
+    return True
 
 
