@@ -5,15 +5,27 @@ the commit guard lost fetch requests in the chaos cells (tests/test_chaos.py).""
 
 from __future__ import annotations
 
+from collections import Counter
+from types import SimpleNamespace
 from typing import cast
 
+import faust
+import pytest
 from aiokafka.consumer.fetcher import Fetcher, FetchResult
 from aiokafka.consumer.subscription_state import Assignment, SubscriptionState
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import Message
 from mode.utils.queues import FlowControlQueue
 
-from worker.app import ActivePartitions, Consumer, FlowControl, create_app
+from worker.app import (
+    ActivePartitions,
+    Consumer,
+    ConsumerThread,
+    FetchedRecords,
+    FlowControl,
+    create_app,
+)
 from worker.settings import load_settings
 
 TP = TopicPartition("k.fetch", 0)
@@ -68,7 +80,7 @@ async def test_records_of_paused_partitions_wait_in_aiokafka_until_faust_resumes
 
 
 async def test_resuming_a_flow_that_already_runs_keeps_the_queued_records() -> None:
-    flow = FlowControl()
+    flow = FlowControl(_app())
     queue: FlowControlQueue[str] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
     flow.resume()  # recovery resumes the flow, then the stream partitions
     await queue.put("record fetched since")
@@ -77,7 +89,7 @@ async def test_resuming_a_flow_that_already_runs_keeps_the_queued_records() -> N
 
 
 async def test_resuming_a_suspended_flow_still_clears_the_queues() -> None:
-    flow = FlowControl()
+    flow = FlowControl(_app())
     queue: FlowControlQueue[str] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
     flow.resume()
     await queue.put("record from before the rebalance")
@@ -146,10 +158,14 @@ async def test_a_run_through_a_gap_still_stops_at_a_message_in_flight() -> None:
     assert consumer._new_offset(TP) == 21
 
 
-def _consumer_that_committed(offset: int) -> Consumer:
+def _app() -> faust.App:
     settings = load_settings(env={})
     settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
-    app = create_app(settings)
+    return create_app(settings)
+
+
+def _consumer_that_committed(offset: int) -> Consumer:
+    app = _app()
     app.topics.acks_enabled_for = lambda topic: True  # as for a topic an agent reads
     consumer = cast(Consumer, app.consumer)
     consumer._committed_offset[TP] = offset
@@ -201,3 +217,189 @@ async def test_a_commit_refused_across_a_rebalance_leaves_the_messages_handed_ou
         consumer.ack(message)
     consumer._committed_offset[TP] = 4  # its seek to the group's committed offset
     assert consumer._new_offset(TP) == 21
+
+
+class _Thread:
+    """The consumer thread as the consumer sees it: each partition's repositions, and the
+    seeks asked of it."""
+
+    def __init__(self) -> None:
+        self.repositions: Counter[TopicPartition] = Counter()
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    async def seek_in_thread(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+        self.repositions[tp] += 1
+
+
+def _consumer_reading(offset: int) -> tuple[Consumer, _Thread]:
+    consumer = _consumer_that_committed(offset)
+    consumer._thread = thread = _Thread()  # type: ignore[assignment]
+    consumer.assignment = lambda: {TP}  # type: ignore[method-assign]
+    return consumer, thread
+
+
+def _fetched(consumer: Consumer, offset: int) -> Message:
+    """A message of TP as the consumer makes it of a record fetched now."""
+    consumer._fetched_repositions = dict(consumer._thread.repositions)
+    record = ConsumerRecord(TP.topic, TP.partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+    return consumer._to_message(TP, record)
+
+
+async def test_a_message_faust_skipped_unhandled_is_not_committed_and_is_read_again(
+) -> None:
+    # the chaos cells' lost stories: Faust's stream skipped offsets 20-23 of a partition
+    # (fetched in the generation before a rebalance) and acked them; 24 came in the new
+    # generation, was handled and recorded delivered, and the replay after the seek took
+    # 20-23 for redeliveries
+    consumer, thread = _consumer_reading(20)
+    skipped, later = _fetched(consumer, 20), _fetched(consumer, 24)
+    skipped.ack(consumer)  # as Faust's stream acks a message it skips
+    assert 20 not in consumer._acked[TP]
+    assert consumer._new_offset(TP) is None
+    assert await consumer.defer_out_of_order(later) == "after_skipped"
+    assert thread.seeks == [(TP, 20)]
+    assert await consumer.defer_out_of_order(_fetched(consumer, 20)) is None
+    assert await consumer.defer_out_of_order(_fetched(consumer, 24)) is None
+
+
+async def test_a_message_fetched_before_a_seek_waits_to_be_read_again() -> None:
+    # the chaos cells' lost stories: offset 23, fetched before the seek back to 7 at the
+    # end of a rebalance, was handed out after it, ahead of 11-22, and recorded delivered
+    consumer, thread = _consumer_reading(7)
+    before = _fetched(consumer, 23)
+    assert await consumer.defer_out_of_order(before) is None
+    thread.repositions[TP] += 1  # aiokafka seeks the partition to its committed offset
+    assert await consumer.defer_out_of_order(before) == "fetched_before_seek"
+    assert await consumer.defer_out_of_order(_fetched(consumer, 7)) is None
+    assert not thread.seeks  # the seek reads it again
+
+
+async def test_a_skipped_message_of_a_partition_gone_elsewhere_is_forgotten() -> None:
+    consumer, thread = _consumer_reading(20)
+    _fetched(consumer, 20).ack(consumer)
+    consumer.assignment = lambda: set()  # type: ignore[method-assign]
+    assert await consumer.defer_out_of_order(_fetched(consumer, 21)) == "after_skipped"
+    assert not thread.seeks
+    assert await consumer.defer_out_of_order(_fetched(consumer, 22)) is None
+
+
+def test_a_message_the_stage_handled_is_acked_as_faust_acks_it() -> None:
+    consumer, _ = _consumer_reading(5)
+    handled = _fetched(consumer, 5)
+    handled.tracked = True  # as Faust's stream tracks a message it hands out
+    consumer.track_message(handled)
+    handled.ack(consumer)
+    assert consumer._new_offset(TP) == 6
+    assert consumer.out_of_order(_fetched(consumer, 6)) is None
+
+
+async def test_fetched_records_carry_how_often_their_partition_was_repositioned() -> None:
+    fetcher, assignment = fetcher_holding([5, 6, 7])
+    thread = ConsumerThread.__new__(ConsumerThread)  # no consumer: only the fetch runs
+    thread.repositions = Counter()
+    thread.count_repositions(fetcher)
+    thread.consumer = SimpleNamespace(flow_active=True)
+    fetcher._closed = False
+    records = await thread._fetch_records(SimpleNamespace(_closed=False, _fetcher=fetcher),
+                                          {TP}, timeout=0)
+    assert records == {TP: [5, 6, 7]}
+    assert cast(FetchedRecords, records).repositions == {TP: 0}
+    fetcher.seek_to(TP, 5)  # the seek to the committed offset at the end of a rebalance
+    assert thread.repositions[TP] == 1
+    assert assignment.state_value(TP).position == 5
+
+
+def _record(offset: int) -> ConsumerRecord:
+    return ConsumerRecord(TP.topic, TP.partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+
+
+async def test_records_faust_fetched_and_did_not_hand_on_are_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Faust stops handing out a fetch's records when the group's generation changes, and
+    # aiokafka has moved past them: the chaos cells lost such a message once a later one
+    # of its partition was handled and recorded delivered
+    consumer, thread = _consumer_reading(5)
+    records = FetchedRecords({TP: [_record(5), _record(6), _record(7)]})
+    records.repositions = {TP: 0}
+
+    async def wait_next_records(self: Consumer, timeout: float) -> tuple[FetchedRecords, None]:
+        return records, None
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
+    thread.highwater = lambda tp: 8  # type: ignore[attr-defined]
+    consumer.flow_active = True
+    handed = []
+    async for _, message in consumer.getmany(timeout=0):
+        handed.append(message.offset)
+        consumer.app.consumer_generation_id += 1  # a rebalance
+    assert handed == [5]
+    assert await consumer.defer_out_of_order(_fetched(consumer, 8)) == "after_skipped"
+    assert thread.seeks == [(TP, 6)]
+
+
+async def test_messages_cleared_from_a_stream_queue_are_read_again() -> None:
+    consumer, thread = _consumer_reading(5)
+    flow = consumer.app.flow_control
+    queue: FlowControlQueue[object] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+    flow.resume()
+    await queue.put(SimpleNamespace(message=_fetched(consumer, 6)))
+    flow.suspend()  # a rebalance
+    flow.resume()
+    assert queue.qsize() == 0
+    assert await consumer.defer_out_of_order(_fetched(consumer, 7)) == "after_skipped"
+    assert thread.seeks == [(TP, 6)]
+
+
+async def test_the_seek_ending_a_rebalance_reads_a_partition_without_commits_again() -> None:
+    # aiokafka seeks only partitions with a committed offset; one without stays where its
+    # fetch got to, past the message Faust skipped
+    consumer, thread = _consumer_reading(0)
+    _fetched(consumer, 3).ack(consumer)  # skipped by Faust's stream
+    other = TopicPartition("k.fetch", 1)
+
+    async def seek_to_committed() -> dict[TopicPartition, int | None]:
+        return {TP: None, other: None}  # no commits yet: aiokafka seeks neither
+
+    consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    await consumer.perform_seek()
+    assert thread.seeks == [(TP, 3)]
+    assert await consumer.defer_out_of_order(_fetched(consumer, 3)) is None
+
+
+async def test_the_seek_ending_a_rebalance_to_a_commit_needs_no_second_seek() -> None:
+    consumer, thread = _consumer_reading(0)
+    _fetched(consumer, 3).ack(consumer)
+
+    async def seek_to_committed() -> dict[TopicPartition, int | None]:
+        thread.repositions[TP] += 1  # aiokafka seeks the partition to its commit
+        return {TP: 2}
+
+    consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    await consumer.perform_seek()
+    assert not thread.seeks
+
+
+async def test_messages_read_again_after_a_seek_pass_faust_s_read_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # messages fetched before the seek back to 10 and handed on after it moved Faust's read
+    # offset to 37, below which it drops every message: all but 37 of those read again
+    consumer, thread = _consumer_reading(10)
+    consumer._read_offset[TP] = 37
+    thread.repositions[TP] = 1  # the seek
+    records = FetchedRecords({TP: [_record(10), _record(11)]})
+    records.repositions = {TP: 1}
+
+    async def wait_next_records(self: Consumer, timeout: float) -> tuple[FetchedRecords, None]:
+        return records, None
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
+    thread.highwater = lambda tp: 38  # type: ignore[attr-defined]
+    consumer.flow_active = True
+    read_offsets = []
+    async for _, message in consumer.getmany(timeout=0):
+        read_offsets.append(consumer._read_offset[TP])
+        consumer._read_offset[TP] = message.offset  # as Faust's drain notes it
+    assert read_offsets == [None, 10]

@@ -33,7 +33,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 from faust.exceptions import ConsumerNotStarted
 
-from worker.app import Topics, create_topics
+from worker.app import Topics, create_topics, defer_out_of_order
 from worker.clock import Clock
 from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
@@ -813,6 +813,10 @@ class Pipeline:
                 manual = stream.noack()
                 async for event in manual.events():
                     message = event.message
+                    reason = await defer_out_of_order(self.app.consumer, message)
+                    if reason is not None:  # read again (Consumer.out_of_order)
+                        self.drop_unacked([event], reason)
+                        continue
                     await self._guarded(stage, suffix, message.key, message.value, handler)
                     await manual.ack(event)
 
@@ -848,6 +852,11 @@ class Pipeline:
                             self.drop_unacked([*batch.events, event], "dropped_after_freeze")
                             self.stats.stage_done(stage, "fenced")
                             batch = Batch()
+                            continue
+                        reason = await defer_out_of_order(self.app.consumer, message)
+                        if reason is not None:
+                            # read again in order (Consumer.out_of_order)
+                            self.drop_unacked([event], reason)
                             continue
                         if holds_outcomes and (message.key in batch.keys
                                                or message.key in committing_keys):

@@ -9,14 +9,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Set
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import TP
+from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
 from mode.utils.queues import FlowControlEvent
 from mode.utils.times import want_seconds
 
@@ -71,18 +73,192 @@ class ActivePartitions:
         return tp in self.tps
 
 
+class FetchedRecords(dict):  # type: ignore[type-arg]
+    """A fetch's records (RecordMap), with how often each partition had been repositioned
+    (a seek) when aiokafka handed them out."""
+
+    repositions: Mapping[Any, int]
+
+
+class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, counting each partition's repositions. aiokafka drops what
+    it fetched of a partition when it is repositioned, so the count taken with a fetch's
+    records (on this thread, as aiokafka hands them out) says whether a seek came after
+    them: they are then read again from the new position."""
+
+    repositions: Counter[Any]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.repositions = Counter()
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self.count_repositions(self._ensure_consumer()._fetcher)
+
+    def count_repositions(self, fetcher: Any) -> None:
+        """Count each seek of aiokafka's ``fetcher`` (every reposition goes through its
+        ``seek_to``, which drops what it holds of the partition)."""
+        seek_to = fetcher.seek_to
+
+        def counted_seek_to(tp: Any, offset: int) -> None:
+            seek_to(tp, offset)
+            self.repositions[tp] += 1
+
+        fetcher.seek_to = counted_seek_to
+
+    async def _fetch_records(self, *args: Any, **kwargs: Any) -> RecordMap:
+        records = FetchedRecords(await super()._fetch_records(*args, **kwargs))
+        records.repositions = {tp: self.repositions[tp] for tp in records}
+        return records
+
+    async def seek_in_thread(self, tp: TP, offset: int) -> None:
+        """Seek on this thread, where aiokafka's fetcher runs (Faust's ``seek`` calls
+        aiokafka from the caller's thread)."""
+        await self.call_thread(self._seek_here, tp, offset)
+
+    async def _seek_here(self, tp: TP, offset: int) -> None:
+        self._ensure_consumer().seek(tp, offset)
+
+
 class Consumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, its fetches filtered by :class:`ActivePartitions`, and
-    the time of its last poll noted for /livez (worker.probes)."""
+    the time of its last poll noted for /livez (worker.probes).
+
+    It also tells the stages which messages they must not handle now
+    (:meth:`defer_out_of_order`): each message carries how often its partition had been
+    repositioned when it was fetched (``repositions``, counted by :class:`ConsumerThread`),
+    and the messages Faust skipped or dropped unhandled are noted (``_skipped``: per
+    partition, the lowest offset and the latest reposition count)."""
 
     last_poll: float | None = None
+    _thread: ConsumerThread
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fetched_records: RecordMap = {}
+        self._fetched_repositions: Mapping[Any, int] = {}
+        self._skipped: dict[TP, tuple[int, int]] = {}
+        self._read_repositions: dict[TP, int] = {}
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
         # one turn of Faust's fetch loop: a poll, or a second's sleep with nothing to fetch;
         # a flow suspended by a rebalance that never ends stops it
-        records = await super()._wait_next_records(timeout)
+        records, active = await super()._wait_next_records(timeout)
         self.last_poll = time.monotonic()
-        return records
+        # Faust makes the messages of these records next, before it fetches again
+        self._fetched_records = records or {}
+        self._fetched_repositions = getattr(records, "repositions", {})
+        return records, active
+
+    def _to_message(self, tp: TP, record: Any) -> ConsumerMessage:
+        message = super()._to_message(tp, record)
+        message.repositions = self._fetched_repositions.get(tp, 0)  # type: ignore[attr-defined]
+        return message
+
+    def ack(self, message: Message) -> bool:
+        """Faust's ack, except for a message Faust's stream skipped and acked without
+        handing it to any agent (its generation is stale, or the flow was suspended by a
+        rebalance): nobody handled it, so its offset is not committed, and the partition
+        is read again from it (:meth:`defer_out_of_order`) unless a seek comes first."""
+        if (message.tracked or message.acked
+                or not self.app.topics.acks_enabled_for(message.topic)):
+            return super().ack(message)
+        self.note_unhandled(message.tp, message.offset, getattr(message, "repositions", 0),
+                            "skipped by its stream")
+        message.acked = True
+        return False
+
+    def note_unhandled(self, tp: TP, offset: int, repositions: int, how: str) -> None:
+        """Note a message fetched and never handed to an agent (Faust skipped or dropped
+        it), unless it is a partition's that no agent reads (a changelog's)."""
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        # the lowest offset is the one to read again from; the latest reposition count
+        # is the one the partition's next messages carry
+        lowest = self._skipped.get(tp, (offset, repositions))
+        self._skipped[tp] = (min(offset, lowest[0]), max(repositions, lowest[1]))
+        if offset <= lowest[0]:
+            log.warning("%s[%d]@%d %s unhandled (generation %s): the partition is read "
+                        "again from there", tp.topic, tp.partition, offset, how,
+                        self.app.consumer_generation_id)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        """Faust's, noting the records it fetched and did not hand on: it stops handing
+        out a fetch's records when the group's generation changes or the flow is
+        suspended (a rebalance), and aiokafka has moved past them. And a partition's first
+        message since a seek starts its read offset afresh (below)."""
+        handed: dict[TP, int] = {}
+        read = self._read_repositions
+        try:
+            async for tp, message in super().getmany(timeout):
+                handed[tp] = message.offset
+                repositions = getattr(message, "repositions", 0)
+                if repositions > read.get(tp, 0):
+                    # The first message read since a seek. Faust drops any message below
+                    # the partition's read offset, which messages fetched before the seek
+                    # and handed on after it have moved past the seek's offset: everything
+                    # the seek reads again would be dropped.
+                    read[tp] = repositions
+                    self._read_offset[tp] = None
+                yield tp, message
+        finally:
+            records, self._fetched_records = self._fetched_records, {}
+            for tp, fetched in records.items():
+                last = handed.get(tp)
+                rest = [r.offset for r in fetched if last is None or r.offset > last]
+                if rest:
+                    self.note_unhandled(tp, rest[0], self._fetched_repositions.get(tp, 0),
+                                        "dropped by Faust's fetch")
+
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, and for a partition it leaves where it is
+        (one with no commit yet) that has a message noted unhandled, a seek back to it."""
+        await super().perform_seek()
+        for tp, (offset, repositions) in list(self._skipped.items()):
+            if repositions == self._thread.repositions[tp] and tp in self.assignment():
+                await self._read_again(tp, offset)
+            self._skipped.pop(tp, None)
+
+    async def _read_again(self, tp: TP, offset: int) -> None:
+        await self._thread.seek_in_thread(tp, offset)
+        self._read_offset[tp] = offset or None  # as Faust's seek notes it
+        log.warning("%s[%d]: read again from %d, not handled before",
+                    tp.topic, tp.partition, offset)
+
+    def out_of_order(self, message: Message) -> str | None:
+        """Why a stage handed ``message`` must leave it unhandled and unacked, or None.
+
+        A stage that reads its partitions in order records the last offset it handled as
+        delivered, and skips messages at or below it as redeliveries. Around a rebalance
+        Faust can hand out a later message of a partition before earlier ones: ones it
+        skipped (stale generation), or ones the seek to the committed offset reads again.
+        Handled, the later message would be recorded delivered past them, and they would
+        be skipped as redeliveries when read again: lost stories in the chaos cells."""
+        fetched = getattr(message, "repositions", None)
+        if fetched is None:
+            return None
+        if fetched < self._thread.repositions[message.tp]:
+            return "fetched_before_seek"  # read again from where the seek went
+        skipped = self._skipped.get(message.tp)
+        if skipped is not None and skipped[1] == fetched and skipped[0] < message.offset:
+            return "after_skipped"
+        return None
+
+    async def defer_out_of_order(self, message: Message) -> str | None:
+        """:meth:`out_of_order`, and for a message after one Faust skipped, the seek back
+        to that one (or, if the partition went elsewhere, forgetting it)."""
+        reason = self.out_of_order(message)
+        if reason == "after_skipped":
+            tp = message.tp
+            offset = self._skipped[tp][0]
+            if tp in self.assignment():
+                await self._read_again(tp, offset)
+            self._skipped.pop(tp, None)
+        return reason
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
         if active_partitions is not None:
@@ -158,6 +334,14 @@ class Consumer(aiokafka_driver.Consumer):
         return did_commit
 
 
+async def defer_out_of_order(consumer: Any, message: Message) -> str | None:
+    """:meth:`Consumer.defer_out_of_order` for any consumer (other drivers' are Faust's
+    own: None)."""
+    if isinstance(consumer, Consumer):
+        return await consumer.defer_out_of_order(message)
+    return None
+
+
 def _by_partition(offsets: Mapping[TP, int | None]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]={offset}"
                      for tp, offset in sorted(offsets.items()))
@@ -177,9 +361,26 @@ class FlowControl(FlowControlEvent):
     Clearing is for records from before a suspension, and the revocation that suspends the
     flow clears the queues itself."""
 
+    def __init__(self, app: faust.App) -> None:
+        super().__init__()
+        self.app = app
+
     def resume(self) -> None:
         if not self.is_active():
             super().resume()
+
+    def clear(self) -> None:
+        """Clear the queues, noting the messages cleared unhandled with the consumer."""
+        consumer = self.app.consumer
+        if isinstance(consumer, Consumer):
+            for queue in self._queues:
+                for item in list(queue._queue):  # type: ignore[attr-defined]
+                    message = getattr(item, "message", None)
+                    if message is not None:
+                        consumer.note_unhandled(message.tp, message.offset,
+                                                getattr(message, "repositions", 0),
+                                                "cleared from a stream queue")
+        super().clear()
 
 
 def app_id(settings: Settings) -> str:
@@ -239,7 +440,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
     app = faust.App(app_id(settings), **options)
     if type(app.transport) is aiokafka_driver.Transport:  # kafka:// URLs; other drivers as is
         app.transport = Transport(app.conf.broker_consumer, app)
-    app.flow_control = FlowControl()  # before any stream queue registers with Faust's own
+    app.flow_control = FlowControl(app)  # before any stream queue registers with Faust's own
     return app
 
 
