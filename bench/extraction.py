@@ -219,6 +219,7 @@ def worst_pages(set_name: str, preds: dict, pages: list, n: int) -> list[tuple[s
 TUNABLES: dict[tuple[str, str], tuple[float, ...]] = {
     ("worker.extract.body", "_CLIMB_DENSITY"): (0.3, 0.4, 0.5),
     ("worker.extract.body", "_SHORT_BODY"): (400, 600, 800),
+    ("worker.extract.body", "_TAIL_LINE"): (80, 120, 160),
 }
 
 

@@ -459,6 +459,86 @@ def test_a_type_style_named_caption_is_no_caption():
     assert "Walkers on the old river path" in _story_with(styled).body
 
 
+def _story_ending_with(tail: str) -> Article:
+    return extract_article(_page("<article>" + _paragraphs(_SENTENCES) + tail + "</article>"),
+                           "https://example.org/news/river-walk")
+
+
+def test_labels_and_credits_after_the_last_sentence_are_not_story():
+    tail = ("<p>About the author</p><p>Photograph by Jane Doe / City Archive</p>"
+            "<div>Leave a comment</div>")
+    article = _story_ending_with(tail)
+    assert article.body.endswith(_SENTENCES[3])
+    assert "author" not in article.body and "Photograph" not in article.body
+
+
+@pytest.mark.parametrize("tail, kept", [
+    # a colon introduces what follows it
+    ("<p>Sources:</p><p>City council minutes</p>", "City council minutes"),
+    # a sentence after the short line: the story goes on
+    ("<h2>What comes next</h2><p>The council meets again in May.</p>", "What comes next"),
+    # a long line that ends no sentence is a line of story, not a label
+    ("<p>Ages 12 to 70 / " + "walkers, runners and cyclists of the river district " * 3
+     + "</p>", "Ages 12 to 70"),
+])
+def test_a_tail_that_introduces_continues_or_tells_stays(tail, kept):
+    assert kept in _story_ending_with(tail).body
+
+
+@pytest.mark.parametrize("caption", [
+    "Walkers on the old river path near the bridge. © City Archive / Jane Doe",
+    "The old river path near the bridge in winter. Photo: Jane Doe",
+    "The old river path near the bridge | © Riverside Trust",
+])
+def test_a_caption_ending_with_its_credit_is_not_story(caption):
+    article = _story_with(f"<p>{caption}</p>")
+    assert _SENTENCES[3] in article.body and "old river path" not in article.body
+
+
+def test_a_line_naming_a_credit_that_is_no_picture_credit_stays():
+    line = "Tuition for the river guide course, cost per credit: 472 dollars in state"
+    assert line in _story_with(f"<p>{line}</p>").body
+
+
+_BYLINE_HEAD = '<meta name="author" content="Jane Riverton">'
+
+
+def test_the_authors_bio_after_the_story_is_not_story():
+    bio = ("<p>Jane Riverton is a senior reporter covering city planning, transport and "
+           "housing for the paper.</p>")
+    article = extract_article(_page("<article>" + _paragraphs(_SENTENCES) + bio + "</article>",
+                                    _BYLINE_HEAD), "https://example.org/news/river-walk")
+    assert article.authors == ["Jane Riverton"]
+    assert article.body.endswith(_SENTENCES[3]) and "senior reporter" not in article.body
+
+
+def test_the_authors_name_inside_the_story_is_story():
+    quote = ("<p>Jane Riverton walked the old path every morning for years, and she said the "
+             "new section would finally link both bridges for everyone in the district.</p>")
+    article = extract_article(
+        _page("<article>" + _paragraphs(_SENTENCES[:2]) + quote + _paragraphs(_SENTENCES[2:])
+              + "<p>More walks are planned for next year, the council said in a statement.</p>"
+              + "</article>", _BYLINE_HEAD), "https://example.org/news/river-walk")
+    assert "Jane Riverton walked" in article.body
+
+
+def test_the_story_container_does_not_grow_beyond_main():
+    clinic = ("Our clinic on Harbour Street is open every weekday from eight until six, and "
+              "our nurses answer calls about appointments, repeat prescriptions and results.")
+    aside = f"<div class='col'><p>{clinic}</p><p>{clinic[::-1]}</p></div>"
+    page = (f"<div id='root'><main><div class='body'>{_paragraphs(_SENTENCES)}</div></main>"
+            f"{aside}</div>")
+    article = extract_article(_page(page), "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body and "Harbour Street" not in article.body
+
+
+def test_lines_split_by_br_inside_a_paragraph_stay_apart():
+    lines = ("<p>The new section opens in <strong>spring</strong><br>Bridges: Old Mill and "
+             "Weir<br><em>Length</em>: two kilometres along the north bank</p>")
+    body = _story_with(lines).body
+    assert "spring Bridges: Old Mill and Weir Length: two kilometres" in body
+
+
 @pytest.mark.parametrize(("ident", "overlay"), [
     ("CybotCookiebotDialog", True), ("onetrust-consent-sdk", True), ("gdpr-banner", True),
     ("COOKIE_BAR", True), ("Consent", False), ("story-cookies-recipe", True),

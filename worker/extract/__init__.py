@@ -119,6 +119,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
         remove_nodes(tree.css(", ".join(profile.drop)))
     paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
+    paragraphs = _without_author_bio(paragraphs, authors)
     # (The canonical URL dates a page fetched under another address: a redirect, AMP, a
     # saved file.)
     in_url = parse_url_date(url) or parse_url_date(canonical)
@@ -300,6 +301,27 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
                 "a, img, picture, figure, video"):
             return text
     return None
+
+
+#: Paragraphs at the start and at the end of a story where its author's bio or byline is
+#: printed inside the story's container.
+_BIO_LEADING, _BIO_TRAILING = 2, 3
+_BIO_MAX_CHARS = 500
+
+
+def _without_author_bio(paragraphs: list[str], authors: list[str]) -> list[str]:
+    """The story without its author's bio or byline line: a short paragraph at either end
+    that opens with the full name of an author the page names ('Jane Doe is a senior
+    researcher at …', 'Jane Doe · City News · Posted: …')."""
+    names = [name for name in authors if " " in name.strip()]
+    count = len(paragraphs)
+    if not names or count < 2:
+        return paragraphs
+    ends = {*range(min(_BIO_LEADING, count)), *range(max(0, count - _BIO_TRAILING), count)}
+    bios = {i for i in ends if len(paragraphs[i]) < _BIO_MAX_CHARS
+            and any(paragraphs[i].startswith(name) and len(paragraphs[i]) > len(name) + 20
+                    for name in names)}
+    return [text for i, text in enumerate(paragraphs) if i not in bios] if bios else paragraphs
 
 
 def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> list[str]:

@@ -153,7 +153,7 @@ def _link_density(node: LexborNode, text_len: int) -> float:
 _BLOCKS_SELECTOR = f"{_SCORED_SELECTOR}, {_LEAF_DIV_SELECTOR}, br"
 
 
-def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
+def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
                      ) -> list[tuple[LexborNode, str, str, int]]:
     """Text-bearing blocks as (node, tag, raw text, length without whitespace): <p>, <pre>,
     cells, leaf list items, bare-text <div>s, and elements whose own text is split by <br>."""
@@ -192,7 +192,13 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int]
             seen.add(node.mem_id)
     for br in breaks:
         parent = br.parent
-        if parent is None or parent.mem_id in seen:
+        if parent is None:
+            continue
+        # Lines split by <br> (and by a <br> inside an inline tag): read whole, they would glue.
+        broken.add(parent.mem_id)
+        if parent.parent is not None:
+            broken.add(parent.parent.mem_id)
+        if parent.mem_id in seen:
             continue
         seen.add(parent.mem_id)
         tag = parent.tag
@@ -230,15 +236,15 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
     return result
 
 
-def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
-                    ) -> list[LexborNode]:
+def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
+                    broken: set[int]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
     # paragraphs mostly share one parent.
     by_parent: dict[int, list] = {}
-    for node, tag, text, size in _paragraph_nodes(root, leaf_divs):
+    for node, tag, text, size in _paragraph_nodes(root, leaf_divs, broken):
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
                  + min(size // 85, 3))
@@ -411,8 +417,8 @@ def _climb(best: LexborNode, mass: dict[int, int], sizes: dict[int, int],
            story_bound: bool = False) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
-    nothing are passed through without being taken. With ``story_bound``, any <article>
-    ends the climb (the page holds other stories beside this one)."""
+    nothing are passed through without being taken. <main> ends the climb, and with
+    ``story_bound`` any <article> does (the page holds other stories beside this one)."""
     own = mass.get(best.mem_id, 0)
     if own == 0:
         return best
@@ -425,6 +431,8 @@ def _climb(best: LexborNode, mass: dict[int, int], sizes: dict[int, int],
             # The page marked the story's bounds; beyond are teasers and promos. (An
             # <article> with a small share of the page's story text is a card or a quote.)
             break
+        if probe.tag == "main":
+            break  # the page's own bound of its content: beyond are its menus and sidebars
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
@@ -512,6 +520,14 @@ class _Collector:
         self.link_chars = 0
 
 
+def _lines_text(node: LexborNode) -> str:
+    """A block's text with a space for each <br>: its lines stay apart ('Click here' and
+    'Pages 1-76' do not become 'Click herePages 1-76')."""
+    return "".join(" " if child.tag_id == _BR_ID else (child.text_content or "")
+                   for child in node.traverse(include_text=True)
+                   if child.tag_id in (_TEXT_ID, _BR_ID))
+
+
 def _outermost(nodes: list[LexborNode]) -> list[LexborNode]:
     """The nodes not inside another one of them, each once."""
     ids = {n.mem_id for n in nodes}
@@ -550,8 +566,8 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
     return chars
 
 
-def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, int]
-          ) -> list[tuple[str, float, str]]:
+def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, int],
+          broken: set[int] = frozenset()) -> list[tuple[str, float, str]]:
     total = sum(_text_size(c, sizes) for c in containers)
     links = _link_chars(containers)
     nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
@@ -598,7 +614,7 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
             leaf = (tag in _LEAF_BLOCKS and tag != "blockquote" and key not in nesting
                     ) or key in leaf_divs
             if leaf:
-                text = _norm(node.text(deep=True))
+                text = _norm(_lines_text(node) if key in broken else node.text(deep=True))
                 if text:
                     share = links.get(key, 0) / len(text)
                     if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
@@ -898,23 +914,51 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     # Divs with no block inside are paragraphs: the walk reads them whole.
     leaf_divs: set[int] = set()
     sizes: dict[int, int] = {}
+    broken: set[int] = set()
     if containers:
         leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
     else:
-        containers = _best_container(root, leaf_divs, sizes)
+        containers = _best_container(root, leaf_divs, sizes, broken)
     if not containers:
         return []
-    paragraphs = _kept(_intro_blocks(root, containers) + _walk(containers, leaf_divs, sizes))
+    paragraphs = _kept(_intro_blocks(root, containers)
+                       + _walk(containers, leaf_divs, sizes, broken))
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:
         # Recipes, product pages and forms give the scorer no paragraphs to find: what
         # won is a snippet. The page's own story element, if clearly longer, reads better.
         wider = _marked_story(root)
         if wider is not None and all(wider.mem_id != c.mem_id for c in containers):
-            alternative = _kept(_walk([wider], leaf_divs, sizes))
+            alternative = _kept(_walk([wider], leaf_divs, sizes, broken))
             if sum(len(p) for p in alternative) >= 2 * shown:
-                return alternative
-    return paragraphs
+                return _without_tail(alternative)
+    return _without_tail(paragraphs)
+
+
+#: Length under which a line that ends no sentence is a label, not story: 'Über den Autor',
+#: 'Photograph by …', 'Reporting by …; Editing by …', 'Leave a Comment' (80 and 160 were
+#: also tried: see TUNABLES in bench/extraction.py).
+_TAIL_LINE = 120
+#: A paragraph ending in one of these ends a sentence (closing quotes and brackets too).
+_SENTENCE_END = (".", "!", "?", "…", '"', "”", "“", "»", "«", ")", "。", "！", "？", "」")
+
+
+def _without_tail(paragraphs: list[str]) -> list[str]:
+    """The story up to its last sentence, when all that follows it is short lines ending
+    no sentence: the labels, credits and prompts printed under a story inside its
+    container. A tail opened by a colon ('Sources:', 'Die Karte finden Sie hier:')
+    introduces what follows, and a tail holding a longer line is story: both stay."""
+    for i in range(len(paragraphs) - 1, -1, -1):
+        text = paragraphs[i]
+        if len(text) >= 100 and text.endswith(_SENTENCE_END):
+            break
+        if len(text) >= _TAIL_LINE or text.endswith(_SENTENCE_END):
+            return paragraphs
+    else:
+        return paragraphs
+    if i + 1 < len(paragraphs) and paragraphs[i + 1].endswith((":", "：")):
+        return paragraphs
+    return paragraphs[:i + 1]
 
 
 #: A JSON string literal of some length in a script, escapes intact: page state (Next.js,

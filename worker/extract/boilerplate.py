@@ -151,6 +151,30 @@ _CAPTION = re.compile(r"\((?:image|photo|picture|foto|bild|credit|crédit|quelle
                       r"[^()]{1,80}\)$", re.I)
 
 
+#: A caption printed as a paragraph ends with its credit unbracketed: '... im Jahr 2023.
+#: © AFP / Jeff Pachoud', '... escolar. Foto: Andina', '... | © Augusta National'. The credit
+#: word opens the text or a sentence, or follows a separator ('cost per credit:' is no
+#: credit), and what follows the last '©' or ':' is a name, not a sentence.
+_CREDIT_LABEL = r"(?:foto|photo|photograph|bild|image|credit|crédit)s?\s*$"
+_CREDIT_OPENS = re.compile(r"^\W*" + _CREDIT_LABEL, re.I)
+_CREDIT_FOLLOWS = re.compile(r"(?:[.!?)”\"»]\s*|\s[|/–—-]\s*)" + _CREDIT_LABEL, re.I)
+
+
+def _ends_with_credit(text: str) -> bool:
+    """(Tested from the last '©' or ':' backwards: a regex search for it from every position
+    of every paragraph cost 1% of the extraction.)"""
+    mark = max(text.rfind("©"), text.rfind(":"))
+    if mark < 0:
+        return False
+    name = text[mark + 1:]
+    if not name.strip() or len(name.lstrip()) > 60 or "." in name or "!" in name or "?" in name:
+        return False
+    if text[mark] == "©":
+        return True
+    return (_CREDIT_FOLLOWS.search(text, max(0, mark - 24), mark) is not None
+            or (mark <= 16 and _CREDIT_OPENS.match(text, 0, mark) is not None))
+
+
 #: Rights notices anywhere in a short paragraph: '... - Copyright AP Photo', '© 2020 X All
 #: Rights Reserved' (a sentence about copyright as a topic does not match).
 _RIGHTS = re.compile(r"all rights reserved|tous droits réservés|alle rechte vorbehalten|"
@@ -213,6 +237,8 @@ def is_boilerplate_text(text: str) -> bool:
     if size > 300:
         return False
     if text[-1:] == ")" and _CAPTION.search(text):
+        return True
+    if _ends_with_credit(text):
         return True
     if _EMBED_CONSENT.match(text):
         return True
