@@ -247,7 +247,7 @@ def test_restarted_faust_worker_recovers_the_whole_table_within_seconds(
         timeout=60,
         logs=tmp_path,
         steps=(("fresh", "stop"), ("restart", "stop")),
-        count_timeout=10,
+        count_timeout=30,  # returns once all are counted; at load 3+ 10 s was too short
     )
     fresh, restart = list(rows)
     assert fresh["ready"] < 20, fresh
