@@ -433,6 +433,14 @@ class Pipeline:
         if dropped:
             log.warning("%s: left to be delivered again: %s", reason, " ".join(dropped))
 
+    async def read_again_later(self, event: faust.EventT) -> bool:
+        """Whether a stage must leave ``event`` unhandled and unacked, to be read again in
+        its partition's order (:meth:`worker.app.Consumer.out_of_order`)."""
+        reason = await defer_out_of_order(self.app.consumer, event.message)
+        if reason is not None:
+            self.drop_unacked([event], reason)
+        return reason is not None
+
     async def commit(self, stream: faust.StreamT, batch: Batch) -> None:
         """Commit a batch of handled messages, in this order:
 
@@ -813,9 +821,7 @@ class Pipeline:
                 manual = stream.noack()
                 async for event in manual.events():
                     message = event.message
-                    reason = await defer_out_of_order(self.app.consumer, message)
-                    if reason is not None:  # read again (Consumer.out_of_order)
-                        self.drop_unacked([event], reason)
+                    if await self.read_again_later(event):
                         continue
                     await self._guarded(stage, suffix, message.key, message.value, handler)
                     await manual.ack(event)
@@ -853,10 +859,7 @@ class Pipeline:
                             self.stats.stage_done(stage, "fenced")
                             batch = Batch()
                             continue
-                        reason = await defer_out_of_order(self.app.consumer, message)
-                        if reason is not None:
-                            # read again in order (Consumer.out_of_order)
-                            self.drop_unacked([event], reason)
+                        if await self.read_again_later(event):
                             continue
                         if holds_outcomes and (message.key in batch.keys
                                                or message.key in committing_keys):

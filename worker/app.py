@@ -209,9 +209,10 @@ class Consumer(aiokafka_driver.Consumer):
             records, self._fetched_records = self._fetched_records, {}
             for tp, fetched in records.items():
                 last = handed.get(tp)
-                rest = [r.offset for r in fetched if last is None or r.offset > last]
-                if rest:
-                    self.note_unhandled(tp, rest[0], self._fetched_repositions.get(tp, 0),
+                first = next((r.offset for r in fetched if last is None or r.offset > last),
+                             None)
+                if first is not None:
+                    self.note_unhandled(tp, first, self._fetched_repositions.get(tp, 0),
                                         "dropped by Faust's fetch")
 
     async def perform_seek(self) -> None:
