@@ -314,6 +314,22 @@ def _record(offset: int) -> ConsumerRecord:
     return ConsumerRecord(TP.topic, TP.partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
 
 
+def _serve_one_fetch(monkeypatch: pytest.MonkeyPatch, consumer: Consumer, thread: _Thread,
+                     offsets: list[int], repositions: int, highwater: int | None = None) -> None:
+    """Make Faust's fetch loop get one fetch of ``offsets`` (taken after ``repositions``
+    seeks of the partition), the flow running."""
+    records = FetchedRecords({TP: [_record(offset) for offset in offsets]})
+    records.repositions = {TP: repositions}
+
+    async def wait_next_records(self: Consumer, timeout: float) -> tuple[FetchedRecords, None]:
+        return records, None
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
+    top = offsets[-1] + 1 if highwater is None else highwater
+    thread.highwater = lambda tp: top  # type: ignore[attr-defined]
+    consumer.flow_active = True
+
+
 async def test_records_faust_fetched_and_did_not_hand_on_are_read_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -321,15 +337,7 @@ async def test_records_faust_fetched_and_did_not_hand_on_are_read_again(
     # aiokafka has moved past them: the chaos cells lost such a message once a later one
     # of its partition was handled and recorded delivered
     consumer, thread = _consumer_reading(5)
-    records = FetchedRecords({TP: [_record(5), _record(6), _record(7)]})
-    records.repositions = {TP: 0}
-
-    async def wait_next_records(self: Consumer, timeout: float) -> tuple[FetchedRecords, None]:
-        return records, None
-
-    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
-    thread.highwater = lambda tp: 8  # type: ignore[attr-defined]
-    consumer.flow_active = True
+    _serve_one_fetch(monkeypatch, consumer, thread, [5, 6, 7], repositions=0)
     handed = []
     async for _, message in consumer.getmany(timeout=0):
         handed.append(message.offset)
@@ -389,15 +397,7 @@ async def test_messages_read_again_after_a_seek_pass_faust_s_read_offset(
     consumer, thread = _consumer_reading(10)
     consumer._read_offset[TP] = 37
     thread.repositions[TP] = 1  # the seek
-    records = FetchedRecords({TP: [_record(10), _record(11)]})
-    records.repositions = {TP: 1}
-
-    async def wait_next_records(self: Consumer, timeout: float) -> tuple[FetchedRecords, None]:
-        return records, None
-
-    monkeypatch.setattr(FaustConsumer, "_wait_next_records", wait_next_records)
-    thread.highwater = lambda tp: 38  # type: ignore[attr-defined]
-    consumer.flow_active = True
+    _serve_one_fetch(monkeypatch, consumer, thread, [10, 11], repositions=1, highwater=38)
     read_offsets = []
     async for _, message in consumer.getmany(timeout=0):
         read_offsets.append(consumer._read_offset[TP])
