@@ -6,18 +6,28 @@ now (a timeout, the broker gone): the message is delivered again."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
+from faust.types import TP
 
 from tests.fleet import Fleet
 from tests.test_fleet_delivery import WORDS, synthetic_page
+from worker.agents import Batch, Pipeline
+from worker.app import create_app
+from worker.delivery import TRUNCATED_PAYLOAD, Sent, refused_letter, truncated_letter
 from worker.extract import extract_article
 from worker.kafka_io import (
     TopicSpec,
@@ -27,6 +37,189 @@ from worker.kafka_io import (
     read_all,
 )
 from worker.models import RawPage
+from worker.settings import load_settings
+
+TOPIC = "kabar.dedupe-id"
+
+
+class Message:
+    def __init__(self, partition: int, offset: int, repositions: int) -> None:
+        self.topic, self.partition, self.tp = TOPIC, partition, TP(TOPIC, partition)
+        self.offset, self.timestamp = offset, 1_000.0 + offset
+        #: how often the partition had been repositioned when it was fetched (worker.app)
+        self.repositions = repositions
+
+
+class Event:
+    """A consumed message, as far as the batch commit looks at it."""
+
+    def __init__(self, partition: int, offset: int, repositions: int = 0) -> None:
+        self.message = Message(partition, offset, repositions)
+        self.headers: dict[str, bytes] = {}
+
+
+def delivery(error: BaseException | None = None) -> asyncio.Future[Any]:
+    future = asyncio.get_running_loop().create_future()
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+    return future
+
+
+def versions_pipeline(acked: list[tuple[int, int]], seeks: list[tuple[TP, int]]) -> Pipeline:
+    """A pipeline whose tables are dicts, whose producer flushes at once, and whose consumer
+    notes each seek back (and counts it, as aiokafka's does)."""
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    pipeline.delivered = {}  # type: ignore[assignment]
+    consumer = pipeline.app.consumer
+    consumer._thread = SimpleNamespace(repositions=Counter())
+
+    async def flush() -> None:
+        pass
+
+    async def read_again(tp: TP, offset: int, why: str) -> None:
+        seeks.append((tp, offset))
+        consumer._thread.repositions[tp] += 1
+
+    pipeline.app.producer.flush = flush  # type: ignore[method-assign]
+    consumer.read_again = read_again  # type: ignore[method-assign]
+    pipeline.acked = acked  # type: ignore[attr-defined]
+    return pipeline
+
+
+def stream(acked: list[tuple[int, int]]) -> Any:
+    async def ack(event: Any) -> None:
+        acked.append((event.message.partition, event.message.offset))
+
+    return SimpleNamespace(ack=ack)
+
+
+def handled(pipeline: Pipeline, batch: Batch, event: Event,
+            error: BaseException | None = None) -> None:
+    """``event`` handled in ``batch``: it sent one record, delivered or failed with
+    ``error``, and is not acked yet."""
+    batch.events.append(event)
+    batch.marks[f"{TOPIC}:{event.message.partition}"] = event
+    batch.deliveries.sent.append(Sent("kabar.dedupe-content", b"k", b"{}", event,
+                                      delivery(error)))
+    pipeline.app.consumer._unacked_messages.add(event.message)
+
+
+async def test_a_message_whose_output_timed_out_is_read_again_and_nothing_after_it_counts(
+) -> None:
+    acked: list[tuple[int, int]] = []
+    seeks: list[tuple[TP, int]] = []
+    pipeline = versions_pipeline(acked, seeks)
+    batch = Batch("versions")
+    failed = Event(0, 4)
+    for event, error in ((Event(0, 3), None), (failed, KafkaTimeoutError()),
+                         (Event(0, 5), None), (Event(1, 8), None)):
+        handled(pipeline, batch, event, error)
+    await pipeline.commit(stream(acked), batch)
+    # partition 0 counts up to 3 only, and is read again from 4; partition 1 as usual
+    assert acked == [(0, 3), (1, 8)]
+    assert {k: v["o"] for k, v in pipeline.delivered.items()} == {f"{TOPIC}:0": 3,
+                                                                  f"{TOPIC}:1": 8}
+    assert seeks == [(TP(TOPIC, 0), 4)]
+    assert failed.message not in pipeline.app.consumer._unacked_messages  # holds no commit
+    assert pipeline.stats.counts["delivery_failed"] == 2
+    assert pipeline.stats.counts["deliveries_failed"] == 1
+
+    # the next batch, handled while that commit ran, was fetched before the seek: its
+    # messages of partition 0 come again in order, after 4; partition 1's count
+    later = Batch("versions")
+    for event in (Event(0, 6), Event(1, 9)):
+        handled(pipeline, later, event)
+    await pipeline.commit(stream(acked), later)
+    assert acked[2:] == [(1, 9)]
+    assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 3
+    reread = Batch("versions")
+    for offset in (4, 5, 6):
+        handled(pipeline, reread, Event(0, offset, repositions=1))
+    await pipeline.commit(stream(acked), reread)
+    assert acked[3:] == [(0, 4), (0, 5), (0, 6)]
+    assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 6
+
+
+async def test_a_batch_whose_first_message_timed_out_records_nothing_for_its_partition(
+) -> None:
+    acked: list[tuple[int, int]] = []
+    seeks: list[tuple[TP, int]] = []
+    pipeline = versions_pipeline(acked, seeks)
+    pipeline.delivered[f"{TOPIC}:0"] = {"o": 2, "ts": 1_002.0}
+    batch = Batch("versions")
+    handled(pipeline, batch, Event(0, 2))  # a redelivery, skipped: no mark of its own
+    batch.marks.clear()
+    handled(pipeline, batch, Event(0, 3), KafkaTimeoutError())
+    await pipeline.commit(stream(acked), batch)
+    assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 2  # not moved, and not moved back
+    assert acked == [(0, 2)] and seeks == [(TP(TOPIC, 0), 3)]
+
+
+async def test_a_record_refused_as_too_large_becomes_a_dead_letter_and_its_message_counts(
+) -> None:
+    acked: list[tuple[int, int]] = []
+    pipeline = versions_pipeline(acked, [])
+    letters: list[Any] = []
+
+    async def send_dead_letter(letter: Any) -> None:
+        letters.append(letter)
+
+    async def size_limit(record: Sent) -> int:
+        return 1000
+
+    pipeline.send_dead_letter = send_dead_letter  # type: ignore[method-assign]
+    pipeline.size_limit = size_limit  # type: ignore[method-assign]
+    batch = Batch("versions")
+    event = Event(0, 7)
+    batch.events.append(event)
+    batch.marks[f"{TOPIC}:0"] = event
+    value = orjson.dumps({"id": "a1", "url": "https://news.example/1", "body": "x" * 3000})
+    batch.deliveries.sent.append(Sent("kabar.dedupe-content", b"a1", value, event,
+                                      delivery(MessageSizeTooLargeError())))
+    await pipeline.commit(stream(acked), batch)
+    [letter] = letters
+    assert (letter.stage, letter.reason, letter.topic) == ("versions", "output_refused",
+                                                           "kabar.dedupe-content")
+    assert (letter.key, letter.url) == ("a1", "https://news.example/1")
+    assert f"a record of {len(value) + 2} bytes" in letter.message
+    assert "at most 1000 bytes" in letter.message
+    assert letter.payload == value.decode()
+    assert acked == [(0, 7)] and pipeline.delivered[f"{TOPIC}:0"]["o"] == 7
+
+
+def test_a_dead_letter_too_large_for_its_topic_is_cut_once() -> None:
+    record = Sent("kabar.articles", b"a1", b'{"url": "https://news.example/1"}' + b" " * 9000,
+                  None)
+    letter = refused_letter("dedupe", record, MessageSizeTooLargeError(), 5000)
+    sent = Sent("kabar.deadletter", b"a1", letter.to_json(), None)
+    cut = truncated_letter(sent, MessageSizeTooLargeError())
+    assert cut is not None
+    fields = orjson.loads(cut)
+    assert len(fields["payload"]) == TRUNCATED_PAYLOAD
+    assert fields["message"].startswith(letter.message)
+    assert f"truncated to {TRUNCATED_PAYLOAD} of " in fields["message"]
+    assert truncated_letter(Sent("kabar.deadletter", b"a1", cut, None),
+                            MessageSizeTooLargeError()) is None
+
+
+def test_messages_left_to_be_delivered_again_are_logged_once_per_partition_and_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pipeline = versions_pipeline([], [])
+    with caplog.at_level(logging.WARNING, logger="kabar.agents"):
+        for offset in range(10, 45):
+            pipeline.drop_unacked([Event(1, offset)], "fetched_before_seek", report=False)
+        pipeline.drop_unacked([Event(2, 3), Event(2, 5)], "fetched_before_seek")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"fetched_before_seek: left to be delivered again: {TOPIC}:1, 35 messages @10..44",
+        f"fetched_before_seek: left to be delivered again: {TOPIC}:2, 2 messages @3..5",
+    ]
+    assert pipeline.stats.counts["fetched_before_seek"] == 37
+
 
 #: max.message.bytes of the test's articles and dead-letter topics: above the producer's
 #: batch size (16 KiB), so a record over it is alone in its batch and only it is refused
