@@ -27,8 +27,16 @@ from tests.fleet import Fleet
 from tests.test_fleet_delivery import WORDS, synthetic_page
 from worker.agents import Batch, Pipeline
 from worker.app import create_app
-from worker.delivery import TRUNCATED_PAYLOAD, Sent, refused_letter, truncated_letter
+from worker.delivery import (
+    SENDS,
+    TRUNCATED_PAYLOAD,
+    Deliveries,
+    Sent,
+    refused_letter,
+    truncated_letter,
+)
 from worker.extract import extract_article
+from worker.fetch.stage import FetchOutcome
 from worker.kafka_io import (
     TopicSpec,
     bootstrap_servers,
@@ -36,7 +44,7 @@ from worker.kafka_io import (
     partitions_of,
     read_all,
 )
-from worker.models import RawPage
+from worker.models import FetchRequest, RawPage
 from worker.settings import load_settings
 
 TOPIC = "kabar.dedupe-id"
@@ -76,6 +84,7 @@ def versions_pipeline(acked: list[tuple[int, int]], seeks: list[tuple[TP, int]])
     pipeline.delivered = {}  # type: ignore[assignment]
     consumer = pipeline.app.consumer
     consumer._thread = SimpleNamespace(repositions=Counter())
+    consumer.assignment = lambda: {TP(TOPIC, 0), TP(TOPIC, 1)}  # type: ignore[method-assign]
 
     async def flush() -> None:
         pass
@@ -189,6 +198,46 @@ async def test_a_record_refused_as_too_large_becomes_a_dead_letter_and_its_messa
     assert "at most 1000 bytes" in letter.message
     assert letter.payload == value.decode()
     assert acked == [(0, 7)] and pipeline.delivered[f"{TOPIC}:0"]["o"] == 7
+
+
+async def test_a_fetch_whose_page_was_not_delivered_leaves_its_url_unfetched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the fetch stage writes its seen-table only once what the fetch found is in Kafka: a
+    # page that timed out must be fetched again when the request is delivered again
+    pipeline = versions_pipeline([], [])
+    pipeline.fetch_seen = {}  # type: ignore[assignment]
+    page = synthetic_page(1, random.Random(1))
+
+    async def fetched(request: FetchRequest, fetcher: Any, seen: Any, now: Any,
+                      sources: Any) -> FetchOutcome:
+        seen[page.final_url] = {"fetched_at": page.fetched_at}
+        return FetchOutcome(pages=[page])
+
+    async def publish_message(future: Any) -> asyncio.Future[Any]:
+        failed = delivery(KafkaTimeoutError() if future.message.channel is pages else None)
+        future.set_result(None)
+        return failed
+
+    async def fetcher() -> None:
+        return None
+
+    pages = pipeline.topics.pages
+    monkeypatch.setattr("worker.agents.handle_fetch_request", fetched)
+    monkeypatch.setattr(pipeline, "fetcher", fetcher)
+    for topic in (pages, pipeline.topics.health_events):
+        monkeypatch.setattr(topic, "publish_message", publish_message)
+    request = FetchRequest(url=page.final_url, source="fleet", host="fleet.example",
+                           requested_at="2026-01-01T00:00:00+00:00")
+    deliveries = Deliveries()
+    sending = SENDS.set(deliveries)
+    try:
+        await pipeline.on_fetch(request.to_json())
+    finally:
+        SENDS.reset(sending)
+    assert pipeline.fetch_seen == {}
+    assert deliveries.in_doubt  # the request is not acked, its partition read again
+    assert not await pipeline.check_deliveries("fetch", deliveries)
 
 
 def test_a_dead_letter_too_large_for_its_topic_is_cut_once() -> None:

@@ -241,6 +241,21 @@ def tp_of(event: faust.EventT) -> TP:
     return TP(event.message.topic, event.message.partition)
 
 
+def first_offsets(events: Iterable[faust.EventT]) -> dict[TP, int]:
+    """The lowest offset of ``events`` in each partition."""
+    first: dict[TP, int] = {}
+    for event in events:
+        tp = tp_of(event)
+        first[tp] = min(event.message.offset, first.get(tp, event.message.offset))
+    return first
+
+
+def looked_at(future: asyncio.Future[Any]) -> None:
+    """A done callback: the future's exception is looked at elsewhere."""
+    if not future.cancelled():
+        future.exception()
+
+
 class FreezeFence:
     """Tells a worker that was frozen (SIGSTOP, a stalled VM, a long GC pause) for most of a
     session timeout that its partitions may have moved while it slept.
@@ -396,15 +411,15 @@ class Pipeline:
             await topic.send(key=key, value=value, headers=headers)
             return
         sent = Sent(topic.get_topic_name(), key, value, faust.current_event())
-        # Faust's FutureMessage, not the producer's future that topic.send returns: Faust
-        # passes the result on to it, and logs its exception if nobody looks at it
+        # what topic.send does, keeping Faust's FutureMessage: Faust copies the producer's
+        # result to it, and asyncio logs an exception there that nobody looked at (this
+        # looks at the producer's future instead, which aiokafka always resolves)
         future = topic.as_future_message(key=key, value=value, headers=headers)
+        future.add_done_callback(looked_at)
         try:
-            await topic.publish_message(future)
+            sent.delivery = await topic.publish_message(future)
         except Exception as exc:
             sent.error = exc
-        else:
-            sent.delivery = future
         deliveries.sent.append(sent)
 
     async def check_deliveries(self, stage: str, deliveries: Deliveries | None) -> bool:
@@ -603,13 +618,13 @@ class Pipeline:
         """Leave ``events`` unacked and read each one's partition again from the first of
         them: their outputs did not all reach the broker (a timeout, the broker gone)."""
         events = list(events)
-        first: dict[TP, int] = {}
-        for event in events:
-            tp = tp_of(event)
-            first[tp] = min(event.message.offset, first.get(tp, event.message.offset))
         self.drop_unacked(events, reason)
-        for tp, offset in first.items():
-            await read_again(self.app.consumer, tp, offset, reason)
+        for tp, offset in first_offsets(events).items():
+            try:
+                await read_again(self.app.consumer, tp, offset, reason)
+            except Exception:  # its commits stay held at the message, until a rebalance
+                log.warning("could not read %s[%d] again from %d", tp.topic, tp.partition,
+                            offset, exc_info=True)
             self.rewound.add(tp)
 
     async def commit(self, stream: faust.StreamT, batch: Batch) -> None:
@@ -667,13 +682,9 @@ class Pipeline:
                 SENDS.reset(sending)
             await self.app.producer.flush()
         if not await self.check_deliveries(batch.stage, batch.deliveries):
-            first: dict[TP, int] = {}
-            for event in batch.deliveries.in_doubt:
-                if event is not None:
-                    tp = tp_of(event)
-                    first[tp] = min(event.message.offset, first.get(tp, event.message.offset))
-            again = [event for event in batch.events
-                     if event.message.offset >= first.get(tp_of(event), event.message.offset + 1)]
+            first = first_offsets(e for e in batch.deliveries.in_doubt if e is not None)
+            again = [event for event in batch.events if tp_of(event) in first
+                     and event.message.offset >= first[tp_of(event)]]
             batch.leave_out(again, self.handled_here)
             await self.deliver_again(again, "delivery_failed")
         if batch.done:

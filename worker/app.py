@@ -356,7 +356,10 @@ def fetched_before_seek(consumer: Any, message: Message) -> bool:
 
 
 async def read_again(consumer: Any, tp: TP, offset: int, why: str) -> None:
-    """:meth:`Consumer.read_again` for any consumer (other drivers: Faust's seek)."""
+    """:meth:`Consumer.read_again` for any consumer (other drivers: Faust's seek), unless
+    the partition has gone elsewhere (its new owner reads it from the committed offset)."""
+    if tp not in consumer.assignment():
+        return
     if isinstance(consumer, Consumer):
         await consumer.read_again(tp, offset, why)
     else:
