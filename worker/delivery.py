@@ -101,15 +101,15 @@ def refused_for_what_it_is(error: BaseException) -> bool:
 
 
 def record_url(value: bytes) -> str | None:
-    """The URL a record is about (every record Kabar sends with one names it ``url`` or,
-    a raw page, ``final_url``)."""
+    """The URL a record is about: ``url`` in most records Kabar sends, ``final_url`` in a
+    raw page, ``duplicate_url`` in a duplicate event."""
     try:
         record = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
     if not isinstance(record, dict):
         return None
-    url = record.get("final_url") or record.get("url")
+    url = record.get("final_url") or record.get("url") or record.get("duplicate_url")
     return url if isinstance(url, str) else None
 
 
