@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from worker.settings import TOPIC_SUFFIXES, Settings, SettingsError, load_settings
@@ -28,7 +29,8 @@ err = Console(stderr=True, soft_wrap=True)  # paths and URLs stay on one line
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]kabar:[/] {message}", highlight=False)
+    # escaped: messages quote settings and paths, and "[section]" is not markup
+    err.print(f"[bold red]kabar:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 
 
@@ -349,7 +351,7 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
                                         spacy_model=spacy_model)
         except ExtractionError as exc:
             failed += 1
-            err.print(f"{file}: not extracted ({exc.reason}): {exc}", highlight=False)
+            err.print(escape(f"{file}: not extracted ({exc.reason}): {exc}"), highlight=False)
             continue
         data = article.to_dict()
         if out_dir:
@@ -404,7 +406,7 @@ def sources_check(file: str) -> None:
     except FileNotFoundError:
         fail(f"{file} does not exist")
     for problem in problems:
-        err.print(f"{file}:{problem}", highlight=False)
+        err.print(escape(f"{file}:{problem}"), highlight=False)
     if problems:
         sys.exit(EXIT_USAGE)
     click.echo(f"{file}: ok")

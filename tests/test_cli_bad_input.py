@@ -1,0 +1,35 @@
+"""Bad arguments and settings as a new user types them: each one is a usage error (exit 2)
+that names the bad value, never a traceback, and error text reaches the terminal whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from worker.cli import EXIT_USAGE, main
+
+
+def assert_usage_error(result: Result, *expected: str) -> None:
+    assert result.exit_code == EXIT_USAGE, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    for text in expected:
+        assert text in result.stderr, result.stderr
+
+
+def test_error_messages_keep_their_square_brackets(tmp_path: Path) -> None:
+    config = tmp_path / "kabar.toml"
+    config.write_text("broker = 1\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "config"])
+    assert_usage_error(result, "must be a [section]")
+
+
+def test_file_names_and_problems_keep_their_square_brackets(tmp_path: Path) -> None:
+    page = tmp_path / "page[1].html"
+    page.write_text("<html><body><p>too short</p></body></html>")
+    extract = CliRunner().invoke(main, ["extract", str(page)])
+    assert "page[1].html: not extracted" in extract.stderr
+    sources = tmp_path / "sources[old].toml"
+    sources.write_text("source = 1\n")
+    check = CliRunner().invoke(main, ["sources", "check", str(sources)])
+    assert_usage_error(check, "sources[old].toml", "[[source]]")
