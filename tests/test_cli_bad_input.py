@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from worker.cli import EXIT_USAGE, main
@@ -33,3 +34,16 @@ def test_file_names_and_problems_keep_their_square_brackets(tmp_path: Path) -> N
     sources.write_text("source = 1\n")
     check = CliRunner().invoke(main, ["sources", "check", str(sources)])
     assert_usage_error(check, "sources[old].toml", "[[source]]")
+
+
+@pytest.mark.parametrize("command", [["worker"], ["tail", "articles"], ["sources", "status"],
+                                     ["fetch", "--once"], ["up", "--once"]])
+@pytest.mark.parametrize("url", ["notaurl", "http://broker.example", "kafka://h:port"])
+def test_a_broker_address_without_a_port_is_a_usage_error(command: list[str], url: str) -> None:
+    result = CliRunner().invoke(main, [*command, "--broker", url])
+    assert_usage_error(result, "broker.url", "host:port")
+
+
+def test_a_bad_broker_in_the_environment_names_the_variable() -> None:
+    result = CliRunner().invoke(main, ["config"], env={"KABAR_BROKER": "localhost"})
+    assert_usage_error(result, "KABAR_BROKER", "'localhost'")

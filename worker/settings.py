@@ -294,4 +294,19 @@ def load_settings(
         if value is not None:
             section, _, key = dotted.partition(".")
             _apply(settings, section, key, value, "command line")
+    _check_broker_url(settings)
     return settings
+
+
+def _check_broker_url(settings: Settings) -> None:
+    """A broker URL that names no host:port is a usage error now, not a traceback when the
+    first command tries to connect."""
+    from worker.broker import broker_addresses
+
+    if settings.broker.url:
+        try:
+            broker_addresses(settings.broker.url)
+        except ValueError as exc:
+            where = settings.origin.get("broker.url", "default")
+            raise SettingsError(f"{where}: broker.url: {exc} (expected kafka://host:port, "
+                                "several separated by ';')") from None
