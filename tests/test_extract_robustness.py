@@ -202,3 +202,21 @@ def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():
     result, seconds = _outcome(page)
     assert isinstance(result, ExtractionError) and result.reason == "no_article_body"
     assert seconds < 10
+
+
+@pytest.mark.parametrize("declaration", [
+    '<link rel="canonical" href="http://[::1">',
+    '<link rel="canonical" href="//[::1/news">',
+    '<meta property="og:url" content="https://[bad/news/1">',
+])
+def test_an_unparsable_canonical_url_is_ignored_not_fatal(declaration):
+    page = ARTICLE.replace("<head>", f"<head>{declaration}")
+    result, _ = _outcome(page)
+    assert isinstance(result, Article)
+    assert result.canonical_url is None and "council voted" in result.body
+
+
+def test_an_unparsable_page_url_is_a_typed_error():
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(ARTICLE, "http://[::1")
+    assert caught.value.reason == "invalid_url"

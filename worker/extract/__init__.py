@@ -85,6 +85,11 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     an offset, and feed facts (``published_at``, ``title``) used as weak evidence.
     """
     hints = hints or {}
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError as exc:
+        raise ExtractionError("invalid_url", f"the page's URL cannot be parsed: {exc}",
+                              url) from None
     decoded = decode_html(html, headers, url)
     if not decoded.has_markup():
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
@@ -94,7 +99,6 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     if decoded.head_contains("/_next/"):  # only Next.js streams parts; the query walks the tree
         place_streamed_parts(tree.root)
     data = Structured(tree)
-    host = urlsplit(url).hostname if url else None
     profile = profile_for(host)
 
     canonical = find_canonical(tree, data, url)

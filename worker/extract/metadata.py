@@ -141,8 +141,11 @@ def find_canonical(tree: LexborHTMLParser, data: Structured, base: str | None) -
     for href in candidates:
         if not href or not href.strip():
             continue
-        absolute = _absolute(href, base)
-        parts = urlsplit(absolute)
+        try:
+            absolute = _absolute(href, base)
+            parts = urlsplit(absolute)
+        except ValueError:  # "http://[::1": a broken declaration, not a broken page
+            continue
         if parts.scheme in ("http", "https") and parts.hostname:
             return absolute
     return None
