@@ -47,3 +47,14 @@ def test_a_broker_address_without_a_port_is_a_usage_error(command: list[str], ur
 def test_a_bad_broker_in_the_environment_names_the_variable() -> None:
     result = CliRunner().invoke(main, ["config"], env={"KABAR_BROKER": "localhost"})
     assert_usage_error(result, "KABAR_BROKER", "'localhost'")
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "notaurl", "ftp://example.org/a"])
+def test_extract_with_a_url_that_cannot_be_a_page_is_a_usage_error(
+    tmp_path: Path, url: str
+) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>one paragraph of text</p></body></html>")
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", url])
+    assert result.exit_code == EXIT_USAGE, (result.output, result.exception)
+    assert "is not an absolute http(s) URL" in result.stderr

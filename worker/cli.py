@@ -318,9 +318,22 @@ def tail(ctx: click.Context, topic: str, broker: str | None, from_beginning: boo
     run_async(go())
 
 
+def _page_url(ctx: click.Context, param: click.Parameter, url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url) if url else None
+        if parts is None or (parts.scheme in ("http", "https") and parts.hostname):
+            return url
+    except ValueError:
+        pass
+    raise click.BadParameter(f"{url!r} is not an absolute http(s) URL", ctx, param)
+
+
 @main.command()
 @click.argument("path", metavar="FILE_OR_DIR", type=click.Path(exists=True))
-@click.option("--url", help="The page's URL (for a single file): resolves links, gives the id.")
+@click.option("--url", callback=_page_url,
+              help="The page's URL (for a single file): resolves links, gives the id.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write <name>.json per page here instead of printing.")
 @click.option("--no-enrich", is_flag=True, help="Skip language, entities and keywords.")
