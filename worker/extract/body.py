@@ -9,7 +9,7 @@ skipping boilerplate subtrees and texts. No recursion, so any nesting depth is s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 import orjson
@@ -212,13 +212,18 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
     return found
 
 
-def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
-           ) -> list[tuple[int, LexborNode]]:
-    """(id, node) from ``node`` up to <body>, memoised: sibling paragraphs share ancestors,
-    and each step up the tree costs a Python object."""
+#: A chain of ancestors as linked cells: (id, node, the cell of its parent or None at <body>).
+Chain = tuple[int, LexborNode, "Chain | None"]
+
+
+def _chain(node: LexborNode, chains: dict[int, Chain]) -> Chain | None:
+    """The chain from ``node`` up to <body>, memoised: sibling paragraphs share ancestors,
+    and each step up the tree costs a Python object. A cell shares its parent's cell, so a
+    page nested n deep costs n cells (a list per ancestor cost n²/2 entries: 1 GB at 16,000
+    levels)."""
     path: list[tuple[int, LexborNode]] = []
     current: LexborNode | None = node
-    tail: list[tuple[int, LexborNode]] = []
+    tail: Chain | None = None
     while current is not None:
         key = current.mem_id
         cached = chains.get(key)
@@ -229,18 +234,23 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
             break
         path.append((key, current))
         current = current.parent
-    result = tail
-    for i in range(len(path) - 1, -1, -1):
-        result = [path[i], *result]
-        chains[path[i][0]] = result
-    return result
+    for key, ancestor in reversed(path):
+        tail = chains[key] = (key, ancestor, tail)
+    return tail
+
+
+def _links(chain: Chain | None) -> Iterator[tuple[int, LexborNode]]:
+    """(id, node) of each ancestor in a chain, nearest first."""
+    while chain is not None:
+        key, node, chain = chain
+        yield key, node
 
 
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
                     broken: set[int]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order."""
     scores: dict[int, list] = {}
-    chains: dict[int, list[tuple[int, LexborNode]]] = {}
+    chains: dict[int, Chain] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
     # paragraphs mostly share one parent.
     by_parent: dict[int, list] = {}
@@ -258,7 +268,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
         chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
-        for (key, ancestor), divisor in zip(chain, _LEVEL_DIVISORS, strict=False):
+        for (key, ancestor), divisor in zip(_links(chain), _LEVEL_DIVISORS, strict=False):
             entry = scores.get(key)
             if entry is None:
                 entry = scores[key] = [ancestor, 0.0]
@@ -273,7 +283,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         return []
     mass: dict[int, int] = {}
     for chain, size in by_parent.values():
-        for key, _ in chain:
+        for key, _ in _links(chain):
             mass[key] = mass.get(key, 0) + size
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
     leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
