@@ -235,3 +235,18 @@ def test_memory_for_deep_nesting_grows_with_the_depth_not_its_square():
         tracemalloc.stop()
     assert isinstance(result, Article)
     assert peak < 20_000_000, f"{peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize(("codec", "title", "sentence"), [
+    ("windows-1251", "Новости дня",
+     "В субботу в центре Москвы открыли новый городской парк, и жители района гуляли там."),
+    ("shift_jis", "東京で新しい公園",
+     "土曜日、東京の中心部に新しい都市公園が開園しました。住民は木々の間を散歩しました。"),
+    ("gb18030", "北京新闻", "星期六，北京市中心的一座新城市公园开放了，附近的居民在树木之间散步。"),
+], ids=["windows-1251", "shift_jis", "gb18030"])
+def test_an_undeclared_legacy_charset_is_detected_not_read_as_cp1252(codec, title, sentence):
+    page = (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            + f"<p>{sentence} {sentence}</p>" * 4 + "</article></body></html>").encode(codec)
+    result, _ = _outcome(page)
+    assert isinstance(result, Article), result
+    assert result.title == title and sentence in result.body
