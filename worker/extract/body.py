@@ -281,10 +281,15 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
                 credit[1] += size
     if not scores:
         return []
-    mass: dict[int, int] = {}
-    for chain, size in by_parent.values():
-        for key, _ in _links(chain):
-            mass[key] = mass.get(key, 0) + size
+    # Each story parent's text, summed up its chain: a cell comes after its parent's in
+    # ``chains``, so walking it backwards passes every child's sum on before its parent's
+    # own (one step per ancestor, not one per ancestor and paragraph: that was minutes on
+    # a page of story blocks nested 8,000 deep).
+    mass = {chain[0]: size for chain, size in by_parent.values() if chain is not None}
+    for key, cell in reversed(chains.items()):
+        total, parent = mass.get(key), cell[2]
+        if total and parent is not None:
+            mass[parent[0]] = mass.get(parent[0], 0) + total
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
     leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
     unweighted = {id(entry) for entry in leaders}
