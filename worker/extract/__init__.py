@@ -65,6 +65,7 @@ from worker.extract.metadata import (
 )
 from worker.extract.profiles import SiteProfile, profile_for
 from worker.extract.structured import Structured, text_of
+from worker.html_cost import nesting_problem
 from worker.models import Article
 from worker.urls import article_id, canonical_url
 
@@ -93,6 +94,9 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     decoded = decode_html(html, headers, url)
     if not decoded.has_markup():
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
+    problem = nesting_problem(decoded.utf8)
+    if problem:
+        raise ExtractionError("too_nested", problem, url)
     tree = LexborHTMLParser(decoded.utf8)
     if tree.root is None:
         raise ExtractionError("not_html", "the parser found no document", url)

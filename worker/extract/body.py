@@ -27,6 +27,7 @@ from worker.extract.boilerplate import (
     is_overlay_id,
     is_teaser_heading,
 )
+from worker.html_cost import nesting_problem
 
 #: Removed with their content before scoring: never story text.
 DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
@@ -1006,7 +1007,9 @@ def paragraphs_in_page_state(page: bytes) -> list[str]:
         html = orjson.loads(f'"{best}"')
     except orjson.JSONDecodeError:
         return []
-    return extract_paragraphs(LexborHTMLParser(html)) if isinstance(html, str) else []
+    if not isinstance(html, str) or nesting_problem(html):  # "<" escaped as \u003c in JSON
+        return []
+    return extract_paragraphs(LexborHTMLParser(html))
 
 
 #: Characters of story below which the winner is suspect (a caption, a form, one teaser).
