@@ -338,3 +338,21 @@ async def test_section_page_nested_too_deep_to_parse_is_a_dead_letter(server, fe
     assert [d.reason for d in out.dead_letters] == ["too_nested"]
     assert "open elements" in out.dead_letters[0].message and not out.requests
     assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_sitemap_index_listing_itself_is_fetched_once_per_poll(server, fetcher):
+    me = server.url("news.test", "/self-index.xml")
+    server.canned["/self-index.xml"] = (200, {"Content-Type": "application/xml"}, (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{me}</loc></sitemap><sitemap><loc>{me}?page=2</loc></sitemap>"
+        "</sitemapindex>").encode())
+    seen: dict = {}
+    queue, handled, now = [request(me, kind="sitemap")], 0, NOW
+    while queue:
+        handled += 1
+        assert handled < 20, "the index keeps requesting itself"
+        out = await handle_fetch_request(queue.pop(0), fetcher, seen, now)
+        queue += out.requests
+        now += timedelta(seconds=1)
+    assert sorted(r.path for r in server.requests if r.path.startswith("/self-index")) == [
+        "/self-index.xml", "/self-index.xml?page=2"]
