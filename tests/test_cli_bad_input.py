@@ -58,3 +58,17 @@ def test_extract_with_a_url_that_cannot_be_a_page_is_a_usage_error(
     result = CliRunner().invoke(main, ["extract", str(page), "--url", url])
     assert result.exit_code == EXIT_USAGE, (result.output, result.exception)
     assert "is not an absolute http(s) URL" in result.stderr
+
+
+@pytest.mark.parametrize("arguments", [
+    ["tail", "articles", "-n", "-5"], ["tail", "articles", "-n", "0"],
+    ["search", "db.sqlite", "-n", "0"], ["up", "--once", "--timeout", "-1"],
+    ["demo", "--once", "--timeout", "0"], ["sources", "status", "--timeout", "-3"],
+    ["sink", "db.sqlite", "--idle-exit", "-1"],
+])
+def test_counts_and_time_limits_below_one_are_refused_before_any_work(arguments: list[str]
+                                                                       ) -> None:
+    result = CliRunner().invoke(main, [*arguments, "--broker", "kafka://127.0.0.1:1"]
+                                if arguments[0] not in ("search",) else arguments)
+    assert result.exit_code == EXIT_USAGE, (result.output, result.exception)
+    assert "Invalid value" in result.stderr

@@ -59,6 +59,9 @@ def broker_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[...
     return click.option("--broker", metavar="URL", help=help_text)
 
 
+#: a time limit of 0 or less would give up before starting
+POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
+
 ROUTES_OPTION = click.option(
     "--routes", "routes_file", metavar="FILE",
     help="Routing rules TOML: send matching articles to extra topics (see `kabar routes`).")
@@ -144,7 +147,7 @@ def _with_broker(stack: ExitStack, settings: Settings) -> str:
                "embedded Tansu broker for this run.")
 @click.option("--once", is_flag=True, help="Poll every source once, process everything found, "
               "exit when the pipeline is drained.")
-@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @ROUTES_OPTION
 @click.pass_context
@@ -254,7 +257,8 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
 @main.command()
 @click.option("--once", is_flag=True, help="Stop when the sample feeds are drained.")
 @broker_option("Use this broker instead of the embedded one.")
-@click.option("--timeout", type=float, default=120.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=120.0, show_default=True,
+              metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @click.pass_context
 @with_logging
@@ -291,7 +295,8 @@ def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> 
 @click.argument("topic")
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest message, not the end.")
-@click.option("-n", "limit", type=int, default=None, metavar="N", help="Stop after N messages.")
+@click.option("-n", "limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Stop after N messages.")
 @click.pass_context
 def tail(ctx: click.Context, topic: str, broker: str | None, from_beginning: bool,
          limit: int | None) -> None:
@@ -430,7 +435,8 @@ def sources_check(file: str) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per source and line: source, state, reason, then the facts "
                    "and rules behind them.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=10.0, show_default=True,
+              metavar="SECONDS",
               help="How long to wait for the broker to answer.")
 @click.pass_context
 def sources_status(ctx: click.Context, broker: str | None, as_json: bool, timeout: float) -> None:
@@ -513,7 +519,7 @@ def routes_test(rules_file: str, article_file: str) -> None:
 @main.command()
 @click.argument("database")
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
-@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
+@click.option("--idle-exit", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
               help="Stop after this long without a new message (default: follow forever).")
 @click.pass_context
 @with_logging
@@ -562,7 +568,8 @@ def sink(ctx: click.Context, database: str, broker: str | None, idle_exit: float
 @click.option("--text", help="Full-text query over title and body.")
 @click.option("--entity", help="A person, organisation or place (any spelling it was seen in).")
 @click.option("--country", help="ISO 3166-1 alpha-2 code of a country the article mentions.")
-@click.option("-n", "limit", type=int, default=20, show_default=True, help="At most N results.")
+@click.option("-n", "limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most N results.")
 def search(database: str, text: str | None, entity: str | None, country: str | None,
            limit: int) -> None:
     """Search a database written by `kabar sink` (a SQLite path or a PostgreSQL URL);
