@@ -72,3 +72,14 @@ def test_counts_and_time_limits_below_one_are_refused_before_any_work(arguments:
                                 if arguments[0] not in ("search",) else arguments)
     assert result.exit_code == EXIT_USAGE, (result.output, result.exception)
     assert "Invalid value" in result.stderr
+
+
+def test_sources_check_names_the_file_once_per_problem(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.toml"
+    result = CliRunner().invoke(main, ["sources", "check", str(missing)])
+    assert_usage_error(result, f"{missing}: file does not exist")
+    assert result.stderr.count(str(missing)) == 1, result.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[source]\n")
+    result = CliRunner().invoke(main, ["sources", "check", str(broken)])
+    assert_usage_error(result, f"{broken}: invalid TOML")

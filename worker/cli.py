@@ -424,7 +424,7 @@ def sources_check(file: str) -> None:
     except FileNotFoundError:
         fail(f"{file} does not exist")
     for problem in problems:
-        err.print(escape(f"{file}:{problem}"), highlight=False)
+        err.print(escape(f"{file}: {problem}"), highlight=False)
     if problems:
         sys.exit(EXIT_USAGE)
     click.echo(f"{file}: ok")
