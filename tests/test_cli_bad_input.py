@@ -83,3 +83,14 @@ def test_sources_check_names_the_file_once_per_problem(tmp_path: Path) -> None:
     broken.write_text("[[source]\n")
     result = CliRunner().invoke(main, ["sources", "check", str(broken)])
     assert_usage_error(result, f"{broken}: invalid TOML")
+
+
+@pytest.mark.parametrize(("variable", "value", "least"), [
+    ("KABAR_TOPIC_PARTITIONS", "0", "1"), ("KABAR_FETCH_PER_HOST_DELAY", "-1", "0"),
+    ("KABAR_BROKER_FLUSH_BATCH", "0", "1"), ("KABAR_DEDUPE_RETENTION_DAYS", "-14", "0"),
+])
+def test_a_setting_out_of_range_is_a_usage_error_naming_the_variable(
+    variable: str, value: str, least: str
+) -> None:
+    result = CliRunner().invoke(main, ["config"], env={variable: value})
+    assert_usage_error(result, variable, f"must be at least {least}")

@@ -250,8 +250,19 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
         raise SettingsError(f"{where}: unknown section [{section}]")
     if key not in {f.name for f in dataclasses.fields(group)}:
         raise SettingsError(f"{where}: unknown setting {section}.{key}")
-    setattr(group, key, _coerce(value, getattr(group, key), f"{where}: {section}.{key}"))
+    coerced = _coerce(value, getattr(group, key), f"{where}: {section}.{key}")
+    least = _AT_LEAST.get(f"{section}.{key}", 0)
+    if isinstance(coerced, int | float) and not isinstance(coerced, bool) and coerced < least:
+        raise SettingsError(f"{where}: {section}.{key}: must be at least {least}, "
+                            f"got {coerced!r}")
+    setattr(group, key, coerced)
     settings.origin[f"{section}.{key}"] = where
+
+
+#: Numeric settings are never negative; these need at least this much (0 partitions was a
+#: Faust traceback once the broker had started; a connection limit of 0 is none to aiohttp).
+_AT_LEAST = {"topic.partitions": 1, "topic.replication": 1, "broker.flush_batch": 1,
+             "fetch.concurrency": 1, "fetch.per_host_concurrency": 1}
 
 
 def load_settings(
