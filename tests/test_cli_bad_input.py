@@ -94,3 +94,15 @@ def test_a_setting_out_of_range_is_a_usage_error_naming_the_variable(
 ) -> None:
     result = CliRunner().invoke(main, ["config"], env={variable: value})
     assert_usage_error(result, variable, f"must be at least {least}")
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("KABAR_BROKER_PROCESSING_GUARANTEE", "bogus", "at_least_once, exactly_once"),
+    ("KABAR_BROKER_KIND", "redpanda", "kafka, tansu"),
+    ("KABAR_STORE_URL", "bogus://", "memory, rocksdb://"),
+])
+def test_a_setting_outside_its_choices_is_a_usage_error_naming_them(
+    variable: str, value: str, expected: str
+) -> None:
+    result = CliRunner().invoke(main, ["config"], env={variable: value})
+    assert_usage_error(result, variable, f"must be one of {expected}")

@@ -255,6 +255,10 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
     if isinstance(coerced, int | float) and not isinstance(coerced, bool) and coerced < least:
         raise SettingsError(f"{where}: {section}.{key}: must be at least {least}, "
                             f"got {coerced!r}")
+    choices = _CHOICES.get(f"{section}.{key}")
+    if choices and str(coerced).partition("://")[0] not in choices:
+        raise SettingsError(f"{where}: {section}.{key}: must be one of {', '.join(choices)}"
+                            f"{'://' if key == 'url' else ''}, got {coerced!r}")
     setattr(group, key, coerced)
     settings.origin[f"{section}.{key}"] = where
 
@@ -263,6 +267,11 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
 #: Faust traceback once the broker had started; a connection limit of 0 is none to aiohttp).
 _AT_LEAST = {"topic.partitions": 1, "topic.replication": 1, "broker.flush_batch": 1,
              "fetch.concurrency": 1, "fetch.per_host_concurrency": 1}
+#: Settings with a fixed set of values (for store.url: of schemes), checked on reading
+#: rather than as a traceback once the broker has started.
+_CHOICES = {"broker.kind": ("kafka", "tansu"),
+            "broker.processing_guarantee": ("at_least_once", "exactly_once"),
+            "store.url": ("memory", "rocksdb")}
 
 
 def load_settings(
