@@ -106,3 +106,19 @@ def test_a_setting_outside_its_choices_is_a_usage_error_naming_them(
 ) -> None:
     result = CliRunner().invoke(main, ["config"], env={variable: value})
     assert_usage_error(result, variable, f"must be one of {expected}")
+
+
+@pytest.mark.parametrize("command", [["up", "--once"], ["worker"], ["demo", "--once"]])
+def test_a_rocksdb_store_without_its_package_says_which_extra_to_install(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sources.toml").write_text('[[source]]\nname="a"\nurl="https://e.org/rss"\n')
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "rocksdict" else real(name, *a))
+    result = CliRunner().invoke(main, [*command, "--broker", "kafka://127.0.0.1:1"],
+                                env={"KABAR_STORE_URL": "rocksdb://"})
+    assert_usage_error(result, "KABAR_STORE_URL", ".[rocksdb]")

@@ -119,12 +119,23 @@ def _load_sources(path: str) -> list[Any]:
         fail(str(exc))
 
 
+def _require_store(settings: Settings) -> None:
+    """A table store whose package is missing is a usage error before any broker starts,
+    not Faust's traceback once the worker builds its tables."""
+    from importlib.util import find_spec
+
+    if settings.store.url.startswith("rocksdb:") and find_spec("rocksdict") is None:
+        fail(f"store.url {settings.store.url} (from {settings.origin.get('store.url')}) needs "
+             "the rocksdb extra: pip install -e '.[rocksdb]' (or use memory://)")
+
+
 def _with_broker(stack: ExitStack, settings: Settings) -> str:
     """The broker URL to use: the configured one once it answers, else a freshly started
     embedded broker. Exits with EXIT_BROKER when neither is to be had."""
     from worker.broker import BrokerUnavailable, EmbeddedBroker, wait_for_kafka
     from worker.kafka_io import bootstrap_servers
 
+    _require_store(settings)
     if settings.broker.url:
         run_async(wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15))
         return settings.broker.url
