@@ -73,8 +73,10 @@ def test_a_byline_printed_well_before_the_structured_date_wins():
     # A migrated or re-indexed story: the CMS stamped it again, the page still prints its day.
     head = '<meta property="article:published_time" content="2025-01-31T12:00:00Z">'
     assert published(head, "<div class='meta'>03/01/2017</div>") == "2017-01-03"
-    # One day apart is a time-zone matter: the structured instant stays.
-    assert published(head, "<div>30 January 2025</div>") == "2025-01-31T12:00:00+00:00"
+    # One day apart that a time zone explains (08:00 UTC is still the 30th in Hawaii):
+    # the structured instant stays.
+    head = '<meta property="article:published_time" content="2025-01-31T08:00:00Z">'
+    assert published(head, "<div>30 January 2025</div>") == "2025-01-31T08:00:00+00:00"
 
 
 def test_a_utc_publish_time_takes_the_offset_the_byline_prints_it_at():
@@ -496,3 +498,19 @@ def test_a_time_element_in_the_site_header_is_not_the_structured_publish_time():
             "</article></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == \
         "2024-03-01T09:30:00+01:00"
+
+
+def test_a_byline_the_day_before_an_unprinted_structured_time_no_zone_explains_wins():
+    """The byline prints the day before a structured time that no UTC offset puts on that
+    day, and the page prints the structured day nowhere: the byline is what readers see."""
+    late = '<meta property="article:published_time" content="2025-12-19T22:02:58+00:00">'
+    assert published(late, "<p>Dec 18, 2025</p>") == "2025-12-18"
+    # the structured day printed on the page (a ticker, a second date line) keeps it
+    assert published(late, "<p>Dec 18, 2025</p><p>Updated Dec 19, 2025</p>").startswith(
+        "2025-12-19")
+    # a UTC time whose local day the byline prints is a time-zone matter: it stays
+    early = '<meta property="article:published_time" content="2025-12-19T02:00:00+00:00">'
+    assert published(early, "<p>Dec 18, 2025</p>").startswith("2025-12-19")
+    # as does a structured date without an offset, which no zone can explain
+    naive = '<meta property="article:published_time" content="2025-12-19T22:02:58">'
+    assert published(naive, "<p>Dec 18, 2025</p>").startswith("2025-12-19")

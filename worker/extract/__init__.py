@@ -45,6 +45,7 @@ from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
     byline_dates,
+    byline_over_unprinted_date,
     date_after_headline,
     find_authors,
     find_canonical,
@@ -223,6 +224,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     if published is not None and byline is not None:
         published = as_printed(meta_date_on_byline_day(byline, published, data) or published,
                                byline)
+    if published is not None:
+        published = byline_over_unprinted_date(tree, byline, published, modified) or published
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)

@@ -405,6 +405,24 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     return best[1] if best else None
 
 
+def prints_day(text: str, day: date) -> bool:
+    """Whether ``text`` prints ``day`` in a form the parsers read, either numeric order
+    ('03/04/2024' counts as March 4 and as 3 April): only the stretches around its year are
+    read."""
+    year = str(day.year)
+    start = text.find(year)
+    while start >= 0:
+        window = " ".join(text[max(0, start - 60):start + 60].split())
+        for pattern in _TEXT_PATTERNS:
+            for m in pattern.finditer(window):
+                for dmy in (True, False):
+                    found = _from_match(m, dmy=dmy)
+                    if found is not None and found.calendar_day() == day:
+                        return True
+        start = text.find(year, start + 4)
+    return False
+
+
 _SHORT_YEAR = re.compile(r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})(?![\d.])"
                          r"(?:" + _SEP + _TIME + r")?", re.I)
 

@@ -19,7 +19,9 @@ from worker.extract.dates import (
     parse_relative,
     parse_short_year_date,
     parse_text_date,
+    prints_day,
     year_windows,
+    zone_shifted_day,
 )
 from worker.extract.structured import Structured, text_of
 
@@ -451,6 +453,37 @@ _SKIP_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "butto
 #: A byline line that states when the story was changed, not when it appeared.
 _UPDATED_LABEL = re.compile(r"updat|modif|aktualisiert|geändert|letzte änderung|\bstand\b|"
                             r"diperbarui|mis à jour|actualiz|atualiz|aggiorn|bijgewerkt", re.I)
+
+
+def printed_text(tree: LexborHTMLParser) -> str:
+    """The text a reader sees on the page: the body's text nodes, less scripts, styles and
+    form controls."""
+    body = tree.body
+    if body is None:
+        return ""
+    return "\n".join(node.text_content or "" for node in body.traverse(include_text=True)
+                     if node.tag == "-text" and node.parent is not None
+                     and node.parent.tag not in _SKIP_TEXT)
+
+
+def byline_over_unprinted_date(tree: LexborHTMLParser, byline: PageDate | None,
+                               published: PageDate, modified: PageDate | None
+                               ) -> PageDate | None:
+    """The byline's date, where it names another day than the structured publish date and
+    the page prints that day nowhere (a CMS's record of the story, not what readers see):
+    - the day before, when the structured date has an offset and no time zone explains the
+      difference (a zone does when the byline is the local day of a UTC time: the sets
+      label those both ways)."""
+    if byline is None:
+        return None
+    day, published_day = byline.calendar_day(), published.calendar_day()
+    if modified is not None and day == modified.calendar_day():
+        return None
+    earlier = ((published_day - day).days == 1 and published.aware() is not None
+               and not zone_shifted_day(published, day))
+    if earlier and not prints_day(printed_text(tree), published_day):
+        return byline
+    return None
 
 
 def _texts_after(node: Node, count: int) -> Iterator[str]:
