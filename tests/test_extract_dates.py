@@ -231,8 +231,10 @@ def test_a_meta_publish_time_on_the_byline_day_beats_a_stale_json_ld_date():
     # an untyped date tag is not enough to overrule JSON-LD (print editions, re-indexing)
     untyped = '<meta name="date" content="2022-12-15">'
     assert published(json_ld + untyped, "<p>15.12.2022</p>") == "2021-12-06T14:36:00"
-    # nor is a meta tag the byline does not print
-    assert published(json_ld + typed, "<p>01.03.2022</p>") == "2021-12-06T14:36:00"
+    # nor is a meta tag the byline does not print (on a page that prints the JSON-LD day:
+    # a byline after an unprinted one wins on its own)
+    assert published(json_ld + typed, "<p>01.03.2022</p><p>Erschienen 06.12.2021</p>") \
+        == "2021-12-06T14:36:00"
 
 
 def test_the_url_day_beats_a_utc_time_a_time_zone_away():
@@ -514,3 +516,19 @@ def test_a_byline_the_day_before_an_unprinted_structured_time_no_zone_explains_w
     # as does a structured date without an offset, which no zone can explain
     naive = '<meta property="article:published_time" content="2025-12-19T22:02:58">'
     assert published(naive, "<p>Dec 18, 2025</p>").startswith("2025-12-19")
+
+
+def test_a_byline_days_after_an_unprinted_structured_date_wins():
+    """The CMS's first save of the page (2013) against the date printed under the headline
+    (2023), with the 2013 day printed nowhere: readers see the printed one."""
+    saved = ('<meta property="article:published_time" content="2013-03-11T11:11:07-07:00">'
+             '<meta property="article:modified_time" content="2026-02-18T07:49:16-08:00">')
+    assert published(saved, "<p>March 20, 2023</p>") == "2023-03-20"
+    # not when the page prints the structured day too
+    assert published(saved, "<p>March 20, 2023</p><p>First published March 11, 2013</p>") \
+        .startswith("2013-03-11")
+    # nor a byline on the modification day, or on the local day of the modification time
+    assert published(saved, "<p>February 18, 2026</p>").startswith("2013-03-11")
+    utc = ('<meta property="article:published_time" content="2022-02-16T10:00:00+00:00">'
+           '<meta property="article:modified_time" content="2023-09-28T02:00:00+00:00">')
+    assert published(utc, "<p>September 27, 2023</p>").startswith("2022-02-16")

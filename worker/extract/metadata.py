@@ -473,15 +473,19 @@ def byline_over_unprinted_date(tree: LexborHTMLParser, byline: PageDate | None,
     the page prints that day nowhere (a CMS's record of the story, not what readers see):
     - the day before, when the structured date has an offset and no time zone explains the
       difference (a zone does when the byline is the local day of a UTC time: the sets
-      label those both ways)."""
+      label those both ways);
+    - two days or more after it: the structured date is when the CMS first saved the page.
+    Not a byline on the modification day, nor the day a zone puts that time on."""
     if byline is None:
         return None
     day, published_day = byline.calendar_day(), published.calendar_day()
-    if modified is not None and day == modified.calendar_day():
+    if modified is not None and (day == modified.calendar_day()
+                                 or zone_shifted_day(modified, day)):
         return None
-    earlier = ((published_day - day).days == 1 and published.aware() is not None
-               and not zone_shifted_day(published, day))
-    if earlier and not prints_day(printed_text(tree), published_day):
+    apart = (day - published_day).days
+    earlier = apart == -1 and published.aware() is not None and not zone_shifted_day(
+        published, day)
+    if (earlier or apart >= 2) and not prints_day(printed_text(tree), published_day):
         return byline
     return None
 
