@@ -228,9 +228,12 @@ def test_a_meta_publish_time_on_the_byline_day_beats_a_stale_json_ld_date():
                '"datePublished": "2021-12-06T14:36:00", "dateModified": "2022-12-15"}</script>')
     typed = '<meta property="article:published_time" content="2022-12-15T09:13:00+01:00">'
     assert published(json_ld + typed, "<p>15.12.2022</p>") == "2022-12-15T09:13:00+01:00"
-    # an untyped date tag is not enough to overrule JSON-LD (print editions, re-indexing)
+    # an untyped date tag is not enough to overrule JSON-LD (print editions, re-indexing),
+    # on a page that prints the JSON-LD day too (a byline that alone prints the
+    # modification day is a re-dating: see below)
     untyped = '<meta name="date" content="2022-12-15">'
-    assert published(json_ld + untyped, "<p>15.12.2022</p>") == "2021-12-06T14:36:00"
+    assert published(json_ld + untyped, "<p>15.12.2022</p><p>Erschienen 06.12.2021</p>") \
+        == "2021-12-06T14:36:00"
     # nor is a meta tag the byline does not print (on a page that prints the JSON-LD day:
     # a byline after an unprinted one wins on its own)
     assert published(json_ld + typed, "<p>01.03.2022</p><p>Erschienen 06.12.2021</p>") \
@@ -527,8 +530,25 @@ def test_a_byline_days_after_an_unprinted_structured_date_wins():
     # not when the page prints the structured day too
     assert published(saved, "<p>March 20, 2023</p><p>First published March 11, 2013</p>") \
         .startswith("2013-03-11")
-    # nor a byline on the modification day, or on the local day of the modification time
-    assert published(saved, "<p>February 18, 2026</p>").startswith("2013-03-11")
+    # nor a byline on the local day of the modification time (a modification day only the
+    # page shows is a re-dating: see below)
     utc = ('<meta property="article:published_time" content="2022-02-16T10:00:00+00:00">'
            '<meta property="article:modified_time" content="2023-09-28T02:00:00+00:00">')
     assert published(utc, "<p>September 27, 2023</p>").startswith("2022-02-16")
+
+
+def test_a_page_that_prints_only_its_modification_day_is_dated_by_the_modification():
+    """Structured data holds a publish and a modification date; the page shows readers only
+    the modification day (as its byline or an 'Updated' line) and prints the publish day
+    nowhere: the site re-dated the story, and the modification time is its date."""
+    both = ('<meta property="article:published_time" content="2021-03-16T16:16:10+00:00">'
+            '<meta property="article:modified_time" content="2021-03-20T14:00:17+00:00">')
+    assert published(both, "<p>20. März 2021 - 15:00</p>") == "2021-03-20T14:00:17+00:00"
+    assert published(both, "<p>Updated Mar 20, 2021</p>") == "2021-03-20T14:00:17+00:00"
+    # the publish day printed as well: it stays the publish date
+    assert published(both, "<p>Published Mar 16, 2021</p><p>Updated Mar 20, 2021</p>") \
+        .startswith("2021-03-16")
+    # a byline on the local day of a UTC publish time is that time, not a re-dating
+    utc = ('<meta property="article:published_time" content="2025-12-02T23:00:55+00:00">'
+           '<meta property="article:modified_time" content="2025-12-03T21:31:05+00:00">')
+    assert published(utc, "<p>Published: 03 Dec 2025</p>").startswith("2025-12-02")

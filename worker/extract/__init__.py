@@ -45,7 +45,6 @@ from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
     byline_dates,
-    byline_over_unprinted_date,
     date_after_headline,
     find_authors,
     find_canonical,
@@ -60,6 +59,7 @@ from worker.extract.metadata import (
     month_first_language,
     only_untyped_date,
     printed_beats_untyped_date,
+    printed_over_unprinted_date,
     script_date,
     structured_dates,
     visible_date,
@@ -225,7 +225,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
         published = as_printed(meta_date_on_byline_day(byline, published, data) or published,
                                byline)
     if published is not None:
-        published = byline_over_unprinted_date(tree, byline, published, modified) or published
+        published = printed_over_unprinted_date(tree, byline, updated, published,
+                                                modified) or published
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)

@@ -455,6 +455,10 @@ _UPDATED_LABEL = re.compile(r"updat|modif|aktualisiert|geändert|letzte änderun
                             r"diperbarui|mis à jour|actualiz|atualiz|aggiorn|bijgewerkt", re.I)
 
 
+#: Elements whose text a reader never sees (an <iframe>'s is its fallback markup).
+_NOT_PRINTED = _SKIP_TEXT | {"iframe"}
+
+
 def printed_text(tree: LexborHTMLParser) -> str:
     """The text a reader sees on the page: the body's text nodes, less scripts, styles and
     form controls."""
@@ -463,31 +467,41 @@ def printed_text(tree: LexborHTMLParser) -> str:
         return ""
     return "\n".join(node.text_content or "" for node in body.traverse(include_text=True)
                      if node.tag == "-text" and node.parent is not None
-                     and node.parent.tag not in _SKIP_TEXT)
+                     and node.parent.tag not in _NOT_PRINTED)
 
 
-def byline_over_unprinted_date(tree: LexborHTMLParser, byline: PageDate | None,
-                               published: PageDate, modified: PageDate | None
-                               ) -> PageDate | None:
-    """The byline's date, where it names another day than the structured publish date and
-    the page prints that day nowhere (a CMS's record of the story, not what readers see):
-    - the day before, when the structured date has an offset and no time zone explains the
-      difference (a zone does when the byline is the local day of a UTC time: the sets
-      label those both ways);
-    - two days or more after it: the structured date is when the CMS first saved the page.
-    Not a byline on the modification day, nor the day a zone puts that time on."""
-    if byline is None:
+def printed_over_unprinted_date(tree: LexborHTMLParser, byline: PageDate | None,
+                                updated: PageDate | None, published: PageDate,
+                                modified: PageDate | None) -> PageDate | None:
+    """What the page prints under its headline, where it names another day than the
+    structured publish date and the page prints that day nowhere (a CMS's record of the
+    story, not what readers see):
+    - a byline the day before, when the structured date has an offset (no time zone
+      explains the difference: the local day of a UTC time is labelled both ways by the
+      sets, and is left alone in every case below);
+    - a byline two days or more after it: the structured date is when the CMS first saved
+      the page;
+    - a byline or an "Updated" line on the structured modification day: the site re-dated
+      the story and shows readers only that day (the modification time is returned)."""
+    published_day = published.calendar_day()
+    shown = byline or updated
+    if shown is None or shown.calendar_day() == published_day:
         return None
-    day, published_day = byline.calendar_day(), published.calendar_day()
-    if modified is not None and (day == modified.calendar_day()
-                                 or zone_shifted_day(modified, day)):
+    day = shown.calendar_day()
+    if published.offset == 0 and zone_shifted_day(published, day):
+        return None  # a UTC time's local day
+    if modified is not None and day == modified.calendar_day():
+        found: PageDate | None = modified
+    elif byline is None or (modified is not None and zone_shifted_day(modified, day)):
         return None
-    apart = (day - published_day).days
-    earlier = apart == -1 and published.aware() is not None and not zone_shifted_day(
-        published, day)
-    if (earlier or apart >= 2) and not prints_day(printed_text(tree), published_day):
-        return byline
-    return None
+    else:
+        apart = (day - published_day).days
+        earlier = apart == -1 and published.aware() is not None and not zone_shifted_day(
+            published, day)
+        found = byline if earlier or apart >= 2 else None
+    if found is None or prints_day(printed_text(tree), published_day):
+        return None
+    return found
 
 
 def _texts_after(node: Node, count: int) -> Iterator[str]:
