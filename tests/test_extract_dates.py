@@ -552,3 +552,20 @@ def test_a_page_that_prints_only_its_modification_day_is_dated_by_the_modificati
     utc = ('<meta property="article:published_time" content="2025-12-02T23:00:55+00:00">'
            '<meta property="article:modified_time" content="2025-12-03T21:31:05+00:00">')
     assert published(utc, "<p>Published: 03 Dec 2025</p>").startswith("2025-12-02")
+
+
+@pytest.mark.parametrize(("url", "iso"), [
+    ("https://example.org/world/2024/feb/24/budget-vote", "2024-02-24"),
+    ("https://example.org/blog/2023/october/03/budget-vote/", "2023-10-03"),
+    ("https://example.org/news/2023/Sep/5", "2023-09-05"),
+])
+def test_url_dates_with_a_named_month_date_a_page_that_prints_none(url, iso):
+    assert published(url=url) == iso
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.org/2023/feb/30/budget-vote", "https://example.org/2023/news/05/a",
+    "https://example.org/2023/march/123/a", "https://example.org/a?d=/2023/may/05/",
+])
+def test_url_words_that_are_no_month_or_no_day_give_no_date(url):
+    assert published(url=url) is None

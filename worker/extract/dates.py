@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 _MONTHS: dict[str, int] = {}
@@ -483,8 +484,13 @@ _URL_DATE = re.compile(r"(?:[/_-](20\d{2}|19\d{2})([/_-])(\d{1,2})\2(\d{1,2})|"
                        r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2}))(?!\d)")
 
 
+#: A month named in the path: /2024/feb/24/ (The Guardian, Washington Times), /2023/october/03/.
+_URL_NAMED_DATE = re.compile(r"/(20\d{2}|19\d{2})/([a-z]{3,9})/(\d{1,2})(?=[/_-]|$)", re.I)
+
+
 def parse_url_date(url: str | None) -> PageDate | None:
-    """A date in the URL path (/2023/10/07/ or /20231007): weak evidence, date only."""
+    """A date in the URL path (/2023/10/07/, /20231007 or /2023/oct/07/): weak evidence,
+    date only."""
     if not url:
         return None
     for m in _URL_DATE.finditer(url):
@@ -492,6 +498,10 @@ def parse_url_date(url: str | None) -> PageDate | None:
         year, month, day = (g[0], g[2], g[3]) if g[0] else g[4:]
         found = _valid(int(year), int(month), int(day))
         if found is not None:
+            return found
+    for m in _URL_NAMED_DATE.finditer(urlsplit(url).path):
+        month = _MONTHS.get(m.group(2).lower())
+        if month is not None and (found := _valid(int(m.group(1)), month, int(m.group(3)))):
             return found
     return None
 
