@@ -569,3 +569,14 @@ def test_url_dates_with_a_named_month_date_a_page_that_prints_none(url, iso):
 ])
 def test_url_words_that_are_no_month_or_no_day_give_no_date(url):
     assert published(url=url) is None
+
+
+def test_the_url_day_fixes_a_numeric_date_read_in_the_wrong_order():
+    """'03/10/2023' on an 'en' page is read month first; the URL says 3 October."""
+    en = '<html lang="en"><head></head><body><h1>Budget vote</h1><p>03/10/2023</p>' \
+        f'<article>{BODY}</article></body></html>'
+    assert extract_article(en, "https://example.org/blog/2023/october/03/budget-vote/") \
+        .published_at == "2023-10-03"
+    # a URL day that is no reading of the printed date leaves it alone
+    assert extract_article(en, "https://example.org/blog/2023/october/04/budget-vote/") \
+        .published_at == "2023-03-10"
