@@ -580,3 +580,12 @@ def test_the_url_day_fixes_a_numeric_date_read_in_the_wrong_order():
     # a URL day that is no reading of the printed date leaves it alone
     assert extract_article(en, "https://example.org/blog/2023/october/04/budget-vote/") \
         .published_at == "2023-03-10"
+
+
+def test_an_updated_line_by_the_headline_dates_a_page_with_no_other_date_of_its_own():
+    """No structured date and no byline: the 'Last updated' line above the headline is the
+    page's own date, not the first date element further down (a related post's)."""
+    above = "<p>Last updated:</p><p>Dec 12, 2025</p>"
+    related = "<div class='r-posts-date'>December 2, 2025</div>"
+    assert extract_article(long_page("", above=above, aside=related),
+                           "https://example.org/a").published_at == "2025-12-12"

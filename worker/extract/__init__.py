@@ -205,8 +205,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     fetch time: against the clock they would date an old saved page today."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
-    byline, updated, above = (not_after(d, limit)
-                              for d in byline_dates(tree, month_first, page_h1, data))
+    byline, updated, above, updated_above = (
+        not_after(d, limit) for d in byline_dates(tree, month_first, page_h1, data))
     if published is not None and byline is not None and (
             printed_earlier(byline, published, modified)
             or printed_beats_untyped_date(byline, published, modified, data)):
@@ -236,7 +236,9 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 if published:
                     break
     if published is None:
-        published = byline or above or not_after(
+        # (An 'Updated' line over the headline is still the page's own date, unlike a date
+        # element further down: a related post's.)
+        published = byline or above or updated_above or not_after(
             visible_date(tree, month_first, fetched, page_h1), limit)
     if published is None:
         published = not_after(script_date(tree, data), limit)

@@ -575,10 +575,12 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
 
 def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None,
                  data: Structured | None = None
-                 ) -> tuple[PageDate | None, PageDate | None, PageDate | None]:
-    """(published, updated, above): the first date on a short line just after the headline
-    (the byline), the first one there labelled as the time of an update, and a date printed
-    just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
+                 ) -> tuple[PageDate | None, PageDate | None, PageDate | None,
+                            PageDate | None]:
+    """(published, updated, above, updated_above): the first date on a short line just after
+    the headline (the byline), the first one there labelled as the time of an update, a date
+    printed just above the headline (a kicker; weaker: tickers and clocks sit there too), and
+    one there labelled as an update ('Last updated: Dec 12, 2025' over the title). Long lines
     are skipped (their dates belong to captions and prose) unless they open with a dateline
     ('29.11.2022 – …'). Without a headline <h1>, the headline is the heading that prints the
     title ``data`` states. ``page_h1`` is the page's first <h1>."""
@@ -593,7 +595,7 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None
     elif h1 is None and data is not None:
         h1 = _titled_heading(tree, data, None)
     if h1 is None:
-        return None, None, None
+        return None, None, None, None
     updated = None
     previous = ""
     for text in _texts_after(h1, 12):
@@ -604,18 +606,19 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None
             if found is not None:
                 if not _UPDATED_LABEL.search(text) and (
                         len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
-                    return found, updated, None
+                    return found, updated, None, None
                 updated = updated or found
         previous = text
     previous = ""
+    updated_above = None
     for text in reversed(list(_texts_before(h1, 3))):
-        if len(text) <= 80 and not _UPDATED_LABEL.search(text) and (
-                len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
-            found = _short_line_date(text, month_first)
-            if found is not None:
-                return None, updated, found
+        if len(text) <= 80 and (found := _short_line_date(text, month_first)) is not None:
+            if not _UPDATED_LABEL.search(text) and (
+                    len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
+                return None, updated, found, updated_above
+            updated_above = updated_above or found
         previous = text
-    return None, updated, None
+    return None, updated, None, updated_above
 
 
 #: The dash after a dateline that opens the story's first paragraph.
