@@ -589,3 +589,11 @@ def test_an_updated_line_by_the_headline_dates_a_page_with_no_other_date_of_its_
     related = "<div class='r-posts-date'>December 2, 2025</div>"
     assert extract_article(long_page("", above=above, aside=related),
                            "https://example.org/a").published_at == "2025-12-12"
+
+
+@pytest.mark.parametrize("label", ["Post time:", "Post Date:", "post date"])
+def test_a_post_date_or_post_time_label_marks_the_publish_date(label):
+    # far below a long story: only a labelled date is looked for that far down
+    html = (f"<html lang='en'><body><h1>Budget vote</h1><article>{BODY * 30}</article>"
+            f"<div>{label} 01-04-2024</div></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2024-01-04"

@@ -686,7 +686,8 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
 #: "Published on", "Veröffentlicht am", "Datum:"… right before a date.
 _PUBLISHED_LABEL = re.compile(
     r"(?:\b(?:published|publié|publiée|veröffentlicht|erschienen|erscheinungsdatum|publicado|"
-    r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted)"
+    r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted|"
+    r"post\s+(?:date|time))"
     r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal|"
     r"(?:发布|發佈|發布|发表|發表)(?:时间|時間|日期)?|公開日|掲載日|配信日|입력|등록일?|작성일)"
     r"\s*[:：]?\s*", re.I)
