@@ -597,3 +597,18 @@ def test_a_post_date_or_post_time_label_marks_the_publish_date(label):
     html = (f"<html lang='en'><body><h1>Budget vote</h1><article>{BODY * 30}</article>"
             f"<div>{label} 01-04-2024</div></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == "2024-01-04"
+
+
+def test_the_web_page_record_dates_a_page_whose_article_record_is_about_another_site():
+    """An article record copied with Google's example 'mainEntityOfPage' (or syndicated from
+    another site) is not this page's: its own web page record's publish date comes first."""
+    graph = ('<script type="application/ld+json">{"@graph": [{"@type": "WebPage", '
+             '"@id": "https://www.example.org/budget-vote/", '
+             '"datePublished": "2023-05-18T04:39:05+00:00"}]}</script>')
+    copied = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+              '"mainEntityOfPage": {"@type": "WebPage", "@id": "https://google.com/article"}, '
+              '"datePublished": "2023-05-17T00:00:00+0000"}</script>')
+    assert published(graph + copied) == "2023-05-18T04:39:05+00:00"
+    # an article record about this site's page keeps its date
+    own = copied.replace("https://google.com/article", "https://example.org/budget-vote/")
+    assert published(graph + own) == "2023-05-17T00:00:00+00:00"

@@ -349,9 +349,29 @@ def _meta_date(value: str | None) -> PageDate | None:
 
 
 def _json_ld_published(data: Structured) -> PageDate | None:
-    """The publish date the page's JSON-LD article (or web page) record states."""
-    return parse_iso(text_of(data.article_value("datePublished", "dateCreated", "uploadDate"))
-                     or "")
+    """The publish date the page's JSON-LD article (or web page) record states; the web
+    page's first when the article record says it is about a page on another site (a
+    template copied with its 'https://google.com/article', a syndicated story)."""
+    records = (data.article, data.webpage)
+    about, page = _site_of(data.article, "mainEntityOfPage"), _site_of(data.webpage, "url",
+                                                                        "@id")
+    if about and page and about != page:
+        records = (data.webpage, data.article)
+    for record in records:
+        for key in ("datePublished", "dateCreated", "uploadDate"):
+            value = text_of(record.get(key)) if record is not None else None
+            if value:
+                return parse_iso(value)
+    return None
+
+
+def _site_of(record: dict | None, *keys: str) -> str | None:
+    """The host (less 'www.') of the first absolute URL among a JSON-LD record's ``keys``."""
+    for key in keys:
+        url = text_of(record.get(key)) if record is not None else None
+        if url and url.startswith(("https://", "http://")):
+            return (urlsplit(url).hostname or "").removeprefix("www.") or None
+    return None
 
 
 def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate | None,
