@@ -612,3 +612,21 @@ def test_the_web_page_record_dates_a_page_whose_article_record_is_about_another_
     # an article record about this site's page keeps its date
     own = copied.replace("https://google.com/article", "https://example.org/budget-vote/")
     assert published(graph + own) == "2023-05-17T00:00:00+00:00"
+
+
+def test_times_in_a_list_of_teaser_cards_do_not_date_the_page():
+    cards = "".join(f"<article class='article-card'><h3>Story {n}</h3>"
+                    f"<time class='article-card__date' datetime='{day}'>{day}</time></article>"
+                    for n, day in enumerate(("2025-10-23", "2022-01-01", "2025-07-17")))
+    html = ("<html><body><h1>Budget vote</h1><p>Page updated:</p>"
+            "<div class='date'>12 November 2025</div>"
+            f"<article>{BODY * 4}</article><section class='cards'>{cards}</section>"
+            "</body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2025-11-12"
+    # the story's own time in a card layout, or in an author's hCard, still counts
+    own = ("<div class='vcard'><time datetime='2025-11-10T09:00:00+01:00'>10 Nov</time></div>")
+    assert extract_article(html.replace("<article>", own + "<article>", 1),
+                           "https://example.org/a").published_at == "2025-11-10T09:00:00+01:00"
+    one = cards.split("</article>")[0] + "</article>"
+    assert extract_article(html.replace(cards, one), "https://example.org/a") \
+        .published_at == "2025-10-23"

@@ -383,12 +383,17 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         if published:
             break
     if published is None:
-        for node in tree.css('[itemprop="datePublished"], time[datetime]')[:5]:
+        nodes = tree.css('[itemprop="datePublished"], time[datetime]')[:5]
+        # Times in teaser cards that name different days date a list of other stories.
+        teasers = {n.mem_id: (n.attrs.get("datetime") or "")[:10] for n in nodes
+                   if n.tag == "time" and _in_teaser(n)}
+        teaser_list = len(set(teasers.values())) >= 2
+        for node in nodes:
             attrs = node.attributes
             context = _norm(node.text(deep=True))
             if node.tag == "time" and (_MODIFIED_HINT.search(
                     f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}")
-                    or _in_site_chrome(node)):
+                    or _in_site_chrome(node) or (teaser_list and node.mem_id in teasers)):
                 continue
             published = parse_iso(attrs.get("datetime") or attrs.get("content") or "")
             if published:
@@ -661,6 +666,22 @@ def _in_site_chrome(node: Node) -> bool:
             chrome = True
         parent = parent.parent
     return chrome
+
+
+#: Classes of a story's teaser in a list of others ('vcard' is an author's hCard).
+_TEASER = re.compile(r"(?<!v)card|teaser|related|recommend", re.I)
+
+
+def _in_teaser(node: Node) -> bool:
+    """Whether ``node`` or one of its four nearest ancestors has a teaser card's class."""
+    current: Node | None = node
+    for _ in range(5):
+        if current is None or current.tag == "-document":
+            return False
+        if _TEASER.search(current.attrs.get("class") or ""):
+            return True
+        current = current.parent
+    return False
 
 
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None,
