@@ -1,9 +1,12 @@
 """Publish dates: which evidence wins, and the forms pages print them in."""
 
+import time
+from datetime import date
+
 import pytest
 
 from worker.extract import extract_article
-from worker.extract.dates import parse_text_date
+from worker.extract.dates import parse_text_date, prints_day
 
 BODY = "".join(f"<p>The council voted {n} times to approve the new budget, raising spending "
                "on schools and roads across the district.</p>" for n in range(4))
@@ -630,3 +633,18 @@ def test_times_in_a_list_of_teaser_cards_do_not_date_the_page():
     one = cards.split("</article>")[0] + "</article>"
     assert extract_article(html.replace(cards, one), "https://example.org/a") \
         .published_at == "2025-10-23"
+
+
+@pytest.mark.parametrize("text", ["2025 " * 20000, "x2025-11-05" * 20000,
+                                  "5 May 2025, " * 20000, "2025" * 100000])
+def test_looking_for_a_printed_day_in_a_hostile_page_text_is_quick(text):
+    started = time.perf_counter()
+    assert not prints_day(text, date(2025, 1, 1))
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_printed_day_is_found_in_either_numeric_order():
+    assert prints_day("Published 3/4/2024 here", date(2024, 4, 3))
+    assert prints_day("Published 3/4/2024 here", date(2024, 3, 4))
+    assert prints_day("Stand: 2024-05-06", date(2024, 5, 6))
+    assert not prints_day("Stand: 2024-05-06", date(2024, 5, 7))

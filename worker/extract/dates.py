@@ -406,21 +406,37 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     return best[1] if best else None
 
 
+#: How many printed dates ``prints_day`` reads before it gives up: an archive or listing page
+#: prints hundreds, and none of them tells its story's own day apart.
+_MOST_DATES_READ = 300
+
+
 def prints_day(text: str, day: date) -> bool:
     """Whether ``text`` prints ``day`` in a form the parsers read, either numeric order
     ('03/04/2024' counts as March 4 and as 3 April): only the stretches around its year are
-    read."""
+    read, and at most ``_MOST_DATES_READ`` dates."""
     year = str(day.year)
-    start = text.find(year)
-    while start >= 0:
-        window = " ".join(text[max(0, start - 60):start + 60].split())
+    windows: list[tuple[int, int]] = []
+    at = text.find(year)
+    while at >= 0:
+        start, end = max(0, at - 60), at + 64
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+        at = text.find(year, at + 4)
+    budget = _MOST_DATES_READ
+    for start, end in windows:
+        window = " ".join(text[start:end].split())
         for pattern in _TEXT_PATTERNS:
             for m in pattern.finditer(window):
+                budget -= 1
+                if budget < 0:
+                    return False
                 for dmy in (True, False):
                     found = _from_match(m, dmy=dmy)
                     if found is not None and found.calendar_day() == day:
                         return True
-        start = text.find(year, start + 4)
     return False
 
 
