@@ -261,3 +261,11 @@ def test_many_story_blocks_nested_deep_are_scored_in_linear_time():
     result, seconds = _outcome(page)
     assert isinstance(result, Article) and "block 1999" in result.body
     assert seconds < 2, f"{seconds:.1f} s"  # 5.6 s when each block summed its 20,000 ancestors
+
+
+def test_a_hundred_thousand_tags_cost_linear_time_and_keep_the_first_fifty():
+    tags = "".join(f'<meta property="article:tag" content="tag {i}">' for i in range(100_000))
+    result, seconds = _outcome(ARTICLE.replace("<head>", f"<head>{tags}"))
+    assert isinstance(result, Article)
+    assert result.tags == [f"tag {i}" for i in range(50)]
+    assert seconds < 3, f"{seconds:.1f} s"  # minutes when each tag was compared with all kept
