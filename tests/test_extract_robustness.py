@@ -269,3 +269,10 @@ def test_a_hundred_thousand_tags_cost_linear_time_and_keep_the_first_fifty():
     assert isinstance(result, Article)
     assert result.tags == [f"tag {i}" for i in range(50)]
     assert seconds < 3, f"{seconds:.1f} s"  # minutes when each tag was compared with all kept
+
+
+def test_tables_nested_deep_are_read_in_linear_time():
+    page = ARTICLE.replace("<article>", "<article>" + "<table><tr><td>" * 20_000)
+    result, seconds = _outcome(page)
+    assert isinstance(result, Article) and "council voted" in result.body
+    assert seconds < 2, f"{seconds:.1f} s"  # 5 s when every cell read its whole subtree
