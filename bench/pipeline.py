@@ -382,6 +382,12 @@ def print_costs(bare: list[Rate], kabar: list[Rate], fleets: dict[int, list[Rate
         print(f"{label:36}{ms(top.cpu_ms_per_page):>8}{ms(top.broker_ms_per_page):>8}"
               f"{ms(top.bench_ms_per_page):>7}{top.others_cores or 0:>8.2f}   "
               f"{sum(top.requests_per_page.values()):.2f} ({requests})")
+    # Rounds drift with other work on the machine, not with the broker's history (the worker
+    # on a fresh broker and on one that had run the rounds before: no trend in 4 rounds)
+    print("cores busy with other work in each round's window: "
+          + "; ".join(f"{label.split(',')[0].split(' + ')[0]} "
+                      + " ".join(f"{r.others_cores or 0:.2f}" for r in rates)
+                      for label, rates in rows))
     ratios = [k.pages_per_s / b.pages_per_s for b, k in zip(bare, kabar, strict=True)]
     cpu = [b.cpu_ms_per_page / k.cpu_ms_per_page for b, k in zip(bare, kabar, strict=True)
            if b.cpu_ms_per_page and k.cpu_ms_per_page]
