@@ -25,6 +25,7 @@ from worker.extract.body import (
     paragraphs_in_page_state,
     place_streamed_parts,
     remove_nodes,
+    streamed_placeholders,
 )
 from worker.extract.boilerplate import LEAD_CLASS, is_boilerplate_text, strip_signoff
 from worker.extract.dateline import split_dateline
@@ -91,8 +92,11 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     tree = LexborHTMLParser(decoded.utf8)
     if tree.root is None:
         raise ExtractionError("not_html", "the parser found no document", url)
-    if decoded.head_contains("/_next/"):  # only Next.js streams parts; the query walks the tree
-        place_streamed_parts(tree.root)
+    # Only Next.js streams parts, and a part needs a placeholder: looking for those first
+    # spares most pages the search of 64 KiB for '/_next/' (twice the time).
+    holders = streamed_placeholders(tree)
+    if holders and decoded.head_contains("/_next/"):
+        place_streamed_parts(tree.root, holders)
     data = Structured(tree)
     host = urlsplit(url).hostname if url else None
     profile = profile_for(host)

@@ -673,15 +673,23 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
 _MAX_STREAMED_PARTS = 500
 
 
-def place_streamed_parts(root: LexborNode) -> None:
+def streamed_placeholders(tree: LexborHTMLParser) -> dict[str | None, LexborNode]:
+    """The page's placeholders for streamed parts (``<template id="B:…">``), by id. (Read
+    from the document's <template>s: a tag lookup walks the tree at a third of the cost of
+    the query ``template[id^="B:"]``.)"""
+    return {node.id: node for node in tree.tags("template")
+            if (node.id or "").startswith("B:")}
+
+
+def place_streamed_parts(root: LexborNode, holders: dict[str | None, LexborNode]) -> None:
     """Put the parts a React server streamed late back where they belong. Streaming pages
     (Next.js app router) print a placeholder (``<template id="B:1f">`` and a "Loading…"
     fallback up to the ``<!--/$-->`` comment) and, at the end of the body, the rendered part
     in ``<div hidden id="S:1f">``, which a script moves into place: without it, the story is
     a row of hidden blocks in arrival order. (A placeholder inside a part not yet placed is
     filled all the same: the part carries it along when its turn comes.) Nothing is removed
-    until every part has moved: a fallback may hold the placeholder of a later part."""
-    holders = {node.attributes.get("id"): node for node in root.css('template[id^="B:"]')}
+    until every part has moved: a fallback may hold the placeholder of a later part.
+    ``holders`` are the page's placeholders (``streamed_placeholders``)."""
     emptied: list[LexborNode] = []
     for part in root.css('div[hidden][id^="S:"]')[:_MAX_STREAMED_PARTS]:
         holder = holders.get("B:" + (part.attributes.get("id") or "")[2:])
