@@ -34,7 +34,8 @@ DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
              "video", "audio", "canvas", "map", "dialog", "label"]
 #: Page furniture, removed unless broken markup made it wrap the story itself.
 _FURNITURE_TAGS = ("nav", "footer", "aside", "menu")
-_STORY_INSIDE = 'main, article, h1, [itemprop="articleBody"]'
+#: What marks the story (with <main>, <article> and <h1>, which _by_tag finds by tag number).
+_ARTICLE_BODY = '[itemprop="articleBody"]'
 _LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "li",
                           "blockquote", "address", "summary"})
 _CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "ol", "dl",
@@ -848,21 +849,26 @@ _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
+_STORY_IDS = _tag_ids(["main", "article", "h1"])
 #: What _by_tag does with an element, by its tag number: one lookup per element, which
 #: most elements fail (three set tests cost it 1% of a page).
-_DROP, _FIGURE, _RUBY_TEXT, _WRAPPER, _BODY = range(5)
+_DROP, _FIGURE, _RUBY_TEXT, _WRAPPER, _BODY, _STORY = range(6)
 _TAG_KIND = {**dict.fromkeys(_DROP_IDS, _DROP), _FIGURE_ID: _FIGURE, _RT_ID: _RUBY_TEXT,
-             **dict.fromkeys(_WRAPPER_IDS, _WRAPPER), _BODY_ID: _BODY}
+             **dict.fromkeys(_WRAPPER_IDS, _WRAPPER), _BODY_ID: _BODY,
+             **dict.fromkeys(_STORY_IDS, _STORY)}
 
 
-def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
-    """(elements dropped with their content, <noscript> and furniture in the body),
-    in page order, from one walk: a query listing 25 tags tests every element against each
-    of them, about twice the time. Figures are images, embeds and pull quotes,
+def _by_tag(root: LexborNode
+            ) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode]]:
+    """(elements dropped with their content, <noscript> and furniture in the body,
+    <main>, <article> and <h1> elements), in page order, from one walk: a query listing 25
+    tags tests every element against each of them, about twice the time. Figures are
+    images, embeds and pull quotes,
     except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
     Ruby readings without parentheses are dropped too."""
     dropped: list[LexborNode] = []
     wrappers: list[LexborNode] = []
+    story: list[LexborNode] = []
     in_body = False
     kinds = _TAG_KIND
     for node in root.traverse():
@@ -882,9 +888,32 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
         elif kind == _WRAPPER:
             if in_body:
                 wrappers.append(node)
+        elif kind == _STORY:
+            story.append(node)
         else:
             in_body = True
-    return dropped, wrappers
+    return dropped, wrappers, story
+
+
+def _holding(nodes: list[LexborNode]) -> set[int]:
+    """The elements that are or hold one of ``nodes`` still in the tree. (selectolax
+    unlinks every node of a removed subtree: a removed node has no parent.)"""
+    held: set[int] = set()
+    for node in nodes:
+        if node.parent is None:
+            continue
+        current: LexborNode | None = node
+        while current is not None and (key := current.mem_id) not in held:
+            held.add(key)
+            current = current.parent
+    return held
+
+
+def _holds_story(node: LexborNode, holding: set[int]) -> bool:
+    """Whether the block is or holds a <main>, an <article>, an <h1> or the articleBody,
+    given ``holding`` from _holding over those elements. (A four-selector query over each
+    furniture block and overlay cost about 1% of a page.)"""
+    return node.mem_id in holding
 
 
 def _is_hidden(node: LexborNode) -> bool:
@@ -905,15 +934,19 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         return []
     # The body only: nothing after this reads the head (walking and pruning its scripts,
     # styles and metas cost 0.05 ms a page on fundus's news pages).
-    dropped, wrappers = _by_tag(root)
+    dropped, wrappers, story = _by_tag(root)
     remove_nodes(dropped)
+    story += root.css(_ARTICLE_BODY)
+    holding = _holding(story)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts. (A block inside a
     # dropped figure is already out of the tree, with no text and nothing inside.)
-    remove_nodes([n for n in wrappers if n.tag == "noscript"
-                  if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
-                 + [n for n in wrappers if n.tag != "noscript"
-                    if n.css_first(_STORY_INSIDE) is None])
+    notices = [n for n in wrappers if n.tag == "noscript"
+               if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
+    remove_nodes(notices + [n for n in wrappers if n.tag != "noscript"
+                            if not _holds_story(n, holding)])
+    if any(n.mem_id in holding for n in notices):
+        holding = _holding(story)  # a headline printed for readers without scripts is gone
     # Overlays and hidden blocks: one query for their classes (each query walks the whole
     # tree), then the ids.
     overlays = root.css(_OVERLAY_OR_HIDDEN)
@@ -921,7 +954,7 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     remove_nodes([n for n in overlays
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
-                           else n.css_first(_STORY_INSIDE) is None)])
+                           else not _holds_story(n, holding))])
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))
