@@ -244,8 +244,9 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
 
 
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
-                    broken: set[int]) -> list[LexborNode]:
-    """The highest-scoring container and its siblings that score alike, in page order."""
+                    broken: set[int], h1s: list[LexborNode]) -> list[LexborNode]:
+    """The highest-scoring container and its siblings that score alike, in page order.
+    ``h1s`` are the <h1> elements under ``root``."""
     scores: dict[int, list] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
@@ -311,7 +312,6 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             best, best_score = node, final
     if best is None:
         return []
-    h1s = root.css("h1")
     under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 else None
     if under is not None:
         # Its peers and wider wrappers hold the other stories too: the story's own
@@ -775,15 +775,17 @@ def headline(root: LexborNode, page_h1: LexborNode | None) -> LexborNode | None:
     return first_h1(root, page_h1, _is_headline)
 
 
-def _intro_blocks(root: LexborNode, containers: list[LexborNode]
+def _intro_blocks(containers: list[LexborNode], h1s: list[LexborNode]
                   ) -> list[tuple[str, float, str]]:
     """Text printed between the headline and the story's container (intro, teaser): part
-    of the story as read, though the page keeps it in the header block."""
-    h1 = root.css_first("h1")
+    of the story as read, though the page keeps it in the header block. ``h1s`` are the
+    page's <h1> elements."""
     first = containers[0]
-    if h1 is None or first.tag == "body":
+    if not h1s or first.tag == "body":
         return []
-    if any(c.css_first("h1") is not None for c in containers):
+    h1 = h1s[0]
+    headed = _holding(h1s)
+    if any(c.mem_id in headed for c in containers):
         return []  # the headline is inside: the walk sees everything after it
     # The nearest of the container's ancestors (up to four levels) that holds the page's
     # first <h1>; its first <h1> is that one. (The <h1>'s ancestors are walked once; a
@@ -846,7 +848,8 @@ _DROP_IDS = _tag_ids([*DROP_TAGS, "rt"])
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
                                     _tag_id("li"))
-_SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
+_H1_ID = _tag_id("h1")
+_SKIPPED_IDS = frozenset({_COMMENT_ID, _H1_ID})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 _STORY_IDS = _tag_ids(["main", "article", "h1"])
@@ -936,8 +939,8 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     # styles and metas cost 0.05 ms a page on fundus's news pages).
     dropped, wrappers, story = _by_tag(root)
     remove_nodes(dropped)
-    story += root.css(_ARTICLE_BODY)
-    holding = _holding(story)
+    marks = story + root.css(_ARTICLE_BODY)
+    holding = _holding(marks)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts. (A block inside a
     # dropped figure is already out of the tree, with no text and nothing inside.)
@@ -946,7 +949,7 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     remove_nodes(notices + [n for n in wrappers if n.tag != "noscript"
                             if not _holds_story(n, holding)])
     if any(n.mem_id in holding for n in notices):
-        holding = _holding(story)  # a headline printed for readers without scripts is gone
+        holding = _holding(marks)  # a headline printed for readers without scripts is gone
     # Overlays and hidden blocks: one query for their classes (each query walks the whole
     # tree), then the ids.
     overlays = root.css(_OVERLAY_OR_HIDDEN)
@@ -955,6 +958,9 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
                            else not _holds_story(n, holding))])
+    # The <h1>s left, in page order (a removed node has no parent): a query for them costs
+    # more than the check.
+    h1s = [n for n in story if n.tag_id == _H1_ID and n.parent is not None]
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))
@@ -965,10 +971,10 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     if containers:
         leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
     else:
-        containers = _best_container(root, leaf_divs, sizes, broken)
+        containers = _best_container(root, leaf_divs, sizes, broken, h1s)
     if not containers:
         return []
-    paragraphs = _kept(_intro_blocks(root, containers)
+    paragraphs = _kept(_intro_blocks(containers, h1s)
                        + _walk(containers, leaf_divs, sizes, broken))
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:
