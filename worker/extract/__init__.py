@@ -17,7 +17,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser, LexborNode
 
 from worker.extract.body import (
     extract_paragraphs,
@@ -89,7 +89,10 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     decoded = decode_html(html, headers, url)
     if not decoded.has_markup():
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
-    tree = LexborHTMLParser(decoded.utf8)
+    # Without lexbor's mutation callbacks, run on every node and attribute inserted: they
+    # serve CSS styling and mirror a <select>'s chosen <option> into <selectedcontent>,
+    # which extraction does not read, and cost 3% of the parse.
+    tree = LexborHTMLParser(decoded.utf8, options=LexborDocumentOptions.WO_EVENTS)
     if tree.root is None:
         raise ExtractionError("not_html", "the parser found no document", url)
     # Only Next.js streams parts, and a part needs a placeholder: looking for those first
