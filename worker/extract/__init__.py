@@ -27,7 +27,7 @@ from worker.extract.body import (
     remove_nodes,
     streamed_placeholders,
 )
-from worker.extract.boilerplate import LEAD_CLASS, is_boilerplate_text, strip_signoff
+from worker.extract.boilerplate import is_boilerplate_text, is_lead_class, strip_signoff
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
     PageDate,
@@ -298,7 +298,7 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
     # (``attrs`` reads the one attribute; ``attributes`` would build a dict of all. Lazily:
     # the area may be the whole story, and the first lead blocks decide.)
     leads = (n for n in area.css("p[class], div[class], h2[class]")
-             if LEAD_CLASS.search(n.attrs.get("class") or ""))
+             if is_lead_class(n.attrs.get("class") or ""))
     for node in islice(leads, 6):
         if node.tag in ("body", "html", "main", "article"):
             continue
