@@ -337,12 +337,16 @@ def _prefer_complete_article_body(paragraphs: list[str], data: Structured) -> li
     raw = text_of(data.article_value("articleBody"))
     if not raw or "<" in raw[:200]:
         return paragraphs
+    shown = sum(len(p) + 1 for p in paragraphs)
+    if len(raw) < 200 or len(raw) < 1.3 * shown:
+        # Decoding entities and collapsing whitespace only shorten the text: too short as
+        # it is, it is too short below (spares both passes over a body the page shows).
+        return paragraphs
     if "&" in raw:
         # Entities, sometimes escaped twice ("&amp;ccedil;"), would inflate the length
         # compared below and reach readers as markup.
         raw = html_lib.unescape(html_lib.unescape(raw))
     flat = " ".join(raw.split())
-    shown = sum(len(p) + 1 for p in paragraphs)
     if len(flat) < 200 or flat.endswith(("...", "…")) or len(flat) < 1.3 * shown:
         return paragraphs
     if flat.find(flat[:200], 200) != -1:
