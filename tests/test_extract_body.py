@@ -564,3 +564,16 @@ def test_word_count_is_the_body_split_into_words_whatever_the_page_spacing():
     article = extract_article(_page("<article>" + spaced + _paragraphs(_SENTENCES) + "</article>"),
                               "https://example.org/news/river-walk")
     assert article.word_count == len(article.body.split())
+
+
+def test_a_wrapper_scoring_near_the_winner_is_read_whole():
+    # A product page in short lines (none long enough to count as story text): the first
+    # tab pane outscores its wrapper, but only just, so the wrapper holds more of the page.
+    pane = "".join(f"<p>Dose {n}: one tablet, with water, after meals, not with milk, daily.</p>"
+                   for n in range(1, 6))
+    rest = "".join(f"<p>Note {n}: keep dry, below 25 C, away from children.</p>"
+                   for n in range(1, 4))
+    page = _page(f"<h1>Tablets</h1><div class='tabs'><div class='pane'>{pane}</div>{rest}</div>")
+    article = extract_article(page, "https://example.org/products/tablets")
+    assert "Dose 1: one tablet" in article.body
+    assert "Note 3: keep dry" in article.body

@@ -461,17 +461,19 @@ def _ancestors(node: LexborNode) -> list[int]:
 def _common_ancestor_of_peers(best: LexborNode, best_score: float,
                               finals: list[tuple[LexborNode, float]]) -> LexborNode:
     """When the story is split over sibling blocks (one wrapper per paragraph, or text
-    interrupted by ads), several near-equal candidates share an ancestor: climb to it."""
+    interrupted by ads), several near-equal candidates share an ancestor: climb to it.
+    A wrapper of the winner that scores near it, though a wrapper's score is its blocks'
+    halved, holds more of the story beside it: the winner is one part (a tab pane, one
+    section of a page whose paragraphs are too short to count as story text)."""
     peers = [n for n, f in finals if n.mem_id != best.mem_id and f >= 0.75 * best_score]
-    if len(peers) < 2:
-        return best
-    peer_chains = [set(_ancestors(p)) | {p.mem_id} for p in peers]
-    node = best.parent
-    while node is not None and node.tag not in ("html", "body", "-undef", None):
-        if sum(node.mem_id in chain for chain in peer_chains) >= 2:
-            return node
-        node = node.parent
-    return best
+    if len(peers) >= 2:
+        peer_chains = [set(_ancestors(p)) | {p.mem_id} for p in peers]
+        node = best.parent
+        while node is not None and node.tag not in ("html", "body", "-undef", None):
+            if sum(node.mem_id in chain for chain in peer_chains) >= 2:
+                return node
+            node = node.parent
+    return next((p for p in peers if p.tag != "body" and _inside(best, p)), best)
 
 
 def _substantive(node: LexborNode, text_len: int) -> bool:
