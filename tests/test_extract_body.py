@@ -577,3 +577,15 @@ def test_a_wrapper_scoring_near_the_winner_is_read_whole():
     article = extract_article(page, "https://example.org/products/tablets")
     assert "Dose 1: one tablet" in article.body
     assert "Note 3: keep dry" in article.body
+
+
+def test_teaser_cards_whose_blocks_sit_inside_a_link_are_not_story():
+    cards = "".join(
+        f"<a href='/news/{n}'><article><h3>Other story {n}: the market reopens</h3>"
+        f"<p>Traders returned on Monday after the long holiday, and prices rose sharply "
+        f"in the first hour of trading {n}.</p></article></a>" for n in range(3))
+    article = extract_article(
+        _page("<article>" + _paragraphs(_SENTENCES) + cards + "</article>"),
+        "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body
+    assert "Other story" not in article.body and "Traders returned" not in article.body

@@ -618,7 +618,9 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
             if leaf:
                 text = _norm(_lines_text(node) if key in broken else node.text(deep=True))
                 if text:
-                    share = links.get(key, 0) / len(text)
+                    # A block inside a link (a teaser card: <a><h3>…</h3><p>…</p></a>)
+                    # is link text whole, though no link is inside it.
+                    share = 1.0 if in_link else links.get(key, 0) / len(text)
                     if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
                         # (A linked one, 'Read more: <a>title</a>', is one inline teaser.)
                         _skip_siblings(stack, node)
