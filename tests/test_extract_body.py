@@ -589,3 +589,20 @@ def test_teaser_cards_whose_blocks_sit_inside_a_link_are_not_story():
         "https://example.org/news/river-walk")
     assert _SENTENCES[3] in article.body
     assert "Other story" not in article.body and "Traders returned" not in article.body
+
+
+def test_teaser_cards_inside_links_do_not_widen_the_story_container():
+    # Long teaser paragraphs inside links are no story text: counted as such, they drew
+    # the container up to the page wrapper, and the wrapper's promo line came along.
+    cards = "".join(
+        f"<a href='/news/{n}'><div class='card'><p>Traders returned on Monday after the "
+        f"long holiday, and prices rose, fell, and rose again in the first hour {n}.</p>"
+        "</div></a>" for n in range(5))
+    page = _page("<h1>River walk</h1><div class='page'>"
+                 f"<div class='story'>{_paragraphs(_SENTENCES[:3])}</div>"
+                 f"<div class='cards'>{cards}</div>"
+                 "<div class='box'><p>Boat tour tickets go on sale at the harbour on Friday.</p>"
+                 "</div></div>")
+    article = extract_article(page, "https://example.org/news/river-walk")
+    assert _SENTENCES[2] in article.body
+    assert "Boat tour tickets" not in article.body

@@ -244,7 +244,19 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
     # Story text per parent, credited up the parent's chain once at the end: a story's
     # paragraphs mostly share one parent.
     by_parent: dict[int, list] = {}
+    # Parents inside a link: a teaser card's text (<a><h3/><p/></a>) is link text, however
+    # long, and scores for no container.
+    linked: dict[int, bool] = {}
     for node, tag, text, size in _paragraph_nodes(root, leaf_divs, broken):
+        parent = node.parent
+        if parent is None or node.tag_id == _A_ID:
+            continue
+        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
+        inside = linked.get(parent.mem_id)
+        if inside is None:
+            inside = linked[parent.mem_id] = any(n.tag_id == _A_ID for _, n in chain)
+        if inside:
+            continue
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
                  + min(size // 85, 3))
@@ -252,12 +264,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             score *= 0.5  # list items and cells are story text only in bulk
         # ...and, for story-like paragraphs, their length credited to every ancestor.
         story = size >= 68 and tag in _MASS_TAGS and _link_density(node, size) <= 0.25
-        parent = node.parent
-        if parent is None:
-            continue
         if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
-        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
         for (key, ancestor), divisor in zip(chain, _LEVEL_DIVISORS, strict=False):
             entry = scores.get(key)
             if entry is None:
