@@ -32,11 +32,21 @@ import faust
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
 
-from worker.app import Topics, create_topics, defer_out_of_order
+from worker.app import Topics, create_topics, defer_out_of_order, fetched_before_seek, read_again
 from worker.clock import Clock
 from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
+from worker.delivery import (
+    SENDS,
+    Deliveries,
+    Sent,
+    failures,
+    refused_for_what_it_is,
+    refused_letter,
+    truncated_letter,
+)
 from worker.enrich import enrich
 from worker.extract import ExtractionError, extract_article
 from worker.fetch.client import Fetcher
@@ -48,7 +58,7 @@ from worker.health.events import article_event, fetch_events, page_event
 from worker.health.record import health_record
 from worker.health.rules import HealthRules, rules_for
 from worker.health.tracker import SourceState, facts, observe
-from worker.kafka_io import any_record_since
+from worker.kafka_io import any_record_since, max_message_bytes_of
 from worker.metrics import (
     PipelineStats,
     forget_source_health,
@@ -180,23 +190,70 @@ class Outgoing:
 @dataclass(slots=True)
 class Batch:
     """Messages a stage that reads its partitions in order has handled and not yet
-    committed: :meth:`Pipeline.commit` flushes what they sent, records them delivered and
-    acks them, one broker round trip for the lot.
+    committed: :meth:`Pipeline.commit` flushes what they sent, looks at each record's
+    delivery result (``deliveries``), records them delivered and acks them, one broker
+    round trip for the lot.
 
-    The dedupe stage holds its outcomes back in ``outbox``, and their ``dedupe-emitted``
-    markers in ``done`` (content hash → marker, and the event it was written for): the
-    commit writes the markers pending and flushes them, sends the outcomes, then marks
-    them done."""
+    The dedupe stage holds its outcomes back in ``outbox`` (with the event each is for),
+    and their ``dedupe-emitted`` markers in ``done`` (content hash → marker, and the event
+    it was written for): the commit writes the markers pending and flushes them, sends the
+    outcomes, then marks them done."""
 
+    #: the stage that handled them (it signs the dead letters of refused records)
+    stage: str = ""
     events: list[faust.EventT] = field(default_factory=list)
     #: "<topic>:<partition>" → the last message handled there
     marks: dict[str, faust.EventT] = field(default_factory=dict)
     #: the keys of the messages handled (the dedupe stage's content hashes)
     keys: set[bytes | None] = field(default_factory=set)
-    outbox: list[Outgoing] = field(default_factory=list)
+    outbox: list[tuple[list[Outgoing], faust.EventT | None]] = field(default_factory=list)
     #: the group rebalances this worker had seen when the batch's first message was handled
     generation: int = 0
     done: dict[str, tuple[dict[str, Any], faust.EventT | None]] = field(default_factory=dict)
+    deliveries: Deliveries = field(default_factory=Deliveries)
+
+    def leave_out(self, events: Iterable[faust.EventT],
+                  handled: Callable[[str, faust.EventT], bool]) -> None:
+        """Take ``events`` out of the batch, to be delivered again: their outcomes are not
+        sent or marked, and a partition's mark falls back to the last message left that
+        was ``handled`` here (not skipped as a redelivery), if any."""
+        gone = {id(event) for event in events}
+        self.events = [event for event in self.events if id(event) not in gone]
+        self.outbox = [(records, event) for records, event in self.outbox
+                       if id(event) not in gone]
+        self.done = {content: (marker, event) for content, (marker, event) in self.done.items()
+                     if id(event) not in gone}
+        for mark, event in list(self.marks.items()):
+            if id(event) in gone:
+                left = [e for e in self.events if mark_of(e) == mark and handled(mark, e)]
+                if left:
+                    self.marks[mark] = left[-1]
+                else:
+                    del self.marks[mark]
+
+
+def mark_of(event: faust.EventT) -> str:
+    """The ``delivered`` key of the partition ``event`` came from."""
+    return f"{event.message.topic}:{event.message.partition}"
+
+
+def tp_of(event: faust.EventT) -> TP:
+    return TP(event.message.topic, event.message.partition)
+
+
+def first_offsets(events: Iterable[faust.EventT]) -> dict[TP, int]:
+    """The lowest offset of ``events`` in each partition."""
+    first: dict[TP, int] = {}
+    for event in events:
+        tp = tp_of(event)
+        first[tp] = min(event.message.offset, first.get(tp, event.message.offset))
+    return first
+
+
+def looked_at(future: asyncio.Future[Any]) -> None:
+    """A done callback: the future's exception is looked at elsewhere."""
+    if not future.cancelled():
+        future.exception()
 
 
 class FreezeFence:
@@ -311,6 +368,14 @@ class Pipeline:
         app.task(self.fence.tick)
         self.retention = settings.dedupe.retention_days * 86_400.0
         self.flush_batch = max(1, settings.broker.flush_batch)
+        # topic → its max.message.bytes, asked of the broker when it first refuses a record
+        self._size_limits: dict[str, int | None] = {}
+        # partitions read again from a message whose outputs failed for now: what was
+        # fetched of them before that seek is not recorded delivered (Pipeline.commit)
+        self.rewound: set[TP] = set()
+        # (reason, topic, partition) → offsets left unacked to be delivered again, not
+        # logged yet: one line per partition and reason (drop_unacked)
+        self._held_back: dict[tuple[str, str, int], list[int]] = {}
         app.timer(interval=settings.health.publish_interval)(self.publish_health)
         self._register()
 
@@ -334,9 +399,99 @@ class Pipeline:
 
     # -- sending -----------------------------------------------------------------------
 
+    async def send(self, topic: faust.TopicT, key: bytes | None, value: bytes, *,
+                   headers: dict[str, bytes] | None = None) -> None:
+        """Hand a record to the producer. While a stage handles a message, the record is
+        noted with its delivery future in that message's Deliveries (SENDS), whose results
+        the stage looks at before the message counts as handled (check_deliveries); a
+        send that raises (a record larger than the producer sends) is noted as failed.
+        Outside a message (timers) it is ``topic.send``."""
+        deliveries = SENDS.get()
+        if deliveries is None:
+            await topic.send(key=key, value=value, headers=headers)
+            return
+        sent = Sent(topic.get_topic_name(), key, value, faust.current_event())
+        # what topic.send does, keeping Faust's FutureMessage: Faust copies the producer's
+        # result to it, and asyncio logs an exception there that nobody looked at (this
+        # looks at the producer's future instead, which aiokafka always resolves)
+        future = topic.as_future_message(key=key, value=value, headers=headers)
+        future.add_done_callback(looked_at)
+        try:
+            sent.delivery = await topic.publish_message(future)
+        except Exception as exc:
+            sent.error = exc
+        deliveries.sent.append(sent)
+
+    async def check_deliveries(self, stage: str, deliveries: Deliveries | None) -> bool:
+        """Whether every record sent for the messages of ``deliveries`` reached the broker
+        or, refused for what it is (too large, invalid), became a dead letter, itself
+        checked likewise (a refused dead letter goes again with its payload cut). Each
+        result is looked at once: the records are taken out. The messages whose records
+        failed otherwise (the producer's request timeout ran out, the broker is gone) are
+        added to ``deliveries.in_doubt``: they must be delivered again."""
+        if deliveries is None:  # untracked sends (a handler called outside an agent)
+            await self.app.producer.flush()
+            return True
+        token = SENDS.set(deliveries)  # the dead letters sent here are checked here too
+        try:
+            while deliveries.sent:
+                sent, deliveries.sent = deliveries.sent, []
+                transient = []
+                for record, error in await failures(sent):
+                    if refused_for_what_it_is(error):
+                        await self.refused(stage, record, error)
+                    else:
+                        transient.append((record, error))
+                        deliveries.in_doubt.append(record.event)
+                if transient:
+                    self.stats.count("deliveries_failed", len(transient))
+                    record, error = transient[0]
+                    log.warning("%s: %d records not delivered (first: %s key %r, %s: %s); "
+                                "their messages are delivered again", stage, len(transient),
+                                record.topic, record.key, type(error).__name__, error)
+        finally:
+            SENDS.reset(token)
+        return not deliveries.in_doubt
+
+    async def refused(self, stage: str, record: Sent, error: BaseException) -> None:
+        """A record refused for what it is: its dead letter, sent for the same message
+        (or, a dead letter refused, the same letter with its payload cut)."""
+        as_handling(record.event)
+        self.stats.count("records_refused")
+        deadletter = self.topics.deadletter
+        if record.topic != deadletter.get_topic_name():
+            limit = await self.size_limit(record)
+            await self.send_dead_letter(refused_letter(stage, record, error, limit))
+            return
+        cut = truncated_letter(record, error)
+        if cut is None:
+            log.error("%s: %s refused a dead letter even with its payload cut, so nothing "
+                      "records this outcome: key %r, %s: %s, letter %s", stage, record.topic,
+                      record.key, type(error).__name__, error, record.value[:2000])
+            return
+        log.warning("%s: %s refused a dead letter of %d bytes (%s); sent again with its "
+                    "payload cut", stage, record.topic, record.size, type(error).__name__)
+        await self.send(deadletter, record.key, cut)
+
+    async def size_limit(self, record: Sent) -> int | None:
+        """The largest record ``record``'s topic takes, as far as known: the producer's
+        max_request_size for a record the producer refused to send, else the topic's
+        max.message.bytes (asked of the broker once per topic)."""
+        if record.error is not None:
+            return int(self.app.conf.producer_max_request_size)
+        if record.topic not in self._size_limits:
+            try:
+                self._size_limits[record.topic] = await max_message_bytes_of(
+                    self.settings.broker.url, record.topic)
+            except Exception as exc:
+                log.warning("could not ask the broker for max.message.bytes of %s: %s",
+                            record.topic, exc)
+                return None
+        return self._size_limits[record.topic]
+
     async def send_fetch(self, request: FetchRequest) -> None:
         self.stats.message_sent("fetch")
-        await self.topics.fetch.send(key=request.host.encode(), value=request.to_json())
+        await self.send(self.topics.fetch, request.host.encode(), request.to_json())
 
     def health_key(self, source: str) -> str:
         """The key of a source's health events: its host, so they land on the partition
@@ -351,7 +506,7 @@ class Pipeline:
 
     async def send_out(self, records: Iterable[Outgoing]) -> None:
         for record in records:
-            await record.topic.send(key=record.key, value=record.value)
+            await self.send(record.topic, record.key, record.value)
 
     def health_records(self, events: list[HealthEvent]) -> list[Outgoing]:
         records = []
@@ -369,9 +524,8 @@ class Pipeline:
         log.warning(
             "dead letter [%s/%s] %s: %s", letter.stage, letter.reason, letter.url, letter.message
         )
-        await self.topics.deadletter.send(
-            key=(letter.key or letter.url or "").encode(), value=letter.to_json()
-        )
+        await self.send(self.topics.deadletter, (letter.key or letter.url or "").encode(),
+                        letter.to_json())
 
     async def _guarded(
         self,
@@ -381,22 +535,26 @@ class Pipeline:
         value: bytes,
         handler: Callable[[bytes], Awaitable[None]],
         batch: Batch | None = None,
+        deliveries: Deliveries | None = None,
     ) -> None:
         """Run one message through a handler; anything unexpected becomes a dead letter
         (with the original payload) instead of killing the agent or losing the message.
+        What it sends is noted in ``deliveries`` (the batch's, for a batch).
 
         Stages that read their partitions in order (every one but fetch and health) emit
         each message's outcome once: a message at or below the offset recorded in
         ``delivered`` is a redelivery whose outcome is already out. A handled message is
-        noted in ``batch``, whose commit records that offset once the outputs are flushed."""
+        noted in ``batch``, whose commit records that offset once the outputs are flushed
+        and delivered."""
         event = faust.current_event() if stage not in UNGUARDED_STAGES else None
-        mark = f"{event.message.topic}:{event.message.partition}" if event else ""
+        mark = mark_of(event) if event else ""
         if event is not None and self.already_delivered(mark, event.message):
             self.stats.count("redelivered")
             self.stats.stage_done(stage, "redelivered")
             self.stats.message_done(suffix)
             return
         outcome = "ok"
+        sending = SENDS.set(batch.deliveries if batch is not None else deliveries)
         try:
             await handler(value)
         except Exception as exc:
@@ -415,44 +573,85 @@ class Pipeline:
                 )
             )
         finally:
+            SENDS.reset(sending)
             self.stats.stage_done(stage, outcome)
             self.stats.message_done(suffix)
         if event is not None and batch is not None:
             batch.marks[mark] = event
 
-    def drop_unacked(self, events: Iterable[faust.EventT], reason: str) -> None:
+    def drop_unacked(self, events: Iterable[faust.EventT], reason: str, *,
+                     report: bool = True) -> None:
         """Forget messages handed out and not acked, to be delivered again after a
         rebalance (Faust would hold commits back for a message it handed out and never saw
-        acked)."""
-        dropped = []
+        acked). They are logged one line per partition and reason (report_held_back);
+        ``report=False`` leaves the line to a later call, as more may follow."""
         for event in events:
-            self.app.consumer._unacked_messages.discard(event.message)
+            message = event.message
+            self.app.consumer._unacked_messages.discard(message)
             self.stats.count(reason)
-            dropped.append(f"{event.message.topic}:{event.message.partition}@"
-                           f"{event.message.offset}")
-        if dropped:
-            log.warning("%s: left to be delivered again: %s", reason, " ".join(dropped))
+            self._held_back.setdefault((reason, message.topic, message.partition),
+                                       []).append(message.offset)
+        if report:
+            self.report_held_back()
+
+    def report_held_back(self) -> None:
+        """Log the messages left unacked since the last report: one WARNING per partition
+        and reason, with their count and offset range."""
+        held, self._held_back = self._held_back, {}
+        for (reason, topic, partition), offsets in sorted(held.items()):
+            log.warning("%s: left to be delivered again: %s:%d, %d messages @%d..%d", reason,
+                        topic, partition, len(offsets), min(offsets), max(offsets))
 
     async def read_again_later(self, event: faust.EventT) -> bool:
         """Whether a stage must leave ``event`` unhandled and unacked, to be read again in
-        its partition's order (:meth:`worker.app.Consumer.out_of_order`)."""
+        its partition's order (:meth:`worker.app.Consumer.out_of_order`). Such messages
+        come in runs (what was fetched before a seek): they are reported when a message is
+        handled again, or by the gauge timer."""
         reason = await defer_out_of_order(self.app.consumer, event.message)
         if reason is not None:
-            self.drop_unacked([event], reason)
+            self.drop_unacked([event], reason, report=False)
+        elif self._held_back:
+            self.report_held_back()
         return reason is not None
+
+    async def deliver_again(self, events: Iterable[faust.EventT], reason: str) -> None:
+        """Leave ``events`` unacked and read each one's partition again from the first of
+        them: their outputs did not all reach the broker (a timeout, the broker gone)."""
+        events = list(events)
+        self.drop_unacked(events, reason)
+        for tp, offset in first_offsets(events).items():
+            try:
+                await read_again(self.app.consumer, tp, offset, reason)
+            except Exception:  # its commits stay held at the message, until a rebalance
+                log.warning("could not read %s[%d] again from %d", tp.topic, tp.partition,
+                            offset, exc_info=True)
+            self.rewound.add(tp)
 
     async def commit(self, stream: faust.StreamT, batch: Batch) -> None:
         """Commit a batch of handled messages, in this order:
 
         1. write the dedupe stage's pending markers (unless the batch's partitions may have
            moved since it was handled), flush them and what the batch sent and wrote;
-        2. send the outcomes the dedupe stage held back, flush, mark them done and flush
-           (a marker left pending behind a recorded offset would never be finished);
-        3. record each partition's last handled offset in ``delivered``; 4. ack.
+        2. send the outcomes the dedupe stage held back, flush, and look at the delivery
+           result of every record the batch sent (check_deliveries): a record refused for
+           what it is becomes a dead letter; a message whose records failed for now is left
+           unacked, with the rest of its partition in the batch, and its partition read
+           again from it (so nothing after it is recorded delivered before it is);
+        3. mark the outcomes done and flush (a marker left pending behind a recorded
+           offset would never be finished);
+        4. record each partition's last handled offset in ``delivered``; 5. ack.
 
-        A crash before 3 is in replays the batch: its outputs sent early are skipped by the
+        A crash before 4 is in replays the batch: its outputs sent early are skipped by the
         offset guard downstream, and its held-back outcomes by their markers (done, or
         pending and found on the output topic)."""
+        if self.rewound:
+            # a partition read again from a message whose outputs failed (in an earlier
+            # batch): what was fetched of it before that seek comes again, in order
+            stale = [event for event in batch.events if tp_of(event) in self.rewound
+                     and fetched_before_seek(self.app.consumer, event.message)]
+            if stale:
+                batch.leave_out(stale, self.handled_here)
+                self.drop_unacked(stale, "fetched_before_seek")
         if batch.done and await self.moved_since(batch):
             # Frozen or evicted since the batch was handled: its partitions may be replayed
             # by their new owner already, whose markers a late pending one would overwrite.
@@ -474,8 +673,20 @@ class Pipeline:
             self.drop_unacked(batch.events, "dropped_after_rebalance")
             return
         if batch.outbox:
-            await self.send_out(batch.outbox)
+            sending = SENDS.set(batch.deliveries)
+            try:
+                for records, event in batch.outbox:
+                    as_handling(event)
+                    await self.send_out(records)
+            finally:
+                SENDS.reset(sending)
             await self.app.producer.flush()
+        if not await self.check_deliveries(batch.stage, batch.deliveries):
+            first = first_offsets(e for e in batch.deliveries.in_doubt if e is not None)
+            again = [event for event in batch.events if tp_of(event) in first
+                     and event.message.offset >= first[tp_of(event)]]
+            batch.leave_out(again, self.handled_here)
+            await self.deliver_again(again, "delivery_failed")
         if batch.done:
             for content, (marker, written_for) in batch.done.items():
                 as_handling(written_for)
@@ -488,6 +699,11 @@ class Pipeline:
                                     "ts": max(event.message.timestamp, done.get("ts", 0.0))}
         for event in batch.events:
             await stream.ack(event)
+
+    def handled_here(self, mark: str, event: faust.EventT) -> bool:
+        """Whether ``event`` was handled, not skipped as a redelivery (its batch is not
+        recorded delivered yet)."""
+        return not self.already_delivered(mark, event.message)
 
     async def moved_since(self, batch: Batch) -> bool:
         """Whether the batch's partitions may have moved since it was handled: the group
@@ -543,7 +759,7 @@ class Pipeline:
             key = page.hints.get("canonical_url") or canonical_url(
                 page.final_url, self.settings.fetch.tracking_params
             )
-            await self.topics.pages.send(key=key.encode(), value=page.to_json())
+            await self.send(self.topics.pages, key.encode(), page.to_json())
         for new_request in outcome.requests:
             await self.send_fetch(new_request)
         for url, reason in outcome.skipped:
@@ -554,9 +770,10 @@ class Pipeline:
         for letter in outcome.dead_letters:
             await self.send_dead_letter(letter)
         await self.send_health(fetch_events(request, outcome, time.time()))
-        # what the fetch found is in Kafka before the seen-table says it was fetched
-        await self.app.producer.flush()
-        seen.commit()
+        # what the fetch found is in Kafka (or, refused for what it is, dead letters) before
+        # the seen-table says it was fetched
+        if await self.check_deliveries("fetch", SENDS.get()):
+            seen.commit()
 
     async def on_page(self, value: bytes) -> None:
         page = RawPage.from_json(value)
@@ -582,8 +799,8 @@ class Pipeline:
                                                time.time())])
         article.fingerprints = fingerprints(article)
         self.stats.message_sent("by_id")
-        await self.topics.by_id.send(key=article.id.encode(), value=article.to_json(),
-                                     headers=discovery_headers(page.hints.get("discovered_at")))
+        await self.send(self.topics.by_id, article.id.encode(), article.to_json(),
+                        headers=discovery_headers(page.hints.get("discovered_at")))
 
     async def on_article_id(self, value: bytes) -> None:
         if (tick := expiry_tick(value)) is not None:
@@ -605,10 +822,8 @@ class Pipeline:
             self.stats.count("versions")
         article.version = decision.version
         self.stats.message_sent("by_content")
-        await self.topics.by_content.send(
-            key=article.fingerprints["content_hash"].encode(), value=article.to_json(),
-            headers=discovery_headers(current_discovered_at()),
-        )
+        await self.send(self.topics.by_content, article.fingerprints["content_hash"].encode(),
+                        article.to_json(), headers=discovery_headers(current_discovered_at()))
 
     async def on_article_content(self, value: bytes, batch: Batch) -> None:
         if (tick := expiry_tick(value)) is not None:
@@ -650,7 +865,7 @@ class Pipeline:
         # instead of emitting it a second time.
         records = self.outcome_records(article, decision, now, current_discovered_at())
         marker = {"a": outcome, "t": now, "p": current_partition()}
-        batch.outbox.extend(records)
+        batch.outbox.append((records, faust.current_event()))
         batch.done[content] = (marker, faust.current_event())
 
     async def outcome_is_out(self, article: Article, decision: dedupe.Decision,
@@ -792,6 +1007,7 @@ class Pipeline:
         """Consumer lag and table sizes, for Prometheus (every worker, on a timer). A
         measurement that fails is logged and tried again next time: it must never stop
         the worker."""
+        self.report_held_back()
         try:
             record_consumer_lag(consumer_lags(self.app))
             record_table_sizes(table_sizes(self.app))
@@ -823,8 +1039,13 @@ class Pipeline:
                     message = event.message
                     if await self.read_again_later(event):
                         continue
-                    await self._guarded(stage, suffix, message.key, message.value, handler)
-                    await manual.ack(event)
+                    deliveries = Deliveries()
+                    await self._guarded(stage, suffix, message.key, message.value, handler,
+                                        deliveries=deliveries)
+                    if await self.check_deliveries(stage, deliveries):
+                        await manual.ack(event)
+                    else:
+                        await self.deliver_again([event], "delivery_failed")
 
             async def run_in_batches(stream: faust.StreamT) -> None:
                 # As `run`, with one commit (Pipeline.commit) per batch of messages, and the
@@ -832,7 +1053,7 @@ class Pipeline:
                 # batches are recorded in order.
                 manual = stream.noack()
                 queue = manual.channel.queue
-                batch = Batch()
+                batch = Batch(stage)
                 committing: asyncio.Future[None] | None = None
                 committing_keys: set[bytes | None] = set()
 
@@ -847,7 +1068,7 @@ class Pipeline:
                     nonlocal batch, committing, committing_keys
                     await settle()
                     committing = asyncio.ensure_future(self.commit(manual, batch))
-                    committing_keys, batch = batch.keys, Batch()
+                    committing_keys, batch = batch.keys, Batch(stage)
 
                 try:
                     async for event in manual.events():
@@ -857,7 +1078,7 @@ class Pipeline:
                             # handled and did not commit is their new owners' to handle
                             self.drop_unacked([*batch.events, event], "dropped_after_freeze")
                             self.stats.stage_done(stage, "fenced")
-                            batch = Batch()
+                            batch = Batch(stage)
                             continue
                         if await self.read_again_later(event):
                             continue

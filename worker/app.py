@@ -221,14 +221,21 @@ class Consumer(aiokafka_driver.Consumer):
         await super().perform_seek()
         for tp, (offset, repositions) in list(self._skipped.items()):
             if repositions == self._thread.repositions[tp] and tp in self.assignment():
-                await self._read_again(tp, offset)
+                await self.read_again(tp, offset)
             self._skipped.pop(tp, None)
 
-    async def _read_again(self, tp: TP, offset: int) -> None:
+    async def read_again(self, tp: TP, offset: int, why: str = "not handled before") -> None:
+        """Seek ``tp`` back to ``offset``: what was fetched of it after that is dropped (by
+        aiokafka) or refused to the stages (``fetched_before_seek``), and read again."""
         await self._thread.seek_in_thread(tp, offset)
         self._read_offset[tp] = offset or None  # as Faust's seek notes it
-        log.warning("%s[%d]: read again from %d, not handled before",
-                    tp.topic, tp.partition, offset)
+        log.warning("%s[%d]: read again from %d, %s", tp.topic, tp.partition, offset, why)
+
+    def fetched_before_seek(self, message: Message) -> bool:
+        """Whether ``message``'s partition was repositioned after it was fetched (so it
+        is read again from where the seek went)."""
+        fetched = getattr(message, "repositions", None)
+        return fetched is not None and fetched < self._thread.repositions[message.tp]
 
     def out_of_order(self, message: Message) -> str | None:
         """Why a stage handed ``message`` must leave it unhandled and unacked, or None.
@@ -242,7 +249,7 @@ class Consumer(aiokafka_driver.Consumer):
         fetched = getattr(message, "repositions", None)
         if fetched is None:
             return None
-        if fetched < self._thread.repositions[message.tp]:
+        if self.fetched_before_seek(message):
             return "fetched_before_seek"  # read again from where the seek went
         skipped = self._skipped.get(message.tp)
         if skipped is not None and skipped[1] == fetched and skipped[0] < message.offset:
@@ -257,7 +264,7 @@ class Consumer(aiokafka_driver.Consumer):
             tp = message.tp
             offset = self._skipped[tp][0]
             if tp in self.assignment():
-                await self._read_again(tp, offset)
+                await self.read_again(tp, offset)
             self._skipped.pop(tp, None)
         return reason
 
@@ -341,6 +348,22 @@ async def defer_out_of_order(consumer: Any, message: Message) -> str | None:
     if isinstance(consumer, Consumer):
         return await consumer.defer_out_of_order(message)
     return None
+
+
+def fetched_before_seek(consumer: Any, message: Message) -> bool:
+    """:meth:`Consumer.fetched_before_seek` for any consumer (other drivers': False)."""
+    return isinstance(consumer, Consumer) and consumer.fetched_before_seek(message)
+
+
+async def read_again(consumer: Any, tp: TP, offset: int, why: str) -> None:
+    """:meth:`Consumer.read_again` for any consumer (other drivers: Faust's seek), unless
+    the partition has gone elsewhere (its new owner reads it from the committed offset)."""
+    if tp not in consumer.assignment():
+        return
+    if isinstance(consumer, Consumer):
+        await consumer.read_again(tp, offset, why)
+    else:
+        await consumer.seek(tp, offset)
 
 
 def _by_partition(offsets: Mapping[TP, int | None]) -> str:

@@ -196,3 +196,25 @@ async def any_record_since(url: str, topic: str, since: float,
         return False
     finally:
         await consumer.stop()
+
+
+async def max_message_bytes_of(url: str, topic: str) -> int | None:
+    """The ``max.message.bytes`` the broker applies to ``topic`` (None if it does not say)."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(url), request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})])
+    finally:
+        await admin.close()
+    for response in responses:
+        # resources: (error_code, error_message, resource_type, resource_name, entries);
+        # entries: (name, value, ...)
+        for error_code, _, _, name, entries in response.resources:
+            if error_code == 0 and name == topic:
+                for entry in entries:
+                    if entry[0] == "max.message.bytes" and entry[1] is not None:
+                        return int(entry[1])
+    return None

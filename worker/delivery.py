@@ -1,0 +1,145 @@
+"""What became of the records a stage sent.
+
+``topic.send`` only hands a record to the producer, and ``producer.flush()`` waits for
+every record without raising for any: a record the broker refused (larger than the
+topic's ``max.message.bytes``, or still not taken when the producer's request timeout ran
+out) would be missing behind its input's committed offset. So each record sent while a
+stage handles a message is noted with the producer's delivery future (:class:`Sent`, in
+the :class:`Deliveries` that :data:`SENDS` names), and the stage looks at the results, once
+per batch, before the message counts as handled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiokafka import errors
+
+from worker.models import DeadLetter, utc_now
+
+#: the broker's (or the producer's) answer about the record itself: sent again, it would
+#: be refused again
+REFUSED_FOR_WHAT_IT_IS = (
+    errors.MessageSizeTooLargeError,
+    errors.RecordListTooLargeError,
+    errors.RecordTooLargeError,
+    errors.CorruptRecordException,
+    errors.InvalidTimestampError,
+    errors.UnsupportedForMessageFormatError,
+)
+
+#: the reason of the dead letter for an output record the broker refused
+OUTPUT_REFUSED = "output_refused"
+
+#: characters of the payload a dead letter keeps when the whole letter was refused too
+TRUNCATED_PAYLOAD = 4096
+
+
+@dataclass(slots=True)
+class Sent:
+    """A record a stage sent while it handled ``event`` (a Faust event; None outside one)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    event: Any
+    #: the producer's delivery future; None when the send itself raised (``error``)
+    delivery: asyncio.Future[Any] | None = None
+    error: BaseException | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.value) + len(self.key or b"")
+
+
+@dataclass(slots=True)
+class Deliveries:
+    """The records sent for messages a stage handled whose delivery results are still to
+    be looked at, and the messages whose records failed for now (``in_doubt``): those must
+    be delivered again."""
+
+    sent: list[Sent] = field(default_factory=list)
+    in_doubt: list[Any] = field(default_factory=list)
+
+
+#: where :meth:`worker.agents.Pipeline.send` notes what it sends: the Deliveries of the
+#: message (or batch) being handled in this task; None sends untracked (timers)
+SENDS: ContextVar[Deliveries | None] = ContextVar("kabar_sends", default=None)
+
+
+async def failures(sent: Iterable[Sent]) -> list[tuple[Sent, BaseException]]:
+    """Each record of ``sent`` that did not reach the broker, with why; waits for the
+    results still outstanding (none after a flush)."""
+    sent = list(sent)
+    pending = [s.delivery for s in sent if s.delivery is not None and not s.delivery.done()]
+    if pending:
+        await asyncio.wait(pending)
+    failed = []
+    for record in sent:
+        if record.error is not None:
+            failed.append((record, record.error))
+        elif record.delivery is not None:
+            if record.delivery.cancelled():
+                failed.append((record, asyncio.CancelledError("delivery cancelled")))
+            elif (error := record.delivery.exception()) is not None:
+                failed.append((record, error))
+    return failed
+
+
+def cause(error: BaseException) -> BaseException:
+    """The Kafka error behind ``error`` (Faust wraps what the producer raises on send in
+    a ProducerSendError)."""
+    return error.__cause__ if isinstance(error.__cause__, errors.KafkaError) else error
+
+
+def refused_for_what_it_is(error: BaseException) -> bool:
+    return isinstance(cause(error), REFUSED_FOR_WHAT_IT_IS)
+
+
+def record_url(value: bytes) -> str | None:
+    """The URL a record is about: ``url`` in most records Kabar sends, ``final_url`` in a
+    raw page, ``duplicate_url`` in a duplicate event."""
+    try:
+        record = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    url = record.get("final_url") or record.get("url") or record.get("duplicate_url")
+    return url if isinstance(url, str) else None
+
+
+def refused_letter(stage: str, record: Sent, error: BaseException, limit: int | None
+                   ) -> DeadLetter:
+    """The dead letter for an output record refused for what it is, with the record."""
+    why = cause(error)
+    bound = f"the topic takes at most {limit} bytes" if limit else "its size limit is unknown"
+    return DeadLetter(
+        stage=stage, reason=OUTPUT_REFUSED,
+        message=(f"{record.topic} refused a record of {record.size} bytes "
+                 f"({type(why).__name__}: {why}); {bound}"),
+        failed_at=utc_now(), url=record_url(record.value), topic=record.topic,
+        key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+        payload=record.value.decode("utf-8", "replace"),
+    )
+
+
+def truncated_letter(letter: Sent, error: BaseException) -> bytes | None:
+    """A dead letter refused for what it is, again with its payload cut to
+    TRUNCATED_PAYLOAD characters and the reason; None if it was cut already."""
+    fields = orjson.loads(letter.value)
+    payload = fields.get("payload")
+    text = payload if isinstance(payload, str) else orjson.dumps(payload).decode()
+    if len(text) <= TRUNCATED_PAYLOAD:
+        return None
+    why = cause(error)
+    fields["payload"] = text[:TRUNCATED_PAYLOAD]
+    fields["message"] = (f"{fields.get('message', '')} [payload truncated to "
+                         f"{TRUNCATED_PAYLOAD} of {len(text)} characters: {letter.topic} "
+                         f"refused the whole dead letter of {letter.size} bytes "
+                         f"({type(why).__name__})]")
+    return orjson.dumps(fields)
