@@ -470,9 +470,9 @@ def _common_ancestor_of_peers(best: LexborNode, best_score: float,
                               finals: list[tuple[LexborNode, float]]) -> LexborNode:
     """When the story is split over sibling blocks (one wrapper per paragraph, or text
     interrupted by ads), several near-equal candidates share an ancestor: climb to it.
-    A wrapper of the winner that scores near it, though a wrapper's score is its blocks'
-    halved, holds more of the story beside it: the winner is one part (a tab pane, one
-    section of a page whose paragraphs are too short to count as story text)."""
+    A wrapper of the winner that scores near it (the winner's paragraphs count half or
+    less in a wrapper's score) holds more of the story beside it: the winner is one part
+    (a tab pane, one section of a page whose lines are too short to count as story text)."""
     peers = [n for n, f in finals if n.mem_id != best.mem_id and f >= 0.75 * best_score]
     if len(peers) >= 2:
         peer_chains = [set(_ancestors(p)) | {p.mem_id} for p in peers]
