@@ -606,3 +606,11 @@ def test_teaser_cards_inside_links_do_not_widen_the_story_container():
     article = extract_article(page, "https://example.org/news/river-walk")
     assert _SENTENCES[2] in article.body
     assert "Boat tour tickets" not in article.body
+
+
+def test_a_line_printing_an_image_files_path_is_not_story():
+    record = ("<p>6073731 0 World 2024/12/03 23:17:00 2024/12/04 00:06:42 "
+              "/media/2024/12/20241203-OYT1I50202-T.jpg?type=thumbnail</p>")
+    article = _story_with(record)
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert "6073731" not in article.body and ".jpg" not in article.body
