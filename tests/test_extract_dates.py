@@ -1,9 +1,12 @@
 """Publish dates: which evidence wins, and the forms pages print them in."""
 
+import time
+from datetime import date
+
 import pytest
 
 from worker.extract import extract_article
-from worker.extract.dates import parse_text_date
+from worker.extract.dates import parse_text_date, prints_day
 
 BODY = "".join(f"<p>The council voted {n} times to approve the new budget, raising spending "
                "on schools and roads across the district.</p>" for n in range(4))
@@ -73,8 +76,10 @@ def test_a_byline_printed_well_before_the_structured_date_wins():
     # A migrated or re-indexed story: the CMS stamped it again, the page still prints its day.
     head = '<meta property="article:published_time" content="2025-01-31T12:00:00Z">'
     assert published(head, "<div class='meta'>03/01/2017</div>") == "2017-01-03"
-    # One day apart is a time-zone matter: the structured instant stays.
-    assert published(head, "<div>30 January 2025</div>") == "2025-01-31T12:00:00+00:00"
+    # One day apart that a time zone explains (08:00 UTC is still the 30th in Hawaii):
+    # the structured instant stays.
+    head = '<meta property="article:published_time" content="2025-01-31T08:00:00Z">'
+    assert published(head, "<div>30 January 2025</div>") == "2025-01-31T08:00:00+00:00"
 
 
 def test_a_utc_publish_time_takes_the_offset_the_byline_prints_it_at():
@@ -226,11 +231,16 @@ def test_a_meta_publish_time_on_the_byline_day_beats_a_stale_json_ld_date():
                '"datePublished": "2021-12-06T14:36:00", "dateModified": "2022-12-15"}</script>')
     typed = '<meta property="article:published_time" content="2022-12-15T09:13:00+01:00">'
     assert published(json_ld + typed, "<p>15.12.2022</p>") == "2022-12-15T09:13:00+01:00"
-    # an untyped date tag is not enough to overrule JSON-LD (print editions, re-indexing)
+    # an untyped date tag is not enough to overrule JSON-LD (print editions, re-indexing),
+    # on a page that prints the JSON-LD day too (a byline that alone prints the
+    # modification day is a re-dating: see below)
     untyped = '<meta name="date" content="2022-12-15">'
-    assert published(json_ld + untyped, "<p>15.12.2022</p>") == "2021-12-06T14:36:00"
-    # nor is a meta tag the byline does not print
-    assert published(json_ld + typed, "<p>01.03.2022</p>") == "2021-12-06T14:36:00"
+    assert published(json_ld + untyped, "<p>15.12.2022</p><p>Erschienen 06.12.2021</p>") \
+        == "2021-12-06T14:36:00"
+    # nor is a meta tag the byline does not print (on a page that prints the JSON-LD day:
+    # a byline after an unprinted one wins on its own)
+    assert published(json_ld + typed, "<p>01.03.2022</p><p>Erschienen 06.12.2021</p>") \
+        == "2021-12-06T14:36:00"
 
 
 def test_the_url_day_beats_a_utc_time_a_time_zone_away():
@@ -496,3 +506,145 @@ def test_a_time_element_in_the_site_header_is_not_the_structured_publish_time():
             "</article></body></html>")
     assert extract_article(html, "https://example.org/a").published_at == \
         "2024-03-01T09:30:00+01:00"
+
+
+def test_a_byline_the_day_before_an_unprinted_structured_time_no_zone_explains_wins():
+    """The byline prints the day before a structured time that no UTC offset puts on that
+    day, and the page prints the structured day nowhere: the byline is what readers see."""
+    late = '<meta property="article:published_time" content="2025-12-19T22:02:58+00:00">'
+    assert published(late, "<p>Dec 18, 2025</p>") == "2025-12-18"
+    # the structured day printed on the page (a ticker, a second date line) keeps it
+    assert published(late, "<p>Dec 18, 2025</p><p>Updated Dec 19, 2025</p>").startswith(
+        "2025-12-19")
+    # a UTC time whose local day the byline prints is a time-zone matter: it stays
+    early = '<meta property="article:published_time" content="2025-12-19T02:00:00+00:00">'
+    assert published(early, "<p>Dec 18, 2025</p>").startswith("2025-12-19")
+    # as does a structured date without an offset, which no zone can explain
+    naive = '<meta property="article:published_time" content="2025-12-19T22:02:58">'
+    assert published(naive, "<p>Dec 18, 2025</p>").startswith("2025-12-19")
+
+
+def test_a_byline_days_after_an_unprinted_structured_date_wins():
+    """The CMS's first save of the page (2013) against the date printed under the headline
+    (2023), with the 2013 day printed nowhere: readers see the printed one."""
+    saved = ('<meta property="article:published_time" content="2013-03-11T11:11:07-07:00">'
+             '<meta property="article:modified_time" content="2026-02-18T07:49:16-08:00">')
+    assert published(saved, "<p>March 20, 2023</p>") == "2023-03-20"
+    # not when the page prints the structured day too
+    assert published(saved, "<p>March 20, 2023</p><p>First published March 11, 2013</p>") \
+        .startswith("2013-03-11")
+    # nor a byline on the local day of the modification time (a modification day only the
+    # page shows is a re-dating: see below)
+    utc = ('<meta property="article:published_time" content="2022-02-16T10:00:00+00:00">'
+           '<meta property="article:modified_time" content="2023-09-28T02:00:00+00:00">')
+    assert published(utc, "<p>September 27, 2023</p>").startswith("2022-02-16")
+
+
+def test_a_page_that_prints_only_its_modification_day_is_dated_by_the_modification():
+    """Structured data holds a publish and a modification date; the page shows readers only
+    the modification day (as its byline or an 'Updated' line) and prints the publish day
+    nowhere: the site re-dated the story, and the modification time is its date."""
+    both = ('<meta property="article:published_time" content="2021-03-16T16:16:10+00:00">'
+            '<meta property="article:modified_time" content="2021-03-20T14:00:17+00:00">')
+    assert published(both, "<p>20. März 2021 - 15:00</p>") == "2021-03-20T14:00:17+00:00"
+    assert published(both, "<p>Updated Mar 20, 2021</p>") == "2021-03-20T14:00:17+00:00"
+    # the publish day printed as well: it stays the publish date
+    assert published(both, "<p>Published Mar 16, 2021</p><p>Updated Mar 20, 2021</p>") \
+        .startswith("2021-03-16")
+    # a byline on the local day of a UTC publish time is that time, not a re-dating
+    utc = ('<meta property="article:published_time" content="2025-12-02T23:00:55+00:00">'
+           '<meta property="article:modified_time" content="2025-12-03T21:31:05+00:00">')
+    assert published(utc, "<p>Published: 03 Dec 2025</p>").startswith("2025-12-02")
+
+
+@pytest.mark.parametrize(("url", "iso"), [
+    ("https://example.org/world/2024/feb/24/budget-vote", "2024-02-24"),
+    ("https://example.org/blog/2023/october/03/budget-vote/", "2023-10-03"),
+    ("https://example.org/news/2023/Sep/5", "2023-09-05"),
+])
+def test_url_dates_with_a_named_month_date_a_page_that_prints_none(url, iso):
+    assert published(url=url) == iso
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.org/2023/feb/30/budget-vote", "https://example.org/2023/news/05/a",
+    "https://example.org/2023/march/123/a", "https://example.org/a?d=/2023/may/05/",
+])
+def test_url_words_that_are_no_month_or_no_day_give_no_date(url):
+    assert published(url=url) is None
+
+
+def test_the_url_day_fixes_a_numeric_date_read_in_the_wrong_order():
+    """'03/10/2023' on an 'en' page is read month first; the URL says 3 October."""
+    en = '<html lang="en"><head></head><body><h1>Budget vote</h1><p>03/10/2023</p>' \
+        f'<article>{BODY}</article></body></html>'
+    assert extract_article(en, "https://example.org/blog/2023/october/03/budget-vote/") \
+        .published_at == "2023-10-03"
+    # a URL day that is no reading of the printed date leaves it alone
+    assert extract_article(en, "https://example.org/blog/2023/october/04/budget-vote/") \
+        .published_at == "2023-03-10"
+
+
+def test_an_updated_line_by_the_headline_dates_a_page_with_no_other_date_of_its_own():
+    """No structured date and no byline: the 'Last updated' line above the headline is the
+    page's own date, not the first date element further down (a related post's)."""
+    above = "<p>Last updated:</p><p>Dec 12, 2025</p>"
+    related = "<div class='r-posts-date'>December 2, 2025</div>"
+    assert extract_article(long_page("", above=above, aside=related),
+                           "https://example.org/a").published_at == "2025-12-12"
+
+
+@pytest.mark.parametrize("label", ["Post time:", "Post Date:", "post date"])
+def test_a_post_date_or_post_time_label_marks_the_publish_date(label):
+    # far below a long story: only a labelled date is looked for that far down
+    html = (f"<html lang='en'><body><h1>Budget vote</h1><article>{BODY * 30}</article>"
+            f"<div>{label} 01-04-2024</div></body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2024-01-04"
+
+
+def test_the_web_page_record_dates_a_page_whose_article_record_is_about_another_site():
+    """An article record copied with Google's example 'mainEntityOfPage' (or syndicated from
+    another site) is not this page's: its own web page record's publish date comes first."""
+    graph = ('<script type="application/ld+json">{"@graph": [{"@type": "WebPage", '
+             '"@id": "https://www.example.org/budget-vote/", '
+             '"datePublished": "2023-05-18T04:39:05+00:00"}]}</script>')
+    copied = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+              '"mainEntityOfPage": {"@type": "WebPage", "@id": "https://google.com/article"}, '
+              '"datePublished": "2023-05-17T00:00:00+0000"}</script>')
+    assert published(graph + copied) == "2023-05-18T04:39:05+00:00"
+    # an article record about this site's page keeps its date
+    own = copied.replace("https://google.com/article", "https://example.org/budget-vote/")
+    assert published(graph + own) == "2023-05-17T00:00:00+00:00"
+
+
+def test_times_in_a_list_of_teaser_cards_do_not_date_the_page():
+    cards = "".join(f"<article class='article-card'><h3>Story {n}</h3>"
+                    f"<time class='article-card__date' datetime='{day}'>{day}</time></article>"
+                    for n, day in enumerate(("2025-10-23", "2022-01-01", "2025-07-17")))
+    html = ("<html><body><h1>Budget vote</h1><p>Page updated:</p>"
+            "<div class='date'>12 November 2025</div>"
+            f"<article>{BODY * 4}</article><section class='cards'>{cards}</section>"
+            "</body></html>")
+    assert extract_article(html, "https://example.org/a").published_at == "2025-11-12"
+    # the story's own time in a card layout, or in an author's hCard, still counts
+    own = ("<div class='vcard'><time datetime='2025-11-10T09:00:00+01:00'>10 Nov</time></div>")
+    assert extract_article(html.replace("<article>", own + "<article>", 1),
+                           "https://example.org/a").published_at == "2025-11-10T09:00:00+01:00"
+    one = cards.split("</article>")[0] + "</article>"
+    assert extract_article(html.replace(cards, one), "https://example.org/a") \
+        .published_at == "2025-10-23"
+
+
+@pytest.mark.parametrize("text", ["2025 " * 20000, "x2025-11-05" * 20000,
+                                  "5 May 2025, " * 20000, "2025" * 100000])
+def test_looking_for_a_printed_day_in_a_hostile_page_text_is_quick(text):
+    started = time.perf_counter()
+    assert not prints_day(text, date(2025, 1, 1))
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_printed_day_is_found_in_either_numeric_order():
+    assert prints_day("Published 3/4/2024 here", date(2024, 4, 3))
+    assert prints_day("Published 3/4/2024 here", date(2024, 3, 4))
+    assert prints_day("Stand: 2024-05-06", date(2024, 5, 6))
+    assert not prints_day("Stand: 2024-05-06", date(2024, 5, 7))

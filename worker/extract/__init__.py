@@ -59,6 +59,7 @@ from worker.extract.metadata import (
     month_first_language,
     only_untyped_date,
     printed_beats_untyped_date,
+    printed_over_unprinted_date,
     script_date,
     structured_dates,
     visible_date,
@@ -204,8 +205,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     fetch time: against the clock they would date an old saved page today."""
     published, modified = structured_dates(tree, data)
     published = not_after(published, limit)
-    byline, updated, above = (not_after(d, limit)
-                              for d in byline_dates(tree, month_first, page_h1, data))
+    byline, updated, above, updated_above = (
+        not_after(d, limit) for d in byline_dates(tree, month_first, page_h1, data))
     if published is not None and byline is not None and (
             printed_earlier(byline, published, modified)
             or printed_beats_untyped_date(byline, published, modified, data)):
@@ -223,6 +224,9 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
     if published is not None and byline is not None:
         published = as_printed(meta_date_on_byline_day(byline, published, data) or published,
                                byline)
+    if published is not None:
+        published = printed_over_unprinted_date(tree, byline, updated, published,
+                                                modified) or published
     if published is None and profile is not None:
         for selector in profile.date:
             node = tree.css_first(selector)
@@ -232,7 +236,9 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
                 if published:
                     break
     if published is None:
-        published = byline or above or not_after(
+        # (An 'Updated' line over the headline is still the page's own date, unlike a date
+        # element further down: a related post's.)
+        published = byline or above or updated_above or not_after(
             visible_date(tree, month_first, fetched, page_h1), limit)
     if published is None:
         published = not_after(script_date(tree, data), limit)
@@ -263,10 +269,16 @@ def _on_url_day(published: PageDate | None, in_url: PageDate | None) -> PageDate
     time-zone conversion explains (a UTC time stored for the local day the URL names) keeps
     the URL's day, without a time it no longer vouches for. (Measured on the shared sets:
     +2 pages on trafilatura's and on wcxb, none lost; a visible date line given the same
-    power lost pages on fundus and wcxb, so it has none.)"""
-    if published is not None and in_url is not None and zone_shifted_day(
-            published, in_url.calendar_day()):
+    power lost pages on fundus and wcxb, so it has none.) So does a date whose day and month
+    are the URL's the other way round: '03/10/2023' read in the wrong order."""
+    if published is None or in_url is None:
+        return published
+    if zone_shifted_day(published, in_url.calendar_day()):
         return in_url
+    if (published.year, published.month, published.day) == (in_url.year, in_url.day,
+                                                             in_url.month):
+        return PageDate(in_url.year, in_url.month, in_url.day, published.hour,
+                        published.minute, published.second, published.offset)
     return published
 
 

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 _MONTHS: dict[str, int] = {}
@@ -405,6 +406,40 @@ def parse_text_date(text: str, *, month_first: bool = False, limit: int = 2000,
     return best[1] if best else None
 
 
+#: How many printed dates ``prints_day`` reads before it gives up: an archive or listing page
+#: prints hundreds, and none of them tells its story's own day apart.
+_MOST_DATES_READ = 300
+
+
+def prints_day(text: str, day: date) -> bool:
+    """Whether ``text`` prints ``day`` in a form the parsers read, either numeric order
+    ('03/04/2024' counts as March 4 and as 3 April): only the stretches around its year are
+    read, and at most ``_MOST_DATES_READ`` dates."""
+    year = str(day.year)
+    windows: list[tuple[int, int]] = []
+    at = text.find(year)
+    while at >= 0:
+        start, end = max(0, at - 60), at + 64
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+        at = text.find(year, at + 4)
+    budget = _MOST_DATES_READ
+    for start, end in windows:
+        window = " ".join(text[start:end].split())
+        for pattern in _TEXT_PATTERNS:
+            for m in pattern.finditer(window):
+                budget -= 1
+                if budget < 0:
+                    return False
+                for dmy in (True, False):
+                    found = _from_match(m, dmy=dmy)
+                    if found is not None and found.calendar_day() == day:
+                        return True
+    return False
+
+
 _SHORT_YEAR = re.compile(r"(?<![\d.])(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{2})(?![\d.])"
                          r"(?:" + _SEP + _TIME + r")?", re.I)
 
@@ -465,8 +500,13 @@ _URL_DATE = re.compile(r"(?:[/_-](20\d{2}|19\d{2})([/_-])(\d{1,2})\2(\d{1,2})|"
                        r"/(20\d{2}|19\d{2})[/-]?(\d{2})[/-]?(\d{2}))(?!\d)")
 
 
+#: A month named in the path: /2024/feb/24/ (The Guardian, Washington Times), /2023/october/03/.
+_URL_NAMED_DATE = re.compile(r"/(20\d{2}|19\d{2})/([a-z]{3,9})/(\d{1,2})(?=[/_-]|$)", re.I)
+
+
 def parse_url_date(url: str | None) -> PageDate | None:
-    """A date in the URL path (/2023/10/07/ or /20231007): weak evidence, date only."""
+    """A date in the URL path (/2023/10/07/, /20231007 or /2023/oct/07/): weak evidence,
+    date only."""
     if not url:
         return None
     for m in _URL_DATE.finditer(url):
@@ -474,6 +514,10 @@ def parse_url_date(url: str | None) -> PageDate | None:
         year, month, day = (g[0], g[2], g[3]) if g[0] else g[4:]
         found = _valid(int(year), int(month), int(day))
         if found is not None:
+            return found
+    for m in _URL_NAMED_DATE.finditer(urlsplit(url).path):
+        month = _MONTHS.get(m.group(2).lower())
+        if month is not None and (found := _valid(int(m.group(1)), month, int(m.group(3)))):
             return found
     return None
 

@@ -19,7 +19,9 @@ from worker.extract.dates import (
     parse_relative,
     parse_short_year_date,
     parse_text_date,
+    prints_day,
     year_windows,
+    zone_shifted_day,
 )
 from worker.extract.structured import Structured, text_of
 
@@ -347,9 +349,29 @@ def _meta_date(value: str | None) -> PageDate | None:
 
 
 def _json_ld_published(data: Structured) -> PageDate | None:
-    """The publish date the page's JSON-LD article (or web page) record states."""
-    return parse_iso(text_of(data.article_value("datePublished", "dateCreated", "uploadDate"))
-                     or "")
+    """The publish date the page's JSON-LD article (or web page) record states; the web
+    page's first when the article record says it is about a page on another site (a
+    template copied with its 'https://google.com/article', a syndicated story)."""
+    records = (data.article, data.webpage)
+    about, page = _site_of(data.article, "mainEntityOfPage"), _site_of(data.webpage, "url",
+                                                                        "@id")
+    if about and page and about != page:
+        records = (data.webpage, data.article)
+    for record in records:
+        for key in ("datePublished", "dateCreated", "uploadDate"):
+            value = text_of(record.get(key)) if record is not None else None
+            if value:
+                return parse_iso(value)
+    return None
+
+
+def _site_of(record: dict | None, *keys: str) -> str | None:
+    """The host (less 'www.') of the first absolute URL among a JSON-LD record's ``keys``."""
+    for key in keys:
+        url = text_of(record.get(key)) if record is not None else None
+        if url and url.startswith(("https://", "http://")):
+            return (urlsplit(url).hostname or "").removeprefix("www.") or None
+    return None
 
 
 def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate | None,
@@ -361,12 +383,17 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         if published:
             break
     if published is None:
-        for node in tree.css('[itemprop="datePublished"], time[datetime]')[:5]:
+        nodes = tree.css('[itemprop="datePublished"], time[datetime]')[:5]
+        # Times in teaser cards that name different days date a list of other stories.
+        teasers = {n.mem_id: (n.attrs.get("datetime") or "")[:10] for n in nodes
+                   if n.tag == "time" and _in_teaser(n)}
+        teaser_list = len(set(teasers.values())) >= 2
+        for node in nodes:
             attrs = node.attributes
             context = _norm(node.text(deep=True))
             if node.tag == "time" and (_MODIFIED_HINT.search(
                     f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}")
-                    or _in_site_chrome(node)):
+                    or _in_site_chrome(node) or (teaser_list and node.mem_id in teasers)):
                 continue
             published = parse_iso(attrs.get("datetime") or attrs.get("content") or "")
             if published:
@@ -453,6 +480,55 @@ _UPDATED_LABEL = re.compile(r"updat|modif|aktualisiert|geändert|letzte änderun
                             r"diperbarui|mis à jour|actualiz|atualiz|aggiorn|bijgewerkt", re.I)
 
 
+#: Elements whose text a reader never sees (an <iframe>'s is its fallback markup).
+_NOT_PRINTED = _SKIP_TEXT | {"iframe"}
+
+
+def printed_text(tree: LexborHTMLParser) -> str:
+    """The text a reader sees on the page: the body's text nodes, less scripts, styles and
+    form controls."""
+    body = tree.body
+    if body is None:
+        return ""
+    return "\n".join(node.text_content or "" for node in body.traverse(include_text=True)
+                     if node.tag == "-text" and node.parent is not None
+                     and node.parent.tag not in _NOT_PRINTED)
+
+
+def printed_over_unprinted_date(tree: LexborHTMLParser, byline: PageDate | None,
+                                updated: PageDate | None, published: PageDate,
+                                modified: PageDate | None) -> PageDate | None:
+    """What the page prints under its headline, where it names another day than the
+    structured publish date and the page prints that day nowhere (a CMS's record of the
+    story, not what readers see):
+    - a byline the day before, when the structured date has an offset (no time zone
+      explains the difference: the local day of a UTC time is labelled both ways by the
+      sets, and is left alone in every case below);
+    - a byline two days or more after it: the structured date is when the CMS first saved
+      the page;
+    - a byline or an "Updated" line on the structured modification day: the site re-dated
+      the story and shows readers only that day (the modification time is returned)."""
+    published_day = published.calendar_day()
+    shown = byline or updated
+    if shown is None or shown.calendar_day() == published_day:
+        return None
+    day = shown.calendar_day()
+    if published.offset == 0 and zone_shifted_day(published, day):
+        return None  # a UTC time's local day
+    if modified is not None and day == modified.calendar_day():
+        found: PageDate | None = modified
+    elif byline is None or (modified is not None and zone_shifted_day(modified, day)):
+        return None
+    else:
+        apart = (day - published_day).days
+        earlier = apart == -1 and published.aware() is not None and not zone_shifted_day(
+            published, day)
+        found = byline if earlier or apart >= 2 else None
+    if found is None or prints_day(printed_text(tree), published_day):
+        return None
+    return found
+
+
 def _texts_after(node: Node, count: int) -> Iterator[str]:
     """The next ``count`` non-empty text nodes after ``node`` (not inside it), in reading order,
     skipping scripts, styles and form controls."""
@@ -524,10 +600,12 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
 
 def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None,
                  data: Structured | None = None
-                 ) -> tuple[PageDate | None, PageDate | None, PageDate | None]:
-    """(published, updated, above): the first date on a short line just after the headline
-    (the byline), the first one there labelled as the time of an update, and a date printed
-    just above the headline (a kicker; weaker: tickers and clocks sit there too). Long lines
+                 ) -> tuple[PageDate | None, PageDate | None, PageDate | None,
+                            PageDate | None]:
+    """(published, updated, above, updated_above): the first date on a short line just after
+    the headline (the byline), the first one there labelled as the time of an update, a date
+    printed just above the headline (a kicker; weaker: tickers and clocks sit there too), and
+    one there labelled as an update ('Last updated: Dec 12, 2025' over the title). Long lines
     are skipped (their dates belong to captions and prose) unless they open with a dateline
     ('29.11.2022 – …'). Without a headline <h1>, the headline is the heading that prints the
     title ``data`` states. ``page_h1`` is the page's first <h1>."""
@@ -542,7 +620,7 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None
     elif h1 is None and data is not None:
         h1 = _titled_heading(tree, data, None)
     if h1 is None:
-        return None, None, None
+        return None, None, None, None
     updated = None
     previous = ""
     for text in _texts_after(h1, 12):
@@ -553,18 +631,19 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None
             if found is not None:
                 if not _UPDATED_LABEL.search(text) and (
                         len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
-                    return found, updated, None
+                    return found, updated, None, None
                 updated = updated or found
         previous = text
     previous = ""
+    updated_above = None
     for text in reversed(list(_texts_before(h1, 3))):
-        if len(text) <= 80 and not _UPDATED_LABEL.search(text) and (
-                len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
-            found = _short_line_date(text, month_first)
-            if found is not None:
-                return None, updated, found
+        if len(text) <= 80 and (found := _short_line_date(text, month_first)) is not None:
+            if not _UPDATED_LABEL.search(text) and (
+                    len(previous) > 40 or not _UPDATED_LABEL.search(previous)):
+                return None, updated, found, updated_above
+            updated_above = updated_above or found
         previous = text
-    return None, updated, None
+    return None, updated, None, updated_above
 
 
 #: The dash after a dateline that opens the story's first paragraph.
@@ -587,6 +666,22 @@ def _in_site_chrome(node: Node) -> bool:
             chrome = True
         parent = parent.parent
     return chrome
+
+
+#: Classes of a story's teaser in a list of others ('vcard' is an author's hCard).
+_TEASER = re.compile(r"(?<!v)card|teaser|related|recommend", re.I)
+
+
+def _in_teaser(node: Node) -> bool:
+    """Whether ``node`` or one of its four nearest ancestors has a teaser card's class."""
+    current: Node | None = node
+    for _ in range(5):
+        if current is None or current.tag == "-document":
+            return False
+        if _TEASER.search(current.attrs.get("class") or ""):
+            return True
+        current = current.parent
+    return False
 
 
 def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None,
@@ -632,7 +727,8 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
 #: "Published on", "Veröffentlicht am", "Datum:"… right before a date.
 _PUBLISHED_LABEL = re.compile(
     r"(?:\b(?:published|publié|publiée|veröffentlicht|erschienen|erscheinungsdatum|publicado|"
-    r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted)"
+    r"publicada|pubblicato|diterbitkan|dipublikasikan|gepubliceerd|written|posted|"
+    r"post\s+(?:date|time))"
     r"(?:\s+(?:on|am|le|el|em|il|op|at|pada))?|\bdatum|\bfecha|\btanggal|"
     r"(?:发布|發佈|發布|发表|發表)(?:时间|時間|日期)?|公開日|掲載日|配信日|입력|등록일?|작성일)"
     r"\s*[:：]?\s*", re.I)
