@@ -27,16 +27,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -45,6 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.extraction import ensure_data  # noqa: E402
+from bench.requests_sent import SENT, count_requests, read_counts  # noqa: E402
+from tests.fleet import Fleet, group_state  # noqa: E402
+from worker import enrich  # noqa: E402
 from worker.app import max_message_bytes  # noqa: E402
 from worker.extract import ExtractionError  # noqa: E402
 from worker.kafka_io import (  # noqa: E402
@@ -73,6 +80,19 @@ class Rate:
     cores: float | None = None
     #: records the worker produced per page (every topic and changelog of its prefix)
     records_per_page: float | None = None
+    #: CPU of the broker process over the same window, per page (None: not ours to see)
+    broker_ms_per_page: float | None = None
+    #: CPU of this (the bench's) process over the window, per page, when it is not the worker
+    bench_ms_per_page: float | None = None
+    #: cores busy over the window with anything but the workers, the broker and the bench
+    others_cores: float | None = None
+    #: Kafka requests the worker(s) sent over the window, per page, by type
+    requests_per_page: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rebalanced(self) -> bool:
+        """Whether the group rebalanced within the window (its members joined again)."""
+        return any(self.requests_per_page.get(kind) for kind in ("JoinGroup", "SyncGroup"))
 
 
 async def records_under(url: str, prefix: str) -> int:
@@ -95,6 +115,46 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a running process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (Linux /proc/stat)."""
+    # user nice system idle iowait irq softirq steal
+    jiffies = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """CPU seconds (and requests sent) at one moment, to subtract from a later reading."""
+
+    wall: float
+    workers: float
+    broker: float | None
+    bench: float
+    machine: float
+    requests: Counter[str]
+
+
+def reading(workers: Callable[[], float], broker_pid: int | None,
+            requests: Callable[[], Counter[str]]) -> Reading:
+    return Reading(time.perf_counter(), workers(),
+                   cpu_seconds(broker_pid) if broker_pid is not None else None,
+                   time.process_time(), machine_busy_seconds(), requests())
+
+
+def per_page(start: Reading, end: Reading, pages: int, pages_per_s: float, *,
+             bench_is_worker: bool, records_per_page: float | None = None) -> Rate:
+    """A Rate from two readings around the window in which ``pages`` were handled."""
+    wall, workers = end.wall - start.wall, end.workers - start.workers
+    broker = end.broker - start.broker if end.broker is not None and start.broker is not None \
+        else None
+    bench = 0.0 if bench_is_worker else end.bench - start.bench
+    others = end.machine - start.machine - workers - bench - (broker or 0.0)
+    return Rate(pages_per_s, workers * 1000 / pages, workers / wall, records_per_page,
+                broker * 1000 / pages if broker is not None else None,
+                None if bench_is_worker else bench * 1000 / pages, max(0.0, others) / wall,
+                {kind: n / pages for kind, n in (end.requests - start.requests).items()})
 
 
 def load_pages(limit: int) -> list[RawPage]:
@@ -125,7 +185,7 @@ async def produce(url: str, topic: str, pages: list[RawPage]) -> None:
         await producer.stop()
 
 
-async def bare_loop(url: str, pages: list[RawPage]) -> Rate:
+async def bare_loop(url: str, pages: list[RawPage], broker_pid: int | None) -> Rate:
     """Pages/s of consume → stages → produce with plain aiokafka."""
     source, sink = f"bench-{uuid.uuid4().hex[:8]}.pages", f"bench-{uuid.uuid4().hex[:8]}.out"
     await ensure_topics(url, [source, sink], partitions=PARTITIONS, replication=1,
@@ -139,14 +199,14 @@ async def bare_loop(url: str, pages: list[RawPage]) -> Rate:
                                 max_request_size=25_000_000, linger_ms=5)
     await consumer.start()
     await producer.start()
-    done, started, cpu = 0, None, 0.0
+    done, started = 0, None
     try:
         while done < len(pages):
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 for record in records:
                     if started is None:
-                        started, cpu = time.perf_counter(), time.process_time()
+                        started = reading(time.process_time, broker_pid, SENT.copy)
                     page = RawPage.from_json(record.value)
                     try:
                         out = article_from_page(page.html, page.final_url).to_json()
@@ -156,14 +216,17 @@ async def bare_loop(url: str, pages: list[RawPage]) -> Rate:
                     done += 1
             await consumer.commit()
         await producer.flush()
-        return Rate(len(pages) / (time.perf_counter() - (started or time.perf_counter())),
-                    (time.process_time() - cpu) * 1000 / len(pages))
+        end = reading(time.process_time, broker_pid, SENT.copy)
+        assert started is not None
+        return per_page(started, end, len(pages), len(pages) / (end.wall - started.wall),
+                        bench_is_worker=True)
     finally:
         await consumer.stop()
         await producer.stop()
 
 
-async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[Rate, PipelineStats]:
+async def kabar_worker(url: str, pages: list[RawPage],
+                       broker_pid: int | None) -> tuple[Rate, PipelineStats]:
     """Pages/s of the real Kabar worker (in this process) over the same pages, from the
     first page cleaned to the moment every message it sent was handled."""
     settings = load_settings(env={})
@@ -177,25 +240,25 @@ async def kabar_worker(url: str, pages: list[RawPage]) -> tuple[Rate, PipelineSt
     await produce(url, settings.topic_name("pages"), pages)
     stats = PipelineStats()
     stats.sent["pages"] = len(pages)  # published above, by "the fetcher"
-    window: list[tuple[float, float]] = []  # (wall, CPU) at the first page and at the end
+    window: list[Reading] = []  # at the first page handled and at the end
 
     async def watch() -> None:
         while not stats.done["pages"]:
             await asyncio.sleep(0.005)
-        window.append((time.perf_counter(), time.process_time()))
+        window.append(reading(time.process_time, broker_pid, SENT.copy))
         while stats.done["pages"] < len(pages) or not stats.drained(quiet_for=0.0):
             await asyncio.sleep(0.005)
-        window.append((time.perf_counter(), time.process_time()))
+        window.append(reading(time.process_time, broker_pid, SENT.copy))
 
     watcher = asyncio.create_task(watch())
     await run_pipeline(settings, sources=None, once=True, progress=False, stats=stats,
                        timeout=600)
     await watcher
-    (wall0, cpu0), (wall1, cpu1) = window
+    start, end = window
     # the topics are "<prefix>name", the changelogs "<prefix without the dot>-table-changelog"
     produced = await records_under(url, settings.topic.prefix.rstrip(".")) - len(pages)
-    return Rate(len(pages) / (wall1 - wall0), (cpu1 - cpu0) * 1000 / len(pages),
-                records_per_page=produced / len(pages)), stats
+    return per_page(start, end, len(pages), len(pages) / (end.wall - start.wall),
+                    bench_is_worker=True, records_per_page=produced / len(pages)), stats
 
 
 def checkout(revision: str, into: Path) -> Path:
@@ -207,14 +270,25 @@ def checkout(revision: str, into: Path) -> Path:
     return into
 
 
+async def settled(group: Fleet, members: int, quiet: float = 4.0) -> None:
+    """Until the group has stayed Stable with ``members`` members for ``quiet`` seconds: a
+    new fleet may rebalance once more just after its first stable state (seen as JoinGroup
+    and SyncGroup requests in half the two-worker windows), which would stall the window."""
+    bootstrap = bootstrap_servers(group.broker_url)
+    since = time.monotonic()
+    while time.monotonic() - since < quiet:
+        await asyncio.sleep(0.5)
+        if await group_state(bootstrap, group.group) != ("Stable", members):
+            await group.wait_stable(members, timeout=300)
+            since = time.monotonic()
+
+
 async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
-                source: Path | None = None) -> Rate:
+                broker_pid: int | None, source: Path | None = None) -> Rate:
     """Pages/s of ``workers`` `kabar worker` processes sharing one group: from the moment
     they resume with every page waiting to the last output's record time (stamped by the
     workers); and their CPU over the same window."""
     from aiokafka.structs import TopicPartition
-
-    from tests.fleet import Fleet
 
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     settings = load_settings(env={})
@@ -223,14 +297,23 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
                         partitions=PARTITIONS, replication=1,
                         max_message_bytes=max_message_bytes(settings))
     group = Fleet(url, prefix, logs, env={"KABAR_TOPIC_PARTITIONS": str(PARTITIONS),
-                                          "KABAR_DEDUPE_SETTLE_SECONDS": "0"}, cwd=source)
+                                          "KABAR_DEDUPE_SETTLE_SECONDS": "0",
+                                          # bench/requestcount/sitecustomize.py
+                                          "PYTHONPATH": str(ROOT / "bench" / "requestcount")},
+                  cwd=source)
+    counts = [logs / f"{prefix}w{n}.requests.json" for n in range(workers)]
+
+    def requests() -> Counter[str]:
+        return sum(map(read_counts, counts), Counter())
+
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url),
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
         for n in range(workers):
-            group.start(f"{prefix}w{n}")
+            group.start(f"{prefix}w{n}", KABAR_BENCH_REQUESTS=str(counts[n]))
         await group.wait_stable(workers, timeout=300)
+        await settled(group, workers)
         consumer.assign([TopicPartition(settings.topic_name(t), p)
                          for t in OUTPUTS for p in range(PARTITIONS)])
         pids = [process.pid for process in group.workers.values()]
@@ -241,7 +324,11 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
         finally:
             for name in group.workers:
                 group.resume(name)
-        cpu, started, resumed = sum(map(cpu_seconds, pids)), time.perf_counter(), time.time()
+
+        def workers_cpu() -> float:
+            return sum(map(cpu_seconds, pids))
+
+        start, resumed = reading(workers_cpu, broker_pid, requests), time.time()
         stamps: list[int] = []
         deadline = time.monotonic() + 600
         while len(stamps) < len(pages) and time.monotonic() < deadline:
@@ -250,9 +337,10 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
                 stamps.extend(record.timestamp for record in records)
         if len(stamps) < len(pages):
             raise RuntimeError(f"{workers} worker(s): {len(stamps)} of {len(pages)} outputs")
-        cpu = sum(map(cpu_seconds, pids)) - cpu
-        return Rate(len(stamps) / (max(stamps) / 1000 - resumed),
-                    cpu * 1000 / len(pages), cpu / (time.perf_counter() - started))
+        end = reading(workers_cpu, broker_pid, requests)
+        await asyncio.sleep(0.3)  # the workers write their request counts every 0.2 s
+        return per_page(start, dataclasses.replace(end, requests=requests()), len(pages),
+                        len(stamps) / (max(stamps) / 1000 - resumed), bench_is_worker=False)
     finally:
         await consumer.stop()
         group.stop_all()
@@ -260,6 +348,68 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
 
 def best(rates: list[Rate]) -> Rate:
     return max(rates, key=lambda rate: rate.pages_per_s)
+
+
+async def broker_idle_cores(broker_pid: int | None, seconds: float = 3.0) -> float | None:
+    """The broker's CPU, in cores, while no client works: its fixed cost, which a slower
+    round spreads over fewer pages per second."""
+    if broker_pid is None:
+        return None
+    before = cpu_seconds(broker_pid)
+    await asyncio.sleep(seconds)
+    return (cpu_seconds(broker_pid) - before) / seconds
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def print_costs(bare: list[Rate], kabar: list[Rate], fleets: dict[int, list[Rate]],
+                no_fleet: bool) -> None:
+    """Where the CPU of each configuration went (best round), the robust estimators beside
+    the best-of ones above, and the scaling the CPU costs allow on this machine."""
+    print("CPU per page over each best round's window (ms; broker: the JVM; bench: this "
+          "process when it is not the worker; others: cores busy with anything else), and "
+          "Kafka requests the worker(s) sent per page:")
+    print(f"{'':36}{'worker':>8}{'broker':>8}{'bench':>7}{'others':>8}   requests/page")
+    rows = [("bare aiokafka loop + stages", bare), ("kabar worker, all agents", kabar)]
+    if not no_fleet:
+        rows += [(f"fleet of {n} `kabar worker`", rates) for n, rates in fleets.items()]
+    for label, rates in rows:
+        top = best(rates)
+        requests = " ".join(f"{kind} {n:.3g}" for kind, n in
+                            sorted(top.requests_per_page.items(), key=lambda kv: -kv[1]))
+        print(f"{label:36}{ms(top.cpu_ms_per_page):>8}{ms(top.broker_ms_per_page):>8}"
+              f"{ms(top.bench_ms_per_page):>7}{top.others_cores or 0:>8.2f}   "
+              f"{sum(top.requests_per_page.values()):.2f} ({requests})")
+    # Rounds drift with other work on the machine, not with the broker's history (the worker
+    # on a fresh broker and on one that had run the rounds before: no trend in 4 rounds)
+    print("cores busy with other work in each round's window: "
+          + "; ".join(f"{label.split(',')[0].split(' + ')[0]} "
+                      + " ".join(f"{r.others_cores or 0:.2f}" for r in rates)
+                      for label, rates in rows))
+    ratios = [k.pages_per_s / b.pages_per_s for b, k in zip(bare, kabar, strict=True)]
+    cpu = [b.cpu_ms_per_page / k.cpu_ms_per_page for b, k in zip(bare, kabar, strict=True)
+           if b.cpu_ms_per_page and k.cpu_ms_per_page]
+    print(f"ratio kabar/baseline, median of the per-round ratios: {statistics.median(ratios):.2f};"
+          f" by CPU per page (bare/kabar), median: {statistics.median(cpu):.2f}")
+    if no_fleet:
+        return
+    scalings = [two.pages_per_s / one.pages_per_s
+                for one, two in zip(fleets[1], fleets[2], strict=True)]
+    print(f"scaling 2 workers/1, median of the per-round ratios: {statistics.median(scalings):.2f}")
+    two, one = best(fleets[2]), best(fleets[1])
+    if two.cpu_ms_per_page and one.cpu_ms_per_page and two.broker_ms_per_page is not None:
+        cores = os.cpu_count() or 1
+        total = two.cpu_ms_per_page + two.broker_ms_per_page + (two.bench_ms_per_page or 0)
+        ceiling, alone = cores * 1000 / total, 1000 / one.cpu_ms_per_page
+        c, b = one.cpu_ms_per_page, one.broker_ms_per_page or 0.0
+        print(f"two workers' ceiling when CPU-bound on {cores} otherwise idle cores: "
+              f"{cores} s/s / ({two.cpu_ms_per_page:.1f} workers + "
+              f"{two.broker_ms_per_page:.1f} broker + {two.bench_ms_per_page or 0:.1f} bench ms"
+              f"/page) = {ceiling:.0f} pages/s = {ceiling / alone:.2f}x one worker on a core "
+              f"of its own (1000/{c:.1f} ms = {alone:.0f} pages/s); 2c/(c+b) with one worker's "
+              f"c and b ({b:.1f}): {2 * c / (c + b):.2f}")
 
 
 async def main() -> None:
@@ -276,6 +426,10 @@ async def main() -> None:
                         help="also run one worker from this git revision, each round")
     args = parser.parse_args()
     pages = load_pages(args.pages)
+    count_requests()
+    # the worker loads its gazetteers and language model at start, outside its window: so
+    # does the bare loop (its first round used to load them while timed)
+    enrich.warm()
     with tempfile.TemporaryDirectory() as tmp:
         if args.broker:
             url, name, broker = args.broker, "given", None
@@ -289,26 +443,31 @@ async def main() -> None:
                 broker, name = ApacheKafka(Path(tmp)), "Apache Kafka 4"
             broker.start()
             url = broker.url
+        # the broker's CPU is read from /proc when it is ours
+        broker_pid = getattr(getattr(broker, "_proc", None), "pid", None)
         bare: list[Rate] = []
         kabar: list[Rate] = []
         fleets: dict[int, list[Rate]] = {1: [], 2: []}
         against: list[Rate] = []
         older = checkout(args.against, Path(tmp) / "against") if args.against else None
+        idle = await broker_idle_cores(broker_pid)
         loads: list[float] = []
         try:
             for _ in range(args.rounds):
                 loads.append(os.getloadavg()[0])
-                bare.append(await bare_loop(url, pages))
-                rate, stats = await kabar_worker(url, pages)
+                bare.append(await bare_loop(url, pages, broker_pid))
+                rate, stats = await kabar_worker(url, pages, broker_pid)
                 kabar.append(rate)
                 print(f"round: bare {bare[-1].pages_per_s:.1f}, kabar {rate.pages_per_s:.1f} "
                       f"pages/s", file=sys.stderr)
                 for workers in () if args.no_fleet else (1, 2):
-                    fleets[workers].append(await fleet(url, pages, workers, Path(tmp)))
+                    fleets[workers].append(await fleet(url, pages, workers, Path(tmp),
+                                                        broker_pid))
                     print(f"round: {workers} worker(s) {fleets[workers][-1].pages_per_s:.1f} "
                           f"pages/s", file=sys.stderr)
                 if older is not None:
-                    against.append(await fleet(url, pages, 1, Path(tmp), source=older))
+                    against.append(await fleet(url, pages, 1, Path(tmp), broker_pid,
+                                               source=older))
                     print(f"round: 1 worker of {args.against} {against[-1].pages_per_s:.1f} "
                           f"pages/s", file=sys.stderr)
             loads.append(os.getloadavg()[0])
@@ -336,7 +495,8 @@ async def main() -> None:
             top = best(rates)
             print(f"{label:36}{top.pages_per_s:>9.1f}{top.cpu_ms_per_page or 0:>13.1f}"
                   f"{top.cores or 0:>7.2f}   "
-                  + " ".join(f"{r.pages_per_s:.1f} ({r.cores or 0:.2f} cores)" for r in rates))
+                  + " ".join(f"{r.pages_per_s:.1f} ({r.cores or 0:.2f} cores"
+                             f"{', rebalanced' if r.rebalanced else ''})" for r in rates))
         scaling = best(fleets[2]).pages_per_s / best(fleets[1]).pages_per_s
         print(f"scaling 2 workers/1: {scaling:.2f} (target >= 1.7, on otherwise idle "
               "cores); per round: "
@@ -355,6 +515,10 @@ async def main() -> None:
     print("records the in-process worker produced per page: "
           + " ".join(f"{r.records_per_page:.1f}" for r in kabar))
     print(f"kabar outputs (last round): {dict(stats.counts)}")
+    print_costs(bare, kabar, fleets, args.no_fleet)
+    if idle is not None:
+        print(f"the broker's own CPU with no client working (3 s before the first round): "
+              f"{idle:.3f} cores")
     print(f"peak RSS of this process: {rss:.0f} MB")
 
 

@@ -614,3 +614,21 @@ def test_a_line_printing_an_image_files_path_is_not_story():
     article = _story_with(record)
     assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
     assert "6073731" not in article.body and ".jpg" not in article.body
+
+
+@pytest.mark.parametrize("marker", ["<article>{}</article>", "<div itemprop='articleBody'>{}</div>",
+                                    "<h1>River walk extended</h1>{}"])
+def test_furniture_that_broken_markup_wraps_around_the_story_is_kept(marker):
+    body = "<aside>" + marker.format(_paragraphs(_SENTENCES)) + "</aside>"
+    article = extract_article(_page(body), "https://example.org/news/river-walk")
+    assert _SENTENCES[0] in article.body and _SENTENCES[3] in article.body
+
+
+def test_an_overlay_whose_only_headline_was_a_dropped_noscript_notice_is_dropped():
+    ferry = ["The ferry timetable changes next month, with extra boats on weekends, holidays"
+             f" and, from May, late evenings on line {n}, the operator said." for n in range(6)]
+    overlay = ("<div class='modal'><noscript><h1>Please enable JavaScript</h1></noscript>"
+               + _paragraphs(ferry) + "</div>")
+    article = extract_article(_page(overlay + "<div>" + _paragraphs(_SENTENCES) + "</div>"),
+                              "https://example.org/news/river-walk")
+    assert "ferry" not in article.body and _SENTENCES[3] in article.body

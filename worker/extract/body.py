@@ -34,7 +34,8 @@ DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
              "video", "audio", "canvas", "map", "dialog", "label"]
 #: Page furniture, removed unless broken markup made it wrap the story itself.
 _FURNITURE_TAGS = ("nav", "footer", "aside", "menu")
-_STORY_INSIDE = 'main, article, h1, [itemprop="articleBody"]'
+#: What marks the story (with <main>, <article> and <h1>, which _by_tag finds by tag number).
+_ARTICLE_BODY = '[itemprop="articleBody"]'
 _LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "li",
                           "blockquote", "address", "summary"})
 _CONTAINERS = frozenset({"div", "section", "article", "main", "header", "ul", "ol", "dl",
@@ -64,6 +65,12 @@ _CLIMB_DENSITY = 0.4
 
 
 def _norm(text: str) -> str:
+    """Whitespace runs made one space, none at either end."""
+    # Every whitespace character but the space is unprintable: a printable text with no
+    # double space and none at either end is already normal (four texts in ten; a third
+    # of the split-and-join's time).
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 
@@ -237,8 +244,9 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
 
 
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
-                    broken: set[int]) -> list[LexborNode]:
-    """The highest-scoring container and its siblings that score alike, in page order."""
+                    broken: set[int], h1s: list[LexborNode]) -> list[LexborNode]:
+    """The highest-scoring container and its siblings that score alike, in page order.
+    ``h1s`` are the <h1> elements under ``root``."""
     scores: dict[int, list] = {}
     chains: dict[int, list[tuple[int, LexborNode]]] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
@@ -312,7 +320,6 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             best, best_score = node, final
     if best is None:
         return []
-    h1s = root.css("h1")
     under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 else None
     if under is not None:
         # Its peers and wider wrappers hold the other stories too: the story's own
@@ -685,15 +692,23 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
 _MAX_STREAMED_PARTS = 500
 
 
-def place_streamed_parts(root: LexborNode) -> None:
+def streamed_placeholders(tree: LexborHTMLParser) -> dict[str | None, LexborNode]:
+    """The page's placeholders for streamed parts (``<template id="B:…">``), by id. (Read
+    from the document's <template>s: a tag lookup walks the tree at a third of the cost of
+    the query ``template[id^="B:"]``.)"""
+    return {node.id: node for node in tree.tags("template")
+            if (node.id or "").startswith("B:")}
+
+
+def place_streamed_parts(root: LexborNode, holders: dict[str | None, LexborNode]) -> None:
     """Put the parts a React server streamed late back where they belong. Streaming pages
     (Next.js app router) print a placeholder (``<template id="B:1f">`` and a "Loading…"
     fallback up to the ``<!--/$-->`` comment) and, at the end of the body, the rendered part
     in ``<div hidden id="S:1f">``, which a script moves into place: without it, the story is
     a row of hidden blocks in arrival order. (A placeholder inside a part not yet placed is
     filled all the same: the part carries it along when its turn comes.) Nothing is removed
-    until every part has moved: a fallback may hold the placeholder of a later part."""
-    holders = {node.attributes.get("id"): node for node in root.css('template[id^="B:"]')}
+    until every part has moved: a fallback may hold the placeholder of a later part.
+    ``holders`` are the page's placeholders (``streamed_placeholders``)."""
     emptied: list[LexborNode] = []
     for part in root.css('div[hidden][id^="S:"]')[:_MAX_STREAMED_PARTS]:
         holder = holders.get("B:" + (part.attributes.get("id") or "")[2:])
@@ -772,15 +787,17 @@ def headline(root: LexborNode, page_h1: LexborNode | None) -> LexborNode | None:
     return first_h1(root, page_h1, _is_headline)
 
 
-def _intro_blocks(root: LexborNode, containers: list[LexborNode]
+def _intro_blocks(containers: list[LexborNode], h1s: list[LexborNode]
                   ) -> list[tuple[str, float, str]]:
     """Text printed between the headline and the story's container (intro, teaser): part
-    of the story as read, though the page keeps it in the header block."""
-    h1 = root.css_first("h1")
+    of the story as read, though the page keeps it in the header block. ``h1s`` are the
+    page's <h1> elements."""
     first = containers[0]
-    if h1 is None or first.tag == "body":
+    if not h1s or first.tag == "body":
         return []
-    if any(c.css_first("h1") is not None for c in containers):
+    h1 = h1s[0]
+    headed = _holding(h1s)
+    if any(c.mem_id in headed for c in containers):
         return []  # the headline is inside: the walk sees everything after it
     # The nearest of the container's ancestors (up to four levels) that holds the page's
     # first <h1>; its first <h1> is that one. (The <h1>'s ancestors are walked once; a
@@ -843,24 +860,30 @@ _DROP_IDS = _tag_ids([*DROP_TAGS, "rt"])
 _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
                                     _tag_id("li"))
-_SKIPPED_IDS = frozenset({_COMMENT_ID, _tag_id("h1")})
+_H1_ID = _tag_id("h1")
+_SKIPPED_IDS = frozenset({_COMMENT_ID, _H1_ID})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
+_STORY_IDS = _tag_ids(["main", "article", "h1"])
 #: What _by_tag does with an element, by its tag number: one lookup per element, which
 #: most elements fail (three set tests cost it 1% of a page).
-_DROP, _FIGURE, _RUBY_TEXT, _WRAPPER, _BODY = range(5)
+_DROP, _FIGURE, _RUBY_TEXT, _WRAPPER, _BODY, _STORY = range(6)
 _TAG_KIND = {**dict.fromkeys(_DROP_IDS, _DROP), _FIGURE_ID: _FIGURE, _RT_ID: _RUBY_TEXT,
-             **dict.fromkeys(_WRAPPER_IDS, _WRAPPER), _BODY_ID: _BODY}
+             **dict.fromkeys(_WRAPPER_IDS, _WRAPPER), _BODY_ID: _BODY,
+             **dict.fromkeys(_STORY_IDS, _STORY)}
 
 
-def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
-    """(elements dropped with their content, <noscript> and furniture in the body),
-    in page order, from one walk: a query listing 25 tags tests every element against each
-    of them, about twice the time. Figures are images, embeds and pull quotes,
+def _by_tag(root: LexborNode
+            ) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode]]:
+    """(elements dropped with their content, <noscript> and furniture in the body,
+    <main>, <article> and <h1> elements), in page order, from one walk: a query listing 25
+    tags tests every element against each of them, about twice the time. Figures are
+    images, embeds and pull quotes,
     except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
     Ruby readings without parentheses are dropped too."""
     dropped: list[LexborNode] = []
     wrappers: list[LexborNode] = []
+    story: list[LexborNode] = []
     in_body = False
     kinds = _TAG_KIND
     for node in root.traverse():
@@ -880,9 +903,32 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode]]:
         elif kind == _WRAPPER:
             if in_body:
                 wrappers.append(node)
+        elif kind == _STORY:
+            story.append(node)
         else:
             in_body = True
-    return dropped, wrappers
+    return dropped, wrappers, story
+
+
+def _holding(nodes: list[LexborNode]) -> set[int]:
+    """The elements that are or hold one of ``nodes`` still in the tree. (selectolax
+    unlinks every node of a removed subtree: a removed node has no parent.)"""
+    held: set[int] = set()
+    for node in nodes:
+        if node.parent is None:
+            continue
+        current: LexborNode | None = node
+        while current is not None and (key := current.mem_id) not in held:
+            held.add(key)
+            current = current.parent
+    return held
+
+
+def _holds_story(node: LexborNode, holding: set[int]) -> bool:
+    """Whether the block is or holds a <main>, an <article>, an <h1> or the articleBody,
+    given ``holding`` from _holding over those elements. (A four-selector query over each
+    furniture block and overlay cost about 1% of a page.)"""
+    return node.mem_id in holding
 
 
 def _is_hidden(node: LexborNode) -> bool:
@@ -903,15 +949,19 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         return []
     # The body only: nothing after this reads the head (walking and pruning its scripts,
     # styles and metas cost 0.05 ms a page on fundus's news pages).
-    dropped, wrappers = _by_tag(root)
+    dropped, wrappers, story = _by_tag(root)
     remove_nodes(dropped)
+    marks = story + root.css(_ARTICLE_BODY)
+    holding = _holding(marks)
     # <noscript> is usually a tracking pixel or a "turn on JavaScript" notice, but some
     # sites print the whole story in it for readers without scripts. (A block inside a
     # dropped figure is already out of the tree, with no text and nothing inside.)
-    remove_nodes([n for n in wrappers if n.tag == "noscript"
-                  if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
-                 + [n for n in wrappers if n.tag != "noscript"
-                    if n.css_first(_STORY_INSIDE) is None])
+    notices = [n for n in wrappers if n.tag == "noscript"
+               if _tlen(n.text(deep=True)) < 500 or n.css_first("p") is None]
+    remove_nodes(notices + [n for n in wrappers if n.tag != "noscript"
+                            if not _holds_story(n, holding)])
+    if any(n.mem_id in holding for n in notices):
+        holding = _holding(marks)  # a headline printed for readers without scripts is gone
     # Overlays and hidden blocks: one query for their classes (each query walks the whole
     # tree), then the ids.
     overlays = root.css(_OVERLAY_OR_HIDDEN)
@@ -919,7 +969,10 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     remove_nodes([n for n in overlays
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
-                           else n.css_first(_STORY_INSIDE) is None)])
+                           else not _holds_story(n, holding))])
+    # The <h1>s left, in page order (a removed node has no parent): a query for them costs
+    # more than the check.
+    h1s = [n for n in story if n.tag_id == _H1_ID and n.parent is not None]
     containers: list[LexborNode] = []
     for selector in selectors or ():
         containers.extend(root.css(selector))
@@ -930,10 +983,10 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     if containers:
         leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
     else:
-        containers = _best_container(root, leaf_divs, sizes, broken)
+        containers = _best_container(root, leaf_divs, sizes, broken, h1s)
     if not containers:
         return []
-    paragraphs = _kept(_intro_blocks(root, containers)
+    paragraphs = _kept(_intro_blocks(containers, h1s)
                        + _walk(containers, leaf_divs, sizes, broken))
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:

