@@ -202,3 +202,77 @@ def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():
     result, seconds = _outcome(page)
     assert isinstance(result, ExtractionError) and result.reason == "no_article_body"
     assert seconds < 10
+
+
+@pytest.mark.parametrize("declaration", [
+    '<link rel="canonical" href="http://[::1">',
+    '<link rel="canonical" href="//[::1/news">',
+    '<meta property="og:url" content="https://[bad/news/1">',
+])
+def test_an_unparsable_canonical_url_is_ignored_not_fatal(declaration):
+    page = ARTICLE.replace("<head>", f"<head>{declaration}")
+    result, _ = _outcome(page)
+    assert isinstance(result, Article)
+    assert result.canonical_url is None and "council voted" in result.body
+
+
+def test_an_unparsable_page_url_is_a_typed_error():
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(ARTICLE, "http://[::1")
+    assert caught.value.reason == "invalid_url"
+
+
+def test_memory_for_deep_nesting_grows_with_the_depth_not_its_square():
+    import tracemalloc
+
+    depth = 4000  # the ancestor lists of every level once took 67 MB here, 1 GB at 16,000
+    page = "<html><body>" + "<span>" * depth + PARAGRAPH * 6 + "</span>" * depth + "</body></html>"
+    tracemalloc.start()
+    try:
+        result, _ = _outcome(page)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(result, Article)
+    assert peak < 20_000_000, f"{peak / 1e6:.0f} MB"
+
+
+@pytest.mark.parametrize(("codec", "title", "sentence"), [
+    ("windows-1251", "Новости дня",
+     "В субботу в центре Москвы открыли новый городской парк, и жители района гуляли там."),
+    ("shift_jis", "東京で新しい公園",
+     "土曜日、東京の中心部に新しい都市公園が開園しました。住民は木々の間を散歩しました。"),
+    ("gb18030", "北京新闻", "星期六，北京市中心的一座新城市公园开放了，附近的居民在树木之间散步。"),
+], ids=["windows-1251", "shift_jis", "gb18030"])
+def test_an_undeclared_legacy_charset_is_detected_not_read_as_cp1252(codec, title, sentence):
+    page = (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            + f"<p>{sentence} {sentence}</p>" * 4 + "</article></body></html>").encode(codec)
+    result, _ = _outcome(page)
+    assert isinstance(result, Article), result
+    assert result.title == title and sentence in result.body
+
+
+def test_many_story_blocks_nested_deep_are_scored_in_linear_time():
+    block = ("<span><p>The council voted on Thursday to approve the new budget, which raises "
+             "spending on schools, roads and transport by four per cent, said block {}.</p></span>")
+    depth = 20_000
+    page = ("<html><body>" + "<span>" * depth + "".join(block.format(i) for i in range(2000))
+            + "</span>" * depth + "</body></html>")
+    result, seconds = _outcome(page)
+    assert isinstance(result, Article) and "block 1999" in result.body
+    assert seconds < 2, f"{seconds:.1f} s"  # 5.6 s when each block summed its 20,000 ancestors
+
+
+def test_a_hundred_thousand_tags_cost_linear_time_and_keep_the_first_fifty():
+    tags = "".join(f'<meta property="article:tag" content="tag {i}">' for i in range(100_000))
+    result, seconds = _outcome(ARTICLE.replace("<head>", f"<head>{tags}"))
+    assert isinstance(result, Article)
+    assert result.tags == [f"tag {i}" for i in range(50)]
+    assert seconds < 3, f"{seconds:.1f} s"  # minutes when each tag was compared with all kept
+
+
+def test_tables_nested_deep_are_read_in_linear_time():
+    page = ARTICLE.replace("<article>", "<article>" + "<table><tr><td>" * 20_000)
+    result, seconds = _outcome(page)
+    assert isinstance(result, Article) and "council voted" in result.body
+    assert seconds < 2, f"{seconds:.1f} s"  # 5 s when every cell read its whole subtree

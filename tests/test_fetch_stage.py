@@ -326,3 +326,33 @@ def test_seen_table_forgets_urls_after_its_retention_and_only_those_its_partitio
                        owns=lambda key: host_of(key) == "a.example")
     assert gone == 3
     assert set(seen) == {"https://a.example/fresh", "https://b.example/old"}
+
+
+async def test_section_page_nested_too_deep_to_parse_is_a_dead_letter(server, fetcher):
+    server.canned["/deep"] = (200, {"Content-Type": "text/html"}, (
+        b"<html><body>" + b"<div>" * 60_000 + b'<a href="/2026/11/25/story-one">x</a>'
+        + b"</div>" * 60_000 + b"</body></html>"))  # lexbor alone: 7 s, for each of 2 parses
+    started = asyncio.get_running_loop().time()
+    out = await handle_fetch_request(request(server.url("news.test", "/deep"), kind="page"),
+                                     fetcher, {}, NOW)
+    assert [d.reason for d in out.dead_letters] == ["too_nested"]
+    assert "open elements" in out.dead_letters[0].message and not out.requests
+    assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_sitemap_index_listing_itself_is_fetched_once_per_poll(server, fetcher):
+    me = server.url("news.test", "/self-index.xml")
+    server.canned["/self-index.xml"] = (200, {"Content-Type": "application/xml"}, (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{me}</loc></sitemap><sitemap><loc>{me}?page=2</loc></sitemap>"
+        "</sitemapindex>").encode())
+    seen: dict = {}
+    queue, handled, now = [request(me, kind="sitemap")], 0, NOW
+    while queue:
+        handled += 1
+        assert handled < 20, "the index keeps requesting itself"
+        out = await handle_fetch_request(queue.pop(0), fetcher, seen, now)
+        queue += out.requests
+        now += timedelta(seconds=1)
+    assert sorted(r.path for r in server.requests if r.path.startswith("/self-index")) == [
+        "/self-index.xml", "/self-index.xml?page=2"]

@@ -59,7 +59,7 @@ def _check_api_versions_response(payload: bytes, correlation_id: int) -> str | N
     return None
 
 
-def _split_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
+def broker_addresses(bootstrap: str) -> list[tuple[str, int]]:
     """``kafka://h1:p1;h2:p2`` or ``h1:p1,h2:p2`` -> [(h1, p1), (h2, p2)]."""
     addresses = []
     for part in bootstrap.replace(";", ",").split(","):
@@ -106,7 +106,7 @@ async def wait_for_kafka(bootstrap: str, timeout: float) -> None:
     answering broker is enough. Raises :class:`BrokerUnavailable` naming the address(es)
     and the last failure when none answers within ``timeout`` seconds.
     """
-    addresses = _split_bootstrap(bootstrap)
+    addresses = broker_addresses(bootstrap)
     deadline = time.monotonic() + timeout
     correlation_id = 0
     last: dict[str, str] = {}

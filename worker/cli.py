@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from worker.settings import TOPIC_SUFFIXES, Settings, SettingsError, load_settings
@@ -28,7 +29,8 @@ err = Console(stderr=True, soft_wrap=True)  # paths and URLs stay on one line
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]kabar:[/] {message}", highlight=False)
+    # escaped: messages quote settings and paths, and "[section]" is not markup
+    err.print(f"[bold red]kabar:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 
 
@@ -56,6 +58,9 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
 def broker_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("--broker", metavar="URL", help=help_text)
 
+
+#: a time limit of 0 or less would give up before starting
+POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
 
 ROUTES_OPTION = click.option(
     "--routes", "routes_file", metavar="FILE",
@@ -114,12 +119,23 @@ def _load_sources(path: str) -> list[Any]:
         fail(str(exc))
 
 
+def _require_store(settings: Settings) -> None:
+    """A table store whose package is missing is a usage error before any broker starts,
+    not Faust's traceback once the worker builds its tables."""
+    from importlib.util import find_spec
+
+    if settings.store.url.startswith("rocksdb:") and find_spec("rocksdict") is None:
+        fail(f"store.url {settings.store.url} (from {settings.origin.get('store.url')}) needs "
+             "the rocksdb extra: pip install -e '.[rocksdb]' (or use memory://)")
+
+
 def _with_broker(stack: ExitStack, settings: Settings) -> str:
     """The broker URL to use: the configured one once it answers, else a freshly started
     embedded broker. Exits with EXIT_BROKER when neither is to be had."""
     from worker.broker import BrokerUnavailable, EmbeddedBroker, wait_for_kafka
     from worker.kafka_io import bootstrap_servers
 
+    _require_store(settings)
     if settings.broker.url:
         run_async(wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15))
         return settings.broker.url
@@ -142,7 +158,7 @@ def _with_broker(stack: ExitStack, settings: Settings) -> str:
                "embedded Tansu broker for this run.")
 @click.option("--once", is_flag=True, help="Poll every source once, process everything found, "
               "exit when the pipeline is drained.")
-@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @ROUTES_OPTION
 @click.pass_context
@@ -252,7 +268,8 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
 @main.command()
 @click.option("--once", is_flag=True, help="Stop when the sample feeds are drained.")
 @broker_option("Use this broker instead of the embedded one.")
-@click.option("--timeout", type=float, default=120.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=120.0, show_default=True,
+              metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @click.pass_context
 @with_logging
@@ -289,7 +306,8 @@ def demo(ctx: click.Context, once: bool, broker: str | None, timeout: float) -> 
 @click.argument("topic")
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest message, not the end.")
-@click.option("-n", "limit", type=int, default=None, metavar="N", help="Stop after N messages.")
+@click.option("-n", "limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Stop after N messages.")
 @click.pass_context
 def tail(ctx: click.Context, topic: str, broker: str | None, from_beginning: bool,
          limit: int | None) -> None:
@@ -316,9 +334,22 @@ def tail(ctx: click.Context, topic: str, broker: str | None, from_beginning: boo
     run_async(go())
 
 
+def _page_url(ctx: click.Context, param: click.Parameter, url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url) if url else None
+        if parts is None or (parts.scheme in ("http", "https") and parts.hostname):
+            return url
+    except ValueError:
+        pass
+    raise click.BadParameter(f"{url!r} is not an absolute http(s) URL", ctx, param)
+
+
 @main.command()
 @click.argument("path", metavar="FILE_OR_DIR", type=click.Path(exists=True))
-@click.option("--url", help="The page's URL (for a single file): resolves links, gives the id.")
+@click.option("--url", callback=_page_url,
+              help="The page's URL (for a single file): resolves links, gives the id.")
 @click.option("--out", "out_dir", metavar="DIR", type=click.Path(file_okay=False),
               help="Write <name>.json per page here instead of printing.")
 @click.option("--no-enrich", is_flag=True, help="Skip language, entities and keywords.")
@@ -349,7 +380,7 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
                                         spacy_model=spacy_model)
         except ExtractionError as exc:
             failed += 1
-            err.print(f"{file}: not extracted ({exc.reason}): {exc}", highlight=False)
+            err.print(escape(f"{file}: not extracted ({exc.reason}): {exc}"), highlight=False)
             continue
         data = article.to_dict()
         if out_dir:
@@ -404,7 +435,7 @@ def sources_check(file: str) -> None:
     except FileNotFoundError:
         fail(f"{file} does not exist")
     for problem in problems:
-        err.print(f"{file}:{problem}", highlight=False)
+        err.print(escape(f"{file}: {problem}"), highlight=False)
     if problems:
         sys.exit(EXIT_USAGE)
     click.echo(f"{file}: ok")
@@ -415,7 +446,8 @@ def sources_check(file: str) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per source and line: source, state, reason, then the facts "
                    "and rules behind them.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=10.0, show_default=True,
+              metavar="SECONDS",
               help="How long to wait for the broker to answer.")
 @click.pass_context
 def sources_status(ctx: click.Context, broker: str | None, as_json: bool, timeout: float) -> None:
@@ -498,7 +530,7 @@ def routes_test(rules_file: str, article_file: str) -> None:
 @main.command()
 @click.argument("database")
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
-@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
+@click.option("--idle-exit", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
               help="Stop after this long without a new message (default: follow forever).")
 @click.pass_context
 @with_logging
@@ -547,7 +579,8 @@ def sink(ctx: click.Context, database: str, broker: str | None, idle_exit: float
 @click.option("--text", help="Full-text query over title and body.")
 @click.option("--entity", help="A person, organisation or place (any spelling it was seen in).")
 @click.option("--country", help="ISO 3166-1 alpha-2 code of a country the article mentions.")
-@click.option("-n", "limit", type=int, default=20, show_default=True, help="At most N results.")
+@click.option("-n", "limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most N results.")
 def search(database: str, text: str | None, entity: str | None, country: str | None,
            limit: int) -> None:
     """Search a database written by `kabar sink` (a SQLite path or a PostgreSQL URL);

@@ -252,8 +252,28 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
         raise SettingsError(f"{where}: unknown section [{section}]")
     if key not in {f.name for f in dataclasses.fields(group)}:
         raise SettingsError(f"{where}: unknown setting {section}.{key}")
-    setattr(group, key, _coerce(value, getattr(group, key), f"{where}: {section}.{key}"))
+    coerced = _coerce(value, getattr(group, key), f"{where}: {section}.{key}")
+    least = _AT_LEAST.get(f"{section}.{key}", 0)
+    if isinstance(coerced, int | float) and not isinstance(coerced, bool) and coerced < least:
+        raise SettingsError(f"{where}: {section}.{key}: must be at least {least}, "
+                            f"got {coerced!r}")
+    choices = _CHOICES.get(f"{section}.{key}")
+    if choices and str(coerced).partition("://")[0] not in choices:
+        raise SettingsError(f"{where}: {section}.{key}: must be one of {', '.join(choices)}"
+                            f"{'://' if key == 'url' else ''}, got {coerced!r}")
+    setattr(group, key, coerced)
     settings.origin[f"{section}.{key}"] = where
+
+
+#: Numeric settings are never negative; these need at least this much (0 partitions was a
+#: Faust traceback once the broker had started; a connection limit of 0 is none to aiohttp).
+_AT_LEAST = {"topic.partitions": 1, "topic.replication": 1, "broker.flush_batch": 1,
+             "fetch.concurrency": 1, "fetch.per_host_concurrency": 1}
+#: Settings with a fixed set of values (for store.url: of schemes), checked on reading
+#: rather than as a traceback once the broker has started.
+_CHOICES = {"broker.kind": ("kafka", "tansu"),
+            "broker.processing_guarantee": ("at_least_once", "exactly_once"),
+            "store.url": ("memory", "rocksdb")}
 
 
 def load_settings(
@@ -296,4 +316,19 @@ def load_settings(
         if value is not None:
             section, _, key = dotted.partition(".")
             _apply(settings, section, key, value, "command line")
+    _check_broker_url(settings)
     return settings
+
+
+def _check_broker_url(settings: Settings) -> None:
+    """A broker URL that names no host:port is a usage error now, not a traceback when the
+    first command tries to connect."""
+    from worker.broker import broker_addresses
+
+    if settings.broker.url:
+        try:
+            broker_addresses(settings.broker.url)
+        except ValueError as exc:
+            where = settings.origin.get("broker.url", "default")
+            raise SettingsError(f"{where}: broker.url: {exc} (expected kafka://host:port, "
+                                "several separated by ';')") from None

@@ -67,6 +67,7 @@ from worker.extract.metadata import (
 )
 from worker.extract.profiles import SiteProfile, profile_for
 from worker.extract.structured import Structured, text_of
+from worker.html_cost import nesting_problem
 from worker.models import Article
 from worker.urls import article_id, canonical_url
 
@@ -87,9 +88,17 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     an offset, and feed facts (``published_at``, ``title``) used as weak evidence.
     """
     hints = hints or {}
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError as exc:
+        raise ExtractionError("invalid_url", f"the page's URL cannot be parsed: {exc}",
+                              url) from None
     decoded = decode_html(html, headers, url)
     if not decoded.has_markup():
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
+    problem = nesting_problem(decoded.utf8)
+    if problem:
+        raise ExtractionError("too_nested", problem, url)
     # Without lexbor's mutation callbacks, run on every node and attribute inserted: they
     # serve CSS styling and mirror a <select>'s chosen <option> into <selectedcontent>,
     # which extraction does not read, and cost 3% of the parse.
@@ -102,7 +111,6 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     if holders and decoded.head_contains("/_next/"):
         place_streamed_parts(tree.root, holders)
     data = Structured(tree)
-    host = urlsplit(url).hostname if url else None
     profile = profile_for(host)
 
     canonical = find_canonical(tree, data, url)

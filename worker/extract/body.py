@@ -9,7 +9,7 @@ skipping boilerplate subtrees and texts. No recursion, so any nesting depth is s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 import orjson
@@ -27,6 +27,7 @@ from worker.extract.boilerplate import (
     is_overlay_id,
     is_teaser_heading,
 )
+from worker.html_cost import nesting_problem
 
 #: Removed with their content before scoring: never story text.
 DROP_TAGS = ["script", "style", "template", "svg", "iframe", "object", "embed",
@@ -160,6 +161,9 @@ def _link_density(node: LexborNode, text_len: int) -> float:
 _BLOCKS_SELECTOR = f"{_SCORED_SELECTOR}, {_LEAF_DIV_SELECTOR}, br"
 
 
+_CELLS = frozenset({"td", "th"})
+
+
 def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
                      ) -> list[tuple[LexborNode, str, str, int]]:
     """Text-bearing blocks as (node, tag, raw text, length without whitespace): <p>, <pre>,
@@ -180,6 +184,8 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
     # (_tlen written out: a call per block costs more than its two counts on most blocks;
     # a text shorter than the least size needs no counting.)
     for node, tag in scored:
+        if tag in _CELLS and node.css_first("table") is not None:
+            continue  # a layout cell: its text is its inner cells' (nested 20,000 deep: 5 s)
         text = node.text(deep=True)
         if len(text) < 20:
             continue
@@ -219,13 +225,18 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
     return found
 
 
-def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
-           ) -> list[tuple[int, LexborNode]]:
-    """(id, node) from ``node`` up to <body>, memoised: sibling paragraphs share ancestors,
-    and each step up the tree costs a Python object."""
+#: A chain of ancestors as linked cells: (id, node, the cell of its parent or None at <body>).
+Chain = tuple[int, LexborNode, "Chain | None"]
+
+
+def _chain(node: LexborNode, chains: dict[int, Chain]) -> Chain | None:
+    """The chain from ``node`` up to <body>, memoised: sibling paragraphs share ancestors,
+    and each step up the tree costs a Python object. A cell shares its parent's cell, so a
+    page nested n deep costs n cells (a list per ancestor cost n²/2 entries: 1 GB at 16,000
+    levels)."""
     path: list[tuple[int, LexborNode]] = []
     current: LexborNode | None = node
-    tail: list[tuple[int, LexborNode]] = []
+    tail: Chain | None = None
     while current is not None:
         key = current.mem_id
         cached = chains.get(key)
@@ -236,11 +247,37 @@ def _chain(node: LexborNode, chains: dict[int, list[tuple[int, LexborNode]]]
             break
         path.append((key, current))
         current = current.parent
-    result = tail
-    for i in range(len(path) - 1, -1, -1):
-        result = [path[i], *result]
-        chains[path[i][0]] = result
-    return result
+    for key, ancestor in reversed(path):
+        tail = chains[key] = (key, ancestor, tail)
+    return tail
+
+
+def _links(chain: Chain | None) -> Iterator[tuple[int, LexborNode]]:
+    """(id, node) of each ancestor in a chain, nearest first."""
+    while chain is not None:
+        key, node, chain = chain
+        yield key, node
+
+
+def _in_link(chain: Chain | None, linked: dict[int, bool]) -> bool:
+    """Whether the chain's first node is a link or inside one, memoised in ``linked`` for
+    every cell it passes (each cell is looked at once per page, however deep the page)."""
+    passed: list[int] = []
+    inside = False
+    while chain is not None:
+        key, node, up = chain
+        known = linked.get(key)
+        if known is not None:
+            inside = known
+            break
+        passed.append(key)
+        if node.tag_id == _A_ID:
+            inside = True
+            break
+        chain = up
+    for key in passed:
+        linked[key] = inside
+    return inside
 
 
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
@@ -248,22 +285,19 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
     """The highest-scoring container and its siblings that score alike, in page order.
     ``h1s`` are the <h1> elements under ``root``."""
     scores: dict[int, list] = {}
-    chains: dict[int, list[tuple[int, LexborNode]]] = {}
+    chains: dict[int, Chain] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
     # paragraphs mostly share one parent.
     by_parent: dict[int, list] = {}
-    # Parents inside a link: a teaser card's text (<a><h3/><p/></a>) is link text, however
-    # long, and scores for no container.
+    # Ancestors that are or sit inside a link: a teaser card's text (<a><h3/><p/></a>) is
+    # link text, however long, and scores for no container.
     linked: dict[int, bool] = {}
     for node, tag, text, size in _paragraph_nodes(root, leaf_divs, broken):
         parent = node.parent
         if parent is None or node.tag_id == _A_ID:
             continue
         chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
-        inside = linked.get(parent.mem_id)
-        if inside is None:
-            inside = linked[parent.mem_id] = any(n.tag_id == _A_ID for _, n in chain)
-        if inside:
+        if _in_link(chain, linked):
             continue
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
@@ -274,7 +308,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         story = size >= 68 and tag in _MASS_TAGS and _link_density(node, size) <= 0.25
         if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
-        for (key, ancestor), divisor in zip(chain, _LEVEL_DIVISORS, strict=False):
+        for (key, ancestor), divisor in zip(_links(chain), _LEVEL_DIVISORS, strict=False):
             entry = scores.get(key)
             if entry is None:
                 entry = scores[key] = [ancestor, 0.0]
@@ -287,10 +321,15 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
                 credit[1] += size
     if not scores:
         return []
-    mass: dict[int, int] = {}
-    for chain, size in by_parent.values():
-        for key, _ in chain:
-            mass[key] = mass.get(key, 0) + size
+    # Each story parent's text, summed up its chain: a cell comes after its parent's in
+    # ``chains``, so walking it backwards passes every child's sum on before its parent's
+    # own (one step per ancestor, not one per ancestor and paragraph: that was minutes on
+    # a page of story blocks nested 8,000 deep).
+    mass = {chain[0]: size for chain, size in by_parent.values() if chain is not None}
+    for key, cell in reversed(chains.items()):
+        total, parent = mass.get(key), cell[2]
+        if total and parent is not None:
+            mass[parent[0]] = mass.get(parent[0], 0) + total
     # Class hints scale a score by at most 1.3 / 0.6, so only the leaders can change places.
     leaders = sorted(scores.values(), key=lambda e: e[1], reverse=True)[:40]
     unweighted = {id(entry) for entry in leaders}
@@ -1056,7 +1095,9 @@ def paragraphs_in_page_state(page: bytes) -> list[str]:
         html = orjson.loads(f'"{best}"')
     except orjson.JSONDecodeError:
         return []
-    return extract_paragraphs(LexborHTMLParser(html)) if isinstance(html, str) else []
+    if not isinstance(html, str) or nesting_problem(html):  # "<" escaped as \u003c in JSON
+        return []
+    return extract_paragraphs(LexborHTMLParser(html))
 
 
 #: Characters of story below which the winner is suspect (a caption, a form, one teaser).

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from charset_normalizer import from_bytes
+
 from worker.extract.errors import ExtractionError
 
 #: Larger inputs are refused outright; pages this big are never articles and would cost
@@ -122,6 +124,19 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
     return Decoded(head, utf8)
 
 
+#: how much of an undeclared, non-UTF-8 page the charset detector reads
+_DETECT_SAMPLE = 64 * 1024
+
+
+def _detected(data: bytes) -> str:
+    """The charset of bytes that declare none and are plainly not UTF-8: detected (a saved
+    windows-1251 or Shift_JIS page read as cp1252 is mojibake, or no words at all), cp1252
+    when the detector cannot tell. Pages from the fetcher arrive decoded; this is for
+    saved files."""
+    best = from_bytes(data[:_DETECT_SAMPLE]).best()
+    return (_codec(best.encoding) if best is not None else None) or "cp1252"
+
+
 def _decode_bytes(data: bytes, headers: Mapping[str, str] | None
                   ) -> tuple[str | None, bytes | None]:
     """The text and the UTF-8 bytes for the parser, either one None when the other is
@@ -154,6 +169,6 @@ def _decode_bytes(data: bytes, headers: Mapping[str, str] | None
         # bytes are plainly not UTF-8 (many decode errors), as browsers effectively do.
         text = data.decode("utf-8", "replace")
         if text.count("\ufffd") > max(8, len(text) // 500):
-            return data.decode("cp1252", "replace"), None
+            return data.decode(_detected(data), "replace"), None
         return text, None
     return data.decode(declared, "replace"), None

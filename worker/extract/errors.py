@@ -7,7 +7,8 @@ class ExtractionError(Exception):
     """A page that cannot become an article.
 
     ``reason`` is a stable code the dead-letter topic carries (``not_html``, ``binary``,
-    ``empty``, ``no_article_body``, ``too_large``); the message says what was expected.
+    ``empty``, ``no_article_body``, ``too_large``, ``too_nested``, ``invalid_url``); the
+    message says what was expected.
     """
 
     def __init__(self, reason: str, message: str, url: str | None = None) -> None:

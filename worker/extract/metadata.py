@@ -143,8 +143,11 @@ def find_canonical(tree: LexborHTMLParser, data: Structured, base: str | None) -
     for href in candidates:
         if not href or not href.strip():
             continue
-        absolute = _absolute(href, base)
-        parts = urlsplit(absolute)
+        try:
+            absolute = _absolute(href, base)
+            parts = urlsplit(absolute)
+        except ValueError:  # "http://[::1": a broken declaration, not a broken page
+            continue
         if parts.scheme in ("http", "https") and parts.hostname:
             return absolute
     return None
@@ -166,6 +169,9 @@ def find_section(data: Structured) -> str | None:
     return _norm(section) or None
 
 
+_MAX_TAGS = 50
+
+
 def find_tags(data: Structured) -> list[str]:
     tags = list(data.meta.get("article:tag", []))
     if not tags:
@@ -175,11 +181,15 @@ def find_tags(data: Structured) -> list[str]:
         elif isinstance(keywords, list):
             tags = [k for k in keywords if isinstance(k, str)]
     out: list[str] = []
+    seen: set[str] = set()
     for tag in tags:
         tag = _norm(tag)
-        if tag and tag.casefold() not in {t.casefold() for t in out}:
+        if tag and tag.casefold() not in seen:
+            seen.add(tag.casefold())
             out.append(tag)
-    return out[:50]
+            if len(out) == _MAX_TAGS:
+                break  # a page may list 100,000 tags
+    return out
 
 
 def find_description(data: Structured) -> str | None:

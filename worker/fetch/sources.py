@@ -275,9 +275,9 @@ def _check(path: str | Path) -> tuple[list[Source], list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return [], [f"{path}: file does not exist"]
+        return [], ["file does not exist"]
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [f"{path}: cannot read: {exc}"]
+        return [], [f"cannot read: {exc}"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -54,6 +54,7 @@ from worker.fetch.schedule import (
 )
 from worker.fetch.sources import DEFAULT_MAX_AGE, DEFAULT_POLL_INTERVAL, Source
 from worker.fetch.urls import declared_canonical, host_of
+from worker.html_cost import nesting_problem
 from worker.models import DeadLetter, FetchHints, FetchRequest, RawPage
 from worker.urls import canonical_url
 
@@ -443,6 +444,9 @@ def _discover(req: FetchRequest, result: FetchResult) -> list[Found]:
             ))
     else:
         html = result.text or ""
+        problem = nesting_problem(html)
+        if problem:
+            raise DiscoveryError("too_nested", problem)
         feeds = discover_feeds(html, base)
         if feeds:
             for feed in feeds:
