@@ -566,6 +566,56 @@ def test_word_count_is_the_body_split_into_words_whatever_the_page_spacing():
     assert article.word_count == len(article.body.split())
 
 
+def test_a_wrapper_scoring_near_the_winner_is_read_whole():
+    # A product page in short lines (none long enough to count as story text): the first
+    # tab pane outscores its wrapper, but only just, so the wrapper holds more of the page.
+    pane = "".join(f"<p>Dose {n}: one tablet, with water, after meals, not with milk, daily.</p>"
+                   for n in range(1, 6))
+    rest = "".join(f"<p>Note {n}: keep dry, below 25 C, away from children.</p>"
+                   for n in range(1, 4))
+    page = _page(f"<h1>Tablets</h1><div class='tabs'><div class='pane'>{pane}</div>{rest}</div>")
+    article = extract_article(page, "https://example.org/products/tablets")
+    assert "Dose 1: one tablet" in article.body
+    assert "Note 3: keep dry" in article.body
+
+
+def test_teaser_cards_whose_blocks_sit_inside_a_link_are_not_story():
+    cards = "".join(
+        f"<a href='/news/{n}'><article><h3>Other story {n}: the market reopens</h3>"
+        f"<p>Traders returned on Monday after the long holiday, and prices rose sharply "
+        f"in the first hour of trading {n}.</p></article></a>" for n in range(3))
+    article = extract_article(
+        _page("<article>" + _paragraphs(_SENTENCES) + cards + "</article>"),
+        "https://example.org/news/river-walk")
+    assert _SENTENCES[3] in article.body
+    assert "Other story" not in article.body and "Traders returned" not in article.body
+
+
+def test_teaser_cards_inside_links_do_not_widen_the_story_container():
+    # Long teaser paragraphs inside links are no story text: counted as such, they drew
+    # the container up to the page wrapper, and the wrapper's promo line came along.
+    cards = "".join(
+        f"<a href='/news/{n}'><div class='card'><p>Traders returned on Monday after the "
+        f"long holiday, and prices rose, fell, and rose again in the first hour {n}.</p>"
+        "</div></a>" for n in range(5))
+    page = _page("<h1>River walk</h1><div class='page'>"
+                 f"<div class='story'>{_paragraphs(_SENTENCES[:3])}</div>"
+                 f"<div class='cards'>{cards}</div>"
+                 "<div class='box'><p>Boat tour tickets go on sale at the harbour on Friday.</p>"
+                 "</div></div>")
+    article = extract_article(page, "https://example.org/news/river-walk")
+    assert _SENTENCES[2] in article.body
+    assert "Boat tour tickets" not in article.body
+
+
+def test_a_line_printing_an_image_files_path_is_not_story():
+    record = ("<p>6073731 0 World 2024/12/03 23:17:00 2024/12/04 00:06:42 "
+              "/media/2024/12/20241203-OYT1I50202-T.jpg?type=thumbnail</p>")
+    article = _story_with(record)
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert "6073731" not in article.body and ".jpg" not in article.body
+
+
 @pytest.mark.parametrize("marker", ["<article>{}</article>", "<div itemprop='articleBody'>{}</div>",
                                     "<h1>River walk extended</h1>{}"])
 def test_furniture_that_broken_markup_wraps_around_the_story_is_kept(marker):

@@ -259,6 +259,27 @@ def _links(chain: Chain | None) -> Iterator[tuple[int, LexborNode]]:
         yield key, node
 
 
+def _in_link(chain: Chain | None, linked: dict[int, bool]) -> bool:
+    """Whether the chain's first node is a link or inside one, memoised in ``linked`` for
+    every cell it passes (each cell is looked at once per page, however deep the page)."""
+    passed: list[int] = []
+    inside = False
+    while chain is not None:
+        key, node, up = chain
+        known = linked.get(key)
+        if known is not None:
+            inside = known
+            break
+        passed.append(key)
+        if node.tag_id == _A_ID:
+            inside = True
+            break
+        chain = up
+    for key in passed:
+        linked[key] = inside
+    return inside
+
+
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
                     broken: set[int], h1s: list[LexborNode]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order.
@@ -268,7 +289,16 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
     # Story text per parent, credited up the parent's chain once at the end: a story's
     # paragraphs mostly share one parent.
     by_parent: dict[int, list] = {}
+    # Ancestors that are or sit inside a link: a teaser card's text (<a><h3/><p/></a>) is
+    # link text, however long, and scores for no container.
+    linked: dict[int, bool] = {}
     for node, tag, text, size in _paragraph_nodes(root, leaf_divs, broken):
+        parent = node.parent
+        if parent is None or node.tag_id == _A_ID:
+            continue
+        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
+        if _in_link(chain, linked):
+            continue
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
                  + min(size // 85, 3))
@@ -276,12 +306,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             score *= 0.5  # list items and cells are story text only in bulk
         # ...and, for story-like paragraphs, their length credited to every ancestor.
         story = size >= 68 and tag in _MASS_TAGS and _link_density(node, size) <= 0.25
-        parent = node.parent
-        if parent is None:
-            continue
         if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
-        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
         for (key, ancestor), divisor in zip(_links(chain), _LEVEL_DIVISORS, strict=False):
             entry = scores.get(key)
             if entry is None:
@@ -489,17 +515,19 @@ def _ancestors(node: LexborNode) -> list[int]:
 def _common_ancestor_of_peers(best: LexborNode, best_score: float,
                               finals: list[tuple[LexborNode, float]]) -> LexborNode:
     """When the story is split over sibling blocks (one wrapper per paragraph, or text
-    interrupted by ads), several near-equal candidates share an ancestor: climb to it."""
+    interrupted by ads), several near-equal candidates share an ancestor: climb to it.
+    A wrapper of the winner that scores near it (the winner's paragraphs count half or
+    less in a wrapper's score) holds more of the story beside it: the winner is one part
+    (a tab pane, one section of a page whose lines are too short to count as story text)."""
     peers = [n for n, f in finals if n.mem_id != best.mem_id and f >= 0.75 * best_score]
-    if len(peers) < 2:
-        return best
-    peer_chains = [set(_ancestors(p)) | {p.mem_id} for p in peers]
-    node = best.parent
-    while node is not None and node.tag not in ("html", "body", "-undef", None):
-        if sum(node.mem_id in chain for chain in peer_chains) >= 2:
-            return node
-        node = node.parent
-    return best
+    if len(peers) >= 2:
+        peer_chains = [set(_ancestors(p)) | {p.mem_id} for p in peers]
+        node = best.parent
+        while node is not None and node.tag not in ("html", "body", "-undef", None):
+            if sum(node.mem_id in chain for chain in peer_chains) >= 2:
+                return node
+            node = node.parent
+    return next((p for p in peers if p.tag != "body" and _inside(best, p)), best)
 
 
 def _substantive(node: LexborNode, text_len: int) -> bool:
@@ -644,7 +672,9 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
             if leaf:
                 text = _norm(_lines_text(node) if key in broken else node.text(deep=True))
                 if text:
-                    share = links.get(key, 0) / len(text)
+                    # A block inside a link (a teaser card: <a><h3>…</h3><p>…</p></a>)
+                    # is link text whole, though no link is inside it.
+                    share = 1.0 if in_link else links.get(key, 0) / len(text)
                     if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
                         # (A linked one, 'Read more: <a>title</a>', is one inline teaser.)
                         _skip_siblings(stack, node)

@@ -228,6 +228,12 @@ _BYLINE_ONLY = re.compile(
     rf"^(?i:by|von|oleh|par|por|door|av|af)\s+{_NAME}(?:\s*{_AND}\s*{_NAME})*{_AFFILIATION}\s*$")
 
 
+#: An image file's path ('/media/2024/12/20241203-OYT1I50202-T.jpg?type=thumbnail'): a
+#: paragraph printing one is a CMS record leaked into the page (id, section, timestamps,
+#: thumbnail), never story text.
+_IMAGE_PATH = re.compile(r"/[^\s/]+\.(?:jpe?g|png|gif|webp|avif)(?:\?\S*)?(?!\S)", re.I)
+
+
 #: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
 _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
 
@@ -248,6 +254,8 @@ def is_boilerplate_text(text: str) -> bool:
     if _ends_with_credit(text):
         return True
     if _EMBED_CONSENT.match(text):
+        return True
+    if "/" in text and _IMAGE_PATH.search(text):
         return True
     if size > 200:
         return False
