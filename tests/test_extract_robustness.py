@@ -208,6 +208,8 @@ def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():
     '<link rel="canonical" href="http://[::1">',
     '<link rel="canonical" href="//[::1/news">',
     '<meta property="og:url" content="https://[bad/news/1">',
+    '<link rel="canonical" href="http://example.com:99999/news">',
+    '<link rel="canonical" href="http://example.com:port/news">',
 ])
 def test_an_unparsable_canonical_url_is_ignored_not_fatal(declaration):
     page = ARTICLE.replace("<head>", f"<head>{declaration}")

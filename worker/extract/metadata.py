@@ -146,7 +146,8 @@ def find_canonical(tree: LexborHTMLParser, data: Structured, base: str | None) -
         try:
             absolute = _absolute(href, base)
             parts = urlsplit(absolute)
-        except ValueError:  # "http://[::1": a broken declaration, not a broken page
+            parts.port  # noqa: B018 -- raises for a port out of range or not a number
+        except ValueError:  # "http://[::1", ":99999": a broken declaration, not a broken page
             continue
         if parts.scheme in ("http", "https") and parts.hostname:
             return absolute
