@@ -7,8 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from charset_normalizer import from_bytes
-
+from worker.charsets import detected_charset
 from worker.extract.errors import ExtractionError
 
 #: Larger inputs are refused outright; pages this big are never articles and would cost
@@ -124,17 +123,12 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
     return Decoded(head, utf8)
 
 
-#: how much of an undeclared, non-UTF-8 page the charset detector reads
-_DETECT_SAMPLE = 64 * 1024
-
-
 def _detected(data: bytes) -> str:
     """The charset of bytes that declare none and are plainly not UTF-8: detected (a saved
     windows-1251 or Shift_JIS page read as cp1252 is mojibake, or no words at all), cp1252
     when the detector cannot tell. Pages from the fetcher arrive decoded; this is for
     saved files."""
-    best = from_bytes(data[:_DETECT_SAMPLE]).best()
-    return (_codec(best.encoding) if best is not None else None) or "cp1252"
+    return _codec(detected_charset(data)) or "cp1252"
 
 
 def _decode_bytes(data: bytes, headers: Mapping[str, str] | None

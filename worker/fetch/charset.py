@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
+from worker.charsets import detected_charset
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -24,8 +24,6 @@ _META = re.compile(
 )
 # What browsers actually do with these labels (WHATWG Encoding): they mean windows-1252.
 _WHATWG_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "latin-1": "cp1252"}
-#: how much of the body the detector looks at; enough to decide, cheap on big pages
-_DETECT_SAMPLE = 64 * 1024
 
 
 def normalize_charset(label: str | None) -> str | None:
@@ -97,8 +95,8 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
     text = _try(body, "utf-8")
     if text is not None:
         return text, "utf-8"
-    best = from_bytes(body[:_DETECT_SAMPLE]).best()
-    if best is not None:
-        charset = normalize_charset(best.encoding) or "utf-8"
+    detected = detected_charset(body)
+    if detected is not None:
+        charset = normalize_charset(detected) or "utf-8"
         return body.decode(charset, errors="replace"), charset
     return body.decode("utf-8", errors="replace"), "utf-8"
