@@ -218,6 +218,16 @@ def test_an_unparsable_canonical_url_is_ignored_not_fatal(declaration):
     assert result.canonical_url is None and "council voted" in result.body
 
 
+def test_an_unparsable_url_in_a_json_ld_record_is_ignored_not_fatal():
+    records = ('<script type="application/ld+json">{"@type": "NewsArticle", '
+               '"datePublished": "2024-01-02", "mainEntityOfPage": "http://[::1"}</script>'
+               '<script type="application/ld+json">{"@type": "WebPage", '
+               '"url": "https://example.org/news/1"}</script>')
+    result, _ = _outcome(ARTICLE.replace("<head>", f"<head>{records}"))
+    assert isinstance(result, Article)
+    assert result.published_at == "2024-01-02" and "council voted" in result.body
+
+
 def test_an_unparsable_page_url_is_a_typed_error():
     with pytest.raises(ExtractionError) as caught:
         extract_article(ARTICLE, "http://[::1")

@@ -381,7 +381,11 @@ def _site_of(record: dict | None, *keys: str) -> str | None:
     for key in keys:
         url = text_of(record.get(key)) if record is not None else None
         if url and url.startswith(("https://", "http://")):
-            return (urlsplit(url).hostname or "").removeprefix("www.") or None
+            try:
+                host = urlsplit(url).hostname
+            except ValueError:  # "http://[::1": a broken record, not a broken page
+                continue
+            return (host or "").removeprefix("www.") or None
     return None
 
 
