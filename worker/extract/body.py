@@ -678,6 +678,7 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
                     if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
                         # (A linked one, 'Read more: <a>title</a>', is one inline teaser.)
                         _skip_siblings(stack, node)
+                        _skip_after_heading_wrapper(stack, node, text)
                         continue
                     out.paragraphs.append((text, share, tag))
                 continue
@@ -725,6 +726,24 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
         if pending is None or pending.parent is None or pending.parent.mem_id != key:
             return
         stack.pop()
+
+
+def _skip_after_heading_wrapper(stack: list[tuple[LexborNode | None, bool, str | None]],
+                                node: LexborNode, heading: str) -> None:
+    """A teaser heading alone in its wrapper ('<div class="section-head"><h2>More
+    stories</h2></div>', '<header><h2>Read next</h2></header>') heads the blocks after the
+    wrapper: drop the walk's pending siblings of that wrapper too (up to two wrappers)."""
+    wrapper = node
+    for _ in range(2):
+        parent = wrapper.parent
+        if parent is None or parent.tag_id in _STOP_IDS or _norm(parent.text(deep=True)) != heading:
+            return
+        # The wrapper's closing entry is next on the stack (its other children are gone).
+        if not stack or stack[-1][0] is not None:
+            return
+        stack.pop()
+        wrapper = parent
+        _skip_siblings(stack, wrapper)
 
 
 #: Real streaming pages have tens of parts; a hostile one gets no more than this many moved.
@@ -900,6 +919,8 @@ _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
                                     _tag_id("li"))
 _H1_ID = _tag_id("h1")
+#: Tags a wrapper of a teaser heading never is: its section ends with them.
+_STOP_IDS = _tag_ids(["body", "html", "main", "article"])
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _H1_ID})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])

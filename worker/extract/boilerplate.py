@@ -144,12 +144,16 @@ _TEASER_HEADING = re.compile(
     r"mehr themen|mehr aus dem|mehr zu |(?:zum )?weiterlesen|schon gelesen|"
     r"you (?:may|might) also like|related (?:posts|articles|stories)|most (?:read|popular)|"
     r"popular posts|recent posts|latest (?:news|posts|articles)|similar posts|more stories|"
+    r"(?:what to )?read next\W*$|more from [^:]*$|other stories\W*$|more news\W*$|"
+    # a video's transcript printed under the story
+    r"(?:(?:video|full|read the|read|show|view|see the) )?transcript\W*$|"
     r"lo más leído|les plus lus|più lett[ie]|artikel terkait|berita terkait|terpopuler)\b",
     re.I)
 
 
 def is_teaser_heading(text: str) -> bool:
-    """True for a short heading that introduces a list of other stories."""
+    """True for a short heading that introduces a list of other stories (or a video's
+    transcript)."""
     return len(text) <= 80 and _TEASER_HEADING.match(text) is not None
 
 
