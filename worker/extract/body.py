@@ -354,6 +354,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             final *= 0.3
         if node.tag in ("ul", "ol"):
             final *= 0.5  # teaser lists; a story told in one list is rare
+        if text_len < _CONTACT_BLOCK_MAX and _is_contact_block(node):
+            final *= 0.3
         finals.append((node, final))
         if final > best_score:
             best, best_score = node, final
@@ -397,6 +399,32 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 group.append(sibling)
     return group
+
+
+#: What a publisher's imprint or address block states, kind by kind: a phone or fax number,
+#: an e-mail address, a company or tax registration, a copyright notice.
+_CONTACT_KINDS = (
+    re.compile(r"(?:\+\d{1,3}[\s(]*\d[\d\s()/.-]{6,}|\b(?:tel|phone|telephone|telefon|fon|fax|"
+               r"telefax|téléphone|teléfono|telefono)\b\.?\s*:?\s*\+?\(?\d)", re.I),
+    re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}", re.I),
+    re.compile(r"\b(?:company (?:number|no|registration)|registered (?:in|office|number)|"
+               r"vat (?:number|no|reg)|hr[ab]\s*\d|ust-?id|amtsgericht|handelsregister|"
+               r"registergericht|siret|siren|rcs|p\.?\s?iva|partita iva|kvk|abn|cnpj|iban)\b",
+               re.I),
+    re.compile(r"©|\bcopyright\b|all rights reserved|alle rechte vorbehalten|"
+               r"tous droits réservés|todos los derechos reservados", re.I),
+)
+#: Characters above which a block is no imprint: a story may quote a phone number or end
+#: with its rights notice.
+_CONTACT_BLOCK_MAX = 2000
+
+
+def _is_contact_block(node: LexborNode) -> bool:
+    """A publisher's address and imprint block (company and registration number, street,
+    phone, copyright): its comma-separated lines out-score a short story of a few plain
+    paragraphs, but it states three kinds of contact data, which no short story does."""
+    text = node.text(deep=True)
+    return sum(kind.search(text) is not None for kind in _CONTACT_KINDS) >= 3
 
 
 def _story_headline(node: LexborNode) -> LexborNode | None:
