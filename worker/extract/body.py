@@ -280,6 +280,45 @@ def _in_link(chain: Chain | None, linked: dict[int, bool]) -> bool:
     return inside
 
 
+def _element_beside(node: LexborNode, before: bool) -> LexborNode | None:
+    """The element just before (or after) ``node`` among its siblings; None when there is
+    none or text lies between them."""
+    sibling = node.prev if before else node.next
+    while sibling is not None and sibling.tag_id in (_TEXT_ID, _COMMENT_ID):
+        if sibling.tag_id == _TEXT_ID and (sibling.text_content or "").strip():
+            return None
+        sibling = sibling.prev if before else sibling.next
+    return sibling
+
+
+def _is_linked_title(node: LexborNode) -> bool:
+    """A short title that is one link to another page (not an anchor within this one)."""
+    link = (node if node.tag_id == _A_ID
+            else node.css_first("a") if node.tag_id in _TITLE_IDS else None)
+    if link is None or (link.attrs.get("href") or "#").startswith("#"):
+        return False
+    size = _tlen(node.text(deep=True))
+    return 0 < size <= 200 and _tlen(link.text(deep=True)) == size
+
+
+def _under_linked_title(node: LexborNode) -> bool:
+    """A teaser card's summary: the block follows a title that is one link to another page
+    (its own sibling, or its parent's: '<div class="title"><a>…</a></div><div class="body">
+    <p>…</p></div>'), and the card ends after it or the next card's title follows. A column
+    of such cards with long summaries out-scored short stories. (A story paragraph after
+    an inline link to a related story is followed by more story.)"""
+    for current in (node, node.parent):
+        if current is None:
+            return False
+        title = _element_beside(current, before=True)
+        if title is not None:
+            if not _is_linked_title(title):
+                return False
+            after = _element_beside(current, before=False)
+            return after is None or _is_linked_title(after)
+    return False
+
+
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
                     broken: set[int], h1s: list[LexborNode]) -> list[LexborNode]:
     """The highest-scoring container and its siblings that score alike, in page order.
@@ -297,7 +336,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         if parent is None or node.tag_id == _A_ID:
             continue
         chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
-        if _in_link(chain, linked):
+        if _in_link(chain, linked) or _under_linked_title(node):
             continue
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
@@ -947,6 +986,8 @@ _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
                                     _tag_id("li"))
 _H1_ID = _tag_id("h1")
+#: Elements a teaser card prints its linked title in.
+_TITLE_IDS = _tag_ids(["h2", "h3", "h4", "h5", "h6", "div", "span", "strong", "b"])
 #: Tags a wrapper of a teaser heading never is: its section ends with them.
 _STOP_IDS = _tag_ids(["body", "html", "main", "article"])
 _SKIPPED_IDS = frozenset({_COMMENT_ID, _H1_ID})
