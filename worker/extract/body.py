@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from itertools import islice
 
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -400,8 +401,20 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             best, best_score = node, final
     if best is None:
         return []
-    under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 else None
-    if under is not None:
+    item = _own_story_item(best, h1s, lambda n: mass.get(n.mem_id, 0))
+    under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 and item is None else None
+    if item is not None:
+        # The page repeats its article template for the next stories (endless scroll):
+        # the copy under the page's headline bounds the story.
+        if not _inside(best, item):
+            best, best_score = next(((n, f) for n, f in finals if _inside(n, item)),
+                                    (item, best_score))
+        best = _common_ancestor_of_peers(best, best_score,
+                                         [(n, f) for n, f in finals if _inside(n, item)])
+        best = _climb(best, mass, sizes, bound=item)
+        if best.mem_id == item.mem_id:
+            return [best]
+    elif under is not None:
         # Its peers and wider wrappers hold the other stories too: the story's own
         # <article> bounds it.
         best, best_score = under
@@ -498,6 +511,76 @@ def _under_the_headline(best: LexborNode, ranked: list[list], h1s: list[LexborNo
     return None
 
 
+#: What opens a story in an article template besides its headline: a date or a byline.
+_STORY_MARK = "time, [class*=byline], [class*=date], [class*=author]"
+#: Siblings looked at for copies of the story's template (a river of teasers may hold
+#: hundreds).
+_MAX_TEMPLATE_SIBLINGS = 60
+
+
+def _own_story_item(best: LexborNode, h1s: list[LexborNode],
+                    weight: Callable[[LexborNode], int]) -> LexborNode | None:
+    """The copy of a repeated article template that holds the page's headline, when the
+    winner is in one of the copies: endless-scroll pages print the next stories below the
+    first in the same template, and the copies score alike. None on other pages.
+    ``weight`` is a block's story text."""
+    page = next((h for h in h1s if _is_headline(h)), None)
+    if page is None:
+        return None
+    headed = set(_ancestors(page))
+    node = best
+    for _ in range(10):
+        parent = node.parent
+        if parent is None or parent.tag in ("body", "html", "-undef", None):
+            return None
+        if parent.mem_id in headed:  # (below the blocks holding both, no copy holds both)
+            own = next((c for c in _story_copies(node, parent, weight)
+                        if c.mem_id in headed), None)
+            if own is not None:
+                return own
+        node = parent
+    return None
+
+
+def _story_copies(node: LexborNode, parent: LexborNode, weight: Callable[[LexborNode], int]
+                  ) -> list[LexborNode]:
+    """``node`` and its siblings of the same tag and class that each hold a story: story
+    text (a fifth of the largest one's at least), an <h1>/<h2> headline before it, and a
+    date or a byline. Empty unless there are two. (Rows of a page builder share a class too, but the
+    row holding the headline holds no story text.)"""
+    tag, cls = node.tag, node.attributes.get("class")
+    same = [child for child in islice(parent.iter(), _MAX_TEMPLATE_SIBLINGS)
+            if child.tag == tag and child.attributes.get("class") == cls]
+    if len(same) < 2:
+        return []
+    most = max(weight(c) for c in same)
+    copies = [c for c in same if most and weight(c) >= 0.2 * most and _headed(c)
+              and c.css_first(_STORY_MARK) is not None]
+    return copies if len(copies) >= 2 else []
+
+
+def _headed(node: LexborNode) -> bool:
+    """An <h1>/<h2> opens the block's text, before any paragraph: a story's headline, not
+    a subheading inside a story (or a section) that opens with a paragraph."""
+    first = node.css_first("h1, h2, p")
+    return first is not None and first.tag != "p"
+
+
+def _in_template_copy(node: LexborNode, wider: LexborNode, sizes: dict[int, int]) -> bool:
+    """Whether ``node``, or an ancestor of it below ``wider``, is one copy of a repeated
+    article template (_story_copies): a wider element holding it holds the next stories
+    too, however short this one is."""
+    current: LexborNode | None = node
+    for _ in range(10):
+        if current is None or current.mem_id == wider.mem_id or current.parent is None:
+            return False
+        copies = _story_copies(current, current.parent, lambda n: _text_size(n, sizes))
+        if any(c.mem_id == current.mem_id for c in copies):
+            return True
+        current = current.parent
+    return False
+
+
 def _is_lead_block(node: LexborNode) -> bool:
     """The standfirst printed just before the story's block, as its sibling: a short block
     named as the lead ('teaser-text', 'article-intro') with little link text."""
@@ -535,7 +618,7 @@ def _in_strong_negative(node: LexborNode) -> bool:
 
 
 def _climb(best: LexborNode, mass: dict[int, int], sizes: dict[int, int],
-           story_bound: bool = False) -> LexborNode:
+           story_bound: bool = False, bound: LexborNode | None = None) -> LexborNode:
     """Widen the winner while an ancestor adds story-like text without diluting it: bodies
     split into blocks by ads, pull quotes or per-paragraph wrappers. Wrappers that add
     nothing are passed through without being taken. <main> ends the climb, and with
@@ -554,6 +637,8 @@ def _climb(best: LexborNode, mass: dict[int, int], sizes: dict[int, int],
             break
         if probe.tag == "main":
             break  # the page's own bound of its content: beyond are its menus and sidebars
+        if bound is not None and probe.mem_id == bound.mem_id:
+            break
         probe = probe.parent
         if probe is None or probe.tag in ("body", "html", "-undef", None):
             break
@@ -1122,7 +1207,8 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         # Recipes, product pages and forms give the scorer no paragraphs to find: what
         # won is a snippet. The page's own story element, if clearly longer, reads better.
         wider = _marked_story(root)
-        if wider is not None and all(wider.mem_id != c.mem_id for c in containers):
+        if wider is not None and all(wider.mem_id != c.mem_id for c in containers) and (
+                not _in_template_copy(containers[0], wider, sizes)):
             alternative = _kept(_walk([wider], leaf_divs, sizes, broken))
             if sum(len(p) for p in alternative) >= 2 * shown:
                 return _without_tail(alternative)
