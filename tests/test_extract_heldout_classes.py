@@ -203,3 +203,30 @@ def test_a_video_transcript_printed_after_the_story_is_not_story(transcript):
     body = _body(_page(main))
     assert body.startswith(STORY[0]) and STORY[3] in body
     assert "ENGINEER" not in body and "MUSIC" not in body
+
+
+# -- Class 3: dates a day off ------------------------------------------------------------
+
+def _published(head: str, byline: str) -> str | None:
+    html = (f"<html><head>{head}</head><body><h1>Water board to replace old pipes</h1>"
+            f"{byline}<article>{_ps(STORY)}</article></body></html>")
+    return extract_article(html, "https://news.example.org/local/water-pipes").published_at
+
+
+@pytest.mark.parametrize(("head", "byline", "iso"), [
+    # Arc-style JSON-LD at the newsroom's offset, the page printing the UTC time
+    ('<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": '
+     '"2022-05-05T21:00:00-05:00"}</script>', "<p>6 May 2022 - 2:00 a. m.</p>",
+     "2022-05-06T02:00:00+00:00"),
+    # an Open Graph time in Tokyo, the byline printing the European time
+    ('<meta property="article:published_time" content="2024-03-05T07:30:00+09:00">',
+     "<div class='byline'>4 March 2024, 23:30 CET</div>", "2024-03-04T23:30:00+01:00"),
+])
+def test_a_local_publish_time_the_byline_prints_at_another_offset_takes_the_printed_day(
+        head, byline, iso):
+    assert _published(head, byline) == iso
+
+
+def test_a_byline_time_that_is_another_instant_leaves_the_structured_time_alone():
+    head = ('<meta property="article:published_time" content="2024-03-05T07:30:00+09:00">')
+    assert _published(head, "<p>4 March 2024, 21:10</p>") == "2024-03-05T07:30:00+09:00"

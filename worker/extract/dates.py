@@ -563,13 +563,15 @@ _REAL_OFFSETS = frozenset(range(-12 * 60, 14 * 60 + 1, 60)) | {
 
 
 def as_printed(published: PageDate, printed: PageDate) -> PageDate:
-    """A UTC publish time re-expressed at the local offset the byline prints the same instant
-    in ('2019-10-18T22:04Z' under '19.10.2019, 00:04'), so the date is the reader's day."""
-    if published.offset != 0 or published.hour is None or printed.hour is None:
+    """A publish time re-expressed at the offset the byline prints the same instant in, so
+    the date is the day the page shows: a UTC time at the local offset ('2019-10-18T22:04Z'
+    under '19.10.2019, 00:04'), or the other way round, a local time the page prints in UTC
+    or another zone ('2022-05-05T21:00-05:00' under '6 May 2022 - 2:00 a. m.')."""
+    if published.offset is None or published.hour is None or printed.hour is None:
         return published
-    minutes = (printed.naive() - published.naive()).total_seconds() / 60
+    minutes = (printed.naive() - published.shifted(0).naive()).total_seconds() / 60
     offset = round(minutes / 15) * 15
-    if (abs(minutes - offset) >= 1 or offset not in _REAL_OFFSETS or offset == 0
+    if (abs(minutes - offset) >= 1 or offset not in _REAL_OFFSETS or offset == published.offset
             or printed.offset not in (None, offset)):
         return published
     return published.shifted(offset)
