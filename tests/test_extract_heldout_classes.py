@@ -93,6 +93,21 @@ def test_a_column_of_link_teasers_does_not_win_over_a_short_story(card, wrapper)
     assert body.startswith(STORY[0]) and "Click here" not in body and "bakeries" not in body
 
 
+def test_a_column_of_teaser_cards_does_not_win_over_a_story_of_four_short_lines():
+    """Bootstrap cards (picture link, linked title, summary) in their own container; the
+    story's four short paragraphs score less than the cards' summaries together."""
+    card = ("<div class='card'><a href='/t/{title}'><img src='/i.jpg' alt=''></a>"
+            "<div class='card-body'><h3 class='card-title'><a href='/t/{title}'>{title}</a>"
+            "</h3><p class='card-text'>{text} <a href='/t/{title}'>{link}</a></p></div></div>")
+    side = _teaser_column(card, "<div class='container'><div class='row'><div class='col'>"
+                          "{cards}{cards}</div></div></div>")
+    short = [s[:s.index(" ", 60)] + "." for s in STORY]
+    main = ("<div class='container'><div class='row'><div class='col'><h1>Water board to "
+            f"replace old pipes</h1>{_ps(short)}</div></div></div>")
+    article = extract_article(_page(main, side), "https://news.example.org/local/water-pipes")
+    assert article.paragraphs == short
+
+
 _ADDRESS = [
     "Example Media Group Ltd, 12 Harbour Street, Portsmouth, PO1 2AB, United Kingdom, "
     "registered in England and Wales, company number 01234567, VAT number GB 123 4567 89",
