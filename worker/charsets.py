@@ -1,7 +1,10 @@
-"""Charset detection for bodies that declare none and are not UTF-8: the one detector
-fetch (worker.fetch.charset) and extract (worker.extract.decode) share."""
+"""Charsets for fetch (worker.fetch.charset) and extract (worker.extract.decode): the one
+reading of a declared label, and the one detector for bodies that declare none and are not
+UTF-8."""
 
 from __future__ import annotations
+
+import codecs
 
 from charset_normalizer import from_bytes
 
@@ -14,3 +17,24 @@ def detected_charset(body: bytes) -> str | None:
     it cannot tell."""
     best = from_bytes(body[:DETECT_SAMPLE]).best()
     return best.encoding if best is not None else None
+
+
+#: Codecs browsers read as a superset (WHATWG Encoding), by Python codec name.
+_BROWSER_CODECS = {"iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gb18030",
+                   "gbk": "gb18030"}
+#: Labels browsers know and Python's codec registry does not.
+_EXTRA_LABELS = {"x-sjis": "shift_jis"}
+
+
+def codec_name(label: str | bytes | None) -> str | None:
+    """The Python codec name for a declared charset label (a header's or a <meta>'s, as
+    written), read as a browser reads it; None when the label names no known charset."""
+    if not label:
+        return None
+    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
+    text = text.strip().strip("'\"").strip().lower()
+    try:
+        name = codecs.lookup(_EXTRA_LABELS.get(text, text)).name
+    except LookupError:
+        return None
+    return _BROWSER_CODECS.get(name, name)

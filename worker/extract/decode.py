@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from worker.charsets import detected_charset
+from worker.charsets import codec_name, detected_charset
 from worker.extract.errors import ExtractionError
 
 #: Larger inputs are refused outright; pages this big are never articles and would cost
@@ -21,20 +21,6 @@ _MAGIC = (
 _CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([a-zA-Z0-9_.:-]+)", re.I)
-#: Labels browsers treat as something else (WHATWG encoding standard).
-_ALIASES = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252",
-            "us-ascii": "cp1252", "x-sjis": "shift_jis", "gb2312": "gb18030", "gbk": "gb18030"}
-
-
-def _codec(label: str | bytes | None) -> str | None:
-    if not label:
-        return None
-    name = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
-    name = _ALIASES.get(name.strip().lower(), name.strip().lower())
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
 
 
 def looks_binary(head: bytes) -> bool:
@@ -128,7 +114,7 @@ def _detected(data: bytes) -> str:
     windows-1251 or Shift_JIS page read as cp1252 is mojibake, or no words at all), cp1252
     when the detector cannot tell. Pages from the fetcher arrive decoded; this is for
     saved files."""
-    return _codec(detected_charset(data)) or "cp1252"
+    return codec_name(detected_charset(data)) or "cp1252"
 
 
 def _decode_bytes(data: bytes, headers: Mapping[str, str] | None
@@ -144,10 +130,10 @@ def _decode_bytes(data: bytes, headers: Mapping[str, str] | None
     for key, value in (headers or {}).items():
         if key.lower() == "content-type":
             m = _HEADER_CHARSET.search(value)
-            declared = _codec(m.group(1)) if m else None
+            declared = codec_name(m.group(1)) if m else None
     if declared is None:
         m = _META_CHARSET.search(data[:4096])
-        declared = _codec(m.group(1)) if m else None
+        declared = codec_name(m.group(1)) if m else None
     if declared == "utf-8" or (declared is None and data.isascii()):
         return None, data
     if declared is None or not data.isascii():
