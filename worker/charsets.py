@@ -24,6 +24,10 @@ _BROWSER_CODECS = {"iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gb18030"
                    "gbk": "gb18030"}
 #: Labels browsers know and Python's codec registry does not.
 _EXTRA_LABELS = {"x-sjis": "shift_jis"}
+#: Python text codecs that are no page charset: a page declaring one would fail to decode
+#: (idna, punycode and undefined raise even with errors="replace") or be read as escapes.
+_NOT_CHARSETS = frozenset({"undefined", "idna", "punycode", "unicode-escape",
+                           "raw-unicode-escape", "utf-7"})
 
 
 def codec_name(label: str | bytes | None) -> str | None:
@@ -35,6 +39,9 @@ def codec_name(label: str | bytes | None) -> str | None:
     text = text.strip().strip("'\"").strip().lower()
     try:
         name = codecs.lookup(_EXTRA_LABELS.get(text, text)).name
-    except LookupError:
+        "".encode(name)  # LookupError for codecs that are not text encodings (base64, zlib)
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
+        return None
+    if name in _NOT_CHARSETS:
         return None
     return _BROWSER_CODECS.get(name, name)
