@@ -72,6 +72,24 @@ def test_extract_of_a_directory_writes_one_file_per_page_and_reports_failures(
     assert json.loads((out / "english.json").read_text())["language"] == "en"
 
 
+def test_extract_refuses_a_page_over_the_fetch_size_limit_naming_file_size_and_limit(
+    tmp_path: Path,
+) -> None:
+    # the limit is fetch.max_body_bytes, the one the fetcher caps pages at (5 MB)
+    page = tmp_path / "big.html"
+    page.write_bytes(page_html("sindonews_armenia.html").replace(
+        b"</body>", b"<!--" + b" " * 5_000_000 + b"--></body>"))
+    size = page.stat().st_size
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL])
+    assert result.exit_code == EXIT_FAILED
+    assert f"big.html: not extracted (too_large): extract: too_large: {size:,} bytes, over " \
+           "the limit of 5,000,000 (setting fetch.max_body_bytes)" in result.stderr
+    raised = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL],
+                                env={"KABAR_FETCH_MAX_BODY_BYTES": str(size)})
+    assert raised.exit_code == 0, raised.output
+    assert json.loads(raised.stdout)["dateline"] == "YEREVAN"
+
+
 def test_config_shows_where_each_value_came_from() -> None:
     result = CliRunner().invoke(main, ["config", "--json"],
                                 env={"KABAR_TOPIC_PREFIX": "news."})

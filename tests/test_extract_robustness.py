@@ -1,6 +1,7 @@
 """Hostile input: every page returns an Article or a typed ExtractionError, quickly."""
 
 import time
+import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,8 @@ from selectolax.lexbor import LexborHTMLParser
 from worker.extract import ExtractionError, extract_article
 from worker.extract.body import remove_nodes
 from worker.models import Article
+from worker.settings import MAX_BODY_BYTES
+from worker.stages import read_saved_page
 
 PARAGRAPH = ("<p>The council voted on Thursday to approve the new budget, which raises spending "
              "on schools, roads and public transport by four per cent next year.</p>")
@@ -64,19 +67,43 @@ def test_truncated_page_still_yields_the_text_before_the_cut():
     assert result.paragraphs[0].startswith("The council voted")
 
 
-def test_ten_megabyte_page_is_handled_in_bounded_time():
-    filler = "<div class='promo'><a href='/x'>link</a></div>" * 200_000
+def test_a_page_at_the_size_limit_is_handled_in_bounded_time():
+    filler = "<div class='promo'><a href='/x'>link</a></div>" * 108_000
     page = f"<html><body>{filler}<article>{PARAGRAPH * 5}</article></body></html>".encode()
-    assert len(page) > 9_000_000
+    assert 4_900_000 < len(page) <= MAX_BODY_BYTES
     result, seconds = _outcome(page)
     assert isinstance(result, Article)
     assert seconds < 10
 
 
-def test_oversized_page_is_refused():
-    result, _ = _outcome(b"<html>" + b" " * (17 * 1024 * 1024))
+@pytest.mark.parametrize("page", [b"<html>" + b" " * MAX_BODY_BYTES,
+                                  "<html>" + " " * MAX_BODY_BYTES])
+def test_a_page_over_the_fetch_size_limit_is_refused(page):
+    result, _ = _outcome(page)
     assert isinstance(result, ExtractionError)
     assert result.reason == "too_large"
+    assert f"{MAX_BODY_BYTES + 6:,} bytes, over the limit of {MAX_BODY_BYTES:,}" in str(result)
+
+
+def test_the_size_limit_is_the_one_passed():
+    page = ARTICLE.encode()
+    assert isinstance(extract_article(page, max_bytes=len(page)), Article)
+    with pytest.raises(ExtractionError, match="too_large"):
+        extract_article(page, max_bytes=len(page) - 1)
+
+
+def test_a_saved_page_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    page = tmp_path / "huge.html"
+    with page.open("wb") as file:
+        file.truncate(200 * 1024 * 1024)  # sparse: nothing written to disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExtractionError, match="209,715,200 bytes, over the limit of 5,000,000"):
+            read_saved_page(page)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
 
 
 def test_ten_thousand_levels_of_nesting_do_not_recurse():
@@ -196,9 +223,9 @@ def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():
     # A shell page with no story: the page-state fallback reads its scripts, which a hostile
     # page fills with megabytes of one-paragraph JSON strings.
     literal = '"' + "\\u003cp\\u003eword " * 120_000 + '"'
-    scripts = "".join(f"<script>var s{i} = {literal};</script>" for i in range(4))
+    scripts = "".join(f"<script>var s{i} = {literal};</script>" for i in range(2))
     page = f"<html><body><div id=root></div>{scripts}</body></html>".encode()
-    assert len(page) > 8_000_000
+    assert 4_000_000 < len(page) <= MAX_BODY_BYTES
     result, seconds = _outcome(page)
     assert isinstance(result, ExtractionError) and result.reason == "no_article_body"
     assert seconds < 10
