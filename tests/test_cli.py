@@ -3,6 +3,7 @@ with exit codes that say what went wrong, and `kabar extract` without any broker
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -88,6 +89,20 @@ def test_extract_refuses_a_page_over_the_fetch_size_limit_naming_file_size_and_l
                                 env={"KABAR_FETCH_MAX_BODY_BYTES": str(size)})
     assert raised.exit_code == 0, raised.output
     assert json.loads(raised.stdout)["dateline"] == "YEREVAN"
+
+
+def test_extract_inflates_a_gzipped_saved_page_alone_or_in_a_directory(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    page = pages / "seed.html.gz"
+    page.write_bytes(gzip.compress(page_html("sindonews_armenia.html")))
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["dateline"] == "YEREVAN"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["extract", str(pages), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["seed.json"]
 
 
 def test_config_shows_where_each_value_came_from() -> None:

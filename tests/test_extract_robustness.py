@@ -1,7 +1,9 @@
 """Hostile input: every page returns an Article or a typed ExtractionError, quickly."""
 
+import gzip
 import time
 import tracemalloc
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -315,3 +317,54 @@ def test_tables_nested_deep_are_read_in_linear_time():
     result, seconds = _outcome(page)
     assert isinstance(result, Article) and "council voted" in result.body
     assert seconds < 2, f"{seconds:.1f} s"  # 5 s when every cell read its whole subtree
+
+
+def _gzip_bomb(inflated: int) -> bytes:
+    """gzip data of ``inflated`` spaces (about a thousandth of that), built without holding
+    them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b" " * 1_000_000
+    parts = [packer.compress(chunk) for _ in range(inflated // len(chunk))]
+    return b"".join([*parts, packer.flush()])
+
+
+def test_a_gzipped_saved_page_is_inflated_and_extracted(tmp_path):
+    page = tmp_path / "story.html.gz"
+    page.write_bytes(gzip.compress(ARTICLE.encode()))
+    result = extract_article(read_saved_page(page), "https://example.org/news/1")
+    assert result.paragraphs[0].startswith("The council voted")
+
+
+def test_a_gzipped_page_of_several_members_is_read_whole(tmp_path):
+    page = tmp_path / "story.html.gz"
+    half = len(ARTICLE) // 2
+    page.write_bytes(gzip.compress(ARTICLE[:half].encode())
+                     + gzip.compress(ARTICLE[half:].encode()))
+    assert read_saved_page(page) == ARTICLE.encode()
+
+
+@pytest.mark.parametrize(("inflated", "limit", "limit_text"), [
+    (50_000_000, MAX_BODY_BYTES, "5,000,000"),  # 50 kB of gzip against the default limit
+    (5_000_000, 100_000, "100,000"),  # 5 kB against a lower fetch.max_body_bytes
+])
+def test_a_gzip_bomb_stops_at_the_size_limit_without_inflating_whole(
+        tmp_path, inflated, limit, limit_text):
+    bomb = tmp_path / "bomb.html.gz"
+    bomb.write_bytes(_gzip_bomb(inflated))
+    assert bomb.stat().st_size < inflated // 900
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExtractionError, match="too_large: gzip-compressed, and inflates past "
+                           f"the limit of {limit_text} bytes"):
+            read_saved_page(bomb, limit)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * limit  # zlib's output buffer up to the limit, not the whole inflation
+
+
+def test_corrupt_gzip_data_is_a_clear_error(tmp_path):
+    page = tmp_path / "story.html.gz"
+    page.write_bytes(gzip.compress(ARTICLE.encode())[:10] + b"\xff" * 50)
+    with pytest.raises(ExtractionError, match="binary: gzip-compressed, but not valid gzip"):
+        read_saved_page(page)

@@ -361,7 +361,8 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
     A file prints one JSON object; a directory prints one JSON line per *.html / *.htm file
     (or writes DIR/<name>.json with --out). Pages that are not articles are reported on
     stderr with their reason, and the exit code is then 1. A page larger than the fetcher
-    takes (fetch.max_body_bytes, 5 MB) is refused as too_large.
+    takes (fetch.max_body_bytes, 5 MB) is refused as too_large. A gzip-compressed page
+    (*.html.gz, or a page saved as the server sent it) is inflated, up to that size.
     """
     from worker.extract import ExtractionError
     from worker.stages import article_from_page, read_saved_page
@@ -369,8 +370,8 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
     settings = settings_from(ctx)
     spacy_model, max_bytes = settings.enrich.spacy_model, settings.fetch.max_body_bytes
     source = Path(path)
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in {".html", ".htm"}) \
-        if source.is_dir() else [source]
+    files = sorted(p for p in source.rglob("*") if p.name.lower().endswith(
+        (".html", ".htm", ".html.gz", ".htm.gz"))) if source.is_dir() else [source]
     if source.is_dir() and url:
         fail("--url applies to a single file, not a directory")
     if out_dir:
@@ -387,7 +388,8 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
             continue
         data = article.to_dict()
         if out_dir:
-            (Path(out_dir) / f"{file.stem}.json").write_bytes(
+            name = Path(file.stem).stem if file.suffix.lower() == ".gz" else file.stem
+            (Path(out_dir) / f"{name}.json").write_bytes(
                 orjson.dumps(data, option=orjson.OPT_INDENT_2))
         elif source.is_dir():
             sys.stdout.write(orjson.dumps(data).decode() + "\n")

@@ -10,7 +10,7 @@ from typing import Any
 from worker.dedupe.fingerprints import fingerprints
 from worker.enrich import enrich
 from worker.extract import extract_article
-from worker.extract.decode import check_size
+from worker.extract.decode import GZIP_MAGIC, check_size, gunzip
 from worker.models import Article
 from worker.settings import MAX_BODY_BYTES
 
@@ -37,7 +37,9 @@ def article_from_page(
 
 
 def read_saved_page(path: Path, max_bytes: int = MAX_BODY_BYTES) -> bytes:
-    """A saved page's bytes; ExtractionError ``too_large`` for a file over ``max_bytes``
-    (the fetch.max_body_bytes setting), before it is read."""
+    """A saved page's bytes, inflated if it is gzip-compressed; ExtractionError
+    ``too_large`` for a file over ``max_bytes`` (the fetch.max_body_bytes setting), before
+    it is read, or for one that inflates past it."""
     check_size(path.stat().st_size, max_bytes)
-    return path.read_bytes()
+    data = path.read_bytes()
+    return gunzip(data, max_bytes) if data.startswith(GZIP_MAGIC) else data

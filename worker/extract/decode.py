@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import zlib
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -111,6 +112,32 @@ def check_size(size: int, max_bytes: int, url: str | None = None) -> None:
     if size > max_bytes:
         raise ExtractionError("too_large", f"{size:,} bytes, over the limit of {max_bytes:,} "
                               "(setting fetch.max_body_bytes)", url)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip(data: bytes, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The content of gzip-compressed ``data`` (a saved ``.html.gz``, or a page saved as the
+    server sent it), inflated no further than ``max_bytes``: ExtractionError ``too_large``
+    past that (a decompression bomb is never inflated whole), ``binary`` for corrupt data.
+    A truncated file gives what it holds, as a truncated page does."""
+    parts: list[bytes] = []
+    size = 0
+    while data.startswith(GZIP_MAGIC):  # one member after another, as gzip -d reads them
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(data, max_bytes - size + 1)
+        except zlib.error as exc:
+            raise ExtractionError("binary", f"gzip-compressed, but not valid gzip: {exc}"
+                                  ) from None
+        size += len(part)
+        if size > max_bytes:
+            raise ExtractionError("too_large", f"gzip-compressed, and inflates past the limit "
+                                  f"of {max_bytes:,} bytes (setting fetch.max_body_bytes)")
+        parts.append(part)
+        data = inflater.unused_data
+    return b"".join(parts)
 
 
 def _detected(data: bytes) -> str:
