@@ -435,8 +435,8 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             best, best_score = node, final
     if best is None:
         return []
-    item = _own_story_item(best, h1s, lambda n: mass.get(n.mem_id, 0)) if any(
-        _apart(node, best) for node, final in finals if final >= 0.5 * best_score) else None
+    item = _own_story_item(best, h1s, lambda n: mass.get(n.mem_id, 0)) if _rival_apart(
+        best, [node for node, final in finals if final >= 0.5 * best_score]) else None
     under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 and item is None else None
     if item is not None:
         # The page repeats its article template for the next stories (endless scroll):
@@ -590,9 +590,20 @@ def _own_story_item(best: LexborNode, h1s: list[LexborNode],
     return None
 
 
-def _apart(node: LexborNode, other: LexborNode) -> bool:
-    """Neither block holds the other."""
-    return node.mem_id != other.mem_id and not _inside(node, other) and not _inside(other, node)
+def _rival_apart(best: LexborNode, rivals: list[LexborNode]) -> bool:
+    """Whether a rival block is neither inside ``best`` nor holding it (each rival's walk
+    up stops where it meets ``best`` or one of its ancestors)."""
+    above = set(_ancestors(best))
+    key = best.mem_id
+    for rival in rivals:
+        if rival.mem_id == key or rival.mem_id in above:
+            continue
+        current = rival.parent
+        while current is not None and current.mem_id != key and current.mem_id not in above:
+            current = current.parent
+        if current is not None and current.mem_id != key:
+            return True
+    return False
 
 
 def _story_copies(node: LexborNode, parent: LexborNode, weight: Callable[[LexborNode], int]
