@@ -894,7 +894,7 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
                     if len(text) <= 80 and share < 0.5 and is_teaser_heading(text):
                         # (A linked one, 'Read more: <a>title</a>', is one inline teaser.)
                         _skip_siblings(stack, node)
-                        _skip_after_heading_wrapper(stack, node, text)
+                        _skip_after_heading_wrapper(stack, node)
                         continue
                     out.paragraphs.append((text, share, tag))
                 continue
@@ -945,14 +945,17 @@ def _skip_siblings(stack: list[tuple[LexborNode | None, bool, str | None]],
 
 
 def _skip_after_heading_wrapper(stack: list[tuple[LexborNode | None, bool, str | None]],
-                                node: LexborNode, heading: str) -> None:
+                                node: LexborNode) -> None:
     """A teaser heading alone in its wrapper ('<div class="section-head"><h2>More
     stories</h2></div>', '<header><h2>Read next</h2></header>') heads the blocks after the
     wrapper: drop the walk's pending siblings of that wrapper too (up to two wrappers)."""
     wrapper = node
     for _ in range(2):
         parent = wrapper.parent
-        if parent is None or parent.tag_id in _STOP_IDS or _norm(parent.text(deep=True)) != heading:
+        # (Alone: nothing beside it but blank text. Comparing the parent's text instead
+        # serialised the whole story when a heading sat in the story's own block.)
+        if (parent is None or parent.tag_id in _STOP_IDS or _beside(wrapper, before=True)
+                or _beside(wrapper, before=False)):
             return
         # The wrapper's closing entry is next on the stack (its other children are gone).
         if not stack or stack[-1][0] is not None:
@@ -960,6 +963,17 @@ def _skip_after_heading_wrapper(stack: list[tuple[LexborNode | None, bool, str |
         stack.pop()
         wrapper = parent
         _skip_siblings(stack, wrapper)
+
+
+def _beside(node: LexborNode, before: bool) -> bool:
+    """Whether an element or printed text lies before (or after) ``node`` in its parent."""
+    sibling = node.prev if before else node.next
+    while sibling is not None:
+        if sibling.tag_id != _COMMENT_ID and (sibling.tag_id != _TEXT_ID
+                                              or (sibling.text_content or "").strip()):
+            return True
+        sibling = sibling.prev if before else sibling.next
+    return False
 
 
 #: Real streaming pages have tens of parts; a hostile one gets no more than this many moved.

@@ -145,16 +145,21 @@ _TEASER_HEADING = re.compile(
     r"you (?:may|might) also like|related (?:posts|articles|stories)|most (?:read|popular)|"
     r"popular posts|recent posts|latest (?:news|posts|articles)|similar posts|more stories|"
     r"(?:what to )?read next\W*$|more from [^:]*$|other stories\W*$|more news\W*$|"
-    # a video's transcript printed under the story
-    r"(?:(?:video|full|read the|read|show|view|see the) )?transcript\W*$|"
     r"lo más leído|les plus lus|più lett[ie]|artikel terkait|berita terkait|terpopuler)\b",
     re.I)
+
+
+#: A heading over a video's transcript printed under the story.
+_TRANSCRIPT_HEADING = re.compile(
+    r"^\W*(?:(?:video|full|read the|read|show|view|see the) )?transcript\W*$", re.I)
 
 
 def is_teaser_heading(text: str) -> bool:
     """True for a short heading that introduces a list of other stories (or a video's
     transcript)."""
-    return len(text) <= 80 and _TEASER_HEADING.match(text) is not None
+    return len(text) <= 80 and (_TEASER_HEADING.match(text) is not None or (
+        ("ranscript" in text or "RANSCRIPT" in text)
+        and _TRANSCRIPT_HEADING.match(text) is not None))
 
 
 #: A photo caption ends with its credit in brackets: '... (Image: Getty)', '(Foto: dpa)'.
