@@ -70,7 +70,7 @@ class Structured:
             if node.tag == "meta":
                 metas.append(node)
                 continue
-            data = _loads(node.text(deep=True) or "")
+            data = _loads(node.text_lexbor() or "")
             if data is not None:
                 self.jsonld.extend(_walk(data))
         self.article = next((o for o in self.jsonld if types_of(o) & ARTICLE_TYPES), None)
