@@ -233,11 +233,13 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
 Chain = tuple[int, LexborNode, "Chain | None"]
 
 
-def _chain(node: LexborNode, chains: dict[int, Chain]) -> Chain | None:
+def _chain(node: LexborNode, chains: dict[int, Chain], linked: dict[int, bool]
+           ) -> Chain | None:
     """The chain from ``node`` up to <body>, memoised: sibling paragraphs share ancestors,
     and each step up the tree costs a Python object. A cell shares its parent's cell, so a
     page nested n deep costs n cells (a list per ancestor cost n²/2 entries: 1 GB at 16,000
-    levels)."""
+    levels). ``linked`` gets, for each cell made, whether its node is a link or inside one
+    (from its parent's cell: each cell is looked at once per page, however deep the page)."""
     path: list[tuple[int, LexborNode]] = []
     current: LexborNode | None = node
     tail: Chain | None = None
@@ -251,7 +253,10 @@ def _chain(node: LexborNode, chains: dict[int, Chain]) -> Chain | None:
             break
         path.append((key, current))
         current = current.parent
+    inside = tail is not None and linked[tail[0]]
     for key, ancestor in reversed(path):
+        inside = inside or ancestor.tag_id == _A_ID
+        linked[key] = inside
         tail = chains[key] = (key, ancestor, tail)
     return tail
 
@@ -261,27 +266,6 @@ def _links(chain: Chain | None) -> Iterator[tuple[int, LexborNode]]:
     while chain is not None:
         key, node, chain = chain
         yield key, node
-
-
-def _in_link(chain: Chain | None, linked: dict[int, bool]) -> bool:
-    """Whether the chain's first node is a link or inside one, memoised in ``linked`` for
-    every cell it passes (each cell is looked at once per page, however deep the page)."""
-    passed: list[int] = []
-    inside = False
-    while chain is not None:
-        key, node, up = chain
-        known = linked.get(key)
-        if known is not None:
-            inside = known
-            break
-        passed.append(key)
-        if node.tag_id == _A_ID:
-            inside = True
-            break
-        chain = up
-    for key in passed:
-        linked[key] = inside
-    return inside
 
 
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
@@ -296,12 +280,17 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
     # Ancestors that are or sit inside a link: a teaser card's text (<a><h3/><p/></a>) is
     # link text, however long, and scores for no container.
     linked: dict[int, bool] = {}
+    # The score entries of each parent's five nearest ancestors (made in the order the
+    # parent's first paragraph credits them), with their divisors: a story's paragraphs
+    # mostly share one parent.
+    levels: dict[int, list[tuple[list, int]]] = {}
     for node, tag, text, size in _paragraph_nodes(root, leaf_divs, broken):
         parent = node.parent
         if parent is None or node.tag_id == _A_ID:
             continue
-        chain = _chain(parent, chains)  # (the five nearest get a score; a chain may be shorter)
-        if _in_link(chain, linked):
+        # (The five nearest get a score; a chain may be shorter.)
+        chain = _chain(parent, chains, linked)
+        if chain is not None and linked[chain[0]]:
             continue
         # Readability-style score for the nearest five ancestors...
         score = (1 + text.count(",") + text.count("،") + text.count("，") + text.count("、")
@@ -312,15 +301,21 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         story = size >= 68 and tag in _MASS_TAGS and _link_density(node, size) <= 0.25
         if parent.tag_id == _LI_ID:
             score *= 0.5  # a teaser's summary in a list of links
-        for (key, ancestor), divisor in zip(_links(chain), _LEVEL_DIVISORS, strict=False):
-            entry = scores.get(key)
-            if entry is None:
-                entry = scores[key] = [ancestor, 0.0]
+        parent_key = parent.mem_id
+        credited = levels.get(parent_key)
+        if credited is None:
+            credited = levels[parent_key] = []
+            for (key, ancestor), divisor in zip(_links(chain), _LEVEL_DIVISORS, strict=False):
+                entry = scores.get(key)
+                if entry is None:
+                    entry = scores[key] = [ancestor, 0.0]
+                credited.append((entry, divisor))
+        for entry, divisor in credited:
             entry[1] += score / divisor
         if story:
-            credit = by_parent.get(parent.mem_id)
+            credit = by_parent.get(parent_key)
             if credit is None:
-                by_parent[parent.mem_id] = [chain, size]
+                by_parent[parent_key] = [chain, size]
             else:
                 credit[1] += size
     if not scores:
