@@ -644,9 +644,12 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
         tag_id = node.tag_id
         if tag_id == _TEXT_ID:
             text = node.text_content or ""
-            parts.append(text)
-            if in_link:
-                out.link_chars += len(text.strip())
+            # Whitespace opening a paragraph adds nothing to it: left out, the indentation
+            # between blocks leaves no flush to do (about 20 a page).
+            if parts or (text and not text.isspace()):
+                parts.append(text)
+                if in_link:
+                    out.link_chars += len(text.strip())
             continue
         if tag_id in _SKIPPED_IDS:
             continue  # comments; the title, reported separately
