@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 #: Steps (open elements looked through) a page may cost: lexbor does about 2-10 × 10^8 a
 #: second; the largest page of the 2,040 in the shared sets is bounded by 4 × 10^7.
 MAX_PARSE_STEPS = 200_000_000
@@ -68,6 +66,7 @@ def nesting_problem(html: bytes | str) -> str | None:
 
 def _count_lt(html: bytes) -> int:
     """How many "<" bytes ``html`` holds. (``bytes.count`` tests a single byte in a plain
-    loop, 70 µs on a 240 kB page, 4% of its extraction; numpy compares in SIMD, in a sixth
-    of the time.)"""
-    return int(np.count_nonzero(np.frombuffer(html, np.uint8) == ord("<")))
+    loop, 70 µs on a 240 kB page, 4% of its extraction; ``replace`` finds them with memchr,
+    in a third of the time, and its copy is freed before the parse. numpy was faster still,
+    but importing it costs 13 MB in a process that has no other use for it.)"""
+    return len(html) - len(html.replace(b"<", b""))
