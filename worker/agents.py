@@ -1056,22 +1056,41 @@ class Pipeline:
                 batch = Batch(stage)
                 committing: asyncio.Future[None] | None = None
                 committing_keys: set[bytes | None] = set()
+                idle = False  # waiting for its next message
+
+                def commit_now() -> None:
+                    nonlocal batch, committing, committing_keys
+                    committing = asyncio.ensure_future(self.commit(manual, batch))
+                    committing.add_done_callback(committed)
+                    committing_keys, batch = batch.keys, Batch(stage)
+
+                def committed(done: asyncio.Future[None]) -> None:
+                    # Messages handled while the commit before them was under way wait for
+                    # it, not in a commit of their own: with its queue run dry, a stage
+                    # would otherwise stop at every message to wait for the commit before
+                    # (three flushes for the dedupe stage). Once that commit is done and
+                    # no message has come since, theirs starts here.
+                    if (idle and done is committing and batch.events and queue.empty()
+                            and not done.cancelled() and done.exception() is None):
+                        commit_now()
 
                 async def settle() -> None:
                     nonlocal committing, committing_keys
-                    if committing is not None:
+                    while committing is not None:  # and the one its end started, if any
+                        current = committing
                         # shielded: a stop cancelling the actor must not cut a commit short
-                        await asyncio.shield(committing)  # raises what the commit raised
-                        committing, committing_keys = None, set()
+                        await asyncio.shield(current)  # raises what the commit raised
+                        if committing is current:
+                            committing, committing_keys = None, set()
 
                 async def hand_over() -> None:
-                    nonlocal batch, committing, committing_keys
                     await settle()
-                    committing = asyncio.ensure_future(self.commit(manual, batch))
-                    committing_keys, batch = batch.keys, Batch(stage)
+                    if batch.events:
+                        commit_now()
 
                 try:
                     async for event in manual.events():
+                        idle = False
                         message = event.message
                         if self.fence.fenced() and await self.fence.wait():
                             # this worker froze and its partitions may have moved: what it
@@ -1087,8 +1106,7 @@ class Pipeline:
                             # The same content hash again: the batch that last marked it
                             # must be done and recorded delivered (flushed) first, or a
                             # crash could leave its replay facing this message's marker.
-                            if batch.events:
-                                await hand_over()
+                            await hand_over()
                             await settle()
                             await self.app.producer.flush()
                         elif committing is not None and committing.done():
@@ -1101,13 +1119,15 @@ class Pipeline:
                                             batch)
                         batch.events.append(event)
                         batch.keys.add(message.key)
-                        if len(batch.events) >= self.flush_batch or queue.empty():
+                        if len(batch.events) >= self.flush_batch or (
+                                queue.empty() and (committing is None or committing.done())):
                             await hand_over()
+                        idle = True
                 finally:
+                    idle = False
                     # a graceful stop: what was handled is committed
                     try:
-                        if batch.events:
-                            await asyncio.shield(hand_over())
+                        await asyncio.shield(hand_over())
                         await asyncio.shield(settle())
                     except Exception:  # not acked: delivered again
                         log.warning("%s: could not commit the messages handled last on the "

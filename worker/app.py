@@ -6,6 +6,7 @@ Messages travel as raw bytes and are (de)serialised with orjson by the records i
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.transport.consumer import RecordMap
+from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
@@ -121,6 +122,10 @@ class ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         self._ensure_consumer().seek(tp, offset)
 
 
+#: messages the consumer hands to the stream queues between two turns of the event loop
+DELIVERIES_PER_TURN = 100
+
+
 class Consumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, its fetches filtered by :class:`ActivePartitions`, and
     the time of its last poll noted for /livez (worker.probes).
@@ -214,6 +219,83 @@ class Consumer(aiokafka_driver.Consumer):
                 if first is not None:
                     self.note_unhandled(tp, first, self._fetched_repositions.get(tp, 0),
                                         "dropped by Faust's fetch")
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Faust's fetch loop (the task of its Fetcher service), handing each fetch's
+        messages to the stream queues in one go.
+
+        Faust waits, for every message, on the first of its delivery and a suspended flow:
+        four tasks and at least one turn of the event loop per message, in which every
+        stage with a message queued handles one. So a queue never held more than a turn's
+        worth, a topic fetched behind another waited for the whole fetch before it (the
+        stages ran one after the other: pages, then dedupe-id, then dedupe-content), and
+        the stages idled while the next fetch came over from the consumer thread. Here one
+        such wait covers a fetch. A rebalance that suspends the flow cuts the delivery
+        short as before: what was not handed on is noted by :meth:`getmany` (its
+        ``finally``), and the seek at the end of the rebalance reads it again."""
+        stopping = (self._stopped.is_set, fetcher._stopped.is_set)
+        try:
+            while not any(stop() for stop in stopping):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                messages = self.getmany(timeout=1.0)
+                try:
+                    await self.sleep(0)
+                    # the fetch itself (the first step) as Faust has it: not cut short
+                    first = None if self.should_stop else await anext(messages, None)
+                    while first is not None:
+                        delivering = asyncio.ensure_future(self._deliver(first, messages))
+                        try:
+                            await self.wait_first(delivering, self.suspend_flow.wait())
+                        finally:
+                            if not delivering.done():
+                                delivering.cancel()
+                                await asyncio.wait({delivering})
+                        if delivering.cancelled() or not delivering.result():
+                            break
+                        # stopped for Faust's commit every broker_commit_every acks
+                        self._n_acked = 0
+                        await self.commit()
+                        first = await anext(messages, None)
+                finally:
+                    await messages.aclose()
+                    self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception:
+            log.exception("handing fetched messages to the streams failed")
+            raise
+
+    async def _deliver(self, first: tuple[TP, Message],
+                       messages: AsyncIterator[tuple[TP, Message]]) -> bool:
+        """Hand ``first`` and the rest of ``messages`` to the streams, with Faust's read
+        offsets and gaps; True when it stopped, mid-fetch, for a commit."""
+        read_offset = self._read_offset
+        commit_every = self._commit_every
+        handed = 0
+        item: tuple[TP, Message] | None = first
+        while item is not None:
+            tp, message = item
+            offset, last = message.offset, read_offset[tp]
+            if last is None or offset >= last:
+                if last and offset - last > 1 and self.app.topics.acks_enabled_for(tp.topic):
+                    await self._add_gap(tp, last + 1, offset)
+                await self.callback(message)
+                read_offset[tp] = offset
+                if commit_every is not None and self._n_acked >= commit_every:
+                    return True
+            handed += 1
+            if handed % DELIVERIES_PER_TURN == 0:
+                await asyncio.sleep(0)  # the stages take their turns
+            item = await anext(messages, None)
+        return False
 
     async def perform_seek(self) -> None:
         """Faust's seek to the committed offsets, and for a partition it leaves where it is
