@@ -17,10 +17,14 @@ Each side is measured --rounds times, interleaved, and the best round of each is
 the measured window) is a figure that load does not move much.
 
 With --against REV, each round also runs a fleet of one worker from that git revision (a
-before/after figure in the same run).
+before/after figure in the same run), and with --against-two a fleet of two of them too.
+
+Beside each whole-window rate it prints a steady-state one: pages/s between the outputs at
+the 10th and 90th percentile, with the fill and drain times around them.
 
     .venv/bin/python bench/pipeline.py [--pages 300] [--rounds 2] [--no-fleet]
-                                       [--against REV] [--broker kafka://…|--tansu]
+                                       [--against REV [--against-two]]
+                                       [--broker kafka://…|--tansu]
 """
 
 from __future__ import annotations
@@ -110,6 +114,8 @@ class Rate:
     requests_per_page: dict[str, float] = field(default_factory=dict)
     #: the rate with the pipeline full, from the outputs' record times
     steady: Steady | None = None
+    #: each worker process's share of the workers' CPU over the window (a fleet's)
+    shares: tuple[float, ...] = ()
 
     @property
     def rebalanced(self) -> bool:
@@ -380,6 +386,7 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
             return sum(map(cpu_seconds, pids))
 
         start, resumed = reading(workers_cpu, broker_pid, requests), time.time()
+        each = [cpu_seconds(pid) for pid in pids]
         stamps: list[float] = []
         deadline = time.monotonic() + 600
         while len(stamps) < len(pages) and time.monotonic() < deadline:
@@ -389,11 +396,13 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
         if len(stamps) < len(pages):
             raise RuntimeError(f"{workers} worker(s): {len(stamps)} of {len(pages)} outputs")
         end = reading(workers_cpu, broker_pid, requests)
+        each = [cpu_seconds(pid) - before for pid, before in zip(pids, each, strict=True)]
         await asyncio.sleep(0.3)  # the workers write their request counts every 0.2 s
-        return per_page(dataclasses.replace(start, epoch=resumed),
+        rate = per_page(dataclasses.replace(start, epoch=resumed),
                         dataclasses.replace(end, requests=requests()), len(pages),
                         len(stamps) / (max(stamps) - resumed), bench_is_worker=False,
                         outputs=stamps)
+        return dataclasses.replace(rate, shares=tuple(cpu / sum(each) for cpu in each))
     finally:
         await consumer.stop()
         group.stop_all()
@@ -511,6 +520,8 @@ async def main() -> None:
     parser.add_argument("--tansu", action="store_true", help="use the embedded broker")
     parser.add_argument("--against", metavar="REV",
                         help="also run one worker from this git revision, each round")
+    parser.add_argument("--against-two", action="store_true",
+                        help="with --against, also two workers from that revision (its scaling)")
     args = parser.parse_args()
     pages = load_pages(args.pages)
     count_requests()
@@ -536,6 +547,7 @@ async def main() -> None:
         kabar: list[Rate] = []
         fleets: dict[int, list[Rate]] = {1: [], 2: []}
         against: list[Rate] = []
+        against_two: list[Rate] = []
         older = checkout(args.against, Path(tmp) / "against") if args.against else None
         idle = await broker_idle_cores(broker_pid)
         loads: list[float] = []
@@ -557,6 +569,11 @@ async def main() -> None:
                                                source=older))
                     print(f"round: 1 worker of {args.against} {against[-1].pages_per_s:.1f} "
                           f"pages/s", file=sys.stderr)
+                if older is not None and args.against_two:
+                    against_two.append(await fleet(url, pages, 2, Path(tmp), broker_pid,
+                                                   source=older))
+                    print(f"round: 2 workers of {args.against} "
+                          f"{against_two[-1].pages_per_s:.1f} pages/s", file=sys.stderr)
             loads.append(os.getloadavg()[0])
         finally:
             if broker is not None:
@@ -599,6 +616,15 @@ async def main() -> None:
                   f"{best(fleets[1]).pages_per_s / top.pages_per_s:.2f}; per round: "
                   + " ".join(f"{new.pages_per_s / old.pages_per_s:.2f}"
                              for new, old in zip(fleets[1], against, strict=True)))
+    if against_two:
+        top = best(against_two)
+        print(f"{f'2 `kabar worker`s of {args.against}':36}{top.pages_per_s:>9.1f}"
+              f"{top.cpu_ms_per_page or 0:>13.1f}{top.cores or 0:>7.2f}   "
+              + " ".join(f"{r.pages_per_s:.1f} ({r.cores or 0:.2f} cores)" for r in against_two))
+        scaled = top.pages_per_s / best(against).pages_per_s
+        per_round = " ".join(f"{two.pages_per_s / one_.pages_per_s:.2f}"
+                             for one_, two in zip(against, against_two, strict=True))
+        print(f"scaling 2 workers/1 of {args.against}: {scaled:.2f}; per round: {per_round}")
     print("records the in-process worker produced per page: "
           + " ".join(f"{r.records_per_page:.1f}" for r in kabar))
     print(f"kabar outputs (last round): {dict(stats.counts)}")
@@ -608,7 +634,13 @@ async def main() -> None:
         rows += [(f"fleet of {n} `kabar worker`", rates) for n, rates in fleets.items()]
     if against:
         rows.append((f"1 `kabar worker` of {args.against}", against))
+    if against_two:
+        rows.append((f"2 `kabar worker`s of {args.against}", against_two))
     print_steady(rows)
+    for label, rates in rows:
+        if any(len(r.shares) > 1 for r in rates):
+            print(f"{label}: each worker's share of their CPU, per round: " + " ".join(
+                "/".join(f"{share:.2f}" for share in r.shares) for r in rates))
     if idle is not None:
         print(f"the broker's own CPU with no client working (3 s before the first round): "
               f"{idle:.3f} cores")
