@@ -403,3 +403,53 @@ async def test_messages_handled_while_a_commit_is_under_way_wait_for_it_in_one_b
             gate.set()
         actor.cancel()
         await asyncio.gather(actor, return_exceptions=True)
+
+
+async def test_a_topic_hands_a_record_to_a_running_producer_without_yielding_to_the_loop(
+) -> None:
+    # Faust's stampede wrapper yielded one to three turns of the event loop before every
+    # record a topic sent, table writes included
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    app = create_app(settings)
+    app.producer._started.set()  # as once the worker runs
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counting = asyncio.ensure_future(count_turns())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        assert await app.maybe_start_producer() is app.producer
+        assert turns == before
+    finally:
+        counting.cancel()
+
+
+async def test_a_flush_first_hands_the_table_writes_faust_buffered_to_the_producer_in_order(
+) -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    buffer = pipeline.app.producer.buffer
+    handed: list[str] = []
+    flushed: list[list[str]] = []
+
+    async def send_pending(record: str) -> None:
+        handed.append(record)
+
+    async def flush() -> None:
+        flushed.append(list(handed))
+
+    buffer._send_pending = send_pending  # type: ignore[method-assign]
+    pipeline.app.producer.flush = flush  # type: ignore[method-assign]
+    for record in ("urls a", "contents b", "urls a again"):
+        buffer.pending.put_nowait(record)
+    await pipeline.flush()
+    assert flushed == [["urls a", "contents b", "urls a again"]]
+    assert buffer.pending.empty()
