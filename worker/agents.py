@@ -40,9 +40,12 @@ from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
 from worker.delivery import (
     SENDS,
+    ChangelogWriteFailed,
     Deliveries,
     Sent,
     failures,
+    lost_write,
+    noting,
     refused_for_what_it_is,
     refused_letter,
     truncated_letter,
@@ -373,6 +376,9 @@ class Pipeline:
         # partitions read again from a message whose outputs failed for now: what was
         # fetched of them before that seek is not recorded delivered (Pipeline.commit)
         self.rewound: set[TP] = set()
+        # partition → the offset from which nothing is acked or recorded delivered: a
+        # changelog write for that message failed, and the worker is stopping
+        self.held: dict[TP, int] = {}
         # (reason, topic, partition) → offsets left unacked to be delivered again, not
         # logged yet: one line per partition and reason (drop_unacked)
         self._held_back: dict[tuple[str, str, int], list[int]] = {}
@@ -428,7 +434,9 @@ class Pipeline:
         checked likewise (a refused dead letter goes again with its payload cut). Each
         result is looked at once: the records are taken out. The messages whose records
         failed otherwise (the producer's request timeout ran out, the broker is gone) are
-        added to ``deliveries.in_doubt``: they must be delivered again."""
+        added to ``deliveries.in_doubt``: they must be delivered again. Table changelog
+        writes that failed, for whatever reason, go to ``deliveries.lost``
+        (:meth:`stop_for_lost_writes`)."""
         if deliveries is None:  # untracked sends (a handler called outside an agent)
             await self.app.producer.flush()
             return True
@@ -438,7 +446,9 @@ class Pipeline:
                 sent, deliveries.sent = deliveries.sent, []
                 transient = []
                 for record, error in await failures(sent):
-                    if refused_for_what_it_is(error):
+                    if record.table is not None:
+                        deliveries.lost.append((record, error))
+                    elif refused_for_what_it_is(error):
                         await self.refused(stage, record, error)
                     else:
                         transient.append((record, error))
@@ -451,7 +461,52 @@ class Pipeline:
                                 record.topic, record.key, type(error).__name__, error)
         finally:
             SENDS.reset(token)
-        return not deliveries.in_doubt
+        return not deliveries.in_doubt and not deliveries.lost
+
+    async def stop_for_lost_writes(self, stage: str, deliveries: Deliveries) -> None:
+        """Table changelog writes failed (``deliveries.lost``). Handling their messages again
+        here would not repair them (the table holds the values already, so it would not
+        write them again), so the message each was written for is held: neither acked nor
+        recorded delivered, nor is anything after it in its partition (``held``; it stays
+        among the consumer's unacked messages, so no offset commit passes it). And the
+        worker stops (it crashes the app, as a crash in Faust does): the partition's next
+        owner, or this worker restarted, rebuilds the table from its changelog and handles
+        the message again."""
+        lost, deliveries.lost = deliveries.lost, []
+        for record, _ in lost:
+            if record.event is not None:
+                tp = tp_of(record.event)
+                offset = record.event.message.offset
+                self.held[tp] = min(offset, self.held.get(tp, offset))
+        self.stats.count("changelog_writes_failed", len(lost))
+        record, error = lost[0]
+        message = record.event.message if record.event is not None else None
+        handled = (f"{message.topic}[{message.partition}]@{message.offset}" if message
+                   else "no message")
+        held = ", ".join(f"{tp.topic}[{tp.partition}] from @{offset}"
+                         for tp, offset in sorted(self.held.items()))
+        what = (f"{stage}: {lost_write(record, error)} (written for {handled}; "
+                f"{len(lost)} changelog writes failed). Not committed: {held or 'nothing'}; "
+                "the worker stops, so that the partition's next owner (or this worker "
+                "restarted) rebuilds the table from its changelog and handles the message "
+                "again")
+        log.error(what)
+        await self.app.crash(ChangelogWriteFailed(what))
+
+    async def hold_lost(self, batch: Batch) -> None:
+        """Stop for the changelog writes of ``batch`` that failed, if any, and hold their
+        messages (and what follows them in their partitions) out of it."""
+        if batch.deliveries.lost:
+            await self.stop_for_lost_writes(batch.stage, batch.deliveries)
+        self.hold(batch)
+
+    def hold(self, batch: Batch) -> None:
+        """Take out of ``batch`` its messages at or after a held offset (``held``): left
+        unacked, and still unacked for the consumer (no commit passes them)."""
+        if self.held:
+            batch.leave_out([event for event in batch.events if tp_of(event) in self.held
+                             and event.message.offset >= self.held[tp_of(event)]],
+                            self.handled_here)
 
     async def refused(self, stage: str, record: Sent, error: BaseException) -> None:
         """A record refused for what it is: its dead letter, sent for the same message
@@ -639,11 +694,17 @@ class Pipeline:
            again from it (so nothing after it is recorded delivered before it is);
         3. mark the outcomes done and flush (a marker left pending behind a recorded
            offset would never be finished);
-        4. record each partition's last handled offset in ``delivered``; 5. ack.
+        4. record each partition's last handled offset in ``delivered``, and wait for
+           those writes; 5. ack.
 
         A crash before 4 is in replays the batch: its outputs sent early are skipped by the
         offset guard downstream, and its held-back outcomes by their markers (done, or
-        pending and found on the output topic)."""
+        pending and found on the output topic).
+
+        The table writes made for the batch (while its messages were handled, and the
+        markers and offsets written here) are noted in its deliveries too, and looked at
+        after 2, 3 and 4: a message whose write failed is held, unacked, with the rest of its
+        partition, and the worker stops (stop_for_lost_writes)."""
         if self.rewound:
             # a partition read again from a message whose outputs failed (in an earlier
             # batch): what was fetched of it before that seek comes again, in order
@@ -652,6 +713,7 @@ class Pipeline:
             if stale:
                 batch.leave_out(stale, self.handled_here)
                 self.drop_unacked(stale, "fetched_before_seek")
+        self.hold(batch)
         if batch.done and await self.moved_since(batch):
             # Frozen or evicted since the batch was handled: its partitions may be replayed
             # by their new owner already, whose markers a late pending one would overwrite.
@@ -660,9 +722,10 @@ class Pipeline:
         # The pending markers are written here, not while the batch is handled: a marker
         # left in the producer's buffer by a worker frozen mid-batch would reach the
         # changelog when it wakes, after the new owner marked that outcome done.
-        for content, (marker, written_for) in batch.done.items():
-            as_handling(written_for)
-            self.emitted[content] = {**marker, "pending": True}
+        with noting(batch.deliveries):
+            for content, (marker, written_for) in batch.done.items():
+                as_handling(written_for)
+                self.emitted[content] = {**marker, "pending": True}
         await self.app.producer.flush()
         if batch.outbox and await self.moved_since(batch):
             # The group rebalanced while the markers were flushed: a worker evicted (a
@@ -673,30 +736,35 @@ class Pipeline:
             self.drop_unacked(batch.events, "dropped_after_rebalance")
             return
         if batch.outbox:
-            sending = SENDS.set(batch.deliveries)
-            try:
+            with noting(batch.deliveries):
                 for records, event in batch.outbox:
                     as_handling(event)
                     await self.send_out(records)
-            finally:
-                SENDS.reset(sending)
             await self.app.producer.flush()
         if not await self.check_deliveries(batch.stage, batch.deliveries):
-            first = first_offsets(e for e in batch.deliveries.in_doubt if e is not None)
-            again = [event for event in batch.events if tp_of(event) in first
-                     and event.message.offset >= first[tp_of(event)]]
-            batch.leave_out(again, self.handled_here)
-            await self.deliver_again(again, "delivery_failed")
+            if batch.deliveries.in_doubt:
+                first = first_offsets(e for e in batch.deliveries.in_doubt if e is not None)
+                again = [event for event in batch.events if tp_of(event) in first
+                         and event.message.offset >= first[tp_of(event)]]
+                batch.leave_out(again, self.handled_here)
+                await self.deliver_again(again, "delivery_failed")
+            await self.hold_lost(batch)
         if batch.done:
-            for content, (marker, written_for) in batch.done.items():
-                as_handling(written_for)
-                self.emitted[content] = marker
+            with noting(batch.deliveries):
+                for content, (marker, written_for) in batch.done.items():
+                    as_handling(written_for)
+                    self.emitted[content] = marker
             await self.app.producer.flush()
-        for mark, event in batch.marks.items():
-            as_handling(event)
-            done = self.delivered.get(mark) or {}
-            self.delivered[mark] = {"o": event.message.offset,
-                                    "ts": max(event.message.timestamp, done.get("ts", 0.0))}
+            await self.check_deliveries(batch.stage, batch.deliveries)
+            await self.hold_lost(batch)
+        with noting(batch.deliveries):
+            for mark, event in batch.marks.items():
+                as_handling(event)
+                done = self.delivered.get(mark) or {}
+                self.delivered[mark] = {"o": event.message.offset,
+                                        "ts": max(event.message.timestamp, done.get("ts", 0.0))}
+        await self.check_deliveries(batch.stage, batch.deliveries)
+        await self.hold_lost(batch)
         for event in batch.events:
             await stream.ack(event)
 
@@ -1045,6 +1113,8 @@ class Pipeline:
                                         deliveries=deliveries)
                     if await self.check_deliveries(stage, deliveries):
                         await manual.ack(event)
+                    elif deliveries.lost:  # left unacked: the worker stops
+                        await self.stop_for_lost_writes(stage, deliveries)
                     else:
                         await self.deliver_again([event], "delivery_failed")
 

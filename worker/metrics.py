@@ -62,6 +62,12 @@ WEBSUB_SUBSCRIPTIONS = PromCounter(
     "kabar_websub_subscription_events_total",
     "WebSub subscription events (requested, verified, denied, failed, expired, ...)",
     ["event"])
+#: table changelog writes made outside a handled message (a timer's): no stage waits for
+#: their results (worker.delivery.note_changelog_write), and a failed one is only logged
+CHANGELOG_UNCHECKED = PromCounter(
+    "kabar_changelog_unchecked_writes_total",
+    "Table changelog writes made outside a handled message, whose results no stage checks",
+    ["table"])
 
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",
