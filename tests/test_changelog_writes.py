@@ -82,8 +82,9 @@ async def test_a_flush_returns_only_once_every_buffered_record_is_handed_to_aiok
             buffer.put(buffered(channel, n))
         started = time.monotonic()
         await app.producer.flush()
-        assert channel.handed == [0, 1, 2, 3], f"flush returned after {
-            time.monotonic() - started:.2f} s with {buffer.size} records in the buffer"
+        took = time.monotonic() - started
+        assert channel.handed == [0, 1, 2, 3], (
+            f"flush returned after {took:.2f} s with {buffer.size} records in the buffer")
         assert buffer.size == 0 and buffer.handing_over == 0
     finally:
         await buffer.stop()
@@ -226,7 +227,8 @@ async def test_a_table_write_outside_a_handled_message_is_counted_and_its_failur
                                        {"table": "health-state"}) or 0.0
     written: list[Any] = []
     pipeline.app.producer.buffer.put = written.append  # type: ignore[method-assign]
-    as_handling(Event(2, 1))  # type: ignore[arg-type]
+    event = Event(2, 1)
+    as_handling(event)  # type: ignore[arg-type]
     pipeline.health_state["antara"] = {"state": "ok"}  # no message's Deliveries
     assert REGISTRY.get_sample_value("kabar_changelog_unchecked_writes_total",
                                      {"table": "health-state"}) == before + 1
@@ -265,8 +267,7 @@ async def test_a_table_write_the_changelog_refuses_stops_the_worker_with_its_inp
         worker = fleet.workers["a"]
         deadline = time.monotonic() + 120
         while worker.poll() is None:
-            assert time.monotonic() < deadline, f"the worker did not stop:\n{
-                fleet.log_tail('a')}"
+            assert time.monotonic() < deadline, "the worker did not stop:\n" + fleet.log_tail("a")
             await asyncio.sleep(0.5)
         log = fleet.log_tail("a")
         assert worker.returncode != 0, log
