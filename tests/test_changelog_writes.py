@@ -141,24 +141,12 @@ async def test_a_table_write_while_a_message_is_handled_is_noted_and_its_failure
     assert deliveries.in_doubt == [] and letters == []
 
 
-def crashes(pipeline: Pipeline) -> list[BaseException]:
-    """Note the app crashes the pipeline asks for, instead of crashing."""
-    reasons: list[BaseException] = []
-
-    async def crash(reason: BaseException) -> None:
-        reasons.append(reason)
-
-    pipeline.app.crash = crash  # type: ignore[method-assign]
-    return reasons
-
-
 async def test_a_message_whose_table_write_failed_is_held_unacked_and_the_worker_stops(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     acked: list[tuple[int, int]] = []
     seeks: list[tuple[TP, int]] = []
     pipeline = versions_pipeline(acked, seeks)
-    reasons = crashes(pipeline)
     batch = Batch("versions")
     failed = Event(0, 4)
     for event in (Event(0, 3), failed, Event(0, 5), Event(1, 8)):
@@ -175,7 +163,7 @@ async def test_a_message_whose_table_write_failed_is_held_unacked_and_the_worker
                                                                   f"{TOPIC}:1": 8}
     assert failed.message in pipeline.app.consumer._unacked_messages
     assert seeks == []
-    [reason] = reasons
+    reason = pipeline.fatal  # the runner raises it: the worker stops
     assert isinstance(reason, ChangelogWriteFailed)
     [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     for words in ("versions: table dedupe-urls", "key b'\"a1\"'",
@@ -198,7 +186,6 @@ async def test_a_message_whose_table_write_failed_is_held_unacked_and_the_worker
 async def test_a_batch_whose_delivered_record_failed_is_not_acked() -> None:
     # the commit's own table writes (here `delivered`) are waited for before the ack
     pipeline = pipeline_with_tables()
-    reasons = crashes(pipeline)
     refused_topic = pipeline.delivered.changelog_topic.get_topic_name()
 
     def put(written: Any) -> None:
@@ -215,8 +202,8 @@ async def test_a_batch_whose_delivered_record_failed_is_not_acked() -> None:
     batch.marks[f"{TOPIC}:0"] = event  # type: ignore[assignment]
     await pipeline.commit(stream(acked), batch)
     assert acked == []
-    assert [type(reason) for reason in reasons] == [ChangelogWriteFailed]
-    assert f"table delivered: the changelog write of key b'\"{TOPIC}:0\"'" in str(reasons[0])
+    assert isinstance(pipeline.fatal, ChangelogWriteFailed)
+    assert f"table delivered: the changelog write of key b'\"{TOPIC}:0\"'" in str(pipeline.fatal)
 
 
 async def test_a_table_write_outside_a_handled_message_is_counted_and_its_failure_logged(

@@ -379,6 +379,9 @@ class Pipeline:
         # partition → the offset from which nothing is acked or recorded delivered: a
         # changelog write for that message failed, and the worker is stopping
         self.held: dict[TP, int] = {}
+        #: why this worker must stop (a table write it cannot make good): the runner raises
+        #: it, stopping the worker, as it does when Faust crashes
+        self.fatal: ChangelogWriteFailed | None = None
         # (reason, topic, partition) → offsets left unacked to be delivered again, not
         # logged yet: one line per partition and reason (drop_unacked)
         self._held_back: dict[tuple[str, str, int], list[int]] = {}
@@ -463,15 +466,15 @@ class Pipeline:
             SENDS.reset(token)
         return not deliveries.in_doubt and not deliveries.lost
 
-    async def stop_for_lost_writes(self, stage: str, deliveries: Deliveries) -> None:
+    def stop_for_lost_writes(self, stage: str, deliveries: Deliveries) -> None:
         """Table changelog writes failed (``deliveries.lost``). Handling their messages again
         here would not repair them (the table holds the values already, so it would not
         write them again), so the message each was written for is held: neither acked nor
         recorded delivered, nor is anything after it in its partition (``held``; it stays
         among the consumer's unacked messages, so no offset commit passes it). And the
-        worker stops (it crashes the app, as a crash in Faust does): the partition's next
-        owner, or this worker restarted, rebuilds the table from its changelog and handles
-        the message again."""
+        worker stops (``fatal``, which the runner raises): the partition's next owner, or
+        this worker restarted, rebuilds the table from its changelog and handles the
+        message again."""
         lost, deliveries.lost = deliveries.lost, []
         for record, _ in lost:
             if record.event is not None:
@@ -491,13 +494,13 @@ class Pipeline:
                 "restarted) rebuilds the table from its changelog and handles the message "
                 "again")
         log.error(what)
-        await self.app.crash(ChangelogWriteFailed(what))
+        self.fatal = self.fatal or ChangelogWriteFailed(what)
 
-    async def hold_lost(self, batch: Batch) -> None:
+    def hold_lost(self, batch: Batch) -> None:
         """Stop for the changelog writes of ``batch`` that failed, if any, and hold their
         messages (and what follows them in their partitions) out of it."""
         if batch.deliveries.lost:
-            await self.stop_for_lost_writes(batch.stage, batch.deliveries)
+            self.stop_for_lost_writes(batch.stage, batch.deliveries)
         self.hold(batch)
 
     def hold(self, batch: Batch) -> None:
@@ -748,7 +751,7 @@ class Pipeline:
                          and event.message.offset >= first[tp_of(event)]]
                 batch.leave_out(again, self.handled_here)
                 await self.deliver_again(again, "delivery_failed")
-            await self.hold_lost(batch)
+            self.hold_lost(batch)
         if batch.done:
             with noting(batch.deliveries):
                 for content, (marker, written_for) in batch.done.items():
@@ -756,7 +759,7 @@ class Pipeline:
                     self.emitted[content] = marker
             await self.app.producer.flush()
             await self.check_deliveries(batch.stage, batch.deliveries)
-            await self.hold_lost(batch)
+            self.hold_lost(batch)
         with noting(batch.deliveries):
             for mark, event in batch.marks.items():
                 as_handling(event)
@@ -764,7 +767,7 @@ class Pipeline:
                 self.delivered[mark] = {"o": event.message.offset,
                                         "ts": max(event.message.timestamp, done.get("ts", 0.0))}
         await self.check_deliveries(batch.stage, batch.deliveries)
-        await self.hold_lost(batch)
+        self.hold_lost(batch)
         for event in batch.events:
             await stream.ack(event)
 
@@ -1114,7 +1117,7 @@ class Pipeline:
                     if await self.check_deliveries(stage, deliveries):
                         await manual.ack(event)
                     elif deliveries.lost:  # left unacked: the worker stops
-                        await self.stop_for_lost_writes(stage, deliveries)
+                        self.stop_for_lost_writes(stage, deliveries)
                     else:
                         await self.deliver_again([event], "delivery_failed")
 
