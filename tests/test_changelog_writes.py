@@ -35,7 +35,7 @@ from tests.test_delivery_results import (
     versions_pipeline,
 )
 from tests.test_fleet_delivery import synthetic_page
-from worker.agents import Batch, Pipeline, as_handling
+from worker.agents import Batch, Outgoing, Pipeline, as_handling
 from worker.app import create_app
 from worker.delivery import ChangelogWriteFailed, Deliveries, Sent, noting
 from worker.kafka_io import TopicSpec, bootstrap_servers, create_missing_topics, read_all
@@ -183,10 +183,10 @@ async def test_a_message_whose_table_write_failed_is_held_unacked_and_the_worker
     assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 3
 
 
-async def test_a_batch_whose_delivered_record_failed_is_not_acked() -> None:
-    # the commit's own table writes (here `delivered`) are waited for before the ack
-    pipeline = pipeline_with_tables()
-    refused_topic = pipeline.delivered.changelog_topic.get_topic_name()
+def refusing(pipeline: Pipeline, table: Any) -> None:
+    """Faust's producer buffer, as if the broker refused every changelog write of ``table``
+    and took every other record."""
+    refused_topic = table.changelog_topic.get_topic_name()
 
     def put(written: Any) -> None:
         if written.message.channel.get_topic_name() == refused_topic:
@@ -195,36 +195,57 @@ async def test_a_batch_whose_delivered_record_failed_is_not_acked() -> None:
             written.set_result(None)
 
     pipeline.app.producer.buffer.put = put  # type: ignore[method-assign]
+
+
+async def test_an_outcome_whose_marker_write_failed_is_not_sent_and_its_message_not_acked(
+) -> None:
+    # sent, the outcome would be emitted again by the replay, which finds no marker
+    pipeline = pipeline_with_tables()
+    refusing(pipeline, pipeline.emitted)
+    sent: list[Any] = []
+
+    async def send_out(records: Any) -> None:
+        sent.extend(records)
+
+    pipeline.send_out = send_out  # type: ignore[method-assign]
     acked: list[tuple[int, int]] = []
-    batch = Batch("versions")
+    batch = Batch("dedupe")
     event = Event(0, 3)
-    batch.events.append(event)  # type: ignore[arg-type]
-    batch.marks[f"{TOPIC}:0"] = event  # type: ignore[assignment]
+    handled(pipeline, batch, event)
+    batch.deliveries.sent.clear()
+    batch.done["c1"] = ({"a": "new:a1:1", "t": 1.0, "p": 0}, event)  # type: ignore[assignment]
+    batch.outbox.append(([Outgoing(pipeline.topics.articles, b"a1", b"{}")],
+                         event))  # type: ignore[arg-type]
     await pipeline.commit(stream(acked), batch)
-    assert acked == []
+    assert sent == [] and acked == []
+    assert event.message in pipeline.app.consumer._unacked_messages
     assert isinstance(pipeline.fatal, ChangelogWriteFailed)
-    assert f"table delivered: the changelog write of key b'\"{TOPIC}:0\"'" in str(pipeline.fatal)
+    assert "table dedupe-emitted: the changelog write of key b'\"c1\"'" in str(pipeline.fatal)
+    assert f"Not committed: {TOPIC}[0] from @3" in str(pipeline.fatal)
 
 
-async def test_a_table_write_outside_a_handled_message_is_counted_and_its_failure_logged(
+async def test_a_recorded_offset_no_stage_waits_for_is_counted_and_its_failure_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # a `delivered` write lost is as a crash before the batch recorded its offsets: the
+    # commit does not wait for it, and the worker goes on
     pipeline = pipeline_with_tables()
+    refusing(pipeline, pipeline.delivered)
     before = REGISTRY.get_sample_value("kabar_changelog_unchecked_writes_total",
-                                       {"table": "health-state"}) or 0.0
-    written: list[Any] = []
-    pipeline.app.producer.buffer.put = written.append  # type: ignore[method-assign]
-    event = Event(2, 1)
-    as_handling(event)  # type: ignore[arg-type]
-    pipeline.health_state["antara"] = {"state": "ok"}  # no message's Deliveries
-    assert REGISTRY.get_sample_value("kabar_changelog_unchecked_writes_total",
-                                     {"table": "health-state"}) == before + 1
+                                       {"table": "delivered"}) or 0.0
+    acked: list[tuple[int, int]] = []
+    batch = Batch("versions")
+    handled(pipeline, batch, Event(0, 3))
+    batch.deliveries.sent.clear()
     with caplog.at_level(logging.ERROR, logger="kabar.delivery"):
-        written[0].set_exception(KafkaTimeoutError("request timed out"))
+        await pipeline.commit(stream(acked), batch)
         await asyncio.sleep(0)  # the done callbacks
+    assert acked == [(0, 3)] and pipeline.fatal is None
+    assert REGISTRY.get_sample_value("kabar_changelog_unchecked_writes_total",
+                                     {"table": "delivered"}) == before + 1
     [error] = [r.getMessage() for r in caplog.records]
-    assert "table health-state: the changelog write of key b'\"antara\"'" in error
-    assert "KafkaTimeoutError" in error and "outside a handled message" in error
+    assert f"table delivered: the changelog write of key b'\"{TOPIC}:0\"'" in error
+    assert "MessageSizeTooLargeError" in error and "no stage waits for" in error
 
 
 @pytest.mark.broker

@@ -107,7 +107,8 @@ class ChangelogWriteFailed(RuntimeError):
 def note_changelog_write(table: str, written: FutureMessage) -> None:
     """Note a changelog write of ``table`` (Faust's future for the record it buffered) in
     the Deliveries of the message being handled, whose stage then waits for its result. A
-    write outside a message (a timer's) is counted and, should it fail, logged."""
+    write that no stage waits for (a timer's, or a batch commit's ``delivered`` offsets) is
+    counted and, should it fail, logged."""
     message = written.message
     record = Sent(message.channel.get_topic_name(), message.key, message.value or b"",
                   faust.current_event(), delivery=written, table=table,
@@ -126,8 +127,8 @@ def report_unchecked(record: Sent, written: asyncio.Future[Any]) -> None:
     error = (asyncio.CancelledError("changelog write cancelled") if written.cancelled()
              else written.exception())
     if error is not None:
-        log.error("%s; written outside a handled message (a timer), so nothing holds a "
-                  "message back for it", lost_write(record, error))
+        log.error("%s; a write no stage waits for (a timer's, or an offset recorded "
+                  "delivered), so no message is held back for it", lost_write(record, error))
 
 
 def lost_write(record: Sent, error: BaseException) -> str:

@@ -62,11 +62,11 @@ WEBSUB_SUBSCRIPTIONS = PromCounter(
     "kabar_websub_subscription_events_total",
     "WebSub subscription events (requested, verified, denied, failed, expired, ...)",
     ["event"])
-#: table changelog writes made outside a handled message (a timer's): no stage waits for
-#: their results (worker.delivery.note_changelog_write), and a failed one is only logged
+#: table changelog writes no stage waits for (worker.delivery.note_changelog_write): a
+#: timer's, or the offsets a batch commit records in `delivered`; a failed one is logged
 CHANGELOG_UNCHECKED = PromCounter(
     "kabar_changelog_unchecked_writes_total",
-    "Table changelog writes made outside a handled message, whose results no stage checks",
+    "Table changelog writes whose results no stage waits for (timers, recorded offsets)",
     ["table"])
 
 #: the counters shown in the live display, in order
