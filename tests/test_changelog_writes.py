@@ -28,6 +28,7 @@ from tests.fleet import Fleet
 from tests.test_delivery_results import (
     TOPIC,
     Event,
+    commit_batch,
     committed_and_end_offsets,
     delivery,
     handled,
@@ -175,10 +176,7 @@ async def test_a_message_whose_table_write_failed_is_held_unacked_and_the_worker
     assert pipeline.stats.counts["changelog_writes_failed"] == 1
 
     # the next batch, handled while the worker stops: nothing more of partition 0 counts
-    later = Batch("versions")
-    for event in (Event(0, 6), Event(1, 9)):
-        handled(pipeline, later, event)
-    await pipeline.commit(stream(acked), later)
+    await commit_batch(pipeline, acked, [Event(0, 6), Event(1, 9)])
     assert acked[2:] == [(1, 9)]
     assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 3
 
