@@ -181,6 +181,50 @@ async def test_a_message_whose_table_write_failed_is_held_unacked_and_the_worker
     assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 3
 
 
+def written(event: Event, error: BaseException | None = None) -> Deliveries:
+    """What handling ``event`` sent and wrote: one health-state write, delivered or failed
+    with ``error``."""
+    return Deliveries(sent=[Sent("kabar-health-state-changelog", b'"s1"', b"{}", event,
+                                 delivery(error), table="health-state", partition=0)])
+
+
+async def test_a_stage_without_batches_acks_nothing_from_a_failed_table_write_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the health and fetch stages settle the messages they handled a few at a time
+    acked: list[tuple[int, int]] = []
+    seeks: list[tuple[TP, int]] = []
+    pipeline = versions_pipeline(acked, seeks)
+    failed = Event(0, 2)
+    handled = [(Event(0, 1), written(Event(0, 1))),
+               (failed, written(failed, MessageSizeTooLargeError())),
+               (Event(0, 3), written(Event(0, 3))), (Event(1, 7), written(Event(1, 7)))]
+    for event, _ in handled:
+        pipeline.app.consumer._unacked_messages.add(event.message)
+    with caplog.at_level(logging.ERROR, logger="kabar.agents"):
+        await pipeline.settle("health", stream(acked), handled)  # type: ignore[arg-type]
+    assert acked == [(0, 1), (1, 7)] and seeks == []
+    assert failed.message in pipeline.app.consumer._unacked_messages
+    assert isinstance(pipeline.fatal, ChangelogWriteFailed)
+    assert "health: table health-state" in str(pipeline.fatal)
+    assert f"Not committed: {TOPIC}[0] from @2" in str(pipeline.fatal)
+
+
+async def test_a_stage_without_batches_reads_a_partition_again_from_an_output_that_timed_out(
+) -> None:
+    acked: list[tuple[int, int]] = []
+    seeks: list[tuple[TP, int]] = []
+    pipeline = versions_pipeline(acked, seeks)
+    failed = Event(0, 2)
+    timed_out = Deliveries(sent=[Sent("kabar.pages", b"k", b"{}", failed,
+                                      delivery(KafkaTimeoutError()))])
+    handled = [(Event(0, 1), Deliveries()), (failed, timed_out), (Event(0, 3), Deliveries()),
+               (Event(1, 7), Deliveries())]
+    await pipeline.settle("fetch", stream(acked), handled)  # type: ignore[arg-type]
+    assert acked == [(0, 1), (1, 7)] and seeks == [(TP(TOPIC, 0), 2)]
+    assert pipeline.fatal is None
+
+
 def refusing(pipeline: Pipeline, table: Any) -> None:
     """Faust's producer buffer, as if the broker refused every changelog write of ``table``
     and took every other record."""
