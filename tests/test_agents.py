@@ -430,26 +430,3 @@ async def test_a_topic_hands_a_record_to_a_running_producer_without_yielding_to_
     finally:
         counting.cancel()
 
-
-async def test_a_flush_first_hands_the_table_writes_faust_buffered_to_the_producer_in_order(
-) -> None:
-    settings = load_settings(env={})
-    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
-    pipeline = Pipeline(create_app(settings), settings)
-    buffer = pipeline.app.producer.buffer
-    handed: list[str] = []
-    flushed: list[list[str]] = []
-
-    async def send_pending(record: str) -> None:
-        handed.append(record)
-
-    async def flush() -> None:
-        flushed.append(list(handed))
-
-    buffer._send_pending = send_pending  # type: ignore[method-assign]
-    pipeline.app.producer.flush = flush  # type: ignore[method-assign]
-    for record in ("urls a", "contents b", "urls a again"):
-        buffer.pending.put_nowait(record)
-    await pipeline.flush()
-    assert flushed == [["urls a", "contents b", "urls a again"]]
-    assert buffer.pending.empty()

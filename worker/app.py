@@ -7,6 +7,7 @@ Messages travel as raw bytes and are (de)serialised with orjson by the records i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -16,13 +17,15 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
+from faust.transport import producer as faust_producer
 from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import TP, Message, ProducerT
+from faust.types import TP, FutureMessage, Message, ProducerT
 from faust.types.tuples import ConsumerMessage
 from mode.utils.queues import FlowControlEvent
 from mode.utils.times import want_seconds
 
+from worker.delivery import note_changelog_write
 from worker.kafka_io import TopicSpec
 from worker.settings import Settings
 
@@ -453,8 +456,83 @@ def _by_partition(offsets: Mapping[TP, int | None]) -> str:
                      for tp, offset in sorted(offsets.items()))
 
 
+class ProducerBuffer(faust_producer.ProducerBuffer):
+    """Faust's buffer of the records sent with ``send_soon`` (every table's changelog
+    writes), whose flush returns only once each of them is in aiokafka's hands.
+
+    Faust's flush returns when its sender has handed no record on for 0.1 s, with records
+    still queued; and the buffer looks empty while the sender hands the last record it took
+    to aiokafka, which can wait for room in a full batch or for metadata. A flush before an
+    offset commit, or before sending what must come after a table write, came too early."""
+
+    #: records the sender took off the queue and has not handed to aiokafka yet
+    handing_over = 0
+
+    async def _send_pending(self, fut: FutureMessage) -> None:
+        self.handing_over += 1
+        try:
+            await super()._send_pending(fut)
+        except Exception as exc:
+            # Faust's sender task would die of it, leaving the record's future unresolved
+            # (and every record after it unsent): the write failed, the sender goes on
+            if not fut.done():
+                fut.set_exception(exc)
+        finally:
+            self.handing_over -= 1
+
+    async def flush(self) -> None:
+        if self.app is None or self.app.conf.producer_threaded:
+            await super().flush()
+            return
+        while self.size or self.handing_over:
+            if self.state != "running" and self.size:
+                raise RuntimeError(f"cannot flush: the producer buffer is {self.state} with "
+                                   f"{self.size} records unsent")
+            self.message_sent.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
+
+
+class Producer(aiokafka_driver.Producer):
+    """Faust's aiokafka producer, with Kabar's :class:`ProducerBuffer`: its ``flush`` (which
+    Kabar's stages and Faust's offset commit call) waits for every record."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        faust_buffer, self.buffer = self.buffer, ProducerBuffer(loop=self.loop,
+                                                                beacon=self.beacon)
+        self.beacon.discard(faust_buffer.beacon)
+        self.buffer.app = self.app
+        if self.threaded_producer is not None:
+            self.buffer.threaded_producer = self.threaded_producer
+
+
 class Transport(aiokafka_driver.Transport):
     Consumer = Consumer
+    Producer = Producer
+
+
+class NotedChangelog:
+    """A table whose changelog writes are noted for the message being handled, whose stage
+    then looks at their results (worker.delivery.note_changelog_write)."""
+
+    name: str
+
+    def send_changelog(self, partition: int | None, key: Any, value: Any,
+                       key_serializer: Any = None, value_serializer: Any = None
+                       ) -> FutureMessage:
+        written = super().send_changelog(  # type: ignore[misc]
+            partition, key, value, key_serializer, value_serializer)
+        note_changelog_write(self.name, written)
+        return written
+
+
+class Table(NotedChangelog, faust.Table):  # type: ignore[misc]
+    pass
+
+
+class GlobalTable(NotedChangelog, faust.GlobalTable):  # type: ignore[misc]
+    pass
 
 
 class FlowControl(FlowControlEvent):
@@ -548,6 +626,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         producer_linger=PRODUCER_LINGER_S,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         consumer_max_fetch_size=max_message_bytes(settings),
+        Table=Table,
+        GlobalTable=GlobalTable,
     )
     options.update(overrides)
     app = faust.App(app_id(settings), **options)
