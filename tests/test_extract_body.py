@@ -632,3 +632,24 @@ def test_an_overlay_whose_only_headline_was_a_dropped_noscript_notice_is_dropped
     article = extract_article(_page(overlay + "<div>" + _paragraphs(_SENTENCES) + "</div>"),
                               "https://example.org/news/river-walk")
     assert "ferry" not in article.body and _SENTENCES[3] in article.body
+
+
+@pytest.mark.parametrize("call", [
+    "Never miss the latest news by signing up to our newsletter today!",
+    "Melden Sie sich jetzt für den kostenlosen Newsletter an! Wir informieren Sie täglich.",
+    "Lust auf mehr? Melde dich hier für unseren Newsletter an!",
+    "Get the best stories in your inbox: subscribe to our weekly newsletter",
+])
+def test_a_call_to_sign_up_for_a_newsletter_is_not_story(call):
+    article = _story_with(f"<p>{call}</p>")
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert "ewsletter" not in article.body
+
+
+@pytest.mark.parametrize("line", [
+    "The Guardian US added 680,000 newsletter subscribers in a single year, the paper said.",
+    "Twelve people signed up for my newsletter in the past week, and I did nothing for them.",
+    "I ultimately decided my newsletter digest bot would be an automation, not an agent.",
+])
+def test_a_sentence_about_newsletters_stays_story(line):
+    assert line in _story_with(f"<p>{line}</p>").body

@@ -234,6 +234,15 @@ _BYLINE_ONLY = re.compile(
 _IMAGE_PATH = re.compile(r"/[^\s/]+\.(?:jpe?g|png|gif|webp|avif)(?:\?\S*)?(?!\S)", re.I)
 
 
+#: A call to sign up for a newsletter: 'Melden Sie sich jetzt für den kostenlosen
+#: Newsletter an!', 'Never miss the latest news by signing up to our newsletter today!'.
+_NEWSLETTER_CALL = re.compile(
+    r"\b(?:sign(?:ing)? up|subscribe\b|subscribing|abonnieren|abonniere|melden sie sich|"
+    r"melde dich|anmelden|inscri|suscr[ií]b|iscriviti)[^.!?]{0,80}\bnewsletter|\bnewsletter\b"
+    r"[^.!?]{0,80}\b(?:sign(?:ing)? up|subscribe\b|abonnieren|anmelden|bestellen|inscri|"
+    r"suscr[ií]b|iscriv)", re.I)
+
+
 #: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
 _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
 
@@ -260,6 +269,8 @@ def is_boilerplate_text(text: str) -> bool:
     if size > 200:
         return False
     low = text.lower()
+    if "newsletter" in low and _NEWSLETTER_CALL.search(text):
+        return True
     if ("ight" in low or "droits" in low or "rechte" in low or "derechos" in low
             or "diritti" in low) and _RIGHTS.search(text):
         return True
