@@ -653,3 +653,22 @@ def test_a_call_to_sign_up_for_a_newsletter_is_not_story(call):
 ])
 def test_a_sentence_about_newsletters_stays_story(line):
     assert line in _story_with(f"<p>{line}</p>").body
+
+
+@pytest.mark.parametrize("notice", [
+    "This post contains references to products from one or more of our advertisers. We may "
+    "receive compensation when you click on links to those products.",
+    "Letzte Aktualisierung am 2.02.2022 / Bei den Verlinkungen handelt es sich um Affiliate "
+    "Links / Bilder von der Amazon Product Advertising API",
+    "*Werbung. Dieser Beitrag enthält Werbung für eine Yogamatte.",
+])
+def test_an_affiliate_or_advertising_disclosure_is_not_story(notice):
+    article = _story_with(f"<p>{notice}</p>")
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert notice[:30] not in article.body
+
+
+def test_a_sentence_naming_affiliate_links_as_its_topic_stays_story():
+    line = ("Streamers earn money when viewers buy games, gear or software through affiliate "
+            "links, the report found.")
+    assert line in _story_with(f"<p>{line}</p>").body

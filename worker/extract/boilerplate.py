@@ -243,6 +243,17 @@ _NEWSLETTER_CALL = re.compile(
     r"suscr[ií]b|iscriv)", re.I)
 
 
+#: An affiliate or advertising disclosure: 'This post contains references to products from
+#: one or more of our advertisers. We may receive compensation…', 'Bei den Verlinkungen
+#: handelt es sich um Affiliate Links', '*Werbung. Dieser Beitrag enthält Werbung für …'.
+_DISCLOSURE = re.compile(
+    r"\b(?:contains?|uses|includes?|enthält|handelt es sich um|sind) (?:\w+ ){0,2}affiliate[- ]?"
+    r"links?\b|\bwe (?:may )?(?:receive|earn) (?:a )?(?:compensation|"
+    r"(?:small )?commission)|(?:this|our) (?:post|article|page|site) (?:contains|includes|may "
+    r"contain) (?:affiliate|sponsored|paid|references to products)|(?:dieser|der) (?:beitrag|"
+    r"artikel|post) enthält (?:werbung|affiliate|provisions)|product advertising api", re.I)
+
+
 #: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
 _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
 
@@ -270,6 +281,8 @@ def is_boilerplate_text(text: str) -> bool:
         return False
     low = text.lower()
     if "newsletter" in low and _NEWSLETTER_CALL.search(text):
+        return True
+    if _DISCLOSURE.search(text):
         return True
     if ("ight" in low or "droits" in low or "rechte" in low or "derechos" in low
             or "diritti" in low) and _RIGHTS.search(text):
