@@ -672,3 +672,14 @@ def test_a_sentence_naming_affiliate_links_as_its_topic_stays_story():
     line = ("Streamers earn money when viewers buy games, gear or software through affiliate "
             "links, the report found.")
     assert line in _story_with(f"<p>{line}</p>").body
+
+
+@pytest.mark.parametrize("notice", [
+    "Les opinions exprimées dans les blogs n'engagent que leurs auteurs.",
+    "(Alle Angaben ohne Gewähr)",
+    "The views expressed here are the author's own and not those of the publisher.",
+])
+def test_a_disclaimer_of_the_pages_responsibility_is_not_story(notice):
+    article = _story_with(f"<p>{notice}</p>")
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert notice[:20] not in article.body

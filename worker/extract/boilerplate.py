@@ -254,6 +254,16 @@ _DISCLOSURE = re.compile(
     r"artikel|post) enthält (?:werbung|affiliate|provisions)|product advertising api", re.I)
 
 
+#: A disclaimer of the page's responsibility for what it prints: 'The views expressed are the
+#: author's own', 'Les opinions exprimées … n'engagent que leurs auteurs', '(Alle Angaben ohne
+#: Gewähr)'.
+_DISCLAIMER = re.compile(
+    r"\b(?:views|opinions) expressed (?:here|in this|on this|by|are)|opinions exprimées|"
+    r"n[’']engagent? que (?:leurs?|son|ses|l[’'])|\bangaben ohne gewähr|"
+    r"(?:gibt|geben) (?:ausschließlich |nur )?die (?:persönliche )?meinung (?:des|der) "
+    r"(?:autors|autorin|verfassers)", re.I)
+
+
 #: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
 _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
 
@@ -283,6 +293,8 @@ def is_boilerplate_text(text: str) -> bool:
     if "newsletter" in low and _NEWSLETTER_CALL.search(text):
         return True
     if _DISCLOSURE.search(text):
+        return True
+    if _DISCLAIMER.search(text):
         return True
     if ("ight" in low or "droits" in low or "rechte" in low or "derechos" in low
             or "diritti" in low) and _RIGHTS.search(text):
