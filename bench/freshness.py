@@ -71,7 +71,11 @@ from worker.fetch.schedule import (  # noqa: E402
     poll_tick,
     spend_poll,
 )
-from worker.fetch.sources import DEFAULT_MAX_AGE  # noqa: E402
+from worker.fetch.sources import (  # noqa: E402
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_POLLS_PER_HOUR,
+    DEFAULT_POLL_INTERVAL,
+)
 
 HOUR = 3600.0
 #: relative publishing rate by UTC hour of the site day: quiet night, morning rush,
@@ -487,6 +491,36 @@ def equal_budget_interval(args: argparse.Namespace, adaptive: PassResult) -> int
     return round(open_hours * HOUR / adaptive.listing_requests)
 
 
+def best_schedule_ratio(share: float = 0.95) -> tuple[float, float, float]:
+    """The lowest p95 ratio (adaptive / fixed at equal budget) any schedule could reach on
+    this newsroom, as (ratio, its p95, the fixed interval), with every site-hour's true
+    rate known in advance. Arrivals are taken as Poisson (the follow-up bursts, which a
+    schedule can partly exploit, are left out). The best use of a budget capped at
+    ``DEFAULT_MAX_POLLS_PER_HOUR`` polls the busiest open site-hours at that pace and the
+    others at the default upper bound; every cut-off between the two is tried."""
+    fast, slow = HOUR / DEFAULT_MAX_POLLS_PER_HOUR, 8 * DEFAULT_POLL_INTERVAL
+    rates = sorted((p.peak * DAY_SHAPE[(h - p.shift) % 24] for p in PROFILES
+                    for h in range(24) if h not in p.skip_hours), reverse=True)
+    total = sum(rates)
+
+    def p95(intervals: list[float]) -> float:
+        # a story waits uniformly up to its site-hour's interval; bisect the pooled tail
+        lo, hi = 0.0, max(intervals)
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            late = sum(r * max(0.0, 1 - mid / t) for r, t in zip(rates, intervals, strict=True))
+            lo, hi = (mid, hi) if late / total > 1 - share else (lo, mid)
+        return hi
+
+    best = (math.inf, math.nan, math.nan)
+    for busy in range(1, len(rates) + 1):
+        intervals = [fast] * busy + [slow] * (len(rates) - busy)
+        fixed = len(rates) * HOUR / sum(HOUR / t for t in intervals)
+        ratio = p95(intervals) / p95([fixed] * len(rates))
+        best = min(best, (ratio, p95(intervals), fixed))
+    return best
+
+
 def row(label: str, adaptive: list[float], fixed: list[float]) -> str:
     def cell(values: list[float]) -> str:
         return (f"{percentile(values, 0.5):6.0f} {percentile(values, 0.95):6.0f} "
@@ -535,6 +569,9 @@ def report(args: argparse.Namespace, broker: str, adaptive: PassResult, fixed: P
         _, f95, _ = fixed.by_site[profile.name]
         print(f"{profile.name:16}{profile.kind:>8}{profile.peak:>8g}{n:>9}{a95:>14.0f}"
               f"{f95:>11.0f}{a_rate:>16.1f}")
+    ratio, best_p95, fixed = best_schedule_ratio()
+    print(f"\nbest p95 ratio any schedule could reach here (every site-hour's true rate known, "
+          f"Poisson arrivals): {ratio:.3f} ({best_p95:.0f} s against fixed {fixed:.0f} s)")
 
 
 async def main() -> int:

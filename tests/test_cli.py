@@ -3,6 +3,7 @@ with exit codes that say what went wrong, and `kabar extract` without any broker
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import subprocess
@@ -70,6 +71,38 @@ def test_extract_of_a_directory_writes_one_file_per_page_and_reports_failures(
     assert "broken.html: not extracted (no_article_body)" in result.stderr
     assert [p.name for p in out.iterdir()] == ["english.html".replace(".html", ".json")]
     assert json.loads((out / "english.json").read_text())["language"] == "en"
+
+
+def test_extract_refuses_a_page_over_the_fetch_size_limit_naming_file_size_and_limit(
+    tmp_path: Path,
+) -> None:
+    # the limit is fetch.max_body_bytes, the one the fetcher caps pages at (5 MB)
+    page = tmp_path / "big.html"
+    page.write_bytes(page_html("sindonews_armenia.html").replace(
+        b"</body>", b"<!--" + b" " * 5_000_000 + b"--></body>"))
+    size = page.stat().st_size
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL])
+    assert result.exit_code == EXIT_FAILED
+    assert f"big.html: not extracted (too_large): extract: too_large: {size:,} bytes, over " \
+           "the limit of 5,000,000 (setting fetch.max_body_bytes)" in result.stderr
+    raised = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL],
+                                env={"KABAR_FETCH_MAX_BODY_BYTES": str(size)})
+    assert raised.exit_code == 0, raised.output
+    assert json.loads(raised.stdout)["dateline"] == "YEREVAN"
+
+
+def test_extract_inflates_a_gzipped_saved_page_alone_or_in_a_directory(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    page = pages / "seed.html.gz"
+    page.write_bytes(gzip.compress(page_html("sindonews_armenia.html")))
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", SEED_URL])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["dateline"] == "YEREVAN"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["extract", str(pages), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == ["seed.json"]
 
 
 def test_config_shows_where_each_value_came_from() -> None:

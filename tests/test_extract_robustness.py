@@ -1,6 +1,9 @@
 """Hostile input: every page returns an Article or a typed ExtractionError, quickly."""
 
+import gzip
 import time
+import tracemalloc
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +13,8 @@ from selectolax.lexbor import LexborHTMLParser
 from worker.extract import ExtractionError, extract_article
 from worker.extract.body import remove_nodes
 from worker.models import Article
+from worker.settings import MAX_BODY_BYTES
+from worker.stages import read_saved_page
 
 PARAGRAPH = ("<p>The council voted on Thursday to approve the new budget, which raises spending "
              "on schools, roads and public transport by four per cent next year.</p>")
@@ -64,19 +69,43 @@ def test_truncated_page_still_yields_the_text_before_the_cut():
     assert result.paragraphs[0].startswith("The council voted")
 
 
-def test_ten_megabyte_page_is_handled_in_bounded_time():
-    filler = "<div class='promo'><a href='/x'>link</a></div>" * 200_000
+def test_a_page_at_the_size_limit_is_handled_in_bounded_time():
+    filler = "<div class='promo'><a href='/x'>link</a></div>" * 108_000
     page = f"<html><body>{filler}<article>{PARAGRAPH * 5}</article></body></html>".encode()
-    assert len(page) > 9_000_000
+    assert 4_900_000 < len(page) <= MAX_BODY_BYTES
     result, seconds = _outcome(page)
     assert isinstance(result, Article)
     assert seconds < 10
 
 
-def test_oversized_page_is_refused():
-    result, _ = _outcome(b"<html>" + b" " * (17 * 1024 * 1024))
+@pytest.mark.parametrize("page", [b"<html>" + b" " * MAX_BODY_BYTES,
+                                  "<html>" + " " * MAX_BODY_BYTES])
+def test_a_page_over_the_fetch_size_limit_is_refused(page):
+    result, _ = _outcome(page)
     assert isinstance(result, ExtractionError)
     assert result.reason == "too_large"
+    assert f"{MAX_BODY_BYTES + 6:,} bytes, over the limit of {MAX_BODY_BYTES:,}" in str(result)
+
+
+def test_the_size_limit_is_the_one_passed():
+    page = ARTICLE.encode()
+    assert isinstance(extract_article(page, max_bytes=len(page)), Article)
+    with pytest.raises(ExtractionError, match="too_large"):
+        extract_article(page, max_bytes=len(page) - 1)
+
+
+def test_a_saved_page_over_the_limit_is_refused_before_it_is_read(tmp_path):
+    page = tmp_path / "huge.html"
+    with page.open("wb") as file:
+        file.truncate(200 * 1024 * 1024)  # sparse: nothing written to disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExtractionError, match="209,715,200 bytes, over the limit of 5,000,000"):
+            read_saved_page(page)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
 
 
 def test_ten_thousand_levels_of_nesting_do_not_recurse():
@@ -196,9 +225,9 @@ def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():
     # A shell page with no story: the page-state fallback reads its scripts, which a hostile
     # page fills with megabytes of one-paragraph JSON strings.
     literal = '"' + "\\u003cp\\u003eword " * 120_000 + '"'
-    scripts = "".join(f"<script>var s{i} = {literal};</script>" for i in range(4))
+    scripts = "".join(f"<script>var s{i} = {literal};</script>" for i in range(2))
     page = f"<html><body><div id=root></div>{scripts}</body></html>".encode()
-    assert len(page) > 8_000_000
+    assert 4_000_000 < len(page) <= MAX_BODY_BYTES
     result, seconds = _outcome(page)
     assert isinstance(result, ExtractionError) and result.reason == "no_article_body"
     assert seconds < 10
@@ -288,3 +317,54 @@ def test_tables_nested_deep_are_read_in_linear_time():
     result, seconds = _outcome(page)
     assert isinstance(result, Article) and "council voted" in result.body
     assert seconds < 2, f"{seconds:.1f} s"  # 5 s when every cell read its whole subtree
+
+
+def _gzip_bomb(inflated: int) -> bytes:
+    """gzip data of ``inflated`` spaces (about a thousandth of that), built without holding
+    them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b" " * 1_000_000
+    parts = [packer.compress(chunk) for _ in range(inflated // len(chunk))]
+    return b"".join([*parts, packer.flush()])
+
+
+def test_a_gzipped_saved_page_is_inflated_and_extracted(tmp_path):
+    page = tmp_path / "story.html.gz"
+    page.write_bytes(gzip.compress(ARTICLE.encode()))
+    result = extract_article(read_saved_page(page), "https://example.org/news/1")
+    assert result.paragraphs[0].startswith("The council voted")
+
+
+def test_a_gzipped_page_of_several_members_is_read_whole(tmp_path):
+    page = tmp_path / "story.html.gz"
+    half = len(ARTICLE) // 2
+    page.write_bytes(gzip.compress(ARTICLE[:half].encode())
+                     + gzip.compress(ARTICLE[half:].encode()))
+    assert read_saved_page(page) == ARTICLE.encode()
+
+
+@pytest.mark.parametrize(("inflated", "limit", "limit_text"), [
+    (50_000_000, MAX_BODY_BYTES, "5,000,000"),  # 50 kB of gzip against the default limit
+    (5_000_000, 100_000, "100,000"),  # 5 kB against a lower fetch.max_body_bytes
+])
+def test_a_gzip_bomb_stops_at_the_size_limit_without_inflating_whole(
+        tmp_path, inflated, limit, limit_text):
+    bomb = tmp_path / "bomb.html.gz"
+    bomb.write_bytes(_gzip_bomb(inflated))
+    assert bomb.stat().st_size < inflated // 900
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExtractionError, match="too_large: gzip-compressed, and inflates past "
+                           f"the limit of {limit_text} bytes"):
+            read_saved_page(bomb, limit)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * limit  # zlib's output buffer up to the limit, not the whole inflation
+
+
+def test_corrupt_gzip_data_is_a_clear_error(tmp_path):
+    page = tmp_path / "story.html.gz"
+    page.write_bytes(gzip.compress(ARTICLE.encode())[:10] + b"\xff" * 50)
+    with pytest.raises(ExtractionError, match="binary: gzip-compressed, but not valid gzip"):
+        read_saved_page(page)

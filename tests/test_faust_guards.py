@@ -25,6 +25,7 @@ from worker.app import (
     FetchedRecords,
     FlowControl,
     create_app,
+    read_again,
 )
 from worker.settings import load_settings
 
@@ -282,6 +283,17 @@ async def test_a_skipped_message_of_a_partition_gone_elsewhere_is_forgotten() ->
     assert await consumer.defer_out_of_order(_fetched(consumer, 21)) == "after_skipped"
     assert not thread.seeks
     assert await consumer.defer_out_of_order(_fetched(consumer, 22)) is None
+
+
+async def test_a_partition_gone_elsewhere_is_not_read_again() -> None:
+    # the stages' read-again (an output that failed for now) goes through the same check
+    consumer, thread = _consumer_reading(20)
+    await read_again(consumer, TP, 20, "output failed")
+    assert thread.seeks == [(TP, 20)]
+    consumer.assignment = lambda: set()  # type: ignore[method-assign]
+    await read_again(consumer, TP, 21, "output failed")
+    await consumer.read_again(TP, 21)
+    assert thread.seeks == [(TP, 20)]
 
 
 def test_a_message_the_stage_handled_is_acked_as_faust_acks_it() -> None:

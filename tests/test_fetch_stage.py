@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import pytest
 
 from tests.hostile_server import BILLION_LAUGHS, HostileServer, rss
+from worker.fetch import discovery
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
 from worker.fetch.stage import expire_seen, handle_fetch_request, source_requests
@@ -267,6 +268,23 @@ async def test_section_page_leads_to_its_feed_or_else_its_article_links(server, 
                                                  kind="page"), fetcher, {}, NOW)
     assert [(r.url, r.kind) for r in without.requests] == [
         (server.url("news.test", "/2026/11/25/story-two"), "article")]
+
+
+async def test_a_section_page_without_a_feed_is_parsed_once(server, fetcher, monkeypatch):
+    parses: list[str] = []
+
+    def counting_parser(html: str) -> discovery.HTMLParser:
+        parses.append(html)
+        return parser(html)
+
+    parser = discovery.HTMLParser
+    monkeypatch.setattr(discovery, "HTMLParser", counting_parser)
+    server.canned["/dunia"] = (200, {"Content-Type": "text/html"}, (
+        b'<html><body><a href="/2026/11/25/story-two">x</a></body></html>'))
+    out = await handle_fetch_request(request(server.url("news.test", "/dunia"), kind="page"),
+                                     fetcher, {}, NOW)
+    assert [r.kind for r in out.requests] == ["article"]
+    assert len(parses) == 1
 
 
 def test_source_requests_are_one_poll_per_enabled_source():

@@ -4,6 +4,7 @@ group assignment, and a start that never completes is a clear error, not a hang.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 import uuid
@@ -39,6 +40,25 @@ def test_topic_specs_cover_every_changelog_and_the_leader_topic() -> None:
     assert specs["kabar-__assignor-__leader"].partitions == 1
     pages = specs[settings.topic_name("pages")]
     assert pages.partitions == 3 and int(pages.config["max.message.bytes"]) > 20_000_000
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stream", "codes"), [(io.StringIO, False), (_Terminal, True)],
+                         ids=["file-or-pipe", "terminal"])
+def test_the_worker_writes_cursor_codes_only_to_a_terminal(stream, codes) -> None:
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    chatter = stream()
+    worker = runner.faust_worker(create_app(settings), chatter)
+    if worker.spinner:
+        worker.spinner.update()  # a log record while it starts
+    worker._on_startup_end_spinner()  # what Faust calls once it has started
+    assert ("\x1b[?25h" in chatter.getvalue()) is codes
+    assert ("\x1b" in chatter.getvalue() or "\b" in chatter.getvalue()) is codes
 
 
 @pytest.mark.broker

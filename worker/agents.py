@@ -782,6 +782,7 @@ class Pipeline:
             article = extract_article(
                 page.html, page.final_url, fetched_at=page.fetched_at, headers=page.headers,
                 hints=page.hints, source=page.source,
+                max_bytes=self.settings.fetch.max_body_bytes,
             )
         except ExtractionError as exc:
             await self.send_dead_letter(DeadLetter(

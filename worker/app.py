@@ -220,13 +220,17 @@ class Consumer(aiokafka_driver.Consumer):
         (one with no commit yet) that has a message noted unhandled, a seek back to it."""
         await super().perform_seek()
         for tp, (offset, repositions) in list(self._skipped.items()):
-            if repositions == self._thread.repositions[tp] and tp in self.assignment():
+            if repositions == self._thread.repositions[tp]:
                 await self.read_again(tp, offset)
             self._skipped.pop(tp, None)
 
     async def read_again(self, tp: TP, offset: int, why: str = "not handled before") -> None:
         """Seek ``tp`` back to ``offset``: what was fetched of it after that is dropped (by
-        aiokafka) or refused to the stages (``fetched_before_seek``), and read again."""
+        aiokafka) or refused to the stages (``fetched_before_seek``), and read again.
+        Nothing, if the partition has gone elsewhere: its new owner reads it from the
+        committed offset."""
+        if tp not in self.assignment():
+            return
         await self._thread.seek_in_thread(tp, offset)
         self._read_offset[tp] = offset or None  # as Faust's seek notes it
         log.warning("%s[%d]: read again from %d, %s", tp.topic, tp.partition, offset, why)
@@ -262,9 +266,7 @@ class Consumer(aiokafka_driver.Consumer):
         reason = self.out_of_order(message)
         if reason == "after_skipped":
             tp = message.tp
-            offset = self._skipped[tp][0]
-            if tp in self.assignment():
-                await self.read_again(tp, offset)
+            await self.read_again(tp, self._skipped[tp][0])
             self._skipped.pop(tp, None)
         return reason
 
@@ -356,13 +358,11 @@ def fetched_before_seek(consumer: Any, message: Message) -> bool:
 
 
 async def read_again(consumer: Any, tp: TP, offset: int, why: str) -> None:
-    """:meth:`Consumer.read_again` for any consumer (other drivers: Faust's seek), unless
-    the partition has gone elsewhere (its new owner reads it from the committed offset)."""
-    if tp not in consumer.assignment():
-        return
+    """:meth:`Consumer.read_again` for any consumer (other drivers: Faust's seek, if the
+    partition is still theirs)."""
     if isinstance(consumer, Consumer):
         await consumer.read_again(tp, offset, why)
-    else:
+    elif tp in consumer.assignment():
         await consumer.seek(tp, offset)
 
 

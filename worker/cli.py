@@ -360,15 +360,18 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
 
     A file prints one JSON object; a directory prints one JSON line per *.html / *.htm file
     (or writes DIR/<name>.json with --out). Pages that are not articles are reported on
-    stderr with their reason, and the exit code is then 1.
+    stderr with their reason, and the exit code is then 1. A page larger than the fetcher
+    takes (fetch.max_body_bytes, 5 MB) is refused as too_large. A gzip-compressed page
+    (*.html.gz, or a page saved as the server sent it) is inflated, up to that size.
     """
     from worker.extract import ExtractionError
-    from worker.stages import article_from_page
+    from worker.stages import article_from_page, read_saved_page
 
-    spacy_model = settings_from(ctx).enrich.spacy_model
+    settings = settings_from(ctx)
+    spacy_model, max_bytes = settings.enrich.spacy_model, settings.fetch.max_body_bytes
     source = Path(path)
-    files = sorted(p for p in source.rglob("*") if p.suffix.lower() in {".html", ".htm"}) \
-        if source.is_dir() else [source]
+    files = sorted(p for p in source.rglob("*") if p.name.lower().endswith(
+        (".html", ".htm", ".html.gz", ".htm.gz"))) if source.is_dir() else [source]
     if source.is_dir() and url:
         fail("--url applies to a single file, not a directory")
     if out_dir:
@@ -376,15 +379,17 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
     failed = 0
     for file in files:
         try:
-            article = article_from_page(file.read_bytes(), url, enrich_article=not no_enrich,
-                                        spacy_model=spacy_model)
+            article = article_from_page(read_saved_page(file, max_bytes), url,
+                                        enrich_article=not no_enrich, spacy_model=spacy_model,
+                                        max_bytes=max_bytes)
         except ExtractionError as exc:
             failed += 1
             err.print(escape(f"{file}: not extracted ({exc.reason}): {exc}"), highlight=False)
             continue
         data = article.to_dict()
         if out_dir:
-            (Path(out_dir) / f"{file.stem}.json").write_bytes(
+            name = Path(file.stem).stem if file.suffix.lower() == ".gz" else file.stem
+            (Path(out_dir) / f"{name}.json").write_bytes(
                 orjson.dumps(data, option=orjson.OPT_INDENT_2))
         elif source.is_dir():
             sys.stdout.write(orjson.dumps(data).decode() + "\n")

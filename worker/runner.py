@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import TextIO
 
 import faust
 from rich.console import Console
@@ -81,6 +82,18 @@ async def poll_sources(
             await asyncio.wait_for(stop.wait(), timeout=clock.real_seconds(tick))
 
 
+def faust_worker(app: faust.App, chatter: TextIO) -> faust.Worker:
+    """The Faust worker that runs ``app``, its terminal chatter on ``chatter`` (stderr: stdout
+    belongs to the command's output). Faust's start-up spinner is kept for a terminal only:
+    it writes its cursor codes (``\\b\\x1b[?25h`` when the worker has started) to a file or a
+    pipe too."""
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False,
+                          daemon=False, stdout=chatter)
+    if not chatter.isatty():
+        worker.spinner = None
+    return worker
+
+
 async def start_worker(worker: faust.Worker, broker_url: str, *, limit: float | None) -> None:
     """Start the Faust worker. ``Worker.start`` returns once every table has recovered from
     its changelog, which can take long (or, on a broken cluster, forever): say so every
@@ -126,9 +139,7 @@ async def run_pipeline(
     app = create_app(settings, **options)
     rules = load_rules(settings.routing.file) if settings.routing.file else None
     pipeline = Pipeline(app, settings, stats, rules=rules, sources=sources)
-    # stdout belongs to the command's output: Faust's terminal chatter goes to stderr
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False,
-                          daemon=False, stdout=sys.stderr)
+    worker = faust_worker(app, sys.stderr)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -69,6 +69,7 @@ from worker.extract.profiles import SiteProfile, profile_for
 from worker.extract.structured import Structured, text_of
 from worker.html_cost import nesting_problem
 from worker.models import Article
+from worker.settings import MAX_BODY_BYTES
 from worker.urls import article_id, canonical_url
 
 __all__ = ["ExtractionError", "extract_article"]
@@ -81,11 +82,12 @@ MIN_WORDS = 10
 def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: str | None = None,
                     headers: Mapping[str, str] | None = None,
                     hints: Mapping[str, Any] | None = None,
-                    source: str | None = None) -> Article:
+                    source: str | None = None, max_bytes: int = MAX_BODY_BYTES) -> Article:
     """Extract one Article from a page; raises ExtractionError when it holds no story.
 
     ``hints`` may carry ``timezone`` (IANA name or '+07:00') for local times printed without
     an offset, and feed facts (``published_at``, ``title``) used as weak evidence.
+    A page over ``max_bytes`` (the fetch.max_body_bytes setting) is refused as too_large.
     """
     hints = hints or {}
     try:
@@ -93,7 +95,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
     except ValueError as exc:
         raise ExtractionError("invalid_url", f"the page's URL cannot be parsed: {exc}",
                               url) from None
-    decoded = decode_html(html, headers, url)
+    decoded = decode_html(html, headers, url, max_bytes)
     if not decoded.has_markup():
         raise ExtractionError("not_html", "no HTML markup in the first 64 KiB", url)
     problem = nesting_problem(decoded.utf8)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 
-from worker.charsets import detected_charset
+from worker.charsets import codec_name, detected_charset
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -22,19 +22,6 @@ _BOMS = (
 _META = re.compile(
     rb"""<meta[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE
 )
-# What browsers actually do with these labels (WHATWG Encoding): they mean windows-1252.
-_WHATWG_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252", "latin-1": "cp1252"}
-
-
-def normalize_charset(label: str | None) -> str | None:
-    """Python codec name for a charset label, or None when the label is unknown."""
-    if not label:
-        return None
-    try:
-        name = codecs.lookup(label.strip().strip("'\"")).name
-    except LookupError:
-        return None
-    return _WHATWG_ALIASES.get(name, name)
 
 
 def charset_from_content_type(content_type: str | None) -> str | None:
@@ -77,7 +64,7 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
             return body[len(bom):].decode(charset, errors="replace"), charset
     meta = _META.search(body[:2048])
     for label in (declared, meta.group(1).decode("ascii") if meta else None):
-        charset = normalize_charset(label)
+        charset = codec_name(label)
         if charset is None:
             continue
         if charset in ("utf-16", "utf-16-le", "utf-16-be", "utf-32") and b"\x00" not in body[:512]:
@@ -97,6 +84,6 @@ def decode_html(body: bytes, declared: str | None = None) -> tuple[str, str]:
         return text, "utf-8"
     detected = detected_charset(body)
     if detected is not None:
-        charset = normalize_charset(detected) or "utf-8"
+        charset = codec_name(detected) or "utf-8"
         return body.decode(charset, errors="replace"), charset
     return body.decode("utf-8", errors="replace"), "utf-8"

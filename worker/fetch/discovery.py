@@ -257,9 +257,10 @@ def parse_sitemap(
     return pages, children
 
 
-def discover_feeds(html: str, base_url: str) -> list[str]:
-    """Feed URLs a page advertises with <link rel="alternate" type="...rss/atom/json...">."""
-    tree = HTMLParser(html)
+def discover_feeds(page: str | HTMLParser, base_url: str) -> list[str]:
+    """Feed URLs a page (its HTML or parsed tree) advertises with
+    <link rel="alternate" type="...rss/atom/json...">."""
+    tree = HTMLParser(page) if isinstance(page, str) else page
     feeds: list[str] = []
     for node in tree.css("link[rel][href]"):
         rel = (node.attributes.get("rel") or "").lower().split()
@@ -296,10 +297,11 @@ def looks_like_article(url: str) -> bool:
     )
 
 
-def article_links(html: str, base_url: str) -> list[str]:
-    """Article-looking links of a section page on the same site, canonical, in page order."""
+def article_links(page: str | HTMLParser, base_url: str) -> list[str]:
+    """Article-looking links of a section page (its HTML or parsed tree) on the same site,
+    canonical, in page order."""
     base_host = (urlsplit(base_url).hostname or "").lower()
-    tree = HTMLParser(html)
+    tree = HTMLParser(page) if isinstance(page, str) else page
     seen: set[str] = set()
     links: list[str] = []
     for node in tree.css("a[href]"):
@@ -316,6 +318,14 @@ def article_links(html: str, base_url: str) -> list[str]:
         seen.add(url)
         links.append(url)
     return links
+
+
+def section_links(html: str, base_url: str) -> tuple[list[str], list[str]]:
+    """(feeds, article links) of a section page, from one parse: the feeds it advertises,
+    and its article links only when it advertises none (its feed lists them better)."""
+    tree = HTMLParser(html)
+    feeds = discover_feeds(tree, base_url)
+    return feeds, [] if feeds else article_links(tree, base_url)
 
 
 def robots_sitemaps(robots_txt: str) -> list[str]:

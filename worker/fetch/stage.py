@@ -35,11 +35,10 @@ from worker.fetch.discovery import (
     DiscoveryError,
     FeedItem,
     SitemapEntry,
-    article_links,
-    discover_feeds,
     parse_feed,
     parse_sitemap,
     robots_sitemaps,
+    section_links,
 )
 from worker.fetch.errors import FetchError
 from worker.fetch.schedule import (
@@ -447,13 +446,11 @@ def _discover(req: FetchRequest, result: FetchResult) -> list[Found]:
         problem = nesting_problem(html)
         if problem:
             raise DiscoveryError("too_nested", problem)
-        feeds = discover_feeds(html, base)
-        if feeds:
-            for feed in feeds:
-                add("feed", feed, None, FetchHints(language=req.hints.language,
-                                                   timezone=req.hints.timezone))
-        else:
-            for link in article_links(html, base):
-                add("article", link, None, FetchHints(language=req.hints.language,
-                                                      timezone=req.hints.timezone))
+        feeds, links = section_links(html, base)
+        for feed in feeds:
+            add("feed", feed, None, FetchHints(language=req.hints.language,
+                                               timezone=req.hints.timezone))
+        for link in links:
+            add("article", link, None, FetchHints(language=req.hints.language,
+                                                  timezone=req.hints.timezone))
     return found
