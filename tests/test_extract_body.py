@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from worker.extract import ExtractionError, extract_article
 from worker.models import Article
@@ -683,3 +684,16 @@ def test_a_disclaimer_of_the_pages_responsibility_is_not_story(notice):
     article = _story_with(f"<p>{notice}</p>")
     assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
     assert notice[:20] not in article.body
+
+
+def test_an_elements_text_read_by_lexbor_is_its_deep_text() -> None:
+    # Extraction reads element texts with text_lexbor(), which must equal text(deep=True):
+    # with comments, template contents, foreign-content CDATA and bytes that are not UTF-8.
+    tree = LexborHTMLParser(
+        b"<html><body><div id=a> One <b>two</b><!-- note --> <i>thr\xc3\xa9e</i>\n"
+        b"<template><p>later</p></template><svg><![CDATA[x<y]]><text>four</text></svg>"
+        b"<p>f\xffive</p><p></p></div></body></html>")
+    elements = tree.root.css("*")
+    assert len(elements) > 10
+    for node in elements:
+        assert node.text_lexbor() == node.text(deep=True), node.tag

@@ -253,7 +253,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
         for selector in profile.date:
             node = tree.css_first(selector)
             if node is not None:
-                published = not_after(parse_text_date(node.text(deep=True),
+                published = not_after(parse_text_date(node.text_lexbor(),
                                                       month_first=month_first), limit)
                 if published:
                     break
@@ -329,7 +329,7 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
     for node in islice(leads, 6):
         if node.tag in ("body", "html", "main", "article"):
             continue
-        text = " ".join(node.text(deep=True).split())
+        text = " ".join(node.text_lexbor().split())
         # (A lead block holding a picture is the lead photo: its text is the caption.)
         if 40 <= len(text) <= 600 and text.count(" ") >= 6 and not node.css_first(
                 "a, img, picture, figure, video"):
