@@ -27,7 +27,12 @@ from worker.extract.body import (
     remove_nodes,
     streamed_placeholders,
 )
-from worker.extract.boilerplate import is_boilerplate_text, is_lead_class, strip_signoff
+from worker.extract.boilerplate import (
+    is_boilerplate_text,
+    is_lead_class,
+    is_notice_text,
+    strip_signoff,
+)
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
     PageDate,
@@ -407,7 +412,8 @@ def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
             text = html_lib.unescape(text)  # entities escaped twice at the source ("&amp;nbsp;")
             text = " ".join(text.split())
         key = text.casefold()
-        if not text or key in seen or is_boilerplate_text(text) or _is_date_line(text):
+        if (not text or key in seen or is_boilerplate_text(text) or is_notice_text(text)
+                or _is_date_line(text)):
             continue
         seen.add(key)
         out.append(text)
