@@ -17,10 +17,14 @@ Each side is measured --rounds times, interleaved, and the best round of each is
 the measured window) is a figure that load does not move much.
 
 With --against REV, each round also runs a fleet of one worker from that git revision (a
-before/after figure in the same run).
+before/after figure in the same run), and with --against-two a fleet of two of them too.
+
+Beside each whole-window rate it prints a steady-state one: pages/s between the outputs at
+the 10th and 90th percentile, with the fill and drain times around them.
 
     .venv/bin/python bench/pipeline.py [--pages 300] [--rounds 2] [--no-fleet]
-                                       [--against REV] [--broker kafka://…|--tansu]
+                                       [--against REV [--against-two]]
+                                       [--broker kafka://…|--tansu]
 """
 
 from __future__ import annotations
@@ -72,6 +76,26 @@ OUTPUTS = ("articles", "duplicates", "deadletter")
 
 
 @dataclass(frozen=True, slots=True)
+class Steady:
+    """The rate with the pipeline full: pages per second between the outputs at the 10th
+    and the 90th percentile of their record times; ``fill`` is the time from the window's
+    start to the first of those, ``drain`` from the last of them to the last output."""
+
+    pages_per_s: float
+    fill: float
+    drain: float
+
+
+def steady(stamps: list[float], started: float) -> Steady:
+    """:class:`Steady` from output record times (seconds since the epoch) and the time
+    the window started."""
+    times = sorted(stamps)
+    first, last = int(len(times) * 0.1), int(len(times) * 0.9) - 1
+    return Steady((last - first) / (times[last] - times[first]), times[first] - started,
+                  times[-1] - times[last])
+
+
+@dataclass(frozen=True, slots=True)
 class Rate:
     pages_per_s: float
     #: CPU of the process(es) doing the work over the measured window, per page
@@ -88,11 +112,38 @@ class Rate:
     others_cores: float | None = None
     #: Kafka requests the worker(s) sent over the window, per page, by type
     requests_per_page: dict[str, float] = field(default_factory=dict)
+    #: the rate with the pipeline full, from the outputs' record times
+    steady: Steady | None = None
+    #: each worker process's share of the workers' CPU over the window (a fleet's)
+    shares: tuple[float, ...] = ()
 
     @property
     def rebalanced(self) -> bool:
         """Whether the group rebalanced within the window (its members joined again)."""
         return any(self.requests_per_page.get(kind) for kind in ("JoinGroup", "SyncGroup"))
+
+
+async def record_times(url: str, topics: list[str]) -> list[float]:
+    """The record times (seconds since the epoch) of every record in ``topics``."""
+    from aiokafka.structs import TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url),
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=20_000_000,
+                                fetch_max_bytes=50_000_000)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p)
+               for topic, parts in (await partitions_of(url, topics)).items() for p in parts]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        times: list[float] = []
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                times.extend(record.timestamp / 1000 for record in records)
+        return times
+    finally:
+        await consumer.stop()
 
 
 async def records_under(url: str, prefix: str) -> int:
@@ -129,6 +180,8 @@ class Reading:
     """CPU seconds (and requests sent) at one moment, to subtract from a later reading."""
 
     wall: float
+    #: the same moment in seconds since the epoch (as record times are)
+    epoch: float
     workers: float
     broker: float | None
     bench: float
@@ -138,13 +191,14 @@ class Reading:
 
 def reading(workers: Callable[[], float], broker_pid: int | None,
             requests: Callable[[], Counter[str]]) -> Reading:
-    return Reading(time.perf_counter(), workers(),
+    return Reading(time.perf_counter(), time.time(), workers(),
                    cpu_seconds(broker_pid) if broker_pid is not None else None,
                    time.process_time(), machine_busy_seconds(), requests())
 
 
 def per_page(start: Reading, end: Reading, pages: int, pages_per_s: float, *,
-             bench_is_worker: bool, records_per_page: float | None = None) -> Rate:
+             bench_is_worker: bool, records_per_page: float | None = None,
+             outputs: list[float] | None = None) -> Rate:
     """A Rate from two readings around the window in which ``pages`` were handled."""
     wall, workers = end.wall - start.wall, end.workers - start.workers
     broker = end.broker - start.broker if end.broker is not None and start.broker is not None \
@@ -154,7 +208,8 @@ def per_page(start: Reading, end: Reading, pages: int, pages_per_s: float, *,
     return Rate(pages_per_s, workers * 1000 / pages, workers / wall, records_per_page,
                 broker * 1000 / pages if broker is not None else None,
                 None if bench_is_worker else bench * 1000 / pages, max(0.0, others) / wall,
-                {kind: n / pages for kind, n in (end.requests - start.requests).items()})
+                {kind: n / pages for kind, n in (end.requests - start.requests).items()},
+                steady(outputs, start.epoch) if outputs else None)
 
 
 def load_pages(limit: int) -> list[RawPage]:
@@ -219,7 +274,7 @@ async def bare_loop(url: str, pages: list[RawPage], broker_pid: int | None) -> R
         end = reading(time.process_time, broker_pid, SENT.copy)
         assert started is not None
         return per_page(started, end, len(pages), len(pages) / (end.wall - started.wall),
-                        bench_is_worker=True)
+                        bench_is_worker=True, outputs=await record_times(url, [sink]))
     finally:
         await consumer.stop()
         await producer.stop()
@@ -257,8 +312,10 @@ async def kabar_worker(url: str, pages: list[RawPage],
     start, end = window
     # the topics are "<prefix>name", the changelogs "<prefix without the dot>-table-changelog"
     produced = await records_under(url, settings.topic.prefix.rstrip(".")) - len(pages)
+    outputs = await record_times(url, [settings.topic_name(t) for t in OUTPUTS])
     return per_page(start, end, len(pages), len(pages) / (end.wall - start.wall),
-                    bench_is_worker=True, records_per_page=produced / len(pages)), stats
+                    bench_is_worker=True, records_per_page=produced / len(pages),
+                    outputs=outputs), stats
 
 
 def checkout(revision: str, into: Path) -> Path:
@@ -329,18 +386,23 @@ async def fleet(url: str, pages: list[RawPage], workers: int, logs: Path,
             return sum(map(cpu_seconds, pids))
 
         start, resumed = reading(workers_cpu, broker_pid, requests), time.time()
-        stamps: list[int] = []
+        each = [cpu_seconds(pid) for pid in pids]
+        stamps: list[float] = []
         deadline = time.monotonic() + 600
         while len(stamps) < len(pages) and time.monotonic() < deadline:
             group.check_alive()
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                stamps.extend(record.timestamp for record in records)
+                stamps.extend(record.timestamp / 1000 for record in records)
         if len(stamps) < len(pages):
             raise RuntimeError(f"{workers} worker(s): {len(stamps)} of {len(pages)} outputs")
         end = reading(workers_cpu, broker_pid, requests)
+        each = [cpu_seconds(pid) - before for pid, before in zip(pids, each, strict=True)]
         await asyncio.sleep(0.3)  # the workers write their request counts every 0.2 s
-        return per_page(start, dataclasses.replace(end, requests=requests()), len(pages),
-                        len(stamps) / (max(stamps) / 1000 - resumed), bench_is_worker=False)
+        rate = per_page(dataclasses.replace(start, epoch=resumed),
+                        dataclasses.replace(end, requests=requests()), len(pages),
+                        len(stamps) / (max(stamps) - resumed), bench_is_worker=False,
+                        outputs=stamps)
+        return dataclasses.replace(rate, shares=tuple(cpu / sum(each) for cpu in each))
     finally:
         await consumer.stop()
         group.stop_all()
@@ -412,6 +474,40 @@ def print_costs(bare: list[Rate], kabar: list[Rate], fleets: dict[int, list[Rate
               f"c and b ({b:.1f}): {2 * c / (c + b):.2f}")
 
 
+def print_steady(rows: list[tuple[str, list[Rate]]]) -> None:
+    """The rates with the pipeline full, beside the whole-window ones above: a round of a
+    few seconds includes the time the pipeline takes to fill (its first outputs wait for
+    three hops) and to drain, which the bare loop (one hop) hardly has."""
+    print("steady state: pages/s between the 10th and the 90th percentile output (record "
+          "times); fill: window start to the 10th, drain: 90th to the last output (s)")
+    for label, rates in rows:
+        if not rates or any(r.steady is None for r in rates):
+            continue
+        top = max(rates, key=lambda r: r.steady.pages_per_s if r.steady else 0.0)
+        assert top.steady is not None
+        print(f"{label:36}{top.steady.pages_per_s:>9.1f}   rounds: " + " ".join(
+            f"{r.steady.pages_per_s:.1f} (fill {r.steady.fill:.2f}, drain {r.steady.drain:.2f})"
+            for r in rates if r.steady))
+
+    def ratios(top: list[Rate], bottom: list[Rate]) -> list[float]:
+        return [a.steady.pages_per_s / b.steady.pages_per_s
+                for a, b in zip(top, bottom, strict=True) if a.steady and b.steady]
+
+    named = dict(rows)
+    pairs = [("ratio kabar/baseline", "kabar worker, all agents", "bare aiokafka loop + stages",
+              0.85),
+             ("scaling 2 workers/1", "fleet of 2 `kabar worker`", "fleet of 1 `kabar worker`",
+              1.7)]
+    for label, top, bottom, target in pairs:
+        per_round = ratios(named.get(top, []), named.get(bottom, []))
+        if per_round:
+            best_of = (max(r.steady.pages_per_s for r in named[top] if r.steady)
+                       / max(r.steady.pages_per_s for r in named[bottom] if r.steady))
+            print(f"{label}, steady state: {best_of:.2f} best-of (target >= {target}); "
+                  f"median of the per-round ratios {statistics.median(per_round):.2f}; "
+                  "per round: " + " ".join(f"{r:.2f}" for r in per_round))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -424,6 +520,8 @@ async def main() -> None:
     parser.add_argument("--tansu", action="store_true", help="use the embedded broker")
     parser.add_argument("--against", metavar="REV",
                         help="also run one worker from this git revision, each round")
+    parser.add_argument("--against-two", action="store_true",
+                        help="with --against, also two workers from that revision (its scaling)")
     args = parser.parse_args()
     pages = load_pages(args.pages)
     count_requests()
@@ -449,6 +547,7 @@ async def main() -> None:
         kabar: list[Rate] = []
         fleets: dict[int, list[Rate]] = {1: [], 2: []}
         against: list[Rate] = []
+        against_two: list[Rate] = []
         older = checkout(args.against, Path(tmp) / "against") if args.against else None
         idle = await broker_idle_cores(broker_pid)
         loads: list[float] = []
@@ -470,6 +569,11 @@ async def main() -> None:
                                                source=older))
                     print(f"round: 1 worker of {args.against} {against[-1].pages_per_s:.1f} "
                           f"pages/s", file=sys.stderr)
+                if older is not None and args.against_two:
+                    against_two.append(await fleet(url, pages, 2, Path(tmp), broker_pid,
+                                                   source=older))
+                    print(f"round: 2 workers of {args.against} "
+                          f"{against_two[-1].pages_per_s:.1f} pages/s", file=sys.stderr)
             loads.append(os.getloadavg()[0])
         finally:
             if broker is not None:
@@ -512,10 +616,31 @@ async def main() -> None:
                   f"{best(fleets[1]).pages_per_s / top.pages_per_s:.2f}; per round: "
                   + " ".join(f"{new.pages_per_s / old.pages_per_s:.2f}"
                              for new, old in zip(fleets[1], against, strict=True)))
+    if against_two:
+        top = best(against_two)
+        print(f"{f'2 `kabar worker`s of {args.against}':36}{top.pages_per_s:>9.1f}"
+              f"{top.cpu_ms_per_page or 0:>13.1f}{top.cores or 0:>7.2f}   "
+              + " ".join(f"{r.pages_per_s:.1f} ({r.cores or 0:.2f} cores)" for r in against_two))
+        scaled = top.pages_per_s / best(against).pages_per_s
+        per_round = " ".join(f"{two.pages_per_s / one_.pages_per_s:.2f}"
+                             for one_, two in zip(against, against_two, strict=True))
+        print(f"scaling 2 workers/1 of {args.against}: {scaled:.2f}; per round: {per_round}")
     print("records the in-process worker produced per page: "
           + " ".join(f"{r.records_per_page:.1f}" for r in kabar))
     print(f"kabar outputs (last round): {dict(stats.counts)}")
     print_costs(bare, kabar, fleets, args.no_fleet)
+    rows = [("bare aiokafka loop + stages", bare), ("kabar worker, all agents", kabar)]
+    if not args.no_fleet:
+        rows += [(f"fleet of {n} `kabar worker`", rates) for n, rates in fleets.items()]
+    if against:
+        rows.append((f"1 `kabar worker` of {args.against}", against))
+    if against_two:
+        rows.append((f"2 `kabar worker`s of {args.against}", against_two))
+    print_steady(rows)
+    for label, rates in rows:
+        if any(len(r.shares) > 1 for r in rates):
+            print(f"{label}: each worker's share of their CPU, per round: " + " ".join(
+                "/".join(f"{share:.2f}" for share in r.shares) for r in rates))
     if idle is not None:
         print(f"the broker's own CPU with no client working (3 s before the first round): "
               f"{idle:.3f} cores")

@@ -328,3 +328,105 @@ def test_a_redelivered_message_is_recognised_but_a_new_record_at_a_reused_offset
     # the broker truncated the partition after a crash and gave offset 7 to a new record
     assert not pipeline.already_delivered("kabar.pages:2", message(7, 1005.0))
     assert not pipeline.already_delivered("kabar.pages:3", message(0, 1.0))
+
+
+def queued(offset: int) -> Event:
+    event = Event(0, offset)
+    event.message.key, event.message.value = f"key {offset}".encode(), b"{}"  # type: ignore[attr-defined]
+    return event
+
+
+class QueuedStream:
+    """What a batched stage's actor reads: its channel's queue, and the events from it."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.channel = SimpleNamespace(queue=self.queue)
+
+    def noack(self) -> QueuedStream:
+        return self
+
+    async def events(self) -> Any:
+        while True:
+            yield await self.queue.get()
+
+
+async def test_messages_handled_while_a_commit_is_under_way_wait_for_it_in_one_batch() -> None:
+    # A stage whose queue ran dry after each message stopped there to wait for the commit
+    # before (three flushes for the dedupe stage), then committed that one message alone
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    pipeline = Pipeline(create_app(settings), settings)
+    commits: list[list[int]] = []
+    gates: list[asyncio.Event] = []
+
+    async def handled(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def in_order(event: Any) -> bool:
+        return False
+
+    async def commit(stream: Any, batch: Batch) -> None:
+        commits.append([event.message.offset for event in batch.events])
+        gates.append(gate := asyncio.Event())
+        if not actor.cancelled():
+            await gate.wait()
+
+    pipeline._guarded = handled  # type: ignore[method-assign]
+    pipeline.read_again_later = in_order  # type: ignore[method-assign]
+    pipeline.commit = commit  # type: ignore[method-assign]
+    source = QueuedStream()
+    actor = asyncio.ensure_future(pipeline.app.agents["kabar.clean"].fun(source))
+
+    async def turns(n: int = 5) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+
+    try:
+        source.queue.put_nowait(queued(1))
+        await turns()
+        assert commits == [[1]]  # nothing under way: committed at once
+        source.queue.put_nowait(queued(2))
+        await turns()
+        source.queue.put_nowait(queued(3))
+        await turns()
+        assert commits == [[1]]  # 2 and 3 handled, waiting for the commit of 1
+        gates[0].set()
+        await turns()
+        assert commits == [[1], [2, 3]]  # started as 1's ended, with no next message
+        gates[1].set()
+        source.queue.put_nowait(queued(4))
+        await turns()
+        assert commits == [[1], [2, 3], [4]]
+    finally:
+        for gate in gates:
+            gate.set()
+        actor.cancel()
+        await asyncio.gather(actor, return_exceptions=True)
+
+
+async def test_a_topic_hands_a_record_to_a_running_producer_without_yielding_to_the_loop(
+) -> None:
+    # Faust's stampede wrapper yielded one to three turns of the event loop before every
+    # record a topic sent, table writes included
+    settings = load_settings(env={})
+    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+    app = create_app(settings)
+    app.producer._started.set()  # as once the worker runs
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    counting = asyncio.ensure_future(count_turns())
+    await asyncio.sleep(0)
+    try:
+        before = turns
+        assert await app.maybe_start_producer() is app.producer
+        assert turns == before
+    finally:
+        counting.cancel()
+

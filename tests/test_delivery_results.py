@@ -117,6 +117,16 @@ def handled(pipeline: Pipeline, batch: Batch, event: Event,
     pipeline.app.consumer._unacked_messages.add(event.message)
 
 
+async def commit_batch(pipeline: Pipeline, acked: list[tuple[int, int]],
+                       events: list[Event]) -> None:
+    """Handle ``events`` in one batch of the versions stage (each sent one record,
+    delivered) and commit it."""
+    batch = Batch("versions")
+    for event in events:
+        handled(pipeline, batch, event)
+    await pipeline.commit(stream(acked), batch)
+
+
 async def test_a_message_whose_output_timed_out_is_read_again_and_nothing_after_it_counts(
 ) -> None:
     acked: list[tuple[int, int]] = []
@@ -139,16 +149,11 @@ async def test_a_message_whose_output_timed_out_is_read_again_and_nothing_after_
 
     # the next batch, handled while that commit ran, was fetched before the seek: its
     # messages of partition 0 come again in order, after 4; partition 1's count
-    later = Batch("versions")
-    for event in (Event(0, 6), Event(1, 9)):
-        handled(pipeline, later, event)
-    await pipeline.commit(stream(acked), later)
+    await commit_batch(pipeline, acked, [Event(0, 6), Event(1, 9)])
     assert acked[2:] == [(1, 9)]
     assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 3
-    reread = Batch("versions")
-    for offset in (4, 5, 6):
-        handled(pipeline, reread, Event(0, offset, repositions=1))
-    await pipeline.commit(stream(acked), reread)
+    await commit_batch(pipeline, acked, [Event(0, offset, repositions=1)
+                                         for offset in (4, 5, 6)])
     assert acked[3:] == [(0, 4), (0, 5), (0, 6)]
     assert pipeline.delivered[f"{TOPIC}:0"]["o"] == 6
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from worker.extract import ExtractionError, extract_article
 from worker.models import Article
@@ -632,3 +633,67 @@ def test_an_overlay_whose_only_headline_was_a_dropped_noscript_notice_is_dropped
     article = extract_article(_page(overlay + "<div>" + _paragraphs(_SENTENCES) + "</div>"),
                               "https://example.org/news/river-walk")
     assert "ferry" not in article.body and _SENTENCES[3] in article.body
+
+
+@pytest.mark.parametrize("call", [
+    "Never miss the latest news by signing up to our newsletter today!",
+    "Melden Sie sich jetzt für den kostenlosen Newsletter an! Wir informieren Sie täglich.",
+    "Lust auf mehr? Melde dich hier für unseren Newsletter an!",
+    "Get the best stories in your inbox: subscribe to our weekly newsletter",
+])
+def test_a_call_to_sign_up_for_a_newsletter_is_not_story(call):
+    article = _story_with(f"<p>{call}</p>")
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert "ewsletter" not in article.body
+
+
+@pytest.mark.parametrize("line", [
+    "The Guardian US added 680,000 newsletter subscribers in a single year, the paper said.",
+    "Twelve people signed up for my newsletter in the past week, and I did nothing for them.",
+    "I ultimately decided my newsletter digest bot would be an automation, not an agent.",
+])
+def test_a_sentence_about_newsletters_stays_story(line):
+    assert line in _story_with(f"<p>{line}</p>").body
+
+
+@pytest.mark.parametrize("notice", [
+    "This post contains references to products from one or more of our advertisers. We may "
+    "receive compensation when you click on links to those products.",
+    "Letzte Aktualisierung am 2.02.2022 / Bei den Verlinkungen handelt es sich um Affiliate "
+    "Links / Bilder von der Amazon Product Advertising API",
+    "*Werbung. Dieser Beitrag enthält Werbung für eine Yogamatte.",
+])
+def test_an_affiliate_or_advertising_disclosure_is_not_story(notice):
+    article = _story_with(f"<p>{notice}</p>")
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert notice[:30] not in article.body
+
+
+def test_a_sentence_naming_affiliate_links_as_its_topic_stays_story():
+    line = ("Streamers earn money when viewers buy games, gear or software through affiliate "
+            "links, the report found.")
+    assert line in _story_with(f"<p>{line}</p>").body
+
+
+@pytest.mark.parametrize("notice", [
+    "Les opinions exprimées dans les blogs n'engagent que leurs auteurs.",
+    "(Alle Angaben ohne Gewähr)",
+    "The views expressed here are the author's own and not those of the publisher.",
+])
+def test_a_disclaimer_of_the_pages_responsibility_is_not_story(notice):
+    article = _story_with(f"<p>{notice}</p>")
+    assert _SENTENCES[1] in article.body and _SENTENCES[2] in article.body
+    assert notice[:20] not in article.body
+
+
+def test_an_elements_text_read_by_lexbor_is_its_deep_text() -> None:
+    # Extraction reads element texts with text_lexbor(), which must equal text(deep=True):
+    # with comments, template contents, foreign-content CDATA and bytes that are not UTF-8.
+    tree = LexborHTMLParser(
+        b"<html><body><div id=a> One <b>two</b><!-- note --> <i>thr\xc3\xa9e</i>\n"
+        b"<template><p>later</p></template><svg><![CDATA[x<y]]><text>four</text></svg>"
+        b"<p>f\xffive</p><p></p></div></body></html>")
+    elements = tree.root.css("*")
+    assert len(elements) > 10
+    for node in elements:
+        assert node.text_lexbor() == node.text(deep=True), node.tag

@@ -12,6 +12,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from worker.extract import ExtractionError, extract_article
 from worker.extract.body import remove_nodes
+from worker.extract.decode import _is_utf8
 from worker.models import Article
 from worker.settings import MAX_BODY_BYTES
 from worker.stages import read_saved_page
@@ -134,6 +135,27 @@ def test_utf8_bytes_under_a_legacy_charset_label_are_read_as_utf8():
     page = page.replace(b"<head>", b'<head><meta charset="iso-8859-15">')  # a stale label
     result = extract_article(page)
     assert "El tetracampeón eligió" in result.body
+
+
+_BLOCK = b"a" * 4095  # ends one byte before the validator's first block boundary
+
+
+@pytest.mark.parametrize("page", [
+    b"", "é".encode(), b"\xc3", b"\xc3A\xa9",  # a sequence broken by an ASCII byte
+    _BLOCK + "é".encode() + _BLOCK,               # a valid character across the boundary
+    _BLOCK + b"\xc3" + _BLOCK,                    # a lead byte cut off by the boundary
+    _BLOCK + b"a" + b"\xa9" + _BLOCK,             # a stray continuation after an ASCII block
+    _BLOCK + "€".encode() + _BLOCK * 2 + b"\xe9t\xe9",  # valid run, ASCII blocks, bad run
+    "x€".encode() * 3000, b"\xed\xa0\x80", b"\xc0\x80", b"\xf4\x90\x80\x80",
+])
+def test_a_page_is_taken_as_utf8_exactly_when_python_decodes_it_strictly(page):
+    try:
+        page.decode("utf-8")
+    except UnicodeDecodeError:
+        valid = False
+    else:
+        valid = True
+    assert _is_utf8(page) is valid
 
 
 _TAGS = st.sampled_from(["div", "p", "span", "article", "section", "a", "li", "ul", "h2",

@@ -5,6 +5,7 @@ the commit guard lost fetch requests in the chaos cells (tests/test_chaos.py).""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from types import SimpleNamespace
 from typing import cast
@@ -415,3 +416,62 @@ async def test_messages_read_again_after_a_seek_pass_faust_s_read_offset(
         read_offsets.append(consumer._read_offset[TP])
         consumer._read_offset[TP] = message.offset  # as Faust's drain notes it
     assert read_offsets == [None, 10]
+
+
+async def test_a_fetch_is_handed_to_the_stream_queues_in_one_turn_of_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Faust waited a turn of the event loop per message, in which every stage took one
+    # from its queue: stages reading different topics ran one after the other, and idled
+    # while the next fetch came over from the consumer thread
+    consumer, thread = _consumer_reading(5)
+    _serve_one_fetch(monkeypatch, consumer, thread, [5, 6, 7], repositions=0)
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    turns, handed = 0, []
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def to_streams(message: Message) -> None:
+        handed.append((message.offset, turns))
+        if message.offset == 7:
+            fetcher._stopped.set()
+
+    consumer.callback = to_streams  # type: ignore[method-assign]
+    counting = asyncio.ensure_future(count_turns())
+    try:
+        await asyncio.wait_for(consumer._drain_messages(fetcher), timeout=5)
+    finally:
+        counting.cancel()
+    assert [offset for offset, _ in handed] == [5, 6, 7]
+    assert len({turn for _, turn in handed}) == 1
+    assert consumer._read_offset[TP] == 7
+
+
+async def test_a_rebalance_suspending_the_flow_cuts_a_fetch_short_and_its_rest_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer, thread = _consumer_reading(5)
+    _serve_one_fetch(monkeypatch, consumer, thread, [5, 6, 7], repositions=0)
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    handed: list[int] = []
+
+    async def to_streams(message: Message) -> None:
+        handed.append(message.offset)
+        if message.offset == 6:
+            await asyncio.Event().wait()  # a full stream queue
+
+    async def rebalance() -> None:
+        while 6 not in handed:
+            await asyncio.sleep(0)
+        consumer.stop_flow()
+        fetcher._stopped.set()
+
+    consumer.callback = to_streams  # type: ignore[method-assign]
+    await asyncio.wait_for(asyncio.gather(consumer._drain_messages(fetcher), rebalance()),
+                           timeout=5)
+    assert handed == [5, 6]
+    assert consumer._skipped[TP] == (7, 0)  # noted: read again from 7

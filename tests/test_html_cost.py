@@ -43,3 +43,10 @@ def test_no_page_of_the_shared_sets_is_refused() -> None:
     if not pages:
         pytest.skip("the shared sets are not unpacked in .data/")
     assert [p for p in pages if nesting_problem(Path(p).read_bytes())] == []
+
+
+@pytest.mark.parametrize("page", [NESTED_DIVS, BLOCKS_UNDER_SPANS, PARAGRAPH * 3_000],
+                         ids=["nested divs", "block tags under open spans", "flat paragraphs"])
+def test_bytes_and_text_of_a_page_are_judged_alike(page: str) -> None:
+    # (Bytes have their "<" counted by bytes.replace, text by str.count.)
+    assert nesting_problem(page.encode()) == nesting_problem(page)

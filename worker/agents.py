@@ -40,9 +40,12 @@ from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
 from worker.delivery import (
     SENDS,
+    ChangelogWriteFailed,
     Deliveries,
     Sent,
     failures,
+    lost_write,
+    noting,
     refused_for_what_it_is,
     refused_letter,
     truncated_letter,
@@ -373,6 +376,12 @@ class Pipeline:
         # partitions read again from a message whose outputs failed for now: what was
         # fetched of them before that seek is not recorded delivered (Pipeline.commit)
         self.rewound: set[TP] = set()
+        # partition → the offset from which nothing is acked or recorded delivered: a
+        # changelog write for that message failed, and the worker is stopping
+        self.held: dict[TP, int] = {}
+        #: why this worker must stop (a table write it cannot make good): the runner raises
+        #: it, stopping the worker, as it does when Faust crashes
+        self.fatal: ChangelogWriteFailed | None = None
         # (reason, topic, partition) → offsets left unacked to be delivered again, not
         # logged yet: one line per partition and reason (drop_unacked)
         self._held_back: dict[tuple[str, str, int], list[int]] = {}
@@ -428,7 +437,9 @@ class Pipeline:
         checked likewise (a refused dead letter goes again with its payload cut). Each
         result is looked at once: the records are taken out. The messages whose records
         failed otherwise (the producer's request timeout ran out, the broker is gone) are
-        added to ``deliveries.in_doubt``: they must be delivered again."""
+        added to ``deliveries.in_doubt``: they must be delivered again. Table changelog
+        writes that failed, for whatever reason, go to ``deliveries.lost``
+        (:meth:`stop_for_lost_writes`)."""
         if deliveries is None:  # untracked sends (a handler called outside an agent)
             await self.app.producer.flush()
             return True
@@ -438,7 +449,9 @@ class Pipeline:
                 sent, deliveries.sent = deliveries.sent, []
                 transient = []
                 for record, error in await failures(sent):
-                    if refused_for_what_it_is(error):
+                    if record.table is not None:
+                        deliveries.lost.append((record, error))
+                    elif refused_for_what_it_is(error):
                         await self.refused(stage, record, error)
                     else:
                         transient.append((record, error))
@@ -451,7 +464,52 @@ class Pipeline:
                                 record.topic, record.key, type(error).__name__, error)
         finally:
             SENDS.reset(token)
-        return not deliveries.in_doubt
+        return not deliveries.in_doubt and not deliveries.lost
+
+    def stop_for_lost_writes(self, stage: str, deliveries: Deliveries) -> None:
+        """Table changelog writes failed (``deliveries.lost``). Handling their messages again
+        here would not repair them (the table holds the values already, so it would not
+        write them again), so the message each was written for is held: neither acked nor
+        recorded delivered, nor is anything after it in its partition (``held``; it stays
+        among the consumer's unacked messages, so no offset commit passes it). And the
+        worker stops (``fatal``, which the runner raises): the partition's next owner, or
+        this worker restarted, rebuilds the table from its changelog and handles the
+        message again."""
+        lost, deliveries.lost = deliveries.lost, []
+        for record, _ in lost:
+            if record.event is not None:
+                tp = tp_of(record.event)
+                offset = record.event.message.offset
+                self.held[tp] = min(offset, self.held.get(tp, offset))
+        self.stats.count("changelog_writes_failed", len(lost))
+        record, error = lost[0]
+        message = record.event.message if record.event is not None else None
+        handled = (f"{message.topic}[{message.partition}]@{message.offset}" if message
+                   else "no message")
+        held = ", ".join(f"{tp.topic}[{tp.partition}] from @{offset}"
+                         for tp, offset in sorted(self.held.items()))
+        what = (f"{stage}: {lost_write(record, error)} (written for {handled}; "
+                f"{len(lost)} changelog writes failed). Not committed: {held or 'nothing'}; "
+                "the worker stops, so that the partition's next owner (or this worker "
+                "restarted) rebuilds the table from its changelog and handles the message "
+                "again")
+        log.error(what)
+        self.fatal = self.fatal or ChangelogWriteFailed(what)
+
+    def hold_lost(self, batch: Batch) -> None:
+        """Stop for the changelog writes of ``batch`` that failed, if any, and hold their
+        messages (and what follows them in their partitions) out of it."""
+        if batch.deliveries.lost:
+            self.stop_for_lost_writes(batch.stage, batch.deliveries)
+        self.hold(batch)
+
+    def hold(self, batch: Batch) -> None:
+        """Take out of ``batch`` its messages at or after a held offset (``held``): left
+        unacked, and still unacked for the consumer (no commit passes them)."""
+        if self.held:
+            batch.leave_out([event for event in batch.events if tp_of(event) in self.held
+                             and event.message.offset >= self.held[tp_of(event)]],
+                            self.handled_here)
 
     async def refused(self, stage: str, record: Sent, error: BaseException) -> None:
         """A record refused for what it is: its dead letter, sent for the same message
@@ -631,14 +689,14 @@ class Pipeline:
         """Commit a batch of handled messages, in this order:
 
         1. write the dedupe stage's pending markers (unless the batch's partitions may have
-           moved since it was handled), flush them and what the batch sent and wrote;
-        2. send the outcomes the dedupe stage held back, flush, and look at the delivery
-           result of every record the batch sent (check_deliveries): a record refused for
-           what it is becomes a dead letter; a message whose records failed for now is left
-           unacked, with the rest of its partition in the batch, and its partition read
-           again from it (so nothing after it is recorded delivered before it is);
-        3. mark the outcomes done and flush (a marker left pending behind a recorded
-           offset would never be finished);
+           moved since it was handled), flush them and what the batch sent and wrote, and
+           look at the results (look_at): a record refused for what it is becomes a dead
+           letter; a message whose records failed for now is left unacked, with the rest of
+           its partition in the batch, and its partition read again from it; one whose
+           table write failed is held likewise, and the worker stops;
+        2. send the outcomes the dedupe stage held back, flush, and look at the results;
+        3. mark the outcomes done, flush, and look at the results (a marker left pending
+           behind a recorded offset would never be finished);
         4. record each partition's last handled offset in ``delivered``; 5. ack.
 
         A crash before 4 is in replays the batch: its outputs sent early are skipped by the
@@ -652,6 +710,7 @@ class Pipeline:
             if stale:
                 batch.leave_out(stale, self.handled_here)
                 self.drop_unacked(stale, "fetched_before_seek")
+        self.hold(batch)
         if batch.done and await self.moved_since(batch):
             # Frozen or evicted since the batch was handled: its partitions may be replayed
             # by their new owner already, whose markers a late pending one would overwrite.
@@ -660,10 +719,14 @@ class Pipeline:
         # The pending markers are written here, not while the batch is handled: a marker
         # left in the producer's buffer by a worker frozen mid-batch would reach the
         # changelog when it wakes, after the new owner marked that outcome done.
-        for content, (marker, written_for) in batch.done.items():
-            as_handling(written_for)
-            self.emitted[content] = {**marker, "pending": True}
+        with noting(batch.deliveries):
+            for content, (marker, written_for) in batch.done.items():
+                as_handling(written_for)
+                self.emitted[content] = {**marker, "pending": True}
         await self.app.producer.flush()
+        # before the held-back outcomes go out: one sent for a message whose marker or table
+        # write was lost would be emitted again when the message is handled again
+        await self.look_at(batch)
         if batch.outbox and await self.moved_since(batch):
             # The group rebalanced while the markers were flushed: a worker evicted (a
             # broker bounce can expire every session) may find its partitions already
@@ -673,25 +736,22 @@ class Pipeline:
             self.drop_unacked(batch.events, "dropped_after_rebalance")
             return
         if batch.outbox:
-            sending = SENDS.set(batch.deliveries)
-            try:
+            with noting(batch.deliveries):
                 for records, event in batch.outbox:
                     as_handling(event)
                     await self.send_out(records)
-            finally:
-                SENDS.reset(sending)
             await self.app.producer.flush()
-        if not await self.check_deliveries(batch.stage, batch.deliveries):
-            first = first_offsets(e for e in batch.deliveries.in_doubt if e is not None)
-            again = [event for event in batch.events if tp_of(event) in first
-                     and event.message.offset >= first[tp_of(event)]]
-            batch.leave_out(again, self.handled_here)
-            await self.deliver_again(again, "delivery_failed")
+            await self.look_at(batch)
         if batch.done:
-            for content, (marker, written_for) in batch.done.items():
-                as_handling(written_for)
-                self.emitted[content] = marker
+            with noting(batch.deliveries):
+                for content, (marker, written_for) in batch.done.items():
+                    as_handling(written_for)
+                    self.emitted[content] = marker
             await self.app.producer.flush()
+            await self.look_at(batch)
+        # Not waited for: a `delivered` write lost is as a crash before this step (the
+        # batch is handled again, and the stages absorb it), and waiting for it cost about
+        # a fifth of the throughput (bench/pipeline.py). Counted and logged as unchecked.
         for mark, event in batch.marks.items():
             as_handling(event)
             done = self.delivered.get(mark) or {}
@@ -699,6 +759,49 @@ class Pipeline:
                                     "ts": max(event.message.timestamp, done.get("ts", 0.0))}
         for event in batch.events:
             await stream.ack(event)
+
+    async def settle(self, stage: str, stream: faust.StreamT,
+                     handled: list[tuple[faust.EventT, Deliveries]]) -> None:
+        """Ack the messages a stage that does not batch its commits (fetch, health) has
+        handled, in order, once what each sent and wrote reached the broker: one wait for
+        the lot, whose table writes share produce requests (waited for one message at a
+        time, they held the health stage to 160 events/s, from 2,000). A message whose
+        records failed for now is left unacked, with what follows it in its partition, and
+        read again from there; one whose table write failed is held, and the worker stops
+        (stop_for_lost_writes)."""
+        deliveries = Deliveries(
+            sent=[record for _, each in handled for record in each.sent],
+            in_doubt=[event for _, each in handled for event in each.in_doubt],
+            lost=[lost for _, each in handled for lost in each.lost])
+        if not await self.check_deliveries(stage, deliveries) and deliveries.lost:
+            self.stop_for_lost_writes(stage, deliveries)
+        first = first_offsets(e for e in deliveries.in_doubt if e is not None)
+        again = []
+        for event, _ in handled:
+            tp, offset = tp_of(event), event.message.offset
+            if tp in first and offset >= first[tp]:
+                again.append(event)
+            elif not (tp in self.held and offset >= self.held[tp]):
+                await stream.ack(event)
+        if again:
+            await self.deliver_again(again, "delivery_failed")
+
+    async def look_at(self, batch: Batch) -> None:
+        """Look at the results of what ``batch`` sent and wrote so far (check_deliveries):
+        a message whose records failed for now is left out, with the rest of its partition
+        in the batch, and its partition read again from it (so nothing after it is
+        recorded delivered before it is); one whose table write failed is held, and the
+        worker stops (stop_for_lost_writes)."""
+        if await self.check_deliveries(batch.stage, batch.deliveries):
+            return
+        in_doubt, batch.deliveries.in_doubt = batch.deliveries.in_doubt, []
+        if in_doubt:
+            first = first_offsets(e for e in in_doubt if e is not None)
+            again = [event for event in batch.events if tp_of(event) in first
+                     and event.message.offset >= first[tp_of(event)]]
+            batch.leave_out(again, self.handled_here)
+            await self.deliver_again(again, "delivery_failed")
+        self.hold_lost(batch)
 
     def handled_here(self, mark: str, event: faust.EventT) -> bool:
         """Whether ``event`` was handled, not skipped as a redelivery (its batch is not
@@ -1035,18 +1138,30 @@ class Pipeline:
                 # Acked by hand, after the handler: Faust acks an event in a `finally` when
                 # its actor is cancelled mid-message (a graceful stop), and the commit on
                 # the way out then skips a message that was never handled.
+                # Settled (acked once what they sent and wrote is in) a few at a time: as
+                # many as were queued, up to broker.flush_batch.
                 manual = stream.noack()
-                async for event in manual.events():
-                    message = event.message
-                    if await self.read_again_later(event):
-                        continue
-                    deliveries = Deliveries()
-                    await self._guarded(stage, suffix, message.key, message.value, handler,
-                                        deliveries=deliveries)
-                    if await self.check_deliveries(stage, deliveries):
-                        await manual.ack(event)
-                    else:
-                        await self.deliver_again([event], "delivery_failed")
+                queue = manual.channel.queue
+                handled: list[tuple[faust.EventT, Deliveries]] = []
+                try:
+                    async for event in manual.events():
+                        message = event.message
+                        if await self.read_again_later(event):
+                            continue
+                        deliveries = Deliveries()
+                        await self._guarded(stage, suffix, message.key, message.value,
+                                            handler, deliveries=deliveries)
+                        handled.append((event, deliveries))
+                        if len(handled) >= self.flush_batch or queue.empty():
+                            handled, settling = [], handled
+                            await self.settle(stage, manual, settling)
+                finally:
+                    if handled:  # a graceful stop: what was handled is settled
+                        try:
+                            await asyncio.shield(self.settle(stage, manual, handled))
+                        except Exception:  # not acked: delivered again
+                            log.warning("%s: could not settle the messages handled last on "
+                                        "the way out", stage, exc_info=True)
 
             async def run_in_batches(stream: faust.StreamT) -> None:
                 # As `run`, with one commit (Pipeline.commit) per batch of messages, and the
@@ -1057,22 +1172,41 @@ class Pipeline:
                 batch = Batch(stage)
                 committing: asyncio.Future[None] | None = None
                 committing_keys: set[bytes | None] = set()
+                idle = False  # waiting for its next message
+
+                def commit_now() -> None:
+                    nonlocal batch, committing, committing_keys
+                    committing = asyncio.ensure_future(self.commit(manual, batch))
+                    committing.add_done_callback(committed)
+                    committing_keys, batch = batch.keys, Batch(stage)
+
+                def committed(done: asyncio.Future[None]) -> None:
+                    # Messages handled while the commit before them was under way wait for
+                    # it, not in a commit of their own: with its queue run dry, a stage
+                    # would otherwise stop at every message to wait for the commit before
+                    # (three flushes for the dedupe stage). Once that commit is done and
+                    # no message has come since, theirs starts here.
+                    if (idle and done is committing and batch.events and queue.empty()
+                            and not done.cancelled() and done.exception() is None):
+                        commit_now()
 
                 async def settle() -> None:
                     nonlocal committing, committing_keys
-                    if committing is not None:
+                    while committing is not None:  # and the one its end started, if any
+                        current = committing
                         # shielded: a stop cancelling the actor must not cut a commit short
-                        await asyncio.shield(committing)  # raises what the commit raised
-                        committing, committing_keys = None, set()
+                        await asyncio.shield(current)  # raises what the commit raised
+                        if committing is current:
+                            committing, committing_keys = None, set()
 
                 async def hand_over() -> None:
-                    nonlocal batch, committing, committing_keys
                     await settle()
-                    committing = asyncio.ensure_future(self.commit(manual, batch))
-                    committing_keys, batch = batch.keys, Batch(stage)
+                    if batch.events:
+                        commit_now()
 
                 try:
                     async for event in manual.events():
+                        idle = False
                         message = event.message
                         if self.fence.fenced() and await self.fence.wait():
                             # this worker froze and its partitions may have moved: what it
@@ -1088,8 +1222,7 @@ class Pipeline:
                             # The same content hash again: the batch that last marked it
                             # must be done and recorded delivered (flushed) first, or a
                             # crash could leave its replay facing this message's marker.
-                            if batch.events:
-                                await hand_over()
+                            await hand_over()
                             await settle()
                             await self.app.producer.flush()
                         elif committing is not None and committing.done():
@@ -1102,13 +1235,15 @@ class Pipeline:
                                             batch)
                         batch.events.append(event)
                         batch.keys.add(message.key)
-                        if len(batch.events) >= self.flush_batch or queue.empty():
+                        if len(batch.events) >= self.flush_batch or (
+                                queue.empty() and (committing is None or committing.done())):
                             await hand_over()
+                        idle = True
                 finally:
+                    idle = False
                     # a graceful stop: what was handled is committed
                     try:
-                        if batch.events:
-                            await asyncio.shield(hand_over())
+                        await asyncio.shield(hand_over())
                         await asyncio.shield(settle())
                     except Exception:  # not acked: delivered again
                         log.warning("%s: could not commit the messages handled last on the "

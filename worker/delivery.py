@@ -6,20 +6,33 @@ topic's ``max.message.bytes``, or still not taken when the producer's request ti
 out) would be missing behind its input's committed offset. So each record sent while a
 stage handles a message is noted with the producer's delivery future (:class:`Sent`, in
 the :class:`Deliveries` that :data:`SENDS` names), and the stage looks at the results, once
-per batch, before the message counts as handled."""
+per batch, before the message counts as handled.
+
+A table's changelog writes are noted likewise (:func:`note_changelog_write`, by the tables of
+:mod:`worker.app`): a write that failed cannot be made good in this process (the table
+already holds the value, and handling the message again would not write it again), so the
+stage leaves the message unacked and stops the worker (:class:`ChangelogWriteFailed`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import functools
+import logging
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+import faust
 import orjson
 from aiokafka import errors
+from faust.types import FutureMessage
 
+from worker.metrics import CHANGELOG_UNCHECKED
 from worker.models import DeadLetter, utc_now
+
+log = logging.getLogger("kabar.delivery")
 
 #: the broker's (or the producer's) answer about the record itself: sent again, it would
 #: be refused again
@@ -50,6 +63,9 @@ class Sent:
     #: the producer's delivery future; None when the send itself raised (``error``)
     delivery: asyncio.Future[Any] | None = None
     error: BaseException | None = None
+    #: for a table's changelog write: the table (and the changelog partition written)
+    table: str | None = None
+    partition: int | None = None
 
     @property
     def size(self) -> int:
@@ -64,11 +80,63 @@ class Deliveries:
 
     sent: list[Sent] = field(default_factory=list)
     in_doubt: list[Any] = field(default_factory=list)
+    #: changelog writes that failed, with why: the worker's table holds entries that the
+    #: partition's next owner would not recover
+    lost: list[tuple[Sent, BaseException]] = field(default_factory=list)
 
 
 #: where :meth:`worker.agents.Pipeline.send` notes what it sends: the Deliveries of the
 #: message (or batch) being handled in this task; None sends untracked (timers)
 SENDS: ContextVar[Deliveries | None] = ContextVar("kabar_sends", default=None)
+
+
+@contextlib.contextmanager
+def noting(deliveries: Deliveries) -> Iterator[None]:
+    """What is sent and written meanwhile (in this task) is noted in ``deliveries``."""
+    token = SENDS.set(deliveries)
+    try:
+        yield
+    finally:
+        SENDS.reset(token)
+
+
+class ChangelogWriteFailed(RuntimeError):
+    """A table's changelog write failed while a message was handled: the worker stops."""
+
+
+def note_changelog_write(table: str, written: FutureMessage) -> None:
+    """Note a changelog write of ``table`` (Faust's future for the record it buffered) in
+    the Deliveries of the message being handled, whose stage then waits for its result. A
+    write that no stage waits for (a timer's, or a batch commit's ``delivered`` offsets) is
+    counted and, should it fail, logged."""
+    message = written.message
+    record = Sent(message.channel.get_topic_name(), message.key, message.value or b"",
+                  faust.current_event(), delivery=written, table=table,
+                  partition=message.partition)
+    deliveries = SENDS.get()
+    if deliveries is not None:
+        deliveries.sent.append(record)
+        return
+    CHANGELOG_UNCHECKED.labels(table).inc()
+    written.add_done_callback(functools.partial(report_unchecked, record))
+
+
+def report_unchecked(record: Sent, written: asyncio.Future[Any]) -> None:
+    """A done callback: log an unchecked changelog write (:func:`note_changelog_write`)
+    that failed."""
+    error = (asyncio.CancelledError("changelog write cancelled") if written.cancelled()
+             else written.exception())
+    if error is not None:
+        log.error("%s; a write no stage waits for (a timer's, or an offset recorded "
+                  "delivered), so no message is held back for it", lost_write(record, error))
+
+
+def lost_write(record: Sent, error: BaseException) -> str:
+    """What a failed changelog write lost, for the log."""
+    why = cause(error)
+    return (f"table {record.table}: the changelog write of key {record.key!r} to "
+            f"{record.topic}[{record.partition}] failed ({type(why).__name__}: {why}): the "
+            f"partition's next owner would recover the table without it")
 
 
 async def failures(sent: Iterable[Sent]) -> list[tuple[Sent, BaseException]]:

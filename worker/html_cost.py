@@ -38,7 +38,7 @@ def nesting_problem(html: bytes | str) -> str | None:
     by one count; a page with many tags has its block tags counted, and only a page still
     over the bound has its nesting followed tag by tag (an overestimate: end tags that are
     left out are taken as never closed)."""
-    tags = html.count("<") if isinstance(html, str) else html.count(b"<")
+    tags = html.count("<") if isinstance(html, str) else _count_lt(html)
     if tags * tags <= MAX_PARSE_STEPS:
         return None
     data = html.encode("utf-8", "replace") if isinstance(html, str) else html
@@ -62,3 +62,11 @@ def nesting_problem(html: bytes | str) -> str | None:
             depth += 1
             deepest = max(deepest, depth)
     return None
+
+
+def _count_lt(html: bytes) -> int:
+    """How many "<" bytes ``html`` holds. (``bytes.count`` tests a single byte in a plain
+    loop, 70 µs on a 240 kB page, 4% of its extraction; ``replace`` finds them with memchr,
+    in a third of the time, and its copy is freed before the parse. numpy was faster still,
+    but importing it costs 13 MB in a process that has no other use for it.)"""
+    return len(html) - len(html.replace(b"<", b""))

@@ -62,6 +62,12 @@ WEBSUB_SUBSCRIPTIONS = PromCounter(
     "kabar_websub_subscription_events_total",
     "WebSub subscription events (requested, verified, denied, failed, expired, ...)",
     ["event"])
+#: table changelog writes no stage waits for (worker.delivery.note_changelog_write): a
+#: timer's, or the offsets a batch commit records in `delivered`; a failed one is logged
+CHANGELOG_UNCHECKED = PromCounter(
+    "kabar_changelog_unchecked_writes_total",
+    "Table changelog writes whose results no stage waits for (timers, recorded offsets)",
+    ["table"])
 
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",

@@ -191,6 +191,8 @@ async def run_pipeline(
                     )
                 if worker._stopped.is_set() or app._crash_reason:
                     raise RuntimeError(f"worker stopped: {app._crash_reason or 'unknown'}")
+                if pipeline.fatal is not None:  # the worker stops, and leaves the group
+                    raise pipeline.fatal
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=0.25)
         if poller:

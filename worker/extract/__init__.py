@@ -27,7 +27,12 @@ from worker.extract.body import (
     remove_nodes,
     streamed_placeholders,
 )
-from worker.extract.boilerplate import is_boilerplate_text, is_lead_class, strip_signoff
+from worker.extract.boilerplate import (
+    is_boilerplate_text,
+    is_lead_class,
+    is_notice_text,
+    strip_signoff,
+)
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
     PageDate,
@@ -248,7 +253,7 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
         for selector in profile.date:
             node = tree.css_first(selector)
             if node is not None:
-                published = not_after(parse_text_date(node.text(deep=True),
+                published = not_after(parse_text_date(node.text_lexbor(),
                                                       month_first=month_first), limit)
                 if published:
                     break
@@ -324,7 +329,7 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
     for node in islice(leads, 6):
         if node.tag in ("body", "html", "main", "article"):
             continue
-        text = " ".join(node.text(deep=True).split())
+        text = " ".join(node.text_lexbor().split())
         # (A lead block holding a picture is the lead photo: its text is the caption.)
         if 40 <= len(text) <= 600 and text.count(" ") >= 6 and not node.css_first(
                 "a, img, picture, figure, video"):
@@ -407,7 +412,8 @@ def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
             text = html_lib.unescape(text)  # entities escaped twice at the source ("&amp;nbsp;")
             text = " ".join(text.split())
         key = text.casefold()
-        if not text or key in seen or is_boilerplate_text(text) or _is_date_line(text):
+        if (not text or key in seen or is_boilerplate_text(text) or is_notice_text(text)
+                or _is_date_line(text)):
             continue
         seen.add(key)
         out.append(text)

@@ -243,6 +243,39 @@ _BYLINE_ONLY = re.compile(
 _IMAGE_PATH = re.compile(r"/[^\s/]+\.(?:jpe?g|png|gif|webp|avif)(?:\?\S*)?(?!\S)", re.I)
 
 
+#: A call to sign up for a newsletter: 'Melden Sie sich jetzt für den kostenlosen
+#: Newsletter an!', 'Never miss the latest news by signing up to our newsletter today!'.
+_NEWSLETTER_CALL = re.compile(
+    r"\b(?:sign(?:ing)? up|subscribe\b|subscribing|abonnieren|abonniere|melden sie sich|"
+    r"melde dich|anmelden|inscri|suscr[ií]b|iscriviti)[^.!?]{0,80}\bnewsletter|\bnewsletter\b"
+    r"[^.!?]{0,80}\b(?:sign(?:ing)? up|subscribe\b|abonnieren|anmelden|bestellen|inscri|"
+    r"suscr[ií]b|iscriv)", re.I)
+
+
+#: An affiliate or advertising disclosure: 'This post contains references to products from
+#: one or more of our advertisers. We may receive compensation…', 'Bei den Verlinkungen
+#: handelt es sich um Affiliate Links', '*Werbung. Dieser Beitrag enthält Werbung für …'.
+_DISCLOSURE = re.compile(
+    r"\b(?:contains?|uses|includes?|enthält|handelt es sich um|sind) (?:\w+ ){0,2}affiliate[- ]?"
+    r"links?\b|\bwe (?:may )?(?:receive|earn) (?:a )?(?:compensation|"
+    r"(?:small )?commission)|(?:this|our) (?:post|article|page|site) (?:contains|includes|may "
+    r"contain) (?:affiliate|sponsored|references to products)|(?:dieser|der) (?:beitrag|"
+    r"artikel|post) enthält (?:werbung|affiliate|provisions)|product advertising api", re.I)
+_DISCLOSURE_WORDS = ("affiliate", "compensation", "commission", "sponsored",
+                     "references to products", "werbung", "provision", "advertising api")
+
+
+#: A disclaimer of the page's responsibility for what it prints: 'The views expressed are the
+#: author's own', 'Les opinions exprimées … n'engagent que leurs auteurs', '(Alle Angaben ohne
+#: Gewähr)'.
+_DISCLAIMER = re.compile(
+    r"\b(?:views|opinions) expressed (?:here|in this|on this|by|are)|opinions exprimées|"
+    r"n[’']engagent? que (?:leurs?|son|ses|l[’'])|\bangaben ohne gewähr|"
+    r"(?:gibt|geben) (?:ausschließlich |nur )?die (?:persönliche )?meinung (?:des|der) "
+    r"(?:autors|autorin|verfassers)", re.I)
+_DISCLAIMER_WORDS = ("expressed", "exprimées", "n'engage", "n’engage", "gewähr", "meinung d")
+
+
 #: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
 _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
 
@@ -282,6 +315,22 @@ def is_boilerplate_text(text: str) -> bool:
         return True
     label = _LABEL_LINE.match(text) if size <= 150 else None
     return label is not None and (size <= 100 or label.group("byline") is None)
+
+
+def is_notice_text(text: str) -> bool:
+    """True for a short paragraph addressed to the reader about the page rather than the
+    story: a call to sign up for a newsletter, an affiliate or advertising disclosure, a
+    disclaimer. (Tested on the story's paragraphs only, not on every block the walk reads:
+    each search tries every position of the text, about 15 µs, and even the words gating
+    them cost a microsecond a text.)"""
+    if len(text) > 200:
+        return False
+    low = text.lower()
+    return (("newsletter" in low and _NEWSLETTER_CALL.search(text) is not None)
+            or (any(word in low for word in _DISCLOSURE_WORDS)
+                and _DISCLOSURE.search(text) is not None)
+            or (any(word in low for word in _DISCLAIMER_WORDS)
+                and _DISCLAIMER.search(text) is not None))
 
 
 #: A sign-off at the end of a paragraph ('$' also matches before a final line break).

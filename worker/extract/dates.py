@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -130,6 +131,13 @@ TZ_ABBREVIATIONS: dict[str, int] = {
 _TZ_ALT = "|".join(sorted(TZ_ABBREVIATIONS, key=len, reverse=True))
 
 
+@lru_cache(maxsize=256)
+def _zone(offset: int) -> timezone:
+    """The fixed zone ``offset`` minutes east of UTC (pages use a few dozen: made once each,
+    not for every date compared)."""
+    return timezone(timedelta(minutes=offset))
+
+
 @dataclass(frozen=True, slots=True)
 class PageDate:
     """A date as the page stated it; ``offset`` (minutes east of UTC) only when known."""
@@ -167,7 +175,8 @@ class PageDate:
     def aware(self) -> datetime | None:
         if self.offset is None:
             return None
-        return self.naive().replace(tzinfo=timezone(timedelta(minutes=self.offset)))
+        return datetime(self.year, self.month, self.day, self.hour or 0, self.minute,
+                        self.second, tzinfo=_zone(self.offset))
 
     def iso(self) -> str:
         if self.hour is None:

@@ -68,9 +68,10 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
     """Decode a page the way a browser would, never raising on bad bytes.
 
     The parser reads UTF-8 bytes (lexbor builds the tree markedly faster from bytes than from
-    text: 0.7 against 1.1 ms a page on the shared data), so a page declared as UTF-8 is passed
-    on as it came, without building the text: lexbor itself replaces invalid sequences, as
-    the decoder would. At most the first HEAD_CHARS characters are returned as text.
+    text: 0.7 against 1.1 ms a page on the shared data), so a page declared as UTF-8, or
+    valid UTF-8, is passed on as it came, without building the text: lexbor itself replaces
+    invalid sequences, as the decoder would. At most the first HEAD_CHARS characters are
+    returned as text.
     Raises ExtractionError ``too_large`` (over ``max_bytes``, the fetch.max_body_bytes
     setting: larger pages are never articles and cost seconds of parsing), ``empty`` or
     ``binary``.
@@ -148,11 +149,42 @@ def _detected(data: bytes) -> str:
     return codec_name(detected_charset(data)) or "cp1252"
 
 
+#: Bytes tested for ASCII at a time by _is_utf8 (the fastest of 512 to 8192 on the shared
+#: pages).
+_ASCII_BLOCK = 4096
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, decoding only the runs of blocks that hold a
+    non-ASCII byte. Exact: an ASCII byte is a whole character, so valid UTF-8 splits into
+    valid parts next to one, and valid parts join into valid UTF-8. (Decoding a median page
+    that declares no charset in full took 70 µs, twice this.)"""
+    view = memoryview(data)
+    start = None  # where the current run of non-ASCII blocks began
+    for at in range(0, len(data), _ASCII_BLOCK):
+        if data[at:at + _ASCII_BLOCK].isascii():
+            if start is not None:
+                if not _decodes(view[start:at]):
+                    return False
+                start = None
+        elif start is None:
+            start = at
+    return start is None or _decodes(view[start:])
+
+
+def _decodes(part: memoryview) -> bool:
+    try:
+        codecs.utf_8_decode(part, "strict", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decode_bytes(data: bytes, headers: Mapping[str, str] | None
                   ) -> tuple[str | None, bytes | None]:
     """The text and the UTF-8 bytes for the parser, either one None when the other is
-    enough: no text for a page declared as UTF-8 (``data`` is passed on), no bytes when
-    ``data`` is not already that text's UTF-8 encoding."""
+    enough: no text for a page declared as UTF-8 or valid UTF-8 (``data`` is passed on),
+    no bytes when ``data`` is not already that text's UTF-8 encoding."""
     for bom, name in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
                       (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
@@ -167,14 +199,11 @@ def _decode_bytes(data: bytes, headers: Mapping[str, str] | None
         declared = codec_name(m.group(1)) if m else None
     if declared == "utf-8" or (declared is None and data.isascii()):
         return None, data
-    if declared is None or not data.isascii():
+    if (declared is None or not data.isascii()) and _is_utf8(data):
         # Bytes that are valid UTF-8 are UTF-8, whatever the label says (pages re-saved or
         # re-served as UTF-8 keep their old charset <meta>); text in a legacy charset
         # practically never forms valid UTF-8 sequences.
-        try:
-            return data.decode("utf-8"), data
-        except UnicodeDecodeError:
-            pass
+        return None, data
     if declared is None:
         # Most of the web is UTF-8 whatever it declares; fall back to cp1252 only when the
         # bytes are plainly not UTF-8 (many decode errors), as browsers effectively do.

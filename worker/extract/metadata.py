@@ -44,11 +44,11 @@ def _norm(text: str | None) -> str:
 def _first_h1(tree: LexborHTMLParser, page_h1: Node | None) -> str | None:
     """The text of the first <h1> with a title's length of text."""
     node = first_h1(tree.root, page_h1, _titled) if tree.root is not None else None
-    return _norm(node.text(deep=True)) if node is not None else None
+    return _norm(node.text_lexbor()) if node is not None else None
 
 
 def _titled(node: Node) -> bool:
-    return 3 <= len(_norm(node.text(deep=True))) <= 400
+    return 3 <= len(_norm(node.text_lexbor())) <= 400
 
 
 def _strip_site(title: str, site: str | None) -> str:
@@ -80,7 +80,7 @@ def find_title(tree: LexborHTMLParser, data: Structured, site: str | None,
     og = _norm(data.first_meta("og:title", "twitter:title"))
     headline = _norm(text_of(data.article_value("headline", "name")))
     title_node = tree.css_first("title")
-    html_title = _norm(title_node.text(deep=True)) if title_node else ""
+    html_title = _norm(title_node.text_lexbor()) if title_node else ""
     if h1:
         key = h1.casefold()
         for other in (og, headline, html_title):
@@ -288,7 +288,7 @@ def find_authors(tree: LexborHTMLParser, data: Structured) -> list[str]:
     # page belong to related stories).
     raw, block = [], set()
     for node in tree.css(_AUTHOR_NODES)[:8]:
-        text = _norm(node.text(deep=True))
+        text = _norm(node.text_lexbor())
         if not text or len(text) >= 120:
             continue
         near = _near_ids(node)
@@ -405,7 +405,7 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         teaser_list = len(set(teasers.values())) >= 2
         for node in nodes:
             attrs = node.attributes
-            context = _norm(node.text(deep=True))
+            context = _norm(node.text_lexbor())
             if node.tag == "time" and (_MODIFIED_HINT.search(
                     f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}")
                     or _in_site_chrome(node) or (teaser_list and node.mem_id in teasers)):
@@ -432,7 +432,7 @@ _SCRIPT_DATE = re.compile(
 def script_date(tree: LexborHTMLParser, data: Structured) -> PageDate | None:
     """The first publication date that a script or a JSON value in a <meta> tag states under
     a publication key. The page's own record comes first: related items follow it."""
-    texts = [node.text(deep=True) for node in tree.css("script")]
+    texts = [node.text_lexbor() for node in tree.css("script")]
     texts += [v for values in data.meta.values() for v in values if v.startswith("{")]
     for text in texts:
         for m in _SCRIPT_DATE.finditer(text):
@@ -594,16 +594,16 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
     title_node = tree.css_first("title")
     titles = [t.casefold() for t in (_norm(data.first_meta("og:title", "twitter:title")),
                                      _norm(text_of(data.article_value("headline"))),
-                                     _norm(title_node.text(deep=True)) if title_node else "")
+                                     _norm(title_node.text_lexbor()) if title_node else "")
               if t]
     if not titles:
         return None
-    if h1 is not None and (short := _norm(h1.text(deep=True)).casefold()) and any(
+    if h1 is not None and (short := _norm(h1.text_lexbor()).casefold()) and any(
             short in title for title in titles):
         return None
     # (Mega-menus put dozens of headings before the story's.)
     for node in tree.css('h2, h3, [itemprop="headline"]')[:100]:
-        text = _norm(node.text(deep=True)).casefold()
+        text = _norm(node.text_lexbor()).casefold()
         # Most of the title: not the site's name, a section or a series name in it; or the
         # title with a kicker before it ('Premiere in X - Title').
         if len(text) >= 12 and any((text in title and 2 * len(text) >= len(title))
@@ -627,10 +627,10 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None
     # A page may spend its first <h1> on the site's logo: the headline has a few words.
     # (The first one usually is the headline; all of them cost a whole-tree query.)
     h1 = page_h1
-    if h1 is not None and len(h1.text(deep=True).split()) < 4:
+    if h1 is not None and len(h1.text_lexbor().split()) < 4:
         h1 = next((node for node in tree.css("h1")[1:5]
-                   if len(node.text(deep=True).split()) >= 4), h1)
-        if data is not None and len(h1.text(deep=True).split()) < 4:
+                   if len(node.text_lexbor().split()) >= 4), h1)
+        if data is not None and len(h1.text_lexbor().split()) < 4:
             h1 = _titled_heading(tree, data, h1) or h1
     elif h1 is None and data is not None:
         h1 = _titled_heading(tree, data, None)
@@ -705,7 +705,7 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
     (``page_h1``, the page's first <h1>) next."""
     checked = 0
     for node in tree.css(_DATE_NODES):
-        text = _norm(node.text(deep=True))
+        text = _norm(node.text_lexbor())
         if not text or len(text) > 250:
             continue
         checked += 1
@@ -729,8 +729,9 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
                 break
             parent = parent.parent
         if parent is not None:
+            # (``parent`` may be the document, whose text_lexbor() is empty.)
             text = _norm(parent.text(deep=True))[:3000]
-            start = text.find(_norm(h1.text(deep=True)))
+            start = text.find(_norm(h1.text_lexbor()))
             text = text[max(0, start):][:1500]
             found = _labelled_date(text, month_first) or parse_text_date(
                 text, month_first=month_first)
@@ -798,7 +799,7 @@ def date_after_headline(tree: LexborHTMLParser, month_first: bool) -> PageDate |
     h1 = tree.css_first("h1")
     start = -1
     if h1 is not None:
-        title = h1.text(deep=True).strip()
+        title = h1.text_lexbor().strip()
         start = text.find(title) if title else -1
     if start >= 0:
         found = parse_text_date(text[start:start + 6000], month_first=month_first, limit=6000)

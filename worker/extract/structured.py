@@ -16,6 +16,7 @@ ARTICLE_TYPES = frozenset({
     "liveblogposting", "socialmediaposting", "scholarlyarticle", "techarticle", "report",
     "askpublicnewsarticle", "satiricalarticle", "advertisercontentarticle", "posting",
 })
+_PAGE_TYPES = frozenset({"webpage", "itempage"})
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -70,19 +71,32 @@ class Structured:
             if node.tag == "meta":
                 metas.append(node)
                 continue
-            data = _loads(node.text(deep=True) or "")
+            data = _loads(node.text_lexbor() or "")
             if data is not None:
                 self.jsonld.extend(_walk(data))
-        self.article = next((o for o in self.jsonld if types_of(o) & ARTICLE_TYPES), None)
-        self.webpage = next((o for o in self.jsonld if types_of(o) & {"webpage", "itempage"}),
-                            None)
+        # The first article record and the first page record, each object's types read once.
+        self.article = self.webpage = None
+        for obj in self.jsonld:
+            types = types_of(obj)
+            if self.article is None and not types.isdisjoint(ARTICLE_TYPES):
+                self.article = obj
+            if self.webpage is None and not types.isdisjoint(_PAGE_TYPES):
+                self.webpage = obj
+            if self.article is not None and self.webpage is not None:
+                break
         self.meta: dict[str, list[str]] = {}
+        meta = self.meta
         for node in metas:
             attrs = node.attributes
             key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
             value = attrs.get("content")
-            if key and value and value.strip():
-                self.meta.setdefault(key.strip().lower(), []).append(value.strip())
+            if key and value and (value := value.strip()):
+                key = key.strip().lower()
+                values = meta.get(key)
+                if values is None:
+                    meta[key] = [value]
+                else:
+                    values.append(value)
 
     def first_meta(self, *keys: str) -> str | None:
         for key in keys:
