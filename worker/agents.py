@@ -1139,9 +1139,13 @@ class Pipeline:
                 # its actor is cancelled mid-message (a graceful stop), and the commit on
                 # the way out then skips a message that was never handled.
                 # Settled (acked once what they sent and wrote is in) a few at a time: as
-                # many as were queued, up to broker.flush_batch.
+                # many as were queued, up to broker.flush_batch. Only an actor alone on its
+                # channel can count on the queue: with concurrent actors (fetch) the queued
+                # messages may go to the others, and what this one handled would wait,
+                # unacked, for a message that may never come to it.
                 manual = stream.noack()
                 queue = manual.channel.queue
+                alone = options.get("concurrency", 1) == 1
                 handled: list[tuple[faust.EventT, Deliveries]] = []
                 try:
                     async for event in manual.events():
@@ -1152,7 +1156,7 @@ class Pipeline:
                         await self._guarded(stage, suffix, message.key, message.value,
                                             handler, deliveries=deliveries)
                         handled.append((event, deliveries))
-                        if len(handled) >= self.flush_batch or queue.empty():
+                        if not alone or len(handled) >= self.flush_batch or queue.empty():
                             handled, settling = [], handled
                             await self.settle(stage, manual, settling)
                 finally:
