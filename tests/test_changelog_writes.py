@@ -320,7 +320,7 @@ async def test_a_table_write_the_changelog_refuses_stops_the_worker_with_its_inp
             assert time.monotonic() < deadline, "the worker did not stop:\n" + fleet.log_tail("a")
             await asyncio.sleep(0.5)
         log = fleet.log_tail("a")
-        assert worker.returncode != 0, log
+        assert worker.returncode == 1, log  # EXIT_FAILED, with the error as its last line
         assert "table dedupe-urls: the changelog write of key" in log, log
         assert "MessageSizeTooLargeError" in log and "the worker stops" in log, log
         committed, ends = await committed_and_end_offsets(broker_url, fleet.group, by_id)

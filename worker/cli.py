@@ -36,12 +36,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     from worker.broker import BrokerUnavailable
+    from worker.delivery import ChangelogWriteFailed
     from worker.kafka_io import UnknownTopic
 
     try:
         return asyncio.run(coro)
     except BrokerUnavailable as exc:
         fail(str(exc), EXIT_BROKER)
+    except ChangelogWriteFailed as exc:  # logged with its context; a traceback adds nothing
+        fail(str(exc), EXIT_FAILED)
     except UnknownTopic as exc:
         fail(f"unknown topic {exc.args[0]!r} (does the pipeline use this prefix?)")
     except KeyboardInterrupt:
