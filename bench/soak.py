@@ -149,7 +149,8 @@ class Soak:
         elif fault == "broker-sigkill":
             self.kafka.kill()
             await asyncio.sleep(6)
-            await asyncio.to_thread(self.kafka.start)
+            # the JVM from the main thread (it dies with this process), the wait in a thread
+            await asyncio.to_thread(self.kafka.wait_serving, self.kafka.launch())
         elif fault == "network-cut":
             self.proxy.cut()
             await asyncio.sleep(20)

@@ -370,6 +370,12 @@ class ApacheKafka:
         """
         if self.running:
             return
+        self.wait_serving(self.launch(timeout), timeout)
+
+    def launch(self, timeout: float = 120) -> float:
+        """``start`` without the wait: the JVM is started, and the deadline for its serving
+        returned. From the main thread only this part need run: the JVM then dies with the
+        test process however it ends (the wait can go to a thread)."""
         java = _java()
         if java is None:
             raise KafkaBrokerError("no `java` on PATH (nor JAVA_HOME): cannot run Apache Kafka")
@@ -403,6 +409,10 @@ class ApacheKafka:
                 else None,
             )
         atexit.register(self.stop)
+        return deadline
+
+    def wait_serving(self, deadline: float, timeout: float = 120) -> None:
+        """Wait until the launched broker serves clients (see ``start``)."""
         try:
             self._wait_until_serving(deadline, timeout)
         except BaseException:

@@ -169,9 +169,16 @@ async def kill_broker(cell: Cell) -> None:
     before = await cell.done()
     cell.broker.kafka.kill()
     await asyncio.sleep(6)
-    # in a thread: the newsroom serves on this loop while the broker starts
-    await cell.restarted(lambda: asyncio.to_thread(cell.broker.kafka.start),
-                         outcomes_before=before)
+    kafka = cell.broker.kafka
+
+    def restart() -> Awaitable[None]:
+        # The JVM from this (the main) thread, so that it dies with the test process even
+        # if that is killed outright (a thread's child outlived it); the wait in a thread,
+        # as the newsroom serves on this loop while the broker starts.
+        deadline = kafka.launch()
+        return asyncio.to_thread(kafka.wait_serving, deadline)
+
+    await cell.restarted(restart, outcomes_before=before)
 
 
 async def cut_network(cell: Cell) -> None:
