@@ -253,6 +253,15 @@ def first_offsets(events: Iterable[faust.EventT]) -> dict[TP, int]:
     return first
 
 
+def from_first_in_doubt(events: Iterable[faust.EventT], in_doubt: Iterable[Any]
+                        ) -> list[faust.EventT]:
+    """The ``events`` at or after the first offset in doubt of their partition: what must
+    be delivered again, in order, when records sent for ``in_doubt`` failed for now."""
+    first = first_offsets(e for e in in_doubt if e is not None)
+    return [event for event in events
+            if tp_of(event) in first and event.message.offset >= first[tp_of(event)]]
+
+
 def looked_at(future: asyncio.Future[Any]) -> None:
     """A done callback: the future's exception is looked at elsewhere."""
     if not future.cancelled():
@@ -775,13 +784,12 @@ class Pipeline:
             lost=[lost for _, each in handled for lost in each.lost])
         if not await self.check_deliveries(stage, deliveries) and deliveries.lost:
             self.stop_for_lost_writes(stage, deliveries)
-        first = first_offsets(e for e in deliveries.in_doubt if e is not None)
-        again = []
+        again = from_first_in_doubt((event for event, _ in handled), deliveries.in_doubt)
+        redelivered = {id(event) for event in again}
         for event, _ in handled:
             tp, offset = tp_of(event), event.message.offset
-            if tp in first and offset >= first[tp]:
-                again.append(event)
-            elif not (tp in self.held and offset >= self.held[tp]):
+            if id(event) not in redelivered and not (tp in self.held
+                                                     and offset >= self.held[tp]):
                 await stream.ack(event)
         if again:
             await self.deliver_again(again, "delivery_failed")
@@ -796,9 +804,7 @@ class Pipeline:
             return
         in_doubt, batch.deliveries.in_doubt = batch.deliveries.in_doubt, []
         if in_doubt:
-            first = first_offsets(e for e in in_doubt if e is not None)
-            again = [event for event in batch.events if tp_of(event) in first
-                     and event.message.offset >= first[tp_of(event)]]
+            again = from_first_in_doubt(batch.events, in_doubt)
             batch.leave_out(again, self.handled_here)
             await self.deliver_again(again, "delivery_failed")
         self.hold_lost(batch)
