@@ -129,12 +129,13 @@ class TimedStory:
         return [e for e in self.editions if e[0] <= at][-1]
 
 
-def publish_day(profile: Profile, start: float, end: float, rng: random.Random
-                ) -> list[TimedStory]:
+def publish_day(profile: Profile, start: float, end: float, rng: random.Random,
+                follow_up_chance: float = FOLLOW_UP_CHANCE) -> list[TimedStory]:
     """Stories of one site between ``start`` and ``end`` (site Unix seconds): a
-    non-homogeneous Poisson process of first stories (by thinning) with follow-ups."""
+    non-homogeneous Poisson process of first stories (by thinning) with follow-ups. The
+    stories an hour stay the same whatever ``follow_up_chance`` (0: pure Poisson)."""
     times: list[float] = []
-    cluster = 1 / (1 - FOLLOW_UP_CHANCE)
+    cluster = 1 / (1 - follow_up_chance)
     at = start
     while True:
         at += rng.expovariate(profile.peak / cluster / HOUR)
@@ -145,7 +146,7 @@ def publish_day(profile: Profile, start: float, end: float, rng: random.Random
             continue
         times.append(at)
         follow = at
-        while rng.random() < FOLLOW_UP_CHANCE:
+        while rng.random() < follow_up_chance:
             follow += rng.expovariate(1 / FOLLOW_UP_GAP)
             if follow < end:
                 times.append(follow)
@@ -175,13 +176,15 @@ class TimedNewsroom(ChaosNewsroom):
 
     clock: Clock = field(default_factory=Clock)
     profiles: tuple[Profile, ...] = PROFILES
+    follow_up_chance: float = FOLLOW_UP_CHANCE
     published: dict[str, list[TimedStory]] = field(default_factory=dict)
     listings: dict[str, list[Listing]] = field(default_factory=dict)
 
     def plan(self, start: float, end: float) -> None:
         for address, profile in zip(self.addresses, self.profiles, strict=True):
             rng = random.Random(f"{self.seed}-{profile.name}")
-            self.published[address] = publish_day(profile, start, end, rng)
+            self.published[address] = publish_day(profile, start, end, rng,
+                                                  self.follow_up_chance)
             self.listings[address] = []
 
     def profile(self, address: str) -> Profile:
@@ -390,7 +393,7 @@ async def run_pass(args: argparse.Namespace, broker_url: str, broker_kind: str, 
                                                time.time() + warmup_real))
     end = day_start + args.hours * HOUR
     newsroom = TimedNewsroom(hosts=len(PROFILES), stories_per_host=0, seed=args.seed,
-                             clock=clock)
+                             clock=clock, follow_up_chance=args.follow_up_chance)
     newsroom.plan(day_start - lead_in - 86_400, end + HOUR)
     passdir = workdir / name
     passdir.mkdir()
@@ -440,7 +443,8 @@ def simulate_pass(args: argparse.Namespace, fixed_interval: float | None, day_st
     and signals as the real pass; an article comes out the moment its listing is polled."""
     lead_in = max(1.0, args.learn_hours) * HOUR
     end = day_start + args.hours * HOUR
-    newsroom = TimedNewsroom(hosts=len(PROFILES), stories_per_host=0, seed=args.seed)
+    newsroom = TimedNewsroom(hosts=len(PROFILES), stories_per_host=0, seed=args.seed,
+                             follow_up_chance=args.follow_up_chance)
     newsroom.plan(day_start - lead_in - 86_400, end + HOUR)
     default = Bounds(low=15.0)  # the defaults of worker/fetch/sources.py
     bounds = Bounds(base=fixed_interval, low=fixed_interval, high=fixed_interval) \
@@ -536,7 +540,8 @@ def report(args: argparse.Namespace, broker: str, adaptive: PassResult, fixed: P
     pace = "simulated" if args.simulate else \
         f"speed {args.speed:g} ({real:.1f} real minutes a pass)"
     print(f"\nbroker: {broker}; {len(PROFILES)} sites; {args.hours:g} site hours measured from "
-          f"00:00 UTC after {args.learn_hours:g} to learn in; {pace}; seed {args.seed}")
+          f"00:00 UTC after {args.learn_hours:g} to learn in; {pace}; seed {args.seed}; "
+          f"follow-up chance {args.follow_up_chance:g}")
     print(f"stories in the window: {len(adaptive.new) + adaptive.missing_new} new, "
           f"{len(adaptive.edits) + adaptive.missing_edits} edits")
     print("latency in site seconds, publish (appears in feed/sitemap) -> kabar.articles\n")
@@ -585,6 +590,10 @@ async def main() -> int:
                         help="site seconds per real second (default 240; faster runs stretch "
                         "the pipeline's real delays into more site seconds)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--follow-up-chance", type=float, default=FOLLOW_UP_CHANCE,
+                        help="chance that a story is followed by another minutes later "
+                        f"(default {FOLLOW_UP_CHANCE}; 0: pure Poisson arrivals, as many "
+                        "stories an hour)")
     parser.add_argument("--broker", help="kafka://host:port (default: start Apache Kafka)")
     parser.add_argument("--tansu", action="store_true", help="use the embedded Tansu broker")
     parser.add_argument("--simulate", action="store_true",
@@ -592,6 +601,8 @@ async def main() -> int:
                         "the poller's tick over the same stories (seconds instead of 26 "
                         "minutes; latency is the wait for the poll alone)")
     args = parser.parse_args()
+    if not 0 <= args.follow_up_chance < 1:
+        parser.error(f"--follow-up-chance must be in [0, 1), got {args.follow_up_chance}")
     day_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     if args.simulate:
         adaptive = simulate_pass(args, None, day_start)
