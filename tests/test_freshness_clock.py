@@ -16,7 +16,9 @@ import pytest
 
 from bench.freshness import (
     FOLLOW_UP_CHANCE,
+    FOLLOW_UP_GAP,
     PROFILES,
+    Oracle,
     Profile,
     TimedNewsroom,
     publish_day,
@@ -104,3 +106,18 @@ def test_follow_ups_bunch_the_stories_without_changing_how_many_come_an_hour():
     poisson, bursty = day(0.0), day(FOLLOW_UP_CHANCE)
     assert bursty[0] == pytest.approx(poisson[0], rel=0.15)
     assert bursty[1] > poisson[1] + 0.1
+
+
+def test_the_oracle_polls_at_the_budgets_pace_only_where_the_true_rate_reaches_its_threshold():
+    site = Profile("site", 2)  # 2 stories an hour at the peak (10:00), 0.06 at 04:00
+    ten, four = 10 * 3600.0, 4 * 3600.0
+    hourly = Oracle(threshold=1.0, bursts=False, follow_up_chance=0.4)
+    assert hourly.interval(site, [], ten) == 60
+    assert hourly.interval(site, [], four) == 2400
+    assert hourly.interval(site, [four - 30], four) == 2400  # a story seen changes nothing
+    bursts = Oracle(threshold=1.0, bursts=True, follow_up_chance=0.4)
+    # without follow-ups the peak's first stories come at 1.2 an hour; a story seen a minute
+    # ago makes a follow-up likely at night too, and one seen long ago does not
+    assert bursts.interval(site, [], ten) == 60
+    assert bursts.interval(site, [four - 60], four) == 60
+    assert bursts.interval(site, [four - 4 * FOLLOW_UP_GAP], four) == 2400
