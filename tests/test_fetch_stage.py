@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import pytest
 
 from tests.hostile_server import BILLION_LAUGHS, HostileServer, rss
+from worker.agents import StagedWrites
 from worker.fetch import discovery
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
@@ -374,3 +375,17 @@ async def test_sitemap_index_listing_itself_is_fetched_once_per_poll(server, fet
         now += timedelta(seconds=1)
     assert sorted(r.path for r in server.requests if r.path.startswith("/self-index")) == [
         "/self-index.xml", "/self-index.xml?page=2"]
+
+
+async def test_a_failed_first_poll_through_the_agents_staged_table_is_a_fetch_dead_letter(
+        server, fetcher):
+    # the worker hands the stage its seen-table through StagedWrites: releasing the claim of
+    # a listing never polled before must undo the staged write, not fail as internal_error
+    server.canned["/never.xml"] = (503, {}, b"down")
+    url = server.url("news.test", "/never.xml")
+    table: dict = {}
+    staged = StagedWrites(table)
+    out = await handle_fetch_request(request(url, kind="feed"), fetcher, staged, NOW)
+    assert [d.reason for d in out.dead_letters] == ["http_503"]
+    staged.commit()
+    assert url not in table

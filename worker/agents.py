@@ -158,7 +158,11 @@ class StagedWrites(MutableMapping[str, Any]):
         self.writes[key] = value
 
     def __delitem__(self, key: str) -> None:
-        raise NotImplementedError("the fetch stage never deletes from its seen-table")
+        # The stage takes back only a write of its own (a failed first poll releases its
+        # in-flight claim); deleting what the table holds would need a changelog tombstone.
+        if key in self.table:
+            raise NotImplementedError("the fetch stage never deletes from its seen-table")
+        del self.writes[key]
 
     def __iter__(self) -> Iterator[str]:
         return iter({**dict.fromkeys(self.table), **self.writes})
