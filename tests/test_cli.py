@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -103,6 +104,41 @@ def test_extract_inflates_a_gzipped_saved_page_alone_or_in_a_directory(tmp_path:
     result = CliRunner().invoke(main, ["extract", str(pages), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert [p.name for p in out.iterdir()] == ["seed.json"]
+
+
+@pytest.mark.timeout(20)
+def test_extract_refuses_a_fifo_or_device_instead_of_blocking_or_reading_forever(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "page.html"
+    os.mkfifo(fifo)  # no writer: opening it would block for ever
+    for path in (fifo, Path("/dev/zero")):
+        result = CliRunner().invoke(main, ["extract", str(path), "--no-enrich"])
+        assert result.exit_code == EXIT_FAILED
+        assert result.stderr == f"{path}: not read: not a regular file\n"
+
+
+def test_extract_of_a_directory_reports_files_it_cannot_read_and_goes_on(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "english.html").write_bytes(page_html("english_article.html"))
+    (pages / "dangling.html").symlink_to(tmp_path / "gone.html")
+    (pages / "folder.html").mkdir()  # a directory named like a page is not a page
+    result = CliRunner().invoke(main, ["extract", str(pages), "--no-enrich"])
+    assert result.exit_code == EXIT_FAILED
+    assert result.stderr == f"{pages / 'dangling.html'}: not read: No such file or directory\n"
+    assert json.loads(result.stdout)["language"] is None  # --no-enrich: the page came out
+
+
+def test_extract_with_an_out_dir_it_cannot_create_is_one_line_and_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "english.html"
+    page.write_bytes(page_html("english_article.html"))
+    out = page / "out"  # under a file
+    result = CliRunner().invoke(main, ["extract", str(page), "--out", str(out)])
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr == f"kabar: --out {out}: cannot create the directory: Not a directory\n"
 
 
 def test_config_shows_where_each_value_came_from() -> None:

@@ -373,12 +373,15 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
     settings = settings_from(ctx)
     spacy_model, max_bytes = settings.enrich.spacy_model, settings.fetch.max_body_bytes
     source = Path(path)
-    files = sorted(p for p in source.rglob("*") if p.name.lower().endswith(
+    files = sorted(p for p in source.rglob("*") if not p.is_dir() and p.name.lower().endswith(
         (".html", ".htm", ".html.gz", ".htm.gz"))) if source.is_dir() else [source]
     if source.is_dir() and url:
         fail("--url applies to a single file, not a directory")
     if out_dir:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--out {out_dir}: cannot create the directory: {exc.strerror or exc}")
     failed = 0
     for file in files:
         try:
@@ -389,11 +392,18 @@ def extract(ctx: click.Context, path: str, url: str | None, out_dir: str | None,
             failed += 1
             err.print(escape(f"{file}: not extracted ({exc.reason}): {exc}"), highlight=False)
             continue
+        except OSError as exc:  # unreadable, a dangling link, a FIFO or a device
+            failed += 1
+            err.print(escape(f"{file}: not read: {exc.strerror or exc}"), highlight=False)
+            continue
         data = article.to_dict()
         if out_dir:
             name = Path(file.stem).stem if file.suffix.lower() == ".gz" else file.stem
-            (Path(out_dir) / f"{name}.json").write_bytes(
-                orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            target = Path(out_dir) / f"{name}.json"
+            try:
+                target.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            except OSError as exc:
+                fail(f"{target}: cannot write: {exc.strerror or exc}", EXIT_FAILED)
         elif source.is_dir():
             sys.stdout.write(orjson.dumps(data).decode() + "\n")
         else:
