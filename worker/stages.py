@@ -3,8 +3,6 @@ the agents compute (they split it around the dedupe decision)."""
 
 from __future__ import annotations
 
-import errno
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,11 +39,10 @@ def article_from_page(
 def read_saved_page(path: Path, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     """A saved page's bytes, inflated if it is gzip-compressed; ExtractionError
     ``too_large`` for a file over ``max_bytes`` (the fetch.max_body_bytes setting), before
-    it is read, or for one that inflates past it. OSError for a path that is not a regular
-    file: a FIFO would block the read until a writer came, a device would never end."""
-    status = path.stat()
-    if not stat.S_ISREG(status.st_mode):
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    check_size(status.st_size, max_bytes)
-    data = path.read_bytes()
+    it is read, or for one that inflates past it. A pipe or a device (``<(curl …)``,
+    /dev/zero) has no size to check first: it is read up to one byte past the limit."""
+    check_size(path.stat().st_size, max_bytes)
+    with path.open("rb") as file:
+        data = file.read(max_bytes + 1)
+    check_size(len(data), max_bytes)
     return gunzip(data, max_bytes) if data.startswith(GZIP_MAGIC) else data
