@@ -122,3 +122,48 @@ def test_a_rocksdb_store_without_its_package_says_which_extra_to_install(
     result = CliRunner().invoke(main, [*command, "--broker", "kafka://127.0.0.1:1"],
                                 env={"KABAR_STORE_URL": "rocksdb://"})
     assert_usage_error(result, "KABAR_STORE_URL", ".[rocksdb]")
+
+
+def test_up_without_a_sources_file_says_what_to_do_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a fresh clone has no sources.toml
+    result = CliRunner().invoke(main, ["up", "--once"])
+    assert_usage_error(result, "sources file sources.toml does not exist (pass --sources FILE",
+                       "`kabar demo` runs without one")
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("command", [["up", "--once"], ["worker", "--broker", "kafka://h:9"]])
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, "cannot read routing rules: No such file or directory"),
+    (b"[[route]\n", "not valid TOML"),
+    (b"\x80\x81 binary", "routing rules are not UTF-8 text"),
+])
+def test_a_routing_file_that_cannot_be_used_is_a_usage_error_before_any_broker(
+    command: list[str], content: bytes | None, expected: str,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sources.toml").write_text('[[source]]\nname="a"\nurl="https://e.org/rss"\n')
+    routes = tmp_path / "routes.toml"
+    if content is not None:
+        routes.write_bytes(content)
+    result = CliRunner().invoke(main, [*command, "--routes", str(routes)])
+    assert_usage_error(result, f"kabar: {routes}: ", expected)
+    assert "broker" not in result.stderr  # refused before starting or reaching one
+
+
+@pytest.mark.parametrize(("how", "expected"), [
+    ("env", "cannot read: Is a directory"), ("binary", "not UTF-8 text"),
+])
+def test_a_config_file_that_cannot_be_read_is_a_usage_error(
+    how: str, expected: str, tmp_path: Path
+) -> None:
+    if how == "env":  # KABAR_CONFIG is not checked by click as --config is
+        result = CliRunner().invoke(main, ["config"], env={"KABAR_CONFIG": str(tmp_path)})
+    else:
+        config = tmp_path / "kabar.toml"
+        config.write_bytes(b"\x80\x81 binary")
+        result = CliRunner().invoke(main, ["--config", str(config), "config"])
+    assert_usage_error(result, "config file", expected)

@@ -114,12 +114,24 @@ def main(ctx: click.Context, config: str | None, verbose: bool) -> None:
 def _load_sources(path: str) -> list[Any]:
     from worker.fetch.sources import SourcesError, load_sources
 
+    if not Path(path).exists():
+        fail(f"sources file {path} does not exist (pass --sources FILE; `kabar up --help` shows "
+             "the format, `kabar demo` runs without one)")
     try:
         return load_sources(Path(path))
-    except FileNotFoundError:
-        fail(f"sources file {path} does not exist (see `kabar up --help` for the format)")
     except SourcesError as exc:
-        fail(str(exc))
+        fail(f"{exc.path}: {exc.problems[0]}" if len(exc.problems) == 1 else str(exc))
+
+
+def _check_routes(settings: Settings) -> None:
+    """A routing file that cannot be used is a usage error before any broker starts."""
+    from worker.routing import RoutingError, load_rules
+
+    if settings.routing.file:
+        try:
+            load_rules(settings.routing.file)
+        except RoutingError as exc:
+            fail(str(exc))
 
 
 def _require_store(settings: Settings) -> None:
@@ -185,6 +197,7 @@ def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: b
     settings = settings_from(ctx, **{"broker.url": broker, "sources.file": sources_file,
                                      "routing.file": routes_file})
     sources = _load_sources(settings.sources.file)
+    _check_routes(settings)
     with ExitStack() as stack:
         _with_broker(stack, settings)
         try:
@@ -221,6 +234,7 @@ def worker(ctx: click.Context, broker: str | None, sources_file: str | None,
                                      "routing.file": routes_file})
     if not settings.broker.url:
         fail("no broker: pass --broker URL or set KABAR_BROKER (or use `kabar up`)")
+    _check_routes(settings)
     # the sources file only supplies per-source options here (max age, include/exclude…)
     sources = _load_sources(settings.sources.file) if Path(settings.sources.file).is_file() \
         else None

@@ -59,6 +59,8 @@ def load_rules(path: str | Path) -> list[Rule]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise RoutingError(f"{path}: cannot read routing rules: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise RoutingError(f"{path}: routing rules are not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise RoutingError(f"{path}: not valid TOML: {exc}") from exc
     return parse_rules(data, origin=str(path))

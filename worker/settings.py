@@ -301,6 +301,10 @@ def load_settings(
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"config file {path} does not exist") from None
+        except OSError as exc:  # KABAR_CONFIG is not checked by the command line as --config is
+            raise SettingsError(f"config file {path}: cannot read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"config file {path}: not UTF-8 text: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"config file {path}: invalid TOML: {exc}") from None
         for section, values in data.items():
