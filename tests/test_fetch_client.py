@@ -157,6 +157,7 @@ async def test_non_html_content_types_are_refused_for_articles(server, content_t
     server.canned["/file"] = (200, {"Content-Type": content_type}, body)
     error = await fetch_error(server, "/file")
     assert error.reason == "not_html"
+    assert f"content type {content_type!r} is not what an article should be" in str(error)
 
 
 async def test_binary_body_without_content_type_is_refused(server):

@@ -104,6 +104,20 @@ def test_html_is_not_a_feed():
     assert info.value.reason == "not_a_feed"
 
 
+@pytest.mark.parametrize(("body", "says"), [
+    (b"<!doctype html><!-- <rss> --><html><body><p>hello</p></body></html>",
+     "the document is <html>, not <rss>, <feed> or <rdf:RDF>"),
+    (b'<?xml version="1.0"?><error>quota</error>', "the document is <error>"),
+    (b"", "empty"),
+])
+def test_not_a_feed_says_what_the_document_is_not_feedparsers_missing_header(body, says):
+    # feedparser blames "no Content-type specified": the header Kabar never hands it
+    with pytest.raises(DiscoveryError) as info:
+        parse_feed(body, BASE)
+    assert info.value.reason == "not_a_feed"
+    assert f"({says}" in str(info.value) and "Content-type" not in str(info.value)
+
+
 URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
@@ -217,3 +231,13 @@ def test_robots_sitemap_lines():
            "sitemap: https://news.example/news.xml\n"
     assert robots_sitemaps(text) == ["https://news.example/sitemap.xml",
                                      "https://news.example/news.xml"]
+
+
+def test_a_feed_broken_before_its_first_item_is_not_read_as_a_quiet_feed():
+    whole = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>H'
+             b"</title><link>https://news.example/</link></channel></rss>")
+    assert parse_feed(whole, BASE) == []  # a feed with no item yet is fine
+    with pytest.raises(DiscoveryError) as info:
+        parse_feed(whole[:100], BASE)  # cut inside <link>
+    assert info.value.reason == "not_a_feed"
+    assert "the feed is malformed before any item (<unknown>:1:" in str(info.value)

@@ -525,7 +525,8 @@ class Fetcher:
         if not _content_type_ok(kind, content_type):
             raise FetchError(
                 "not_html" if kind in ("article", "page") else "bad_content_type",
-                f"content type {content_type!r} is not what a {kind} should be", current,
+                f"content type {content_type!r} is not what {'an' if kind[0] in 'aeiou' else 'a'} "
+                f"{kind} should be", current,
             )
         limit = {"robots": _ROBOTS_MAX_BYTES, "sitemap": max(self.settings.max_body_bytes,
                                                              _SITEMAP_MAX_BYTES)}.get(

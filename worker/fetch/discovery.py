@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
+from xml.sax import SAXParseException
 
 import defusedxml.ElementTree as SafeET
 import feedparser
@@ -35,6 +36,10 @@ _FEED_TYPES = (
 )
 _DATE_IN_PATH = re.compile(r"/(19|20)\d{2}[/-]?(0[1-9]|1[0-2])([/-]?(0[1-9]|[12]\d|3[01]))?(/|-|$)")
 _LONG_NUMBER = re.compile(r"\d{5,}")
+#: the first element's name (declarations, comments and processing instructions skipped)
+_ROOT_ELEMENT = re.compile(rb"<([A-Za-z][\w:.-]{0,40})")
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+_FEED_ROOTS = frozenset({"rss", "feed", "rdf:rdf", "rdf"})
 _NOT_ARTICLE_SEGMENTS = frozenset(
     {"tag", "tags", "category", "categories", "kategori", "author", "authors", "penulis",
      "topic", "topics", "topik", "search", "cari", "login", "logout", "register", "signin",
@@ -172,8 +177,19 @@ def parse_feed(body: bytes, base_url: str) -> list[FeedItem]:
     parsed = feedparser.parse(body, response_headers={"content-location": base_url},
                               sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
-        problem = parsed.get("bozo_exception")
-        raise DiscoveryError("not_a_feed", f"no RSS/Atom/JSON feed found ({problem or 'empty'})")
+        # feedparser's complaint is often of the Content-Type header it was not handed, or a
+        # bare "syntax error": what the document is says more, unless it is a broken feed
+        root = _ROOT_ELEMENT.search(_COMMENT.sub(b"", body[:64 * 1024]))
+        name = root[1].decode("ascii") if root else None
+        problem = (f"the document is <{name}>, not <rss>, <feed> or <rdf:RDF>"
+                   if name and name.lower() not in _FEED_ROOTS
+                   else parsed.get("bozo_exception") or "empty")
+        raise DiscoveryError("not_a_feed", f"no RSS/Atom/JSON feed found ({problem})")
+    problem = parsed.get("bozo_exception")
+    if not parsed.entries and isinstance(problem, SAXParseException):
+        # a feed cut short or broken before its first item would otherwise read as a quiet
+        # one, poll after poll: the silent failure source health exists to catch
+        raise DiscoveryError("not_a_feed", f"the feed is malformed before any item ({problem})")
     language = parsed.feed.get("language")
     items = []
     for entry in parsed.entries:
