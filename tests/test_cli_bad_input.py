@@ -167,3 +167,30 @@ def test_a_config_file_that_cannot_be_read_is_a_usage_error(
         config.write_bytes(b"\x80\x81 binary")
         result = CliRunner().invoke(main, ["--config", str(config), "config"])
     assert_usage_error(result, "config file", expected)
+
+
+@pytest.mark.parametrize(("command", "env", "setting"), [
+    (["worker"], {"KABAR_WEB_METRICS_PORT": "{port}"}, "web.metrics_port"),
+    (["worker"], {"KABAR_WEB_ENABLED": "1", "KABAR_WEB_PORT": "{port}"}, "web.port"),
+    (["up", "--once"], {"KABAR_WEB_METRICS_PORT": "{port}"}, "web.metrics_port"),
+    (["fetch"], {"KABAR_WEBSUB_ENABLED": "1", "KABAR_WEBSUB_PORT": "{port}"}, "websub.port"),
+    (["fetch", "--once"], {"KABAR_WEB_METRICS_PORT": "{port}"}, "web.metrics_port"),
+])
+def test_a_port_another_process_holds_is_a_usage_error_naming_its_setting(
+    command: list[str], env: dict[str, str], setting: str,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sources.toml").write_text('[[source]]\nname="a"\nurl="https://e.org/rss"\n')
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(
+            main, [*command, "--broker", "kafka://127.0.0.1:1"],
+            env={k: v.format(port=port) for k, v in env.items()})
+    assert_usage_error(result, f"kabar: {setting}: cannot listen on 127.0.0.1:{port}: "
+                       "Address already in use")
+    assert "no Kafka broker" not in result.stderr  # refused before reaching for one

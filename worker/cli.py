@@ -144,6 +144,27 @@ def _require_store(settings: Settings) -> None:
              "the rocksdb extra: pip install -e '.[rocksdb]' (or use memory://)")
 
 
+def _require_free_ports(settings: Settings, *names: str) -> None:
+    """A port another process holds is a usage error naming its setting, before any broker
+    starts; not a bind traceback from inside the worker or the poller. ``names`` are the
+    port settings the command will listen on ("web.metrics_port", "websub.port", …), each
+    on its section's ``bind`` address."""
+    import socket
+
+    for name in names:
+        section, key = name.split(".")
+        bind, port = getattr(settings, section).bind, getattr(getattr(settings, section), key)
+        try:
+            family = socket.getaddrinfo(bind, port, type=socket.SOCK_STREAM)[0][0]
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                # as the servers themselves bind: a port left in TIME_WAIT is free
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((bind, port))
+        except OSError as exc:
+            fail(f"{name}: cannot listen on {bind}:{port}: {exc.strerror or exc} (another "
+                 f"process holds it? set {name} or KABAR_{section.upper()}_{key.upper()})")
+
+
 def _with_broker(stack: ExitStack, settings: Settings) -> str:
     """The broker URL to use: the configured one once it answers, else a freshly started
     embedded broker. Exits with EXIT_BROKER when neither is to be had."""
@@ -151,6 +172,9 @@ def _with_broker(stack: ExitStack, settings: Settings) -> str:
     from worker.kafka_io import bootstrap_servers
 
     _require_store(settings)
+    _require_free_ports(settings, *(name for name, used in (
+        ("web.port", settings.web.enabled), ("web.metrics_port", settings.web.metrics_port > 0),
+    ) if used))
     if settings.broker.url:
         run_async(wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15))
         return settings.broker.url
@@ -273,6 +297,10 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
 
         if problems := settings_problems(settings.websub):
             fail("; ".join(problems))
+    _require_free_ports(settings, *(name for name, used in (
+        ("web.metrics_port", settings.web.metrics_port > 0),
+        ("websub.port", settings.websub.enabled and not once),
+    ) if used))
 
     async def go() -> int:
         await wait_for_kafka(bootstrap_servers(settings.broker.url), timeout=15)
