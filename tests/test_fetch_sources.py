@@ -138,3 +138,27 @@ def test_polling_bounds_and_budget_are_read_and_checked(tmp_path):
     path.write_text('[[source]]\nname = "a"\nurl = "https://example.org/rss"\n'
                     "max_polls_per_hour = 1\n")
     assert any("max_polls_per_hour must be a number above" in p for p in check_sources(path))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "nan", "inf"])
+def test_a_duration_that_is_no_finite_number_is_refused(value):
+    # nan passes every range check and inf overflows the next poll's date
+    with pytest.raises(ValueError):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize("url", ["https://[::1/rss", "https://exa mple.org/rss",
+                                 "http://example.org:99999/rss", "http://example.org:x/rss"])
+def test_a_url_the_fetcher_cannot_use_is_a_problem_with_its_line_not_a_crash(tmp_path, url):
+    problems = check_sources(write(tmp_path, f'[[source]]\nname = "a"\nurl = "{url}"\n'))
+    assert problems == [f"line 3: source 'a': url {url!r} is not an absolute http(s) URL"]
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("poll_interval", "nan"), ("max_poll_interval", "inf"), ("max_polls_per_hour", "inf"),
+    ("max_polls_per_hour", "nan"), ("per_host_delay", "nan"), ("per_host_delay", "inf"),
+])
+def test_options_that_are_no_finite_number_are_refused(tmp_path, option, value):
+    text = f'[[source]]\nname = "a"\nurl = "https://a.example/rss"\n{option} = {value}\n'
+    [problem] = check_sources(write(tmp_path, text))
+    assert problem.startswith(f"line 4: source 'a': {option}")

@@ -68,3 +68,11 @@ def test_bad_boolean_in_the_environment_names_the_variable() -> None:
 
 def test_unrelated_kabar_variables_are_ignored() -> None:
     assert load_settings(env={"KABAR_TEST_BROKER": "tansu"}).broker.url == ""
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
+def test_a_number_setting_that_is_not_finite_names_the_variable(value: str) -> None:
+    # nan passed the "at least 0" check, and an infinite delay or timeout never ends
+    with pytest.raises(SettingsError, match=re.escape(
+            "KABAR_FETCH_PER_HOST_DELAY: fetch.per_host_delay: expected a finite number")):
+        load_settings(env={"KABAR_FETCH_PER_HOST_DELAY": value})

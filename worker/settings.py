@@ -10,6 +10,7 @@ finally command-line flags such as ``--broker``. ``KABAR_BROKER`` is short for
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -239,9 +240,12 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
             return int(value)
         if isinstance(default, float):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 raise ValueError(f"expected a number, got {value!r}") from None
+            if not math.isfinite(number):  # nan passes every range check; inf never ends
+                raise ValueError(f"expected a finite number, got {value!r}")
+            return number
         if isinstance(default, list):
             if isinstance(value, list):
                 return [str(v) for v in value]

@@ -27,6 +27,7 @@ for ``kabar sources check FILE``.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -127,6 +128,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
     else:
         raise ValueError(f'expected a duration such as 300, "5m", "2h" or "1d", got {value!r}')
+    if not math.isfinite(seconds):  # nan passes every comparison; inf overflows a date
+        raise ValueError(f"a duration must be a finite number, got {value!r}")
     if seconds <= 0:
         raise ValueError(f"a duration must be positive, got {value!r}")
     return seconds
@@ -177,10 +180,16 @@ def _validate(
     if not isinstance(url, str) or not url.strip():
         problems.append(f"{at('url')}: {label}: 'url' is required and must be a string")
     else:
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018 - raises for a port out of range
+            bad_host = not parts.hostname or any(c.isspace() for c in parts.hostname)
+        except ValueError:  # an unclosed IPv6 bracket, a port that is no number
+            parts, bad_host = None, True
+        if parts is None or parts.scheme not in ("http", "https") or bad_host:
             problems.append(f"{at('url')}: {label}: url {url!r} is not an absolute http(s) URL")
-        options["url"] = url.strip()
+        else:
+            options["url"] = url.strip()
     if "kind" in raw:
         if raw["kind"] not in KINDS:
             problems.append(
@@ -199,14 +208,16 @@ def _validate(
                 problems.append(f"{at(key)}: {label}: {key}: {exc}")
     if "max_polls_per_hour" in raw:
         value = raw["max_polls_per_hour"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= BUCKET:
+        if isinstance(value, bool) or not isinstance(value, int | float) or \
+                not BUCKET < value < math.inf:
             problems.append(f"{at('max_polls_per_hour')}: {label}: "
                             f"max_polls_per_hour must be a number above {BUCKET}")
         else:
             options["max_polls_per_hour"] = float(value)
     if "per_host_delay" in raw:
         value = raw["per_host_delay"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int | float) or \
+                not 0 <= value < math.inf:
             problems.append(f"{at('per_host_delay')}: {label}: per_host_delay must be >= 0 seconds")
         else:
             options["per_host_delay"] = float(value)
