@@ -64,7 +64,8 @@ def test_extract_with_a_url_that_cannot_be_a_page_is_a_usage_error(
     ["tail", "articles", "-n", "-5"], ["tail", "articles", "-n", "0"],
     ["search", "db.sqlite", "-n", "0"], ["up", "--once", "--timeout", "-1"],
     ["demo", "--once", "--timeout", "0"], ["sources", "status", "--timeout", "-3"],
-    ["sink", "db.sqlite", "--idle-exit", "-1"],
+    ["sink", "db.sqlite", "--idle-exit", "-1"], ["demo", "--once", "--timeout", "nan"],
+    ["up", "--once", "--timeout", "nan"], ["sink", "db.sqlite", "--idle-exit", "nan"],
 ])
 def test_counts_and_time_limits_below_one_are_refused_before_any_work(arguments: list[str]
                                                                        ) -> None:

@@ -276,6 +276,13 @@ def test_overrides_are_checked_and_converted() -> None:
     assert any("unknown rule 'quite_min'" in p for p in problems)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_quiet_factor_that_is_no_finite_number_is_refused(value: float) -> None:
+    overrides, problems = check_overrides({"quiet_factor": value}, parse_duration)
+    assert overrides == {} and problems == [
+        f"health.quiet_factor must be a number > 0, got {value!r}"]
+
+
 def test_a_sources_file_tunes_health_per_source_and_names_the_bad_line(tmp_path) -> None:
     path = tmp_path / "sources.toml"
     path.write_text('[[source]]\nname = "a"\nurl = "https://a.example/rss"\n'

@@ -8,6 +8,7 @@ dead poller, a stuck partition) still turns ``quiet`` for whoever looks.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +102,7 @@ def check_overrides(raw: Any, duration: Callable[[Any], float]
             else:
                 overrides[key] = value
         elif key == "quiet_factor":
-            if not number or value <= 0:
+            if not number or not 0 < value < math.inf:  # nan fails this too
                 problems.append(f"health.quiet_factor must be a number > 0, got {value!r}")
             else:
                 overrides[key] = float(value)
