@@ -119,7 +119,10 @@ def run_worker(broker_url: str, app_id: str, extra: dict[str, Any]) -> None:
     from faust.worker import Worker
 
     mark("spawned")
-    Worker(app, loglevel="info", quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel="info", quiet=True)
+    if not sys.stdout.isatty():
+        worker.spinner = None  # its cursor codes would land in the driver's captured output
+    worker.execute_from_commandline()
 
 
 # --------------------------------------------------------------------------------------------

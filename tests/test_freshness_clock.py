@@ -7,13 +7,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import random
 import statistics
 import time
 from datetime import UTC, datetime
 
 import pytest
 
-from bench.freshness import PROFILES, Profile, TimedNewsroom, simulate_pass
+from bench.freshness import (
+    FOLLOW_UP_CHANCE,
+    FOLLOW_UP_GAP,
+    PROFILES,
+    Oracle,
+    Profile,
+    TimedNewsroom,
+    publish_day,
+    simulate_pass,
+)
 from worker.clock import Clock
 from worker.fetch.client import Fetcher
 from worker.fetch.politeness import Politeness
@@ -74,7 +84,8 @@ async def test_the_sped_up_clock_drives_the_real_scheduler():
 def test_the_simulation_polls_as_the_schedule_says_over_the_benchs_stories():
     # bench/freshness.py --simulate: the schedule alone, on the poller's tick, over the same
     # site day; the fixed pass polls every interval and no story waits longer than that
-    args = argparse.Namespace(hours=6.0, learn_hours=2.0, seed=1)
+    args = argparse.Namespace(hours=6.0, learn_hours=2.0, seed=1,
+                              follow_up_chance=FOLLOW_UP_CHANCE)
     day = datetime(2026, 11, 23, 8, tzinfo=UTC).timestamp()
     adaptive = simulate_pass(args, None, day)
     assert adaptive.new and adaptive.missing_new == 0
@@ -82,3 +93,31 @@ def test_the_simulation_polls_as_the_schedule_says_over_the_benchs_stories():
     fixed = simulate_pass(args, 300.0, day)
     assert fixed.missing_new == 0 and max(fixed.new) <= 300
     assert fixed.listing_requests == pytest.approx(len(PROFILES) * 6 * 12, abs=len(PROFILES))
+
+
+def test_follow_ups_bunch_the_stories_without_changing_how_many_come_an_hour():
+    # --follow-up-chance 0 is the same newsroom with pure Poisson arrivals: a check that a
+    # scheduling idea does not live on the bench's bursts alone
+    def day(chance: float) -> tuple[int, float]:
+        stories = publish_day(Profile("site", 4), 0.0, 20 * 86_400, random.Random(7), chance)
+        gaps = [b.published - a.published for a, b in itertools.pairwise(stories)]
+        return len(stories), sum(gap < 300 for gap in gaps) / len(gaps)
+
+    poisson, bursty = day(0.0), day(FOLLOW_UP_CHANCE)
+    assert bursty[0] == pytest.approx(poisson[0], rel=0.15)
+    assert bursty[1] > poisson[1] + 0.1
+
+
+def test_the_oracle_polls_at_the_budgets_pace_only_where_the_true_rate_reaches_its_threshold():
+    site = Profile("site", 2)  # 2 stories an hour at the peak (10:00), 0.06 at 04:00
+    ten, four = 10 * 3600.0, 4 * 3600.0
+    hourly = Oracle(threshold=1.0, bursts=False, follow_up_chance=0.4)
+    assert hourly.interval(site, [], ten) == 60
+    assert hourly.interval(site, [], four) == 2400
+    assert hourly.interval(site, [four - 30], four) == 2400  # a story seen changes nothing
+    bursts = Oracle(threshold=1.0, bursts=True, follow_up_chance=0.4)
+    # without follow-ups the peak's first stories come at 1.2 an hour; a story seen a minute
+    # ago makes a follow-up likely at night too, and one seen long ago does not
+    assert bursts.interval(site, [], ten) == 60
+    assert bursts.interval(site, [four - 60], four) == 60
+    assert bursts.interval(site, [four - 4 * FOLLOW_UP_GAP], four) == 2400
