@@ -21,7 +21,6 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
-    ALERT_SELECTOR,
     FORM_MESSAGE_SELECTOR,
     HIDDEN_SELECTOR,
     LEAD_CLASS,
@@ -1247,10 +1246,10 @@ def _removable_hidden(node: LexborNode) -> bool:
     return not any(_tlen(p.text_lexbor()) >= 100 for p in node.css("p"))
 
 
-def _ui_messages(root: LexborNode, forms: list[LexborNode]) -> list[LexborNode]:
-    """ARIA alerts, and the status, validation and response messages inside ``forms`` or
-    beside them (ALERT_SELECTOR, is_form_message)."""
-    messages = root.css(ALERT_SELECTOR)
+def _form_messages(forms: list[LexborNode]) -> list[LexborNode]:
+    """The alerts, status lines, validation and response messages inside ``forms`` or beside
+    them (is_form_message)."""
+    messages: list[LexborNode] = []
     for form in forms:
         if form.parent is None:
             continue  # inside a block already removed
@@ -1296,8 +1295,8 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
                            else not _holds_story(n, holding))])
-    # Messages shown in answer to the reader: never story, unless a live region holds it.
-    remove_nodes([n for n in _ui_messages(root, forms)
+    # Messages shown in answer to a form: never story, unless a live region holds it.
+    remove_nodes([n for n in _form_messages(forms)
                   if n.tag not in ("body", "html", "main", "article")
                   and not _holds_story(n, holding) and _removable_hidden(n)])
     # The <h1>s left, in page order (a removed node has no parent): a query for them costs

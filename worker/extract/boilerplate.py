@@ -90,33 +90,28 @@ def is_overlay_id(ident: str) -> bool:
                 or "dsgvo" in ident or "didomi" in ident)
     return _OVERLAY_ID.search(ident) is not None
 
-#: Messages a page's scripts show the reader in answer to an action, in the markup of every
-#: page whether shown or not. A video page's sign-in and sign-up forms carry dozens of them
-#: ('Bitte fülle alle Pflichtfelder mit * aus.'), which out-text a story of one paragraph.
-#: ARIA alerts are looked for everywhere. Status lines, live regions ("off" marks none) and
-#: validation or response messages named by class only inside a form or beside it: each
-#: attribute selector over the whole tree costs about 0.4% of a page, and elsewhere live
-#: regions wrap liveblogs, tickers and carousels, and 'error' names 404 pages and Word's
-#: 'SpellingError' runs. (Any of them holding a paragraph of story length stays.)
-ALERT_SELECTOR = '[role="alert"]'
+#: Messages a page's scripts show the reader in answer to a form, in the markup of every page
+#: whether shown or not: ARIA alerts, status lines and live regions ("off" marks none), and
+#: validation or response messages named by class. A video page's sign-in and sign-up forms
+#: carry dozens of them ('Bitte fülle alle Pflichtfelder mit * aus.'), which out-text a story
+#: of one paragraph. Looked for inside a form and beside it only: a selector over the whole
+#: tree costs 0.5% of a page each, and elsewhere live regions wrap liveblogs, tickers and
+#: carousels, and 'error' names 404 pages and Word's 'SpellingError' runs. (One holding a
+#: paragraph of story length stays.)
+FORM_MESSAGE_SELECTOR = ('[role="alert"], [role="status"], [aria-live], [class*="rror"], '
+                         '[class*="valid"], [class*="fail"]')
 #: Class words of a form's messages as form plugins and frameworks name them: 'error-msg',
-#: 'form-field-error', 'invalid-feedback' (Bootstrap), 'wpcf7-not-valid-tip' and
-#: 'wpcf7-response-output' (Contact Form 7), 'gform_validation_message' (Gravity Forms),
-#: 'w-form-fail' and 'w-form-done' (Webflow), 'parsley-errors-list'; whole parts of a class
-#: word only.
+#: 'form-field-error', 'invalid-feedback' (Bootstrap), 'wpcf7-not-valid-tip' (Contact
+#: Form 7), 'gform_validation_message' (Gravity Forms), 'w-form-fail' (Webflow),
+#: 'parsley-errors-list'; whole parts of a class word only.
 _FORM_MESSAGE_CLASS = re.compile(
-    r"(?:^|[\s_-])(?:errors?|invalid|not-valid|validation|fail(?:ed|ure)?|done|success|"
-    r"response-output)(?:$|[\s_-])", re.I)
-#: A form's message candidates: the regex over their class then decides.
-FORM_MESSAGE_SELECTOR = ('[role="status"], [aria-live], [class*="error" i], [class*="valid" i], '
-                         '[class*="fail" i], [class*="done" i], [class*="success" i], '
-                         '[class*="response" i]')
+    r"(?:^|[\s_-])(?:errors?|invalid|not-valid|validation|fail(?:ed|ure)?)(?:$|[\s_-])", re.I)
 
 
 def is_form_message(role: str | None, live: str | None, words: str | None) -> bool:
     """Whether an element inside or beside a form, with these ``role``, ``aria-live`` and
-    class attributes, is one of its status, validation or response messages."""
-    return (role == "status" or (live is not None and live != "off")
+    class attributes, is one of its alerts, status lines, validation or response messages."""
+    return (role in ("alert", "status") or (live is not None and live != "off")
             or (words is not None and _FORM_MESSAGE_CLASS.search(words) is not None))
 
 
