@@ -17,7 +17,9 @@ stated, the pages left without a date and the median and p95 milliseconds per pa
 ``extract_article`` (one pass: a rough check that a rule costs nothing, not the bench's
 figure), then every page whose day changed since the last
 ``--extract`` run (kept in ``.cache/bench/dates-last.json``), and the first N misses with
-the true day, Kabar's, and whether the true day is stated. ``--htmldate`` then sets Kabar
+the true day, Kabar's, and where the page states the true day (a meta tag by name,
+<time datetime>, microdata, JSON-LD, scripts, the <title>, printed text and its element's
+class), if anywhere. ``--htmldate`` then sets Kabar
 beside htmldate (``find_date`` as trafilatura calls it: ``original_date``, extensive search)
 on the dated pages whose true day is stated: pages both get right, only Kabar, only
 htmldate, neither, and Kabar's undated pages that htmldate dates right, with the
@@ -31,12 +33,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from selectolax.lexbor import LexborHTMLParser  # noqa: E402
+from selectolax.lexbor import LexborHTMLParser, LexborNode  # noqa: E402
 
 from worker.extract.dates import (  # noqa: E402
     _ISO,
@@ -52,31 +55,78 @@ def _day(date: PageDate) -> str:
     return f"{date.year:04d}-{date.month:02d}-{date.day:02d}"
 
 
-def stated_days(html: bytes) -> set[str]:
-    """Every calendar day the page states anywhere, read as generously as the parsers allow."""
+def _days_in(chunk: str) -> set[str]:
+    """The calendar days a text or attribute value states, read both day-first and
+    month-first."""
+    days: set[str] = set()
+    for m in _ISO.finditer(chunk):
+        if (found := parse_iso(m.group(0))) is not None:
+            days.add(_day(found))
+    text = " ".join(chunk.split())
+    # (time-first patterns name their date groups with an "x" prefix)
+    for pattern, prefix in [*((p, "") for p in _TEXT_PATTERNS),
+                            *((p, "x") for p in _TIME_FIRST)]:
+        for m in pattern.finditer(text):
+            for day_first in (True, False):
+                if (found := _from_match(m, prefix, dmy=day_first)) is not None:
+                    days.add(_day(found))
+    return days
+
+
+def _chunks(html: bytes) -> Iterator[tuple[LexborNode, str | None, str]]:
+    """(element, attribute name or None for its text, value) for every text and attribute
+    value of the page."""
     tree = LexborHTMLParser(html)
     if tree.root is None:
-        return set()
-    chunks: list[str] = []
+        return
     for node in tree.root.traverse(include_text=True):
         if node.tag == "-text":
-            chunks.append(node.text_content or "")
-        else:
-            chunks.extend(value for value in node.attributes.values() if value)
+            if node.parent is not None and node.text_content:
+                yield node.parent, None, node.text_content
+        elif node.is_element_node:
+            yield from ((node, name, value) for name, value in node.attributes.items()
+                        if value)
+
+
+def stated_days(html: bytes) -> set[str]:
+    """Every calendar day the page states anywhere, read as generously as the parsers allow."""
     days: set[str] = set()
-    for chunk in chunks:
-        for m in _ISO.finditer(chunk):
-            if (found := parse_iso(m.group(0))) is not None:
-                days.add(_day(found))
-        text = " ".join(chunk.split())
-        # (time-first patterns name their date groups with an "x" prefix)
-        for pattern, prefix in [*((p, "") for p in _TEXT_PATTERNS),
-                                *((p, "x") for p in _TIME_FIRST)]:
-            for m in pattern.finditer(text):
-                for day_first in (True, False):
-                    if (found := _from_match(m, prefix, dmy=day_first)) is not None:
-                        days.add(_day(found))
+    for _node, _name, value in _chunks(html):
+        days |= _days_in(value)
     return days
+
+
+def where_stated(html: bytes, day: str) -> list[str]:
+    """Where the page states ``day``, in page order, each kind once: a meta tag by its name,
+    <time datetime>, microdata, JSON-LD, other scripts, the <title>, a file path, another
+    attribute, or printed text with the class of its element."""
+    kinds: list[str] = []
+    for node, name, value in _chunks(html):
+        if day not in _days_in(value[:3000]):
+            continue
+        attrs = node.attributes
+        if name is None:
+            if node.tag == "script":
+                kind = "JSON-LD" if (attrs.get("type") or "").endswith("ld+json") else "script"
+            elif node.tag == "title":
+                kind = "<title>"
+            else:
+                classes = (attrs.get("class") or "").split()[:2]
+                kind = "text in " + ".".join([node.tag, *classes])
+        elif node.tag == "meta":
+            kind = "meta " + (attrs.get("name") or attrs.get("property")
+                              or attrs.get("itemprop") or "?").lower()
+        elif node.tag == "time" and name == "datetime":
+            kind = "<time datetime>"
+        elif attrs.get("itemprop") and name == "content":
+            kind = f"microdata {attrs['itemprop']}"
+        elif "src" in name or name == "href":
+            kind = "file path"
+        else:
+            kind = f"attribute {name} of <{node.tag}>"
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
 
 
 def ceiling(pages: list[tuple[bytes, dict, str | None]]) -> dict:
@@ -157,7 +207,8 @@ def extract_loop(data: Path, sets: list[str], misses: int, htmldate: bool = Fals
             if shown >= misses or str(found or "")[:10] == day:
                 continue
             shown += 1
-            stated = "stated" if day in stated_days(html) else "nowhere"
+            where = where_stated(html, day)
+            stated = f"stated in: {'; '.join(where[:6])}" if where else "stated nowhere"
             print(f"    miss {pid}: truth {day}, kabar {found} ({stated}) {truth.get('url')}")
     last_path.parent.mkdir(parents=True, exist_ok=True)
     last_path.write_text(json.dumps(now, indent=0))

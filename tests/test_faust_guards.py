@@ -20,6 +20,8 @@ from faust.types import Message
 from mode.utils.queues import FlowControlQueue
 
 from worker.app import (
+    FETCH_MAX_WAIT_S,
+    FETCH_MIN_BYTES,
     ActivePartitions,
     Consumer,
     ConsumerThread,
@@ -158,6 +160,21 @@ async def test_a_run_through_a_gap_still_stops_at_a_message_in_flight() -> None:
     consumer._committed_offset[TP] = 15  # as the commit notes it
     consumer.ack(messages[15])
     assert consumer._new_offset(TP) == 21
+
+
+async def test_the_worker_consumer_asks_the_broker_for_a_mebibyte_or_100_ms_per_fetch() -> None:
+    # aiokafka's one byte made a worker fetch again as soon as one record of its own
+    # repartitions or changelogs came in: twice the fetches, each a consumer-thread round
+    # trip for a few records
+    app = _app()
+    thread = cast(Consumer, app.consumer)._new_consumer_thread()
+    aiokafka_consumer = thread._create_worker_consumer(app.transport)
+    try:
+        assert aiokafka_consumer._fetch_min_bytes == FETCH_MIN_BYTES == 1024 * 1024
+        assert aiokafka_consumer._fetch_max_wait_ms == int(FETCH_MAX_WAIT_S * 1000) == 100
+        assert aiokafka_consumer._group_id == app.conf.id  # Faust's consumer otherwise
+    finally:
+        await aiokafka_consumer.stop()
 
 
 def _app() -> faust.App:

@@ -50,6 +50,7 @@ from worker.extract.dates import (
 from worker.extract.decode import decode_html
 from worker.extract.errors import ExtractionError
 from worker.extract.metadata import (
+    author_line_date,
     byline_dates,
     date_after_headline,
     find_authors,
@@ -264,6 +265,8 @@ def _page_dates(tree: LexborHTMLParser, data: Structured, month_first: bool,
             visible_date(tree, month_first, fetched, page_h1), limit)
     if published is None:
         published = not_after(script_date(tree, data), limit)
+    if published is None:
+        published = not_after(author_line_date(tree, month_first), limit)
     # An "Updated …" byline is the modification time when structured data has none (never
     # the publication time, nor a time before it).
     if modified is None and updated is not None and (

@@ -21,6 +21,7 @@ import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from worker.extract.boilerplate import (
+    FORM_MESSAGE_SELECTOR,
     HIDDEN_SELECTOR,
     LEAD_CLASS,
     OVERLAY_SELECTOR,
@@ -29,6 +30,7 @@ from worker.extract.boilerplate import (
     has_fragment,
     has_negative_word,
     is_boilerplate_text,
+    is_form_message,
     is_overlay_id,
     is_teaser_heading,
 )
@@ -1162,25 +1164,27 @@ _SKIPPED_IDS = frozenset({_COMMENT_ID, _H1_ID})
 _FIGURE_ID, _BODY_ID, _RT_ID = _tag_id("figure"), _tag_id("body"), _tag_id("rt")
 _WRAPPER_IDS = _tag_ids(["noscript", *_FURNITURE_TAGS])
 _STORY_IDS = _tag_ids(["main", "article", "h1"])
+_FORM_ID = _tag_id("form")
 #: What _by_tag does with an element, by its tag number: one lookup per element, which
 #: most elements fail (three set tests cost it 1% of a page).
-_DROP, _FIGURE, _RUBY_TEXT, _WRAPPER, _BODY, _STORY = range(6)
+_DROP, _FIGURE, _RUBY_TEXT, _WRAPPER, _BODY, _STORY, _FORM = range(7)
 _TAG_KIND = {**dict.fromkeys(_DROP_IDS, _DROP), _FIGURE_ID: _FIGURE, _RT_ID: _RUBY_TEXT,
              **dict.fromkeys(_WRAPPER_IDS, _WRAPPER), _BODY_ID: _BODY,
-             **dict.fromkeys(_STORY_IDS, _STORY)}
+             **dict.fromkeys(_STORY_IDS, _STORY), _FORM_ID: _FORM}
 
 
-def _by_tag(root: LexborNode
-            ) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode]]:
+def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode],
+                                       list[LexborNode]]:
     """(elements dropped with their content, <noscript> and furniture in the body,
-    <main>, <article> and <h1> elements), in page order, from one walk: a query listing 25
-    tags tests every element against each of them, about twice the time. Figures are
-    images, embeds and pull quotes,
-    except the ones block editors wrap around a data table (WordPress: 'figure.wp-block-table').
-    Ruby readings without parentheses are dropped too."""
+    <main>, <article> and <h1> elements, <form> elements), in page order, from one walk: a
+    query listing 25 tags tests every element against each of them, about twice the time.
+    Figures are images, embeds and pull quotes, except the ones block editors wrap around a
+    data table (WordPress: 'figure.wp-block-table'). Ruby readings without parentheses are
+    dropped too."""
     dropped: list[LexborNode] = []
     wrappers: list[LexborNode] = []
     story: list[LexborNode] = []
+    forms: list[LexborNode] = []
     in_body = False
     kinds = _TAG_KIND
     # The few elements of these kinds first, in one comprehension: a loop body run for
@@ -1202,9 +1206,11 @@ def _by_tag(root: LexborNode
                 wrappers.append(node)
         elif kind == _STORY:
             story.append(node)
+        elif kind == _FORM:
+            forms.append(node)
         else:
             in_body = True
-    return dropped, wrappers, story
+    return dropped, wrappers, story, forms
 
 
 def _holding(nodes: list[LexborNode]) -> set[int]:
@@ -1235,8 +1241,30 @@ def _is_hidden(node: LexborNode) -> bool:
 
 def _removable_hidden(node: LexborNode) -> bool:
     """Hidden blocks are sign-in walls and promotions, unless they hold paragraphs: then
-    they are collapsed story parts (accordions, gallery slides) that scripts reveal."""
+    they are collapsed story parts (accordions, gallery slides) that scripts reveal. (The
+    same test keeps a live region or an alert that wraps the story.)"""
     return not any(_tlen(p.text_lexbor()) >= 100 for p in node.css("p"))
+
+
+def _form_messages(forms: list[LexborNode]) -> list[LexborNode]:
+    """The alerts, status lines, validation and response messages inside ``forms`` or beside
+    them (is_form_message)."""
+    messages: list[LexborNode] = []
+    for form in forms:
+        if form.parent is None:
+            continue  # inside a block already removed
+        messages += [n for n in form.css(FORM_MESSAGE_SELECTOR) if _is_form_message(n)]
+        # Webflow and others print the form's answers beside it, in the form's wrapper.
+        wrapper = form.parent
+        if wrapper.tag not in ("body", "html", "main", "article"):
+            messages += [n for n in wrapper.iter() if n.is_element_node
+                         and n.mem_id != form.mem_id and _is_form_message(n)]
+    return messages
+
+
+def _is_form_message(node: LexborNode) -> bool:
+    attrs = node.attrs
+    return is_form_message(attrs.get("role"), attrs.get("aria-live"), attrs.get("class"))
 
 
 def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None) -> list[str]:
@@ -1246,7 +1274,7 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
         return []
     # The body only: nothing after this reads the head (walking and pruning its scripts,
     # styles and metas cost 0.05 ms a page on fundus's news pages).
-    dropped, wrappers, story = _by_tag(root)
+    dropped, wrappers, story, forms = _by_tag(root)
     remove_nodes(dropped)
     marks = story + root.css(_ARTICLE_BODY)
     holding = _holding(marks)
@@ -1267,6 +1295,10 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
                       if n.tag not in ("body", "html", "main", "article")
                       and (_removable_hidden(n) if _is_hidden(n)
                            else not _holds_story(n, holding))])
+    # Messages shown in answer to a form: never story, unless a live region holds it.
+    remove_nodes([n for n in _form_messages(forms)
+                  if n.tag not in ("body", "html", "main", "article")
+                  and not _holds_story(n, holding) and _removable_hidden(n)])
     # The <h1>s left, in page order (a removed node has no parent): a query for them costs
     # more than the check.
     h1s = [n for n in story if n.tag_id == _H1_ID and n.parent is not None]

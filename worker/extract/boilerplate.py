@@ -90,6 +90,31 @@ def is_overlay_id(ident: str) -> bool:
                 or "dsgvo" in ident or "didomi" in ident)
     return _OVERLAY_ID.search(ident) is not None
 
+#: Messages a page's scripts show the reader in answer to a form, in the markup of every page
+#: whether shown or not: ARIA alerts, status lines and live regions ("off" marks none), and
+#: validation or response messages named by class. A video page's sign-in and sign-up forms
+#: carry dozens of them ('Bitte fülle alle Pflichtfelder mit * aus.'), which out-text a story
+#: of one paragraph. Looked for inside a form and beside it only: a selector over the whole
+#: tree costs 0.5% of a page each, and elsewhere live regions wrap liveblogs, tickers and
+#: carousels, and 'error' names 404 pages and Word's 'SpellingError' runs. (One holding a
+#: paragraph of story length stays.)
+FORM_MESSAGE_SELECTOR = ('[role="alert"], [role="status"], [aria-live], [class*="rror"], '
+                         '[class*="valid"], [class*="fail"]')
+#: Class words of a form's messages as form plugins and frameworks name them: 'error-msg',
+#: 'form-field-error', 'invalid-feedback' (Bootstrap), 'wpcf7-not-valid-tip' (Contact
+#: Form 7), 'gform_validation_message' (Gravity Forms), 'w-form-fail' (Webflow),
+#: 'parsley-errors-list'; whole parts of a class word only.
+_FORM_MESSAGE_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:errors?|invalid|not-valid|validation|fail(?:ed|ure)?)(?:$|[\s_-])", re.I)
+
+
+def is_form_message(role: str | None, live: str | None, words: str | None) -> bool:
+    """Whether an element inside or beside a form, with these ``role``, ``aria-live`` and
+    class attributes, is one of its alerts, status lines, validation or response messages."""
+    return (role in ("alert", "status") or (live is not None and live != "off")
+            or (words is not None and _FORM_MESSAGE_CLASS.search(words) is not None))
+
+
 #: Class fragments of a standfirst or lead block ('teaser-text', 'article-subheadline').
 LEAD_CLASS = re.compile("standfirst|lead|teaser|summary|intro|excerpt|dek|subtitle|"
                         "subheadline|sub-headline|deck|bajada|epigraph|chapo|chapeau")

@@ -661,6 +661,20 @@ def byline_dates(tree: LexborHTMLParser, month_first: bool, page_h1: Node | None
     return None, updated, None, updated_above
 
 
+def author_line_date(tree: LexborHTMLParser, month_first: bool) -> PageDate | None:
+    """The date on a short line just after the page's first author credits (an author link
+    or byline element), wherever they sit: blog templates print 'Written by … / April 8,
+    2024' under the story or in a side column rather than under the headline. Lines that
+    label an update are passed over."""
+    for node in tree.css(_AUTHOR_NODES)[:3]:
+        for text in _texts_after(node, 3):
+            if len(text) <= 80 and (found := _short_line_date(text, month_first)) is not None:
+                if _UPDATED_LABEL.search(text) is None:
+                    return found
+                break
+    return None
+
+
 #: The dash after a dateline that opens the story's first paragraph.
 _DATELINE_DASH = re.compile(r"\s[–—-]\s")
 
