@@ -114,3 +114,11 @@ def test_a_batch_commits_with_its_offsets_and_dead_letters(sink, seed):
         sink.write(plan_batch(messages, {topic: "articles"}, {}))
     assert sink.positions() == {(topic, 0): 2}
     assert len(sink.pending_dead_letters()) == 1
+
+
+def test_a_database_path_under_a_file_is_a_sink_error_not_a_traceback(tmp_path):
+    blocker = tmp_path / "articles"
+    blocker.write_text("a file, not a directory")
+    with pytest.raises(SinkError, match=r"sink .*articles/news\.db: cannot create its "
+                       r"directory: File exists"):
+        open_sink(str(blocker / "news.db"))

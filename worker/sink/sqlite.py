@@ -242,7 +242,11 @@ def open_sqlite(path: str | Path) -> SqliteSink:
     """Open (creating if needed) the SQLite database at ``path`` (":memory:" works too)."""
     target = str(path)
     if target != ":memory:":
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a directory should be, a read-only place
+            raise SinkError(f"sink {target}: cannot create its directory: "
+                            f"{exc.strerror or exc}") from exc
     try:
         # the sink writes from a worker thread (asyncio.to_thread), one batch at a time
         conn = sqlite3.connect(target, check_same_thread=False)
