@@ -57,6 +57,7 @@ if [ "$all_brokers" = 1 ]; then
   other=$([ "$primary" = "kafka" ] && echo tansu || echo kafka)
   if [ "$other" = "tansu" ] || .venv/bin/python -c 'from tests.brokers import java_and_maven_available as j; raise SystemExit(0 if j() else 1)'; then
     echo "== pytest end-to-end (broker: $other)"
-    KABAR_TEST_BROKER=$other .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_e2e_pipeline.py
+    KABAR_TEST_BROKER=$other .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_e2e_pipeline.py \
+      tests/test_emit_once.py
   fi
 fi

@@ -176,7 +176,8 @@ async def any_record_since(url: str, topic: str, since: float,
                            match: Callable[[bytes | None, bytes | None], bool]) -> bool:
     """Whether a record written to ``topic`` at or after ``since`` (Unix seconds, by record
     time) satisfies ``match``. Reads every partition from that time up to the end offsets
-    as of the call, so it ends even while the topic keeps growing."""
+    as of the call, so it ends even while the topic keeps growing. Record times are checked
+    too: Tansu answers a time after a partition's last record with an offset before it."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(url), group_id=None,
                                 enable_auto_commit=False, request_timeout_ms=10_000)
     await consumer.start()
@@ -186,12 +187,13 @@ async def any_record_since(url: str, topic: str, since: float,
         if not tps:
             return False
         consumer.assign(tps)
-        starts = await consumer.offsets_for_times({tp: int(since * 1000) for tp in tps})
+        since_ms = int(since * 1000)
+        starts = await consumer.offsets_for_times({tp: since_ms for tp in tps})
         ends = await consumer.end_offsets(tps)
         for tp in tps:
             consumer.seek(tp, starts[tp].offset if starts.get(tp) else ends[tp])
         async for record in records_up_to(consumer, ends):
-            if match(record.key, record.value):
+            if record.timestamp >= since_ms and match(record.key, record.value):
                 return True
         return False
     finally:
