@@ -91,6 +91,39 @@ async def test_a_flush_returns_only_once_every_buffered_record_is_handed_to_aiok
         await buffer.stop()
 
 
+async def test_a_flush_waits_for_the_records_buffered_before_it_not_for_later_ones() -> None:
+    # Faust's buffer is written by every stage: a flush that waited for it to run empty
+    # waited, while the others kept writing, for their records too (0.2-0.6 s a commit)
+    app = pipeline_with_tables().app
+    buffer = app.producer.buffer
+    channel = SlowChannel(0.01)
+    await buffer.start()
+
+    async def other_stages_writing() -> None:
+        n = 100
+        while True:
+            buffer.put(buffered(channel, n))
+            n += 1
+            await asyncio.sleep(0.002)
+
+    try:
+        for n in range(3):
+            buffer.put(buffered(channel, n))
+        writing = asyncio.ensure_future(other_stages_writing())
+        try:
+            await asyncio.sleep(0.005)  # one of the others' records is queued behind ours
+            started = time.monotonic()
+            await asyncio.wait_for(app.producer.flush(), 2)
+            took = time.monotonic() - started
+        finally:
+            writing.cancel()
+        assert channel.handed[:3] == [0, 1, 2]
+        assert took < 0.5, f"flush of three records took {took:.2f} s"
+        await asyncio.wait_for(app.producer.flush(), 5)  # the others' records, to stop
+    finally:
+        await buffer.stop()
+
+
 async def test_a_record_the_buffer_cannot_hand_over_fails_its_write_and_the_rest_still_go(
 ) -> None:
     app = pipeline_with_tables().app
