@@ -93,6 +93,20 @@ async def test_failed_article_becomes_a_dead_letter_with_the_request(server, fet
     assert dead.payload == req.to_dict() and dead.url == req.url and dead.key == "news.test"
 
 
+async def test_a_dead_letter_for_a_failed_hop_names_the_url_the_source_asked_for(server,
+                                                                                 fetcher):
+    gone = server.url("news.test", "/status/404")
+    req = request(server.url("news.test", f"/redirect?to={gone}"), kind="feed", source="wire")
+    [dead] = (await handle_fetch_request(req, fetcher, {}, NOW)).dead_letters
+    assert (dead.reason, dead.url) == ("http_404", gone)
+    assert dead.message.endswith(f"(on the way to {req.url} of source 'wire')")
+    server.canned["/robots.txt"] = (200, {"Content-Type": "image/png"}, b"\x89PNG")
+    req = request(server.url("blog.test", "/article/x"), source="wire")
+    [dead] = (await handle_fetch_request(req, fetcher, {}, NOW)).dead_letters
+    assert dead.url == server.url("blog.test", "/robots.txt")
+    assert f"on the way to {req.url} of source 'wire'" in dead.message
+
+
 async def test_invalid_url_becomes_a_dead_letter(fetcher):
     out = await handle_fetch_request(request("mailto:someone@example.org"), fetcher, {}, NOW)
     assert out.dead_letters[0].reason == "invalid_url"

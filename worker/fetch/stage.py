@@ -109,6 +109,10 @@ def source_requests(sources: Iterable[Source], now: datetime) -> list[FetchReque
 
 def _dead(req: FetchRequest, reason: str, message: str, now: datetime, url: str | None = None
           ) -> DeadLetter:
+    """A fetch dead letter; ``url`` is the hop that failed when it is not the request's own
+    URL (its robots.txt, a redirect target), and the message then names both."""
+    if url and url != req.url:
+        message = f"{message} (on the way to {req.url} of source {req.source!r})"
     return DeadLetter(
         stage="fetch", reason=reason, message=message, failed_at=_iso(now),
         url=url or req.url, key=req.host, payload=req.to_dict(),
