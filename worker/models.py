@@ -21,7 +21,8 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-#: Bumped whenever a schema changes in a way a consumer could notice.
+#: The schema version of the records whose shape has not changed since v1. A change a
+#: consumer could notice gives that record its own next version (a new schema file).
 SCHEMA_VERSION = 1
 #: FetchRequest's own version: v2 added ``depth``. Readers take v1 records too (a v1 request
 #: still queued when workers upgrade is read as depth 0), and v1 readers drop ``depth``, so

@@ -565,8 +565,8 @@ class Fetcher:
             parts.append(decoder.finish())
         body = b"".join(parts)
         if decoder.full:
-            log.info("%s is over %d bytes: only its first %d bytes' whole lines are read",
-                     current, limit, limit)
+            log.info("%s is longer than %d bytes: its whole lines within them are read",
+                     current, limit)
             body = body[:limit]
             body = body[:body.rfind(b"\n") + 1]
         text = charset = None
