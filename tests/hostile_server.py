@@ -168,6 +168,20 @@ class HostileServer:
             return web.Response(text=article_html("end of chain"), content_type="text/html")
         raise web.HTTPFound(f"/chain/{n - 1}")
 
+    async def _h_index_chain(self, request: web.Request) -> web.StreamResponse:
+        # a sitemap index that always lists two indexes never seen before, the second on
+        # the other host: an endless chain that only a depth bound ends
+        n = int(request.path.rsplit("/", 1)[-1])
+        here = (request.host or "").rsplit(":", 1)[0]
+        other = "blog.test" if here == "news.test" else "news.test"
+        children = "".join(
+            f"<sitemap><loc>{self.url(host, f'/index-chain/{n + step}')}</loc></sitemap>"
+            for host, step in ((here, 1), (other, 2)))
+        return web.Response(
+            text='<?xml version="1.0"?><sitemapindex '
+                 f'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}</sitemapindex>',
+            content_type="application/xml")
+
     # -- slow and big ---------------------------------------------------------------------
     async def _h_stall(self, request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(30)

@@ -4,6 +4,7 @@ Crawl-delay, Retry-After, backoff with retries, and the circuit breaker."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import itertools
 import time
 
@@ -89,6 +90,38 @@ async def test_robots_rules_for_our_user_agent_apply_to_feeds_too(server):
         with pytest.raises(FetchError) as info:
             await fetcher.fetch(server.url("h0.test", "/rss.xml"), kind="feed")
     assert info.value.reason == "robots_disallowed"
+
+
+def long_robots_txt() -> bytes:
+    """A robots.txt over 500 KiB: a rule at the top, a rule whose line the 500 KiB mark
+    cuts, and a rule after the mark."""
+    head = "User-agent: *\nDisallow: /early\n"
+    cut = 500 * 1024
+    comments = "".join(f"# filler {n:06d}\n" for n in range((cut - 100) // 16))
+    pad = "#" * (cut - 20 - len(head) - len(comments)) + "\n"
+    text = head + comments + pad + "Disallow: /straddling\n"
+    assert len(text) - len("Disallow: /straddling\n") < cut < len(text) - 1
+    return (text + comments + "Disallow: /late\n").encode()
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_robots_txt_over_500_kib_is_parsed_up_to_its_last_whole_line(server, encoding):
+    # RFC 9309 §2.5: parse at least the first 500 KiB rather than refuse the whole site
+    body = long_robots_txt()
+    headers = {"Content-Type": "text/plain"}
+    if encoding == "gzip":
+        body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
+    server.canned["/robots.txt"] = (200, headers, body)
+    async with Fetcher(settings(), static_hosts=HOSTS) as fetcher:
+        with pytest.raises(FetchError) as info:
+            await fetcher.fetch(server.url("h0.test", "/early/story"))
+        rules = await fetcher.robots_for(server.url("h0.test", "/"))
+        await fetcher.fetch(server.url("h0.test", "/article/late"))
+    assert info.value.reason == "robots_disallowed"
+    assert not rules.can_fetch(server.url("h0.test", "/early/x"), "KabarBot")
+    # the line the mark cuts is dropped, not read as "Disallow: /straddli"
+    assert rules.can_fetch(server.url("h0.test", "/straddli"), "KabarBot")
+    assert rules.can_fetch(server.url("h0.test", "/late"), "KabarBot")
 
 
 async def test_crawl_delay_raises_the_per_host_delay(server):

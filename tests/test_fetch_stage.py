@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,7 +15,14 @@ from worker.agents import StagedWrites
 from worker.fetch import discovery
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source
-from worker.fetch.stage import expire_seen, handle_fetch_request, source_requests
+from worker.fetch.stage import (
+    MAX_INDEX_SITEMAPS,
+    FetchOutcome,
+    bound_listings,
+    expire_seen,
+    handle_fetch_request,
+    source_requests,
+)
 from worker.fetch.urls import host_of
 from worker.models import FetchHints, FetchRequest
 from worker.settings import FetchSettings
@@ -83,6 +91,20 @@ async def test_failed_article_becomes_a_dead_letter_with_the_request(server, fet
     [dead] = out.dead_letters
     assert (dead.stage, dead.reason) == ("fetch", "http_410")
     assert dead.payload == req.to_dict() and dead.url == req.url and dead.key == "news.test"
+
+
+async def test_a_dead_letter_for_a_failed_hop_names_the_url_the_source_asked_for(server,
+                                                                                 fetcher):
+    gone = server.url("news.test", "/status/404")
+    req = request(server.url("news.test", f"/redirect?to={gone}"), kind="feed", source="wire")
+    [dead] = (await handle_fetch_request(req, fetcher, {}, NOW)).dead_letters
+    assert (dead.reason, dead.url) == ("http_404", gone)
+    assert dead.message.endswith(f"(on the way to {req.url} of source 'wire')")
+    server.canned["/robots.txt"] = (200, {"Content-Type": "image/png"}, b"\x89PNG")
+    req = request(server.url("blog.test", "/article/x"), source="wire")
+    [dead] = (await handle_fetch_request(req, fetcher, {}, NOW)).dead_letters
+    assert dead.url == server.url("blog.test", "/robots.txt")
+    assert f"on the way to {req.url} of source 'wire'" in dead.message
 
 
 async def test_invalid_url_becomes_a_dead_letter(fetcher):
@@ -389,3 +411,112 @@ async def test_a_failed_first_poll_through_the_agents_staged_table_is_a_fetch_de
     assert [d.reason for d in out.dead_letters] == ["http_503"]
     staged.commit()
     assert url not in table
+
+
+async def crawl(first: FetchRequest, fetcher: Fetcher, source: Source, limit: int = 200
+                ) -> tuple[list[FetchRequest], FetchOutcome]:
+    """Handle ``first`` and every request it leads to, as the fetch agent would, until none
+    are left; returns the requests handled and everything they gave."""
+    seen: dict = {}
+    queue, handled, total = [first], [], FetchOutcome()
+    now = NOW
+    while queue:
+        assert len(handled) < limit, f"still crawling after {limit} requests"
+        req = queue.pop(0)
+        handled.append(req)
+        out = await handle_fetch_request(req, fetcher, seen, now, sources={source.name: source})
+        queue += out.requests
+        total.pages += out.pages
+        total.dead_letters += out.dead_letters
+        now += timedelta(seconds=1)
+    return handled, total
+
+
+async def test_endless_chain_of_sitemap_indexes_stops_at_the_depth_bound(server, fetcher):
+    server.robots["news.test"] = (
+        f"User-agent: *\nSitemap: {server.url('news.test', '/index-chain/1')}\n")
+    robots = server.url("news.test", "/robots.txt")
+    source = Source(name="hostile", url=robots, kind="sitemap")
+    handled, out = await crawl(request(robots, kind="sitemap", source="hostile"), fetcher,
+                               source)
+    assert fetcher.settings.max_listing_depth == 3
+    assert max(r.depth for r in handled) == 3
+    fetched = sorted({r.path for r in server.requests if r.path.startswith("/index-chain/")})
+    # robots.txt (0) → 1 (1) → 2, 3 (2) → 4, 5 (3): the indexes 4 and 5 list are not fetched
+    assert fetched == [f"/index-chain/{n}" for n in range(1, 6)]
+    assert {r.host for r in server.requests if r.path.startswith("/index-chain/")} == {
+        "news.test", "blog.test"}  # crossing to another host does not reset the depth
+    assert out.dead_letters and {d.reason for d in out.dead_letters} == {"too_deep"}
+    letter = out.dead_letters[0]
+    assert letter.payload["depth"] == 3 and letter.url == letter.payload["url"]
+    assert "at depth 4 below source 'hostile' (" + robots + ")" in letter.message
+    assert "fetch.max_listing_depth = 3" in letter.message
+    assert "/index-chain/" in letter.message.rsplit("not fetched: ", 1)[1]
+
+
+@pytest.mark.parametrize("indexes", [1, 2])
+async def test_site_with_nested_sitemap_indexes_yields_all_its_articles(server, fetcher,
+                                                                       indexes):
+    # robots.txt → index (→ index) → urlset: the usual shapes stay within the bound
+    articles = [server.url("news.test", f"/article/nested-{i}") for i in range(5)]
+    server.canned["/urlset.xml"] = (200, {"Content-Type": "application/xml"}, (
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<url><loc>{a}</loc></url>" for a in articles) + "</urlset>").encode())
+    child = server.url("news.test", "/urlset.xml")
+    for level in range(indexes, 0, -1):
+        server.canned[f"/index-{level}.xml"] = (200, {"Content-Type": "application/xml"}, (
+            '<?xml version="1.0"?><sitemapindex '
+            'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{child}</loc></sitemap></sitemapindex>").encode())
+        child = server.url("news.test", f"/index-{level}.xml")
+    server.robots["news.test"] = f"User-agent: *\nSitemap: {child}\n"
+    robots = server.url("news.test", "/robots.txt")
+    source = Source(name="site", url=robots, kind="sitemap")
+    handled, out = await crawl(request(robots, kind="sitemap", source="site"), fetcher, source)
+    assert not out.dead_letters
+    assert sorted(page.url for page in out.pages) == sorted(articles)
+    assert max(r.depth for r in handled if r.kind == "sitemap") == indexes + 1
+
+
+def found(kind: str, n: int) -> list:
+    return [(kind, f"https://news.test/{kind}/{i}", None, FetchHints()) for i in range(n)]
+
+
+def test_listings_deeper_than_the_bound_are_one_dead_letter_articles_pass():
+    index = FetchRequest(url="https://news.test/i.xml", source="s", host="news.test",
+                         requested_at=NOW.isoformat(), kind="sitemap", depth=2)
+    items = found("sitemap", 4) + found("article", 3)
+    out = FetchOutcome()
+    assert bound_listings(index, items, 3, None, NOW, out) == items
+    assert not out.dead_letters
+    deeper = dataclasses.replace(index, depth=3)
+    kept = bound_listings(deeper, items, 3, None, NOW, out)
+    assert kept == found("article", 3)
+    [letter] = out.dead_letters
+    assert (letter.reason, letter.url, letter.stage) == ("too_deep", index.url, "fetch")
+    assert "lists 4 listing(s) at depth 4 below source 's'" in letter.message
+    assert letter.message.endswith("https://news.test/sitemap/2 and 1 more")
+
+
+def test_an_index_announces_at_most_the_protocols_50000_sitemaps():
+    index = FetchRequest(url="https://news.test/i.xml", source="s", host="news.test",
+                         requested_at=NOW.isoformat(), kind="sitemap")
+    items = found("sitemap", MAX_INDEX_SITEMAPS + 2) + found("article", 2)
+    out = FetchOutcome()
+    kept = bound_listings(index, items, 3, None, NOW, out)
+    assert MAX_INDEX_SITEMAPS == 50_000
+    assert kept == items[:MAX_INDEX_SITEMAPS] + found("article", 2)
+    [letter] = out.dead_letters
+    assert letter.reason == "too_many_sitemaps"
+    assert f"lists {MAX_INDEX_SITEMAPS + 2} sitemaps" in letter.message
+
+
+async def test_what_a_listing_announces_is_one_level_deeper(server, fetcher):
+    server.canned["/depth-index.xml"] = (200, {"Content-Type": "application/xml"}, (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<sitemap><loc>{server.url('news.test', '/child.xml')}</loc></sitemap>"
+        "</sitemapindex>").encode())
+    req = dataclasses.replace(request(server.url("news.test", "/depth-index.xml"),
+                                      kind="sitemap"), depth=1)
+    out = await handle_fetch_request(req, fetcher, {}, NOW)
+    assert [(r.kind, r.depth) for r in out.requests] == [("sitemap", 2)]

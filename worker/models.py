@@ -21,8 +21,13 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-#: Bumped whenever a schema changes in a way a consumer could notice.
+#: The schema version of the records whose shape has not changed since v1. A change a
+#: consumer could notice gives that record its own next version (a new schema file).
 SCHEMA_VERSION = 1
+#: FetchRequest's own version: v2 added ``depth``. Readers take v1 records too (a v1 request
+#: still queued when workers upgrade is read as depth 0), and v1 readers drop ``depth``, so
+#: workers of both versions can share the topic during a rolling upgrade.
+FETCH_SCHEMA_VERSION = 2
 
 #: Kafka header with the time (ISO 8601) a feed or sitemap entry announced the story. It
 #: travels from the fetch request (``requested_at`` of the article's request) in the page's
@@ -91,7 +96,11 @@ class FetchRequest(Record):
     #: article | feed | sitemap | page — what the fetched body is expected to be
     kind: str = "article"
     hints: FetchHints = field(default_factory=FetchHints)
-    schema_version: int = SCHEMA_VERSION
+    #: listing levels between the source's configured URL (0) and this URL: a sitemap that
+    #: the source's robots.txt names is 1, a sitemap that sitemap lists is 2 (the fetch stage
+    #: refuses listings deeper than fetch.max_listing_depth)
+    depth: int = 0
+    schema_version: int = FETCH_SCHEMA_VERSION
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -250,3 +259,9 @@ TOPIC_RECORDS: dict[str, type[Record]] = {
     "deadletter": DeadLetter,
     "source-health": SourceHealth,
 }
+
+
+def schema_version_of(record_type: type[Record]) -> int:
+    """The schema version a record type writes (worker/schemas/<topic>.v<N>.json)."""
+    return next(f.default for f in dataclasses.fields(record_type)  # type: ignore[arg-type]
+                if f.name == "schema_version")

@@ -93,6 +93,11 @@ class FetchSettings:
     total_timeout: float = 60.0
     max_body_bytes: int = MAX_BODY_BYTES
     max_redirects: int = 5
+    #: listing levels followed below a source's configured URL: robots.txt (0) → sitemap
+    #: index (1) → index (2) → urlset (3) covers sites that nest one index in another (the
+    #: sitemap protocol itself has one level); deeper sitemaps are not fetched but
+    #: dead-lettered as too_deep, so an index that keeps listing new indexes ends
+    max_listing_depth: int = 3
     per_host_delay: float = 1.0
     per_host_concurrency: int = 1
     concurrency: int = 64

@@ -57,7 +57,9 @@ _ACCEPT = {
 _ENCODINGS = {"Accept-Encoding": "gzip, deflate, br"}
 _REQUEST_HEADERS = {kind: {"Accept": accept, **_ENCODINGS} for kind, accept in _ACCEPT.items()}
 _CHUNK = 64 * 1024
-_ROBOTS_MAX_BYTES = 512 * 1024
+#: RFC 9309 §2.5: a crawler may limit the robots.txt it parses, to no less than 500 KiB;
+#: a longer one is parsed up to the last whole line in its first 500 KiB
+_ROBOTS_PARSE_BYTES = 500 * 1024
 #: the sitemap protocol allows 50 MB uncompressed per file
 _SITEMAP_MAX_BYTES = 50 * 1024 * 1024
 
@@ -144,12 +146,15 @@ class FetchResult:
 
 
 class _Decoder:
-    """Incremental Content-Encoding decoder that refuses to grow past ``limit`` bytes."""
+    """Incremental Content-Encoding decoder that refuses to grow past ``limit`` bytes, or
+    with ``truncate`` stops there: ``full`` is then set and the output ends past ``limit``."""
 
-    def __init__(self, encoding: str, limit: int, url: str) -> None:
+    def __init__(self, encoding: str, limit: int, url: str, truncate: bool = False) -> None:
         self.encoding = encoding
         self.limit = limit
         self.url = url
+        self.truncate = truncate
+        self.full = False
         self.size = 0
         self._zlib: Any = None
         self._brotli: Any = None
@@ -165,7 +170,9 @@ class _Decoder:
 
     def _grow(self, n: int) -> None:
         self.size += n
-        if self.size > self.limit:
+        if self.size > self.limit and self.truncate:
+            self.full = True
+        elif self.size > self.limit:
             raise FetchError(
                 "decompression_bomb",
                 f"{self.encoding} body decodes to more than {self.limit} bytes",
@@ -182,7 +189,7 @@ class _Decoder:
 
     def _feed_zlib(self, data: bytes) -> bytes:
         out: list[bytes] = []
-        while data:
+        while data and not self.full:
             try:
                 piece = self._zlib.decompress(data, self.limit - self.size + 1)
             except zlib.error as exc:
@@ -205,7 +212,7 @@ class _Decoder:
             piece = self._brotli.process(data, output_buffer_limit=self.limit - self.size + 1)
             self._grow(len(piece))
             out.append(piece)
-            while not self._brotli.can_accept_more_data():
+            while not self._brotli.can_accept_more_data() and not self.full:
                 piece = self._brotli.process(b"", output_buffer_limit=self.limit - self.size + 1)
                 self._grow(len(piece))
                 out.append(piece)
@@ -528,17 +535,18 @@ class Fetcher:
                 f"content type {content_type!r} is not what {'an' if kind[0] in 'aeiou' else 'a'} "
                 f"{kind} should be", current,
             )
-        limit = {"robots": _ROBOTS_MAX_BYTES, "sitemap": max(self.settings.max_body_bytes,
+        limit = {"robots": _ROBOTS_PARSE_BYTES, "sitemap": max(self.settings.max_body_bytes,
                                                              _SITEMAP_MAX_BYTES)}.get(
             kind, self.settings.max_body_bytes)
+        truncate = kind == "robots"
         declared = resp.content_length
-        if declared is not None and declared > limit:
+        if declared is not None and declared > limit and not truncate:
             raise FetchError("too_large", f"Content-Length {declared} exceeds {limit} bytes",
                              current)
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-        decoder = _Decoder(encoding, limit, current)
+        decoder = _Decoder(encoding, limit, current, truncate)
         parts: list[bytes] = []
-        if declared is not None:
+        if declared is not None and declared <= limit:
             # The parser stops at Content-Length (already checked against the limit): one
             # read, no per-chunk bookkeeping.
             parts.append(decoder.feed(await resp.read()))
@@ -546,11 +554,21 @@ class Fetcher:
             received = 0
             async for chunk in resp.content.iter_chunked(_CHUNK):
                 received += len(chunk)
-                if received > limit:
+                if received > limit and not truncate:
                     raise FetchError("too_large", f"body exceeds {limit} bytes", current)
                 parts.append(decoder.feed(chunk))
-        parts.append(decoder.finish())
+                if decoder.full:
+                    break
+                if received > limit:  # truncating: compressed bytes that give little text
+                    raise FetchError("too_large", f"body exceeds {limit} bytes", current)
+        if not decoder.full:
+            parts.append(decoder.finish())
         body = b"".join(parts)
+        if decoder.full:
+            log.info("%s is longer than %d bytes: its whole lines within them are read",
+                     current, limit)
+            body = body[:limit]
+            body = body[:body.rfind(b"\n") + 1]
         text = charset = None
         if kind in ("article", "page"):
             sniff = not content_type or content_type == "application/octet-stream"

@@ -63,6 +63,10 @@ _HINT_FIELDS = tuple(f.name for f in dataclasses.fields(FetchHints))
 LISTING_KINDS = ("feed", "sitemap", "page")
 #: fingerprints of announced items kept per listing; bounds the table value (~20 B each)
 MAX_RECENT = 5_000
+#: child sitemaps announced per poll of a sitemap index: the sitemap protocol's limit
+#: (sitemaps.org: at most 50,000 sitemaps per index), so real indexes of dated sitemaps
+#: pass whole and a hostile 50 MB index cannot announce ten times that
+MAX_INDEX_SITEMAPS = 50_000
 
 
 @dataclass(slots=True)
@@ -105,6 +109,10 @@ def source_requests(sources: Iterable[Source], now: datetime) -> list[FetchReque
 
 def _dead(req: FetchRequest, reason: str, message: str, now: datetime, url: str | None = None
           ) -> DeadLetter:
+    """A fetch dead letter; ``url`` is the hop that failed when it is not the request's own
+    URL (its robots.txt, a redirect target), and the message then names both."""
+    if url and url != req.url:
+        message = f"{message} (on the way to {req.url} of source {req.source!r})"
     return DeadLetter(
         stage="fetch", reason=reason, message=message, failed_at=_iso(now),
         url=url or req.url, key=req.host, payload=req.to_dict(),
@@ -328,6 +336,7 @@ async def _listing(
         outcome.dead_letters.append(_dead(req, error.reason, error.message, now, result.final_url))
         _save_listing(seen, key, state, bounds, signals, now, [], None)
         return
+    found = bound_listings(req, found, fetcher.settings.max_listing_depth, source, now, outcome)
     recent = list(state.get("recent") or [])
     announced = _announce(req, found, now, source, set(recent), outcome)
     state["recent"] = ([mark for mark, _ in announced] + recent)[:MAX_RECENT]
@@ -335,6 +344,51 @@ async def _listing(
     # a first poll's items go back to the oldest one: the feed shows that whole span
     since = min(arrivals) if previous_poll is None and arrivals else None
     _save_listing(seen, key, state, bounds, signals, now, arrivals, since)
+
+
+def bound_listings(
+    req: FetchRequest, found: list[Found], max_depth: int, source: Source | None,
+    now: datetime, outcome: FetchOutcome,
+) -> list[Found]:
+    """``found`` without the listings it may not announce, each kind of refusal one dead
+    letter for this poll: child listings deeper than ``max_depth`` below the source
+    (``too_deep``), and child sitemaps beyond the protocol's MAX_INDEX_SITEMAPS
+    (``too_many_sitemaps``). Articles always pass: they list nothing."""
+    depth = req.depth + 1
+    kept: list[Found] = []
+    too_deep: list[str] = []
+    too_many: list[str] = []
+    sitemaps = 0
+    for item in found:
+        kind, url = item[0], item[1]
+        if kind in LISTING_KINDS and depth > max_depth:
+            too_deep.append(url)
+            continue
+        if kind == "sitemap":
+            sitemaps += 1
+            if sitemaps > MAX_INDEX_SITEMAPS:
+                too_many.append(url)
+                continue
+        kept.append(item)
+    origin = f"source {req.source!r}" + (f" ({source.url})" if source else "")
+    if too_deep:
+        outcome.dead_letters.append(_dead(
+            req, "too_deep",
+            f"{req.kind} {req.url} (depth {req.depth}) lists {len(too_deep)} listing(s) at "
+            f"depth {depth} below {origin}, deeper than fetch.max_listing_depth = "
+            f"{max_depth}; not fetched: {_some(too_deep)}", now))
+    if too_many:
+        outcome.dead_letters.append(_dead(
+            req, "too_many_sitemaps",
+            f"sitemap index {req.url} of {origin} lists {sitemaps} sitemaps, over the "
+            f"sitemap protocol's {MAX_INDEX_SITEMAPS}; the rest are not fetched: "
+            f"{_some(too_many)}", now))
+    return kept
+
+
+def _some(urls: list[str], shown: int = 3) -> str:
+    more = len(urls) - shown
+    return ", ".join(urls[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _announce(
@@ -365,7 +419,7 @@ def _announce(
         # and poll interval decide whether they are fetched.
         outcome.requests.append(FetchRequest(
             url=url, source=req.source, host=host_of(url), requested_at=_iso(now), kind=kind,
-            hints=hints,
+            hints=hints, depth=req.depth + 1,
         ))
     return fresh
 
