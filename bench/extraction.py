@@ -115,10 +115,11 @@ CHUNK = 25
 
 
 def forget_kabar_caches() -> None:
-    """Empty Kabar's memos of page content (class strings, paragraph verdicts), so that a
-    timed pass visits its pages for the first time, as a worker does: a page seen before
-    finds every paragraph's verdict cached and costs 9-14% less. Caches of configuration
-    (profiles, compiled matchers) stay, as they do in a worker."""
+    """Empty Kabar's memos of page content (class strings, paragraph verdicts). A pass that
+    starts with them empty visits each page for the first time, with what the pages before
+    it left, as a worker does; a page seen before finds every paragraph's verdict cached and
+    costs 9-14% less. Caches of configuration (profiles, compiled matchers) stay, as they do
+    in a worker."""
     from worker.extract import body, boilerplate
 
     for memo in (body._hints, boilerplate.is_boilerplate_text, boilerplate.is_lead_class):
@@ -127,12 +128,13 @@ def forget_kabar_caches() -> None:
 
 def run_interleaved(names: list[str], pages: list, passes: int
                     ) -> dict[str, tuple[dict, dict]]:
-    """Predictions and timing per extractor, taking turns every CHUNK pages (trafilatura
-    does one pass: it is slow and deterministic; the others do ``passes``).
+    """Predictions and timing per extractor, taking turns every CHUNK pages within each
+    pass (trafilatura does the first pass only: it is slow and deterministic).
 
-    Timing: per-page median over passes and per-pass totals, in CPU time. Each of Kabar's
-    passes over a chunk starts with its caches empty (forget_kabar_caches). Peak RSS: Kabar's
-    after an untimed first pass of Kabar alone; the others' is the process's at the end."""
+    Timing: per-page median over passes and per-pass totals, in CPU time. Each pass starts
+    with Kabar's memos empty (forget_kabar_caches), so every timed visit is a first one.
+    Peak RSS: Kabar's after an untimed first pass of Kabar alone; the others' is the
+    process's at the end."""
     rss: dict[str, float] = {}
     if "kabar" in names:
         for _pid, html, truth in pages:
@@ -141,13 +143,14 @@ def run_interleaved(names: list[str], pages: list, passes: int
     per_page = {name: {pid: [] for pid, _, _ in pages} for name in names}
     totals = {name: [0.0] * passes for name in names}
     preds: dict[str, dict] = {name: {} for name in names}
-    for first in range(0, len(pages), CHUNK):
-        chunk = pages[first:first + CHUNK]
-        for name in names:
-            extract = EXTRACTORS[name]
-            for n in range(1 if name == "trafilatura" else passes):
-                if name == "kabar":
-                    forget_kabar_caches()
+    for n in range(passes):
+        forget_kabar_caches()
+        for first in range(0, len(pages), CHUNK):
+            chunk = pages[first:first + CHUNK]
+            for name in names:
+                if name == "trafilatura" and n > 0:
+                    continue
+                extract = EXTRACTORS[name]
                 for pid, html, truth in chunk:
                     start = time.process_time()
                     preds[name][pid] = extract(html, truth.get("url"))
