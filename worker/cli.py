@@ -63,15 +63,19 @@ def broker_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[...
     return click.option("--broker", metavar="URL", help=help_text)
 
 
+class _PositiveSeconds(click.FloatRange):
+    """Seconds above 0. FloatRange lets nan through (every comparison with it is false)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail("nan is not a number of seconds", param, ctx)
+        return seconds
+
+
 #: a time limit of 0 or less would give up before starting
-POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
-
-
-def _no_nan(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """FloatRange lets nan through (every comparison with it is false)."""
-    if value is not None and math.isnan(value):
-        raise click.BadParameter("nan is not a number of seconds", ctx, param)
-    return value
+POSITIVE_SECONDS = _PositiveSeconds(min=0, min_open=True)
 
 ROUTES_OPTION = click.option(
     "--routes", "routes_file", metavar="FILE",
@@ -205,7 +209,7 @@ def _with_broker(stack: ExitStack, settings: Settings) -> str:
                "embedded Tansu broker for this run.")
 @click.option("--once", is_flag=True, help="Poll every source once, process everything found, "
               "exit when the pipeline is drained.")
-@click.option("--timeout", type=POSITIVE_SECONDS, callback=_no_nan, default=None, metavar="SECONDS",
+@click.option("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @ROUTES_OPTION
 @click.pass_context
@@ -321,7 +325,7 @@ def fetch(ctx: click.Context, sources_file: str | None, broker: str | None, once
 @main.command()
 @click.option("--once", is_flag=True, help="Stop when the sample feeds are drained.")
 @broker_option("Use this broker instead of the embedded one.")
-@click.option("--timeout", type=POSITIVE_SECONDS, callback=_no_nan, default=120.0,
+@click.option("--timeout", type=POSITIVE_SECONDS, default=120.0,
               show_default=True, metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @click.pass_context
@@ -514,7 +518,7 @@ def sources_check(file: str) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per source and line: source, state, reason, then the facts "
                    "and rules behind them.")
-@click.option("--timeout", type=POSITIVE_SECONDS, callback=_no_nan, default=10.0, show_default=True,
+@click.option("--timeout", type=POSITIVE_SECONDS, default=10.0, show_default=True,
               metavar="SECONDS",
               help="How long to wait for the broker to answer.")
 @click.pass_context
@@ -598,7 +602,7 @@ def routes_test(rules_file: str, article_file: str) -> None:
 @main.command()
 @click.argument("database")
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER (required).")
-@click.option("--idle-exit", type=POSITIVE_SECONDS, callback=_no_nan, default=None,
+@click.option("--idle-exit", type=POSITIVE_SECONDS, default=None,
               metavar="SECONDS",
               help="Stop after this long without a new message (default: follow forever).")
 @click.pass_context
