@@ -236,3 +236,67 @@ def test_tail_prints_json_lines_and_refuses_unknown_topics(broker_url: str) -> N
     unknown = CliRunner().invoke(main, ["tail", "nosuchtopic"], env=env)
     assert unknown.exit_code == EXIT_USAGE
     assert f"unknown topic '{prefix}nosuchtopic'" in unknown.stderr
+
+
+def run_up_once(stats: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                ) -> click.testing.Result:
+    """`kabar up --once` whose pipeline run ends with ``stats`` (no broker, no pipeline)."""
+    import worker.cli
+    import worker.runner
+
+    async def pipeline(*args: object, **kwargs: object) -> object:
+        return stats
+
+    monkeypatch.setattr(worker.runner, "run_pipeline", pipeline)
+    monkeypatch.setattr(worker.cli, "_with_broker", lambda stack, settings: "kafka://unused:9")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "a"\nurl = "https://example.org/rss"\n')
+    return CliRunner().invoke(main, ["up", "--sources", str(sources), "--once"])
+
+
+def finished_run(**counts: int) -> object:
+    from worker.metrics import PipelineStats
+
+    stats = PipelineStats()
+    for kind, n in counts.items():
+        stats.counts[kind] += n
+    return stats
+
+
+def test_up_once_whose_pages_all_went_to_dead_letters_exits_1_naming_their_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stats = finished_run(feeds_polled=1, pages_fetched=3)
+    for stage, reason in [("clean", "no_article_body")] * 2 + [("fetch", "http_404")]:
+        stats.dead_letter(stage, reason)
+    result = run_up_once(stats, tmp_path, monkeypatch)
+    assert result.exit_code == EXIT_FAILED, result.output
+    reason_line = [line for line in result.stderr.splitlines() if "no article" in line]
+    assert reason_line == [
+        "kabar: no article came out, only 3 dead letter(s): clean:no_article_body ×2, "
+        "fetch:http_404 ×1 (`kabar tail deadletter --from-beginning` shows them)"]
+
+
+def test_up_once_whose_polls_all_failed_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stats = finished_run(feeds_polled=1)
+    stats.dead_letter("fetch", "http_5xx")
+    assert run_up_once(stats, tmp_path, monkeypatch).exit_code == EXIT_FAILED
+
+
+@pytest.mark.parametrize("fine", ["articles_out", "duplicates", "unchanged", "skipped",
+                                  "polls_ok"])
+def test_up_once_with_dead_letters_and_anything_else_that_ended_well_exits_0(
+    fine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stats = finished_run(feeds_polled=1, pages_fetched=2, **{fine: 1})
+    stats.dead_letter("clean", "no_article_body")
+    result = run_up_once(stats, tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+
+
+def test_up_once_with_nothing_to_do_exits_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_up_once(finished_run(), tmp_path, monkeypatch).exit_code == 0

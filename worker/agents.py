@@ -866,6 +866,8 @@ class Pipeline:
         not_due = any(reason == "not_due" for _, reason in outcome.skipped)
         if request.kind != "article" and not not_due:
             self.stats.count("feeds_polled")
+            if not outcome.dead_letters:
+                self.stats.count("polls_ok")
         for page in outcome.pages:
             self.stats.count("pages_fetched")
             self.stats.message_sent("pages")

@@ -1,7 +1,8 @@
 """``kabar …``: the command line. Each command is a thin shell over library functions.
 
 Exit codes: 0 success; 1 the work failed (pages that could not be extracted, a pipeline that
-did not drain); 2 bad usage, settings or input files; 3 the broker could not be reached.
+did not drain, a ``kabar up --once`` whose pages and polls all went to the dead-letter
+topic); 2 bad usage, settings or input files; 3 the broker could not be reached.
 """
 
 from __future__ import annotations
@@ -208,7 +209,8 @@ def _with_broker(stack: ExitStack, settings: Settings) -> str:
 @broker_option("Kafka broker (kafka://host:port). Default: $KABAR_BROKER, else start the "
                "embedded Tansu broker for this run.")
 @click.option("--once", is_flag=True, help="Poll every source once, process everything found, "
-              "exit when the pipeline is drained.")
+              "exit when the pipeline is drained; exit 1 if all that came out was dead "
+              "letters.")
 @click.option("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
               help="With --once: give up (exit 1) if not drained after this long.")
 @ROUTES_OPTION
@@ -241,6 +243,18 @@ def up(ctx: click.Context, sources_file: str | None, broker: str | None, once: b
         except PipelineTimeout as exc:
             fail(str(exc), EXIT_FAILED)
     _print_counts(stats)
+    if once and stats.only_failures():
+        fail(f"no article came out, only {_dead_letter_summary(stats)} "
+             f"(`kabar tail deadletter --from-beginning` shows them)", EXIT_FAILED)
+
+
+def _dead_letter_summary(stats: Any, shown: int = 3) -> str:
+    """'5 dead letter(s): fetch:http_404 ×3, clean:no_article_body ×2', the commonest
+    reasons first."""
+    reasons = stats.dead_reasons.most_common()
+    named = ", ".join(f"{reason} ×{n}" for reason, n in reasons[:shown])
+    more = f" and {len(reasons) - shown} more reason(s)" if len(reasons) > shown else ""
+    return f"{stats.counts['dead_letters']} dead letter(s): {named}{more}"
 
 
 def _print_counts(stats: Any) -> None:

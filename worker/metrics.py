@@ -72,6 +72,11 @@ CHANGELOG_UNCHECKED = PromCounter(
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",
            "duplicates", "corrections", "dead_letters", "errors")
+#: counts of work that ended well without being an article: a page already known
+#: (skipped, unchanged), a copy (duplicates), a listing polled with nothing new (polls_ok).
+#: A ``--once`` run with none of these, no article and dead letters produced only failures.
+FINE_OUTCOMES = ("articles_out", "versions", "corrections", "duplicates", "unchanged",
+                 "skipped", "polls_ok")
 #: what the metrics port serves (worker.metrics.serve_metrics)
 ENDPOINTS = ("/metrics", "/livez", "/readyz")
 #: the agents' stages (kabar_stage_messages_total{stage})
@@ -125,6 +130,12 @@ class PipelineStats:
     def message_done(self, topic_suffix: str) -> None:
         self.done[topic_suffix] += 1
         self.last_activity = time.monotonic()
+
+    def only_failures(self) -> bool:
+        """True when dead letters are all that came out: no article, and no page or listing
+        that ended well without one (FINE_OUTCOMES)."""
+        return self.counts["dead_letters"] > 0 and not any(
+            self.counts[kind] for kind in FINE_OUTCOMES)
 
     def drained(self, quiet_for: float = 1.5) -> bool:
         """True when every message this process sent to a work topic was processed and
