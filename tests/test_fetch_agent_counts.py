@@ -1,0 +1,61 @@
+"""What the fetch agent makes of one fetch outcome: what it sends, and what it counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.test_delivery_results import versions_pipeline
+from worker.agents import Pipeline
+from worker.fetch.stage import FetchOutcome
+from worker.models import DeadLetter, FetchRequest, HealthEvent
+
+POLL = FetchRequest(url="https://news.test/index.xml", source="s", host="news.test",
+                    requested_at="2026-11-25T12:00:00+00:00", kind="sitemap", depth=3)
+
+
+def too_deep() -> DeadLetter:
+    return DeadLetter(stage="fetch", reason="too_deep", message="lists 2 listing(s) too deep",
+                      failed_at=POLL.requested_at, url=POLL.url, key=POLL.host,
+                      payload=POLL.to_dict())
+
+
+async def handle(outcome: FetchOutcome, monkeypatch: pytest.MonkeyPatch
+                 ) -> tuple[Pipeline, list[Any], list[HealthEvent]]:
+    """The agent's handling of POLL whose stage gave ``outcome``: the pipeline, the topic of
+    each record it sent and the health events it reported."""
+    pipeline = versions_pipeline([], [])
+    sent: list[Any] = []
+    health: list[HealthEvent] = []
+
+    async def stage(*args: Any, **kwargs: Any) -> FetchOutcome:
+        return outcome
+
+    async def send(topic: Any, key: bytes, value: bytes, **kwargs: Any) -> None:
+        sent.append(topic)
+
+    async def send_health(events: list[HealthEvent]) -> None:
+        health.extend(events)
+
+    async def nothing(*args: Any) -> Any:
+        return True
+
+    monkeypatch.setattr("worker.agents.handle_fetch_request", stage)
+    monkeypatch.setattr(pipeline, "fetcher", nothing)
+    monkeypatch.setattr(pipeline, "send", send)
+    monkeypatch.setattr(pipeline, "send_health", send_health)
+    monkeypatch.setattr(pipeline, "check_deliveries", nothing)
+    await pipeline.on_fetch(POLL.to_json())
+    return pipeline, sent, health
+
+
+async def test_a_listing_polled_without_a_dead_letter_counts_as_a_poll_that_ended_well(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipeline, sent, _ = await handle(FetchOutcome(), monkeypatch)
+    assert pipeline.stats.counts["polls_ok"] == 1 and pipeline.stats.counts["feeds_polled"] == 1
+    failed, sent, _ = await handle(FetchOutcome(dead_letters=[too_deep()]), monkeypatch)
+    assert failed.stats.counts["polls_ok"] == 0
+    assert sent == [failed.topics.deadletter]
+
