@@ -59,3 +59,15 @@ async def test_a_listing_polled_without_a_dead_letter_counts_as_a_poll_that_ende
     assert failed.stats.counts["polls_ok"] == 0
     assert sent == [failed.topics.deadletter]
 
+
+async def test_a_repeated_refusal_is_counted_and_logged_and_fails_the_poll_but_is_not_sent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("INFO", logger="kabar.agents"):
+        pipeline, sent, health = await handle(FetchOutcome(repeated=[too_deep()]), monkeypatch)
+    assert sent == []
+    counts = pipeline.stats.counts
+    assert (counts["refusals_repeated"], counts["dead_letters"], counts["polls_ok"]) == (1, 0, 0)
+    assert "fetch too_deep refused again" in caplog.text and "too deep" in caplog.text
+    [poll] = health
+    assert (poll.kind, poll.url, poll.error) == ("poll", POLL.url, "too_deep")

@@ -24,6 +24,7 @@ from worker.fetch.stage import (
     source_requests,
 )
 from worker.fetch.urls import host_of
+from worker.health.events import fetch_events
 from worker.models import FetchHints, FetchRequest
 from worker.settings import FetchSettings
 
@@ -496,6 +497,49 @@ def test_listings_deeper_than_the_bound_are_one_dead_letter_articles_pass():
     assert (letter.reason, letter.url, letter.stage) == ("too_deep", index.url, "fetch")
     assert "lists 4 listing(s) at depth 4 below source 's'" in letter.message
     assert letter.message.endswith("https://news.test/sitemap/2 and 1 more")
+
+
+def test_a_refusal_the_previous_poll_made_too_is_repeated_not_dead_lettered_again():
+    index = FetchRequest(url="https://news.test/i.xml", source="s", host="news.test",
+                         requested_at=NOW.isoformat(), kind="sitemap", depth=3)
+    items = found("sitemap", 2) + found("article", 1)
+    out = FetchOutcome()
+    kept = bound_listings(index, items, 3, None, NOW, out, refused_before=["too_deep"])
+    assert kept == found("article", 1) and not out.dead_letters
+    [letter] = out.repeated
+    assert (letter.reason, letter.url) == ("too_deep", index.url)
+    other = FetchOutcome()
+    bound_listings(index, items, 3, None, NOW, other, refused_before=["too_many_sitemaps"])
+    assert [d.reason for d in other.dead_letters] == ["too_deep"] and not other.repeated
+
+
+async def test_an_index_that_every_poll_finds_too_deep_is_one_dead_letter_until_it_mends(
+        server, fetcher):
+    index = server.url("news.test", "/deep-index.xml")
+
+    def lists(*paths: str) -> None:
+        server.canned["/deep-index.xml"] = (200, {"Content-Type": "application/xml"}, (
+            '<?xml version="1.0"?><sitemapindex '
+            'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<sitemap><loc>{server.url('news.test', path)}</loc></sitemap>"
+                      for path in paths) + "</sitemapindex>").encode())
+
+    req = dataclasses.replace(request(index, kind="sitemap"), depth=3)
+    seen: dict = {}
+    polls = []
+    # a new index each poll (no validators: every poll reads the body)
+    for day, paths in enumerate([["/d1.xml"], ["/d2.xml"], ["/d3.xml"], [], ["/d5.xml"]]):
+        lists(*paths)
+        polls.append(await handle_fetch_request(req, fetcher, seen, NOW + timedelta(days=day)))
+    assert [[d.reason for d in out.dead_letters] for out in polls] == [
+        ["too_deep"], [], [], [], ["too_deep"]]
+    assert [[d.reason for d in out.repeated] for out in polls] == [
+        [], ["too_deep"], ["too_deep"], [], []]
+    assert "/d2.xml" in polls[1].repeated[0].message  # what this poll refused
+    assert all(not out.requests for out in polls)
+    # source health still sees each of those polls fail
+    assert [fetch_events(req, out, 0.0)[0].error for out in polls] == [
+        "too_deep", "too_deep", "too_deep", None, "too_deep"]
 
 
 def test_an_index_announces_at_most_the_protocols_50000_sitemaps():

@@ -866,7 +866,7 @@ class Pipeline:
         not_due = any(reason == "not_due" for _, reason in outcome.skipped)
         if request.kind != "article" and not not_due:
             self.stats.count("feeds_polled")
-            if not outcome.dead_letters:
+            if not outcome.dead_letters and not outcome.repeated:
                 self.stats.count("polls_ok")
         for page in outcome.pages:
             self.stats.count("pages_fetched")
@@ -884,6 +884,11 @@ class Pipeline:
                 log.debug("skipped %s: %s", url, reason)
         for letter in outcome.dead_letters:
             await self.send_dead_letter(letter)
+        for letter in outcome.repeated:
+            # the same refusal as the listing's previous poll, already on the topic
+            self.stats.count("refusals_repeated")
+            log.info("%s %s refused again, not dead-lettered again: %s", letter.stage,
+                     letter.reason, letter.message)
         await self.send_health(fetch_events(request, outcome, time.time()))
         # what the fetch found is in Kafka (or, refused for what it is, dead letters) before
         # the seen-table says it was fetched

@@ -3,7 +3,8 @@
 The agent on ``kabar.fetch`` (keyed by host) calls ``handle_fetch_request`` per message and
 sends what it returns: ``pages`` to ``kabar.pages``, ``requests`` back to ``kabar.fetch``
 (keyed by their host), ``dead_letters`` to ``kabar.deadletter``. ``skipped`` lists what was
-deliberately not fetched, with why, for logs and counters.
+deliberately not fetched, with why, for logs and counters; ``repeated`` the refusals of a
+listing that an earlier poll already dead-lettered, for logs, counters and source health.
 
 ``seen`` is the URL seen-table (a Faust table in production, any MutableMapping in tests),
 keyed by canonical URL. A Faust table is sharded like the stream that writes it, so every
@@ -15,14 +16,15 @@ entry is read and written while handling a message of the host it belongs to:
 * a feed/sitemap/page URL's entry holds its conditional-GET validators, adaptive poll
   interval and the fingerprints of the items it already announced (so a feed polled every
   few minutes does not re-announce its 50 items each time; items on another host are
-  checked again by their own host's partition).
+  checked again by their own host's partition), and the reasons its last poll refused
+  child listings for (so a refusal that every poll repeats is one dead letter).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,6 +77,7 @@ class FetchOutcome:
     requests: list[FetchRequest] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    repeated: list[DeadLetter] = field(default_factory=list)
 
 
 def _iso(now: datetime) -> str:
@@ -336,7 +339,13 @@ async def _listing(
         outcome.dead_letters.append(_dead(req, error.reason, error.message, now, result.final_url))
         _save_listing(seen, key, state, bounds, signals, now, [], None)
         return
-    found = bound_listings(req, found, fetcher.settings.max_listing_depth, source, now, outcome)
+    found = bound_listings(req, found, fetcher.settings.max_listing_depth, source, now, outcome,
+                           refused_before=state.get("refused") or ())
+    # nothing else failed in a poll that got this far: these are this poll's refusals
+    if refused := sorted({d.reason for d in (*outcome.dead_letters, *outcome.repeated)}):
+        state["refused"] = refused
+    else:
+        state.pop("refused", None)
     recent = list(state.get("recent") or [])
     announced = _announce(req, found, now, source, set(recent), outcome)
     state["recent"] = ([mark for mark, _ in announced] + recent)[:MAX_RECENT]
@@ -348,12 +357,15 @@ async def _listing(
 
 def bound_listings(
     req: FetchRequest, found: list[Found], max_depth: int, source: Source | None,
-    now: datetime, outcome: FetchOutcome,
+    now: datetime, outcome: FetchOutcome, *, refused_before: Collection[str] = (),
 ) -> list[Found]:
     """``found`` without the listings it may not announce, each kind of refusal one dead
     letter for this poll: child listings deeper than ``max_depth`` below the source
     (``too_deep``), and child sitemaps beyond the protocol's MAX_INDEX_SITEMAPS
-    (``too_many_sitemaps``). Articles always pass: they list nothing."""
+    (``too_many_sitemaps``). Articles always pass: they list nothing. A refusal whose
+    reason is in ``refused_before`` (the listing's previous poll refused for it too) goes
+    to ``outcome.repeated`` instead: the listing keeps naming what it named, and the
+    dead-letter topic already holds that."""
     depth = req.depth + 1
     kept: list[Found] = []
     too_deep: list[str] = []
@@ -371,14 +383,19 @@ def bound_listings(
                 continue
         kept.append(item)
     origin = f"source {req.source!r}" + (f" ({source.url})" if source else "")
+
+    def refuse(letter: DeadLetter) -> None:
+        (outcome.repeated if letter.reason in refused_before
+         else outcome.dead_letters).append(letter)
+
     if too_deep:
-        outcome.dead_letters.append(_dead(
+        refuse(_dead(
             req, "too_deep",
             f"{req.kind} {req.url} (depth {req.depth}) lists {len(too_deep)} listing(s) at "
             f"depth {depth} below {origin}, deeper than fetch.max_listing_depth = "
             f"{max_depth}; not fetched: {_some(too_deep)}", now))
     if too_many:
-        outcome.dead_letters.append(_dead(
+        refuse(_dead(
             req, "too_many_sitemaps",
             f"sitemap index {req.url} of {origin} lists {sitemaps} sitemaps, over the "
             f"sitemap protocol's {MAX_INDEX_SITEMAPS}; the rest are not fetched: "

@@ -15,7 +15,9 @@ def fetch_events(request: FetchRequest, outcome: FetchOutcome, at: float) -> lis
     # the stage's own outcome for this request's URL (a listing's items are skipped or
     # announced under their own URLs; every dead letter of a request is about the request)
     skip = dict(outcome.skipped).get(request.url, "")
-    dead = outcome.dead_letters[0].reason if outcome.dead_letters else None
+    # a refusal repeated from the previous poll fails this poll too, dead-lettered or not
+    letters = outcome.dead_letters or outcome.repeated
+    dead = letters[0].reason if letters else None
     error = dead or (skip if skip.startswith("robots_") else None)
     if request.kind in LISTING_KINDS:
         if skip == "not_due":
