@@ -1,6 +1,7 @@
 """Hostile input: every page returns an Article or a typed ExtractionError, quickly."""
 
 import gzip
+import random
 import time
 import tracemalloc
 import zlib
@@ -46,15 +47,54 @@ def test_unusable_input_raises_typed_error(page, reason):
 
 
 @pytest.mark.parametrize(("prefix", "refused"), [
-    ("€" * 3000, True),   # NUL at character 3,001, byte 9,001: read as text
-    ("€" * 5000, False),  # NUL past the first 4096 characters: the parser's business
+    ("€" * 3000, True),   # NULs from character 3,001, byte 9,001: read as text
+    ("€" * 5000, False),  # NULs past the first 4096 characters: the parser's business
     ("a" * 4200, False),
 ])
-def test_nul_in_the_opening_characters_of_a_utf8_page_marks_it_binary(prefix, refused):
-    page = f"<html><body><p>{prefix}</p>".encode() + b"\x00" + ARTICLE.encode()
+def test_nuls_filling_the_opening_characters_of_a_utf8_page_mark_it_binary(prefix, refused):
+    page = f"<html><body><p>{prefix}</p>".encode() + b"\x00" * 1000 + ARTICLE.encode()
     result, _ = _outcome(page)
     assert isinstance(result, ExtractionError) and result.reason == "binary" if refused \
         else not isinstance(result, ExtractionError) or result.reason != "binary"
+
+
+@pytest.mark.parametrize("where", ["<html>\x00<head>", "<title>Budget\x00</title>",
+                                   "<article>\x00<p>", "vote\x00d on", "</html>\x00"])
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "text"])
+def test_a_page_with_a_stray_nul_is_read_as_browsers_render_it(where, as_bytes):
+    page = ARTICLE.replace(where.replace("\x00", ""), where, 1)
+    assert page.count("\x00") == 1
+    result, _ = _outcome(page.encode() if as_bytes else page)
+    assert isinstance(result, Article), result
+    assert result.title.startswith("Budget")  # a NUL in a title is U+FFFD, as browsers show
+    assert result.paragraphs[0].startswith("The council voted on Thursday")
+    assert "\x00" not in result.to_json().decode()
+
+
+@pytest.mark.parametrize("page", [
+    ARTICLE.encode("utf-16-le"), ARTICLE.encode("utf-16-be"),
+    # the fetcher's reading of such bytes with no charset declared: ASCII, NULs and all
+    ARTICLE.encode("utf-16-le").decode("ascii"),
+    ("<html><head><title>予算</title></head><body><article><p>"
+     + "市議会は木曜日、来年度の予算案を承認した。" * 40 + "</p></article></body></html>"
+     ).encode("utf-16-le"),
+], ids=["utf-16-le", "utf-16-be", "utf-16-le read as ascii", "utf-16-le japanese"])
+def test_utf16_without_a_bom_stays_binary(page):
+    result, _ = _outcome(page)
+    assert isinstance(result, ExtractionError) and result.reason == "binary"
+
+
+@pytest.mark.parametrize("page", [
+    b"\xff\xd8\xff\xe0\x00\x10JFIF" + bytes(range(256)) * 8,
+    b"\x7fELF\x02\x01\x01" + bytes(4000),
+    # no signature: compressed or encrypted bytes, about 1 in 10 a control byte
+    random.Random(7).randbytes(8192),
+    # mostly text, with a control byte every 16 bytes
+    (b"<html><body><p>" + b"abcdefghijklmno\x00" * 300),
+], ids=["jpeg", "elf", "random", "text with many NULs"])
+def test_binary_content_stays_binary(page):
+    result, _ = _outcome(page)
+    assert isinstance(result, ExtractionError) and result.reason == "binary"
 
 
 def test_markup_is_found_in_the_opening_bytes_of_a_utf8_page():

@@ -17,21 +17,31 @@ _MAGIC = (
     b"\x00\x00\x01\x00", b"RIFF", b"OggS", b"ID3", b"\x7fELF", b"MZ", b"wOFF", b"wOF2",
 )
 _CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
+#: The share of control bytes (NUL among them) above which a page's opening is not text. A
+#: stray NUL or two in an HTML page is no reason to refuse it: browsers render it (the
+#: parser drops NUL from text). UTF-16 without a BOM (every other byte NUL in Latin text,
+#: and in the markup of any page) and binary formats are far above it.
+_BINARY_SHARE = 0.05
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([a-zA-Z0-9_.:-]+)", re.I)
 
 
 def looks_binary(head: bytes) -> bool:
-    """True for known binary signatures or for control bytes no text page contains."""
+    """True for known binary signatures, or for more control bytes (NUL among them) in the
+    first 4 KiB than a text page holds (_BINARY_SHARE)."""
     if head.startswith(_MAGIC):
         return True
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 BOM: text, decoded below
         return False
     sample = head[:4096]
-    if b"\x00" in sample:
-        return True
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
-    return bool(sample) and controls / len(sample) > 0.05
+    return bool(sample) and controls / len(sample) > _BINARY_SHARE
+
+
+def _too_many_nuls(opening: str) -> bool:
+    """Whether more of ``opening``'s characters are NUL than a text page holds: text decoded
+    from UTF-16 without a BOM as if it were ASCII (the fetcher's fallback for such bytes)."""
+    return opening.count("\x00") > len(opening) * _BINARY_SHARE
 
 
 #: How much of the page, as text, the quick checks before parsing read.
@@ -92,12 +102,12 @@ def decode_html(data: bytes | str, headers: Mapping[str, str] | None = None,
         blank = not data or data.isspace()
         # The first 4096 characters lie in the first 16384 bytes, and only a NUL byte
         # decodes as NUL: those bytes are decoded only when they hold one.
-        nul = data.find(b"\x00", 0, 4 * 4096) != -1 and "\x00" in data[:4 * 4096].decode(
-            "utf-8", "replace")[:4096]
+        nul = data.find(b"\x00", 0, 4 * 4096) != -1 and _too_many_nuls(data[:4 * 4096].decode(
+            "utf-8", "replace")[:4096])
     else:
         head = text[:HEAD_CHARS]
         blank = not text or text.isspace()
-        nul = "\x00" in head[:4096]
+        nul = _too_many_nuls(head[:4096])
     if blank:
         raise ExtractionError("empty", "no content", url)
     if nul:
