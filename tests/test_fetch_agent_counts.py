@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -50,14 +51,21 @@ async def handle(outcome: FetchOutcome, monkeypatch: pytest.MonkeyPatch
     return pipeline, sent, health
 
 
-async def test_a_listing_polled_without_a_dead_letter_counts_as_a_poll_that_ended_well(
+async def test_a_request_that_ended_with_nothing_new_to_do_counts_as_nothing_new(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pipeline, sent, _ = await handle(FetchOutcome(), monkeypatch)
-    assert pipeline.stats.counts["polls_ok"] == 1 and pipeline.stats.counts["feeds_polled"] == 1
+    quiet, _, _ = await handle(FetchOutcome(), monkeypatch)
+    assert quiet.stats.counts["nothing_new"] == 1 and quiet.stats.counts["feeds_polled"] == 1
+    known = FetchOutcome(skipped=[(POLL.url, "not_modified")])
+    assert (await handle(known, monkeypatch))[0].stats.counts["nothing_new"] == 1
+    # judged by what became of what it announced, or failed
+    announcing = FetchOutcome(requests=[dataclasses.replace(POLL, kind="article")])
+    assert (await handle(announcing, monkeypatch))[0].stats.counts["nothing_new"] == 0
     failed, sent, _ = await handle(FetchOutcome(dead_letters=[too_deep()]), monkeypatch)
-    assert failed.stats.counts["polls_ok"] == 0
+    assert failed.stats.counts["nothing_new"] == 0
     assert sent == [failed.topics.deadletter]
+    not_due = FetchOutcome(skipped=[(POLL.url, "not_due")])
+    assert (await handle(not_due, monkeypatch))[0].stats.counts["nothing_new"] == 0
 
 
 async def test_a_repeated_refusal_is_counted_and_logged_and_fails_the_poll_but_is_not_sent(
@@ -67,7 +75,8 @@ async def test_a_repeated_refusal_is_counted_and_logged_and_fails_the_poll_but_i
         pipeline, sent, health = await handle(FetchOutcome(repeated=[too_deep()]), monkeypatch)
     assert sent == []
     counts = pipeline.stats.counts
-    assert (counts["refusals_repeated"], counts["dead_letters"], counts["polls_ok"]) == (1, 0, 0)
+    assert (counts["refusals_repeated"], counts["dead_letters"], counts["nothing_new"]) == (
+        1, 0, 0)
     assert "fetch too_deep refused again" in caplog.text and "too deep" in caplog.text
     [poll] = health
     assert (poll.kind, poll.url, poll.error) == ("poll", POLL.url, "too_deep")

@@ -866,8 +866,11 @@ class Pipeline:
         not_due = any(reason == "not_due" for _, reason in outcome.skipped)
         if request.kind != "article" and not not_due:
             self.stats.count("feeds_polled")
-            if not outcome.dead_letters and not outcome.repeated:
-                self.stats.count("polls_ok")
+        if not (not_due or outcome.pages or outcome.requests or outcome.dead_letters
+                or outcome.repeated):
+            # a listing with nothing new, an article already fetched: work that ended well
+            # without an article (a --once run of only dead letters tells them apart)
+            self.stats.count("nothing_new")
         for page in outcome.pages:
             self.stats.count("pages_fetched")
             self.stats.message_sent("pages")

@@ -72,11 +72,13 @@ CHANGELOG_UNCHECKED = PromCounter(
 #: the counters shown in the live display, in order
 DISPLAY = ("feeds_polled", "pages_fetched", "skipped", "articles_out", "versions", "unchanged",
            "duplicates", "corrections", "dead_letters", "errors")
-#: counts of work that ended well without being an article: a page already known
-#: (skipped, unchanged), a copy (duplicates), a listing polled with nothing new (polls_ok).
-#: A ``--once`` run with none of these, no article and dead letters produced only failures.
+#: counts of work that ended well, with an article or without one: a copy (duplicates), a
+#: page that did not change (unchanged), a fetch request with nothing new to do (a listing
+#: polled without a dead letter that announced nothing, an article already fetched). A
+#: ``--once`` run with none of these and dead letters produced only failures; a listing
+#: that announced articles is judged by what became of them.
 FINE_OUTCOMES = ("articles_out", "versions", "corrections", "duplicates", "unchanged",
-                 "skipped", "polls_ok")
+                 "nothing_new")
 #: what the metrics port serves (worker.metrics.serve_metrics)
 ENDPOINTS = ("/metrics", "/livez", "/readyz")
 #: the agents' stages (kabar_stage_messages_total{stage})
