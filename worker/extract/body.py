@@ -191,7 +191,7 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
     # (_tlen written out: a call per block costs more than its two counts on most blocks;
     # a text shorter than the least size needs no counting.)
     for node, tag in scored:
-        if tag in _CELLS and node.css_first("table") is not None:
+        if tag in _CELLS and _first_inside(node, _TABLE_ID, "table") is not None:
             continue  # a layout cell: its text is its inner cells' (nested 20,000 deep: 5 s)
         text = node.text_lexbor()
         if len(text) < 20:
@@ -278,7 +278,7 @@ def _is_linked_title(node: LexborNode) -> bool:
     if tag_id == _A_ID:
         link: LexborNode | None = node
     elif tag_id in _HEADING_IDS:
-        link = node.css_first("a")
+        link = _first_inside(node, _A_ID, "a")
     elif tag_id in _TITLE_BLOCK_IDS:
         link = node.child  # (a block's first node: a query would walk a whole wrapper)
         while link is not None and link.tag_id == _TEXT_ID and not (
@@ -1145,6 +1145,23 @@ def _tag_ids(names: Iterable[str]) -> frozenset[int]:
     return frozenset(_tag_id(name) for name in names)
 
 
+#: Elements walked in Python before a query takes over: a query parses its selector anew,
+#: which costs about as much as walking fifteen elements, and most figures, cells and
+#: headings hold a few.
+_WALK_LIMIT = 12
+
+
+def _first_inside(node: LexborNode, tag_id: int, name: str) -> LexborNode | None:
+    """``node.css_first(name)`` for a tag name ``name`` numbered ``tag_id``: the first
+    element with that tag in page order, ``node`` itself included."""
+    for count, element in enumerate(node.traverse()):
+        if element.tag_id == tag_id:
+            return element
+        if count == _WALK_LIMIT:
+            return node.css_first(name)
+    return None
+
+
 #: Text and comment nodes have numbers of their own.
 _NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
 _TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
@@ -1194,7 +1211,7 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], list[
         if kind == _DROP:
             dropped.append(node)
         elif kind == _FIGURE:
-            if node.css_first("table") is None:
+            if _first_inside(node, _TABLE_ID, "table") is None:
                 dropped.append(node)
         elif kind == _RUBY_TEXT:
             # A ruby reading: printed above the text it glosses, so inlined it garbles
