@@ -843,7 +843,8 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
           broken: set[int] = frozenset()) -> list[tuple[str, float, str]]:
     total = sum(_text_size(c, sizes) for c in containers)
     links = _link_chars(containers)
-    nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
+    # Queried when the walk meets its first list item or definition: many stories have none.
+    nesting: set[int] | None = None
     out = _Collector()
     # The collector's hot paths inline (adding text, flushing nothing): most nodes are
     # text and most flushes end nothing.
@@ -887,8 +888,10 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
             tag = node.tag or "div"
             key = node.mem_id
             # A blockquote is always walked into: it holds paragraphs or a single quote.
-            leaf = (tag in _LEAF_BLOCKS and tag != "blockquote" and key not in nesting
-                    ) or key in leaf_divs
+            if nesting is None and tag_id in _ITEM_IDS:
+                nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
+            leaf = (tag in _LEAF_BLOCKS and tag != "blockquote"
+                    and (nesting is None or key not in nesting)) or key in leaf_divs
             if leaf:
                 text = _norm(_lines_text(node) if key in broken else node.text_lexbor())
                 if text:
@@ -1170,6 +1173,7 @@ _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
                                     _tag_id("li"))
 _H1_ID = _tag_id("h1")
+_ITEM_IDS = _tag_ids(["li", "dd"])
 #: Elements a teaser card prints its linked title in.
 _HEADING_IDS = _tag_ids(["h2", "h3", "h4", "h5", "h6"])
 _TITLE_BLOCK_IDS = _tag_ids(["div", "span", "strong", "b"])
