@@ -823,6 +823,10 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
     that has a link: one query per container instead of one per paragraph (each query
     parses its selector anew)."""
     chars: dict[int, int] = {}
+    # Each link's size goes to its parent, and each parent's up its path to the container
+    # once, summed: a nav list's links share their ancestors (one step per ancestor, not
+    # one per ancestor and link). ``above`` gets a node's parent key after the parent's own.
+    above: dict[int, int] = {}
     for container in _outermost(containers):
         top = container.mem_id
         for a in container.css("a"):
@@ -830,12 +834,20 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
                 continue
             size = _tlen(a.text_lexbor())
             node = a.parent if size else None
-            while node is not None:
-                key = node.mem_id
-                chars[key] = chars.get(key, 0) + size
-                if key == top:
-                    break
+            if node is None:
+                continue
+            key = node.mem_id
+            chars[key] = chars.get(key, 0) + size
+            path = []
+            while key != top and key not in above:
                 node = node.parent
+                path.append((key, node.mem_id))
+                key = node.mem_id
+            above.update(reversed(path))
+    for key, parent in reversed(above.items()):
+        total = chars.get(key)
+        if total:
+            chars[parent] = chars.get(parent, 0) + total
     return chars
 
 
