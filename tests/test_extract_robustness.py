@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from worker.extract import ExtractionError, extract_article
-from worker.extract.body import remove_nodes
+from worker.extract.body import _TABLE_ID, _first_inside, remove_nodes
 from worker.extract.decode import _is_utf8
 from worker.models import Article
 from worker.settings import MAX_BODY_BYTES
@@ -281,6 +281,20 @@ def test_removing_nodes_inside_removed_ones_in_any_order_leaves_the_rest_intact(
     assert tree.body is not None
     assert tree.body.text(deep=True) == "kept text"
     assert second.parent is None and second.text(deep=True) == ""
+
+
+@pytest.mark.parametrize("inner", [
+    "<table><tr><td>x</td></tr></table>",  # right inside
+    "<span>a</span>" * 30 + "<table></table><table id=second></table>",  # past the walk
+    "<div><p>no table</p></div>" * 10,  # none
+    "<b>" * 40 + "<table></table>" + "</b>" * 40,  # deep
+])
+def test_the_first_element_inside_is_the_one_css_first_finds(inner) -> None:
+    tree = LexborHTMLParser(f"<body><figure id=f>{inner}</figure></body>")
+    figure = tree.css_first("#f")
+    found, expected = _first_inside(figure, _TABLE_ID, "table"), figure.css_first("table")
+    assert (found is None and expected is None) or found.mem_id == expected.mem_id
+    assert _first_inside(figure, figure.tag_id, "figure").mem_id == figure.mem_id
 
 
 def test_megabytes_of_page_state_in_scripts_are_searched_in_bounded_time():

@@ -191,7 +191,7 @@ def _paragraph_nodes(root: LexborNode, leaf_divs: set[int], broken: set[int]
     # (_tlen written out: a call per block costs more than its two counts on most blocks;
     # a text shorter than the least size needs no counting.)
     for node, tag in scored:
-        if tag in _CELLS and node.css_first("table") is not None:
+        if tag in _CELLS and _first_inside(node, _TABLE_ID, "table") is not None:
             continue  # a layout cell: its text is its inner cells' (nested 20,000 deep: 5 s)
         text = node.text_lexbor()
         if len(text) < 20:
@@ -278,7 +278,7 @@ def _is_linked_title(node: LexborNode) -> bool:
     if tag_id == _A_ID:
         link: LexborNode | None = node
     elif tag_id in _HEADING_IDS:
-        link = node.css_first("a")
+        link = _first_inside(node, _A_ID, "a")
     elif tag_id in _TITLE_BLOCK_IDS:
         link = node.child  # (a block's first node: a query would walk a whole wrapper)
         while link is not None and link.tag_id == _TEXT_ID and not (
@@ -823,6 +823,10 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
     that has a link: one query per container instead of one per paragraph (each query
     parses its selector anew)."""
     chars: dict[int, int] = {}
+    # Each link's size goes to its parent, and each parent's up its path to the container
+    # once, summed: a nav list's links share their ancestors (one step per ancestor, not
+    # one per ancestor and link). ``above`` gets a node's parent key after the parent's own.
+    above: dict[int, int] = {}
     for container in _outermost(containers):
         top = container.mem_id
         for a in container.css("a"):
@@ -830,12 +834,20 @@ def _link_chars(containers: list[LexborNode]) -> dict[int, int]:
                 continue
             size = _tlen(a.text_lexbor())
             node = a.parent if size else None
-            while node is not None:
-                key = node.mem_id
-                chars[key] = chars.get(key, 0) + size
-                if key == top:
-                    break
+            if node is None:
+                continue
+            key = node.mem_id
+            chars[key] = chars.get(key, 0) + size
+            path = []
+            while key != top and key not in above:
                 node = node.parent
+                path.append((key, node.mem_id))
+                key = node.mem_id
+            above.update(reversed(path))
+    for key, parent in reversed(above.items()):
+        total = chars.get(key)
+        if total:
+            chars[parent] = chars.get(parent, 0) + total
     return chars
 
 
@@ -843,7 +855,8 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
           broken: set[int] = frozenset()) -> list[tuple[str, float, str]]:
     total = sum(_text_size(c, sizes) for c in containers)
     links = _link_chars(containers)
-    nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
+    # Queried when the walk meets its first list item or definition: many stories have none.
+    nesting: set[int] | None = None
     out = _Collector()
     # The collector's hot paths inline (adding text, flushing nothing): most nodes are
     # text and most flushes end nothing.
@@ -887,8 +900,10 @@ def _walk(containers: list[LexborNode], leaf_divs: set[int], sizes: dict[int, in
             tag = node.tag or "div"
             key = node.mem_id
             # A blockquote is always walked into: it holds paragraphs or a single quote.
-            leaf = (tag in _LEAF_BLOCKS and tag != "blockquote" and key not in nesting
-                    ) or key in leaf_divs
+            if nesting is None and tag_id in _ITEM_IDS:
+                nesting = {n.mem_id for c in containers for n in c.css(_NESTING_ITEMS)}
+            leaf = (tag in _LEAF_BLOCKS and tag != "blockquote"
+                    and (nesting is None or key not in nesting)) or key in leaf_divs
             if leaf:
                 text = _norm(_lines_text(node) if key in broken else node.text_lexbor())
                 if text:
@@ -1145,6 +1160,23 @@ def _tag_ids(names: Iterable[str]) -> frozenset[int]:
     return frozenset(_tag_id(name) for name in names)
 
 
+#: Elements walked in Python before a query takes over: a query parses its selector anew,
+#: which costs about as much as walking fifteen elements, and most figures, cells and
+#: headings hold a few.
+_WALK_LIMIT = 12
+
+
+def _first_inside(node: LexborNode, tag_id: int, name: str) -> LexborNode | None:
+    """``node.css_first(name)`` for a tag name ``name`` numbered ``tag_id``: the first
+    element with that tag in page order, ``node`` itself included."""
+    for count, element in enumerate(node.traverse()):
+        if element.tag_id == tag_id:
+            return element
+        if count == _WALK_LIMIT:
+            return node.css_first(name)
+    return None
+
+
 #: Text and comment nodes have numbers of their own.
 _NODE_IDS = {n.tag: n.tag_id for n in _PROBE.root.traverse(include_text=True)}
 _TEXT_ID, _COMMENT_ID = _NODE_IDS["-text"], _NODE_IDS["-comment"]
@@ -1153,6 +1185,7 @@ _BLOCK_IDS = _tag_ids(_LEAF_BLOCKS | _CONTAINERS)
 _BR_ID, _TABLE_ID, _A_ID, _LI_ID = (_tag_id("br"), _tag_id("table"), _tag_id("a"),
                                     _tag_id("li"))
 _H1_ID = _tag_id("h1")
+_ITEM_IDS = _tag_ids(["li", "dd"])
 #: Elements a teaser card prints its linked title in.
 _HEADING_IDS = _tag_ids(["h2", "h3", "h4", "h5", "h6"])
 _TITLE_BLOCK_IDS = _tag_ids(["div", "span", "strong", "b"])
@@ -1194,7 +1227,7 @@ def _by_tag(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], list[
         if kind == _DROP:
             dropped.append(node)
         elif kind == _FIGURE:
-            if node.css_first("table") is None:
+            if _first_inside(node, _TABLE_ID, "table") is None:
                 dropped.append(node)
         elif kind == _RUBY_TEXT:
             # A ruby reading: printed above the text it glosses, so inlined it garbles
