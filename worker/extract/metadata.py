@@ -341,6 +341,20 @@ _MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified",
                   "article.updated", "og:article:modified_time", "og:modified_time",
                   "article:modified", "article:modified_date", "modified_time", "updated_time",
                   "dc.modified", "modificationdate", "revision_date")
+#: Rank of each date meta name, best first.
+_PUBLISHED_RANK = {key: rank for rank, key in enumerate(_PUBLISHED_META)}
+_MODIFIED_RANK = {key: rank for rank, key in enumerate(_MODIFIED_META)}
+
+
+def _ranked_meta(data: Structured, rank: dict[str, int]) -> list[tuple[str, str]]:
+    """(name, first value) of the page's meta tags named in ``rank``, best-ranked first.
+    (One pass over the page's own meta names: a lookup per known name cost 90 calls a
+    page, also on pages without a meta tag.)"""
+    found = [(rank[key], key, values[0]) for key, values in data.meta.items() if key in rank]
+    found.sort()
+    return [(key, value) for _, key, value in found]
+
+
 _DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
                '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
                '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
@@ -393,8 +407,8 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
                                                                         PageDate | None]:
     """(published, modified) from JSON-LD, meta tags, microdata and <time datetime>."""
     published = _json_ld_published(data)
-    for key in () if published else _PUBLISHED_META:
-        published = _meta_date(data.first_meta(key))
+    for _, value in () if published else _ranked_meta(data, _PUBLISHED_RANK):
+        published = _meta_date(value)
         if published:
             break
     if published is None:
@@ -414,8 +428,8 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
             if published:
                 break
     modified = parse_iso(text_of(data.article_value("dateModified")) or "")
-    for key in () if modified else _MODIFIED_META:
-        modified = _meta_date(data.first_meta(key))
+    for _, value in () if modified else _ranked_meta(data, _MODIFIED_RANK):
+        modified = _meta_date(value)
         if modified:
             break
     return published, modified
@@ -453,7 +467,7 @@ def only_untyped_date(data: Structured) -> bool:
     ``article:published_time``…) states a date beside them."""
     if _json_ld_published(data):
         return False
-    stating = [k for k in _PUBLISHED_META if _meta_date(data.first_meta(k))]
+    stating = [k for k, value in _ranked_meta(data, _PUBLISHED_RANK) if _meta_date(value)]
     return bool(stating) and all(k in _UNTYPED_META for k in stating)
 
 
@@ -480,10 +494,10 @@ def meta_date_on_byline_day(byline: PageDate, published: PageDate,
     if as_printed(published, byline).calendar_day() == day or published != _json_ld_published(
             data):
         return None
-    for key in _PUBLISHED_META:
+    for key, value in _ranked_meta(data, _PUBLISHED_RANK):
         if key in _UNTYPED_META:
             continue
-        found = _meta_date(data.first_meta(key))
+        found = _meta_date(value)
         if found is not None and found.calendar_day() == day:
             return found
     return None
