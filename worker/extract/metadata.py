@@ -355,11 +355,33 @@ def _ranked_meta(data: Structured, rank: dict[str, int]) -> list[tuple[str, str]
     return [(key, value) for _, key, value in found]
 
 
-_DATE_NODES = ('[itemprop="datePublished"], time[pubdate], time, [class*="date"], '
-               '[class*="time"], [class*="publish"], [class*="posted"], [id*="date"], '
-               '[class*="byline"], [class*="meta"], [class*="tanggal"], [class*="datum"], '
-               '[class*="fecha"], [class*="data"], [class*="submitted"], [class*="created"], '
-               '[class*="publication"], [class*="parution"]')
+#: Class fragments of date-like elements (case-sensitive, as in CSS).
+_DATE_CLASS = re.compile("date|time|publish|posted|byline|meta|tanggal|datum|fecha|data|"
+                         "submitted|created|publication|parution")
+#: The elements that can be date-like: lexbor tests each ``[class*=…]`` selector as a
+#: substring search at every element (400,000 instructions a selector on a median page), so
+#: fragments share one where they can ('dat' for date, datum and data; 'ted' for posted,
+#: submitted and created; 'publi') and the few extra elements are tested in Python
+#: (_date_nodes): 12 selectors instead of 18.
+_DATE_NODE_CANDIDATES = ('[itemprop="datePublished"], time, [id*="date"], [class*="dat"], '
+                         '[class*="time"], [class*="publi"], [class*="ted"], '
+                         '[class*="byline"], [class*="meta"], [class*="tanggal"], '
+                         '[class*="fecha"], [class*="parution"]')
+
+
+def _date_nodes(tree: LexborHTMLParser) -> list[Node]:
+    """Date-like elements, in page order: <time>, itemprop=datePublished, and those whose
+    class or id names a date."""
+    found = []
+    for node in tree.css(_DATE_NODE_CANDIDATES):
+        attrs = node.attributes
+        if (node.tag == "time" or attrs.get("itemprop") == "datePublished"
+                or "date" in (attrs.get("id") or "")
+                or _DATE_CLASS.search(attrs.get("class") or "") is not None):
+            found.append(node)
+    return found
+
+
 _MODIFIED_HINT = re.compile(r"updat|modif|aktualisiert|diperbarui|mis à jour|actualiz|"
                             r"atualiz|aggiorn|bijgewerkt", re.I)
 
@@ -732,7 +754,7 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
     """A publish date printed on the page, from date-like elements first, near the title
     (``page_h1``, the page's first <h1>) next."""
     checked = 0
-    for node in tree.css(_DATE_NODES):
+    for node in _date_nodes(tree):
         text = _norm(node.text_lexbor())
         if not text or len(text) > 250:
             continue
