@@ -13,6 +13,7 @@ from selectolax.lexbor import LexborNode as Node
 
 from worker.extract.body import first_h1
 from worker.extract.dates import (
+    DIGIT,
     PageDate,
     as_printed,
     parse_iso,
@@ -103,10 +104,11 @@ def find_site_name(data: Structured) -> str | None:
 
 
 def find_language(tree: LexborHTMLParser, data: Structured) -> str | None:
-    html = tree.css_first("html")
+    html = tree.root  # the <html> element, without a query
     raw = None
     if html is not None:
-        raw = html.attributes.get("lang") or html.attributes.get("xml:lang")
+        attrs = html.attributes
+        raw = attrs.get("lang") or attrs.get("xml:lang")
     if not raw:
         raw = data.first_meta("content-language", "language", "og:locale", "inlanguage")
     if not raw:
@@ -115,16 +117,20 @@ def find_language(tree: LexborHTMLParser, data: Structured) -> str | None:
     return normalize_language(raw)
 
 
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_SUBTAG = re.compile(r"[A-Za-z0-9]{2,8}")
+
+
 def normalize_language(raw: str | None) -> str | None:
     """BCP 47 casing: 'EN_us' → 'en-US', 'id' → 'id'; None for junk."""
     if not raw:
         return None
     parts = raw.strip().replace("_", "-").split(",")[0].split("-")
     lang = parts[0].lower()
-    if not re.fullmatch(r"[a-z]{2,3}", lang):
+    if not _LANGUAGE.fullmatch(lang):
         return None
     rest = [p.upper() if len(p) == 2 else p.title() if len(p) == 4 else p.lower()
-            for p in parts[1:] if re.fullmatch(r"[A-Za-z0-9]{2,8}", p)]
+            for p in parts[1:] if _SUBTAG.fullmatch(p)]
     return "-".join([lang, *rest])
 
 
@@ -716,6 +722,8 @@ _DATELINE_DASH = re.compile(r"\s[–—-]\s")
 
 
 def _short_line_date(text: str, month_first: bool) -> PageDate | None:
+    if DIGIT.search(text) is None:
+        return None  # most lines under a headline: spares both parsers' set-up
     return parse_text_date(text, month_first=month_first) or parse_short_year_date(text)
 
 
