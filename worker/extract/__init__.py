@@ -390,8 +390,9 @@ _SOME_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _is_date_line(text: str) -> bool:
-    """A short line that only states when (and perhaps by whom): page furniture, not story."""
-    if len(text) > 90 or len(text.split()) > 10:
+    """A short line that only states when (and perhaps by whom): page furniture, not story.
+    ``text`` has single spaces between words, as _clean keeps them."""
+    if len(text) > 90 or text.count(" ") > 9:  # over ten words
         return False
     # Every printed date has a digit; only relative ones ('an hour ago') may not.
     if DIGIT.search(text) and parse_text_date(text) is not None:
