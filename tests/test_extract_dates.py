@@ -648,3 +648,22 @@ def test_a_printed_day_is_found_in_either_numeric_order():
     assert prints_day("Published 3/4/2024 here", date(2024, 3, 4))
     assert prints_day("Stand: 2024-05-06", date(2024, 5, 6))
     assert not prints_day("Stand: 2024-05-06", date(2024, 5, 7))
+
+
+def test_date_like_elements_are_those_the_class_and_id_selectors_name():
+    """_date_nodes tests shared class fragments ('dat', 'ted') in Python: it finds exactly
+    the elements of one ``[class*=…]`` selector per fragment, in page order."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    from worker.extract.metadata import _DATE_CLASS, _date_nodes
+    classes = ["date", "update", "datum", "data", "validation", "posted", "related", "created",
+               "publish", "publication", "public", "DATE", "post-meta", "fecha", "x"]
+    markup = "".join(f'<div class="{c}">{c}</div>' for c in classes) + (
+        '<time>t</time><span id="pubdate">i</span><span id="Date">j</span>'
+        '<p itemprop="datePublished">k</p><p itemprop="datepublished">l</p>')
+    tree = LexborHTMLParser(f"<!doctype html><html><body>{markup}</body></html>")
+    selector = ", ".join(['[itemprop="datePublished"]', "time", '[id*="date"]',
+                          *(f'[class*="{f}"]' for f in _DATE_CLASS.pattern.split("|"))])
+    expected = [node.text() for node in tree.css(selector)]
+    assert [node.text() for node in _date_nodes(tree)] == expected
+    assert "related" not in expected and "validation" not in expected

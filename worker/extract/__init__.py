@@ -35,6 +35,7 @@ from worker.extract.boilerplate import (
 )
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import (
+    DIGIT,
     PageDate,
     as_printed,
     hint_offset,
@@ -182,7 +183,6 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
         tags=tags, word_count=words, fetched_at=fetched_at, source=source)
 
 
-_DIGIT = re.compile(r"\d")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
@@ -390,11 +390,12 @@ _SOME_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _is_date_line(text: str) -> bool:
-    """A short line that only states when (and perhaps by whom): page furniture, not story."""
-    if len(text) > 90 or len(text.split()) > 10:
+    """A short line that only states when (and perhaps by whom): page furniture, not story.
+    ``text`` has single spaces between words, as _clean keeps them."""
+    if len(text) > 90 or text.count(" ") > 9:  # over ten words
         return False
     # Every printed date has a digit; only relative ones ('an hour ago') may not.
-    if _DIGIT.search(text) and parse_text_date(text) is not None:
+    if DIGIT.search(text) and parse_text_date(text) is not None:
         return True
     return parse_relative(text, _SOME_TIME) is not None
 

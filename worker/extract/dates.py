@@ -338,6 +338,9 @@ def _from_match(m: re.Match[str], prefix: str = "", dmy: bool = True) -> PageDat
     return _valid(year, month, day, hour, minute or 0, second or 0, offset)
 
 
+#: A digit in any script: a text without one prints no date (only a relative one, 'an
+#: hour ago').
+DIGIT = re.compile(r"\d")
 #: Every text pattern needs a year 1990–2100 (``_valid``); the lookahead finds overlapping ones.
 _YEAR = re.compile(r"(?=(?:19|20|21)\d\d)")
 #: Thai pages count Buddhist years, 543 ahead: 2533–2643 for 1990–2100.
