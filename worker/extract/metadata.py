@@ -859,11 +859,20 @@ def date_after_headline(tree: LexborHTMLParser, month_first: bool) -> PageDate |
     if h1 is not None:
         title = h1.text_lexbor().strip()
         start = text.find(title) if title else -1
+    end = 6000
     if start >= 0:
         found = parse_text_date(text[start:start + 6000], month_first=month_first, limit=6000)
         if found is not None:
             return found
-    return parse_text_date(text[:6000], month_first=month_first, limit=6000)
+        # What follows the headline was searched just now: only a date that starts before it
+        # is left (the whole opening again cost a tenth of a dateless page).
+        end = min(end, start + _DATE_REACH)
+    return parse_text_date(text[:end], month_first=month_first, limit=6000)
+
+
+#: More than the longest printed date with its time and zone ('Wednesday, 12 September 2024,
+#: 10:45 a.m. Eastern Daylight Time' is 63 characters).
+_DATE_REACH = 200
 
 
 def month_first_language(language: str | None, locale: str | None = None) -> bool:
