@@ -126,13 +126,25 @@ def forget_kabar_caches() -> None:
         memo.cache_clear()
 
 
+def forget_trafilatura_caches() -> None:
+    """Empty trafilatura's memos as forget_kabar_caches empties Kabar's, so that both are
+    timed on first visits: its own ``reset_caches`` (line and text memos, htmldate's and
+    courlan's; it also drops justext's stoplists, read again once a pass, and collects
+    garbage, outside the timing)."""
+    from trafilatura.meta import reset_caches
+
+    reset_caches()
+
+
 def run_interleaved(names: list[str], pages: list, passes: int
                     ) -> dict[str, tuple[dict, dict]]:
     """Predictions and timing per extractor, taking turns every CHUNK pages within each
-    pass (trafilatura does the first pass only: it is slow and deterministic).
+    pass. Every extractor is timed on every pass: a page's time is its median over passes for
+    each of them alike, so a moment of load from elsewhere sways neither more than the other.
 
     Timing: per-page median over passes and per-pass totals, in CPU time. Each pass starts
-    with Kabar's memos empty (forget_kabar_caches), so every timed visit is a first one.
+    with Kabar's and trafilatura's memos empty (forget_kabar_caches,
+    forget_trafilatura_caches), so every timed visit is a first one.
     Peak RSS: Kabar's after an untimed first pass of Kabar alone; the others' is the
     process's at the end."""
     rss: dict[str, float] = {}
@@ -145,11 +157,11 @@ def run_interleaved(names: list[str], pages: list, passes: int
     preds: dict[str, dict] = {name: {} for name in names}
     for n in range(passes):
         forget_kabar_caches()
+        if "trafilatura" in names:
+            forget_trafilatura_caches()
         for first in range(0, len(pages), CHUNK):
             chunk = pages[first:first + CHUNK]
             for name in names:
-                if name == "trafilatura" and n > 0:
-                    continue
                 extract = EXTRACTORS[name]
                 for pid, html, truth in chunk:
                     start = time.process_time()
@@ -295,7 +307,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, help="only the first N pages of each set")
     ap.add_argument("--data", type=Path, default=REPO / ".data")
     ap.add_argument("--passes", type=int, default=3,
-                    help="timed passes for kabar and selectolax (trafilatura: 1)")
+                    help="timed passes, for every extractor")
     ap.add_argument("--extractors", default="kabar,trafilatura,selectolax")
     ap.add_argument("--worst", type=int, default=10, help="list Kabar's N worst pages per set")
     ap.add_argument("--out", type=Path, default=REPO / ".cache" / "bench")

@@ -25,3 +25,27 @@ def test_a_threshold_that_changes_nothing_on_the_other_sets_keeps_its_shipped_va
 def test_a_tie_with_the_shipped_values_goes_to_them():
     grid = {(0.3, 400): {"a": 0.9}, (0.4, 600): {"a": 0.9}}
     assert bench.chosen_values(grid, ["a"], shipped=(0.4, 600)) == (0.4, 600)
+
+
+def test_every_extractor_is_timed_on_every_pass_each_pass_from_empty_memos(monkeypatch):
+    calls: dict[str, int] = {"kabar": 0, "trafilatura": 0, "forgot_kabar": 0,
+                             "forgot_trafilatura": 0}
+
+    def extractor(name):
+        def extract(html, url):
+            calls[name] += 1
+            return {"body": "", "date": None, "title": None}
+        return extract
+
+    monkeypatch.setattr(bench, "EXTRACTORS", {"kabar": extractor("kabar"),
+                                              "trafilatura": extractor("trafilatura")})
+    monkeypatch.setattr(bench, "forget_kabar_caches",
+                        lambda: calls.__setitem__("forgot_kabar", calls["forgot_kabar"] + 1))
+    monkeypatch.setattr(bench, "forget_trafilatura_caches", lambda: calls.__setitem__(
+        "forgot_trafilatura", calls["forgot_trafilatura"] + 1))
+    pages = [(f"p{n}", b"<p>x</p>", {}) for n in range(30)]
+    out = bench.run_interleaved(["kabar", "trafilatura"], pages, passes=3)
+    # kabar: one untimed pass for its peak memory, then the three timed ones
+    assert calls == {"kabar": 4 * 30, "trafilatura": 3 * 30, "forgot_kabar": 3,
+                     "forgot_trafilatura": 3}
+    assert set(out) == {"kabar", "trafilatura"}
