@@ -64,6 +64,18 @@ def _people(article: dict[str, Any], kind: str) -> str:
     return ", ".join(e["text"] for e in entities if e.get("type") == kind)
 
 
+def repeated_dead_letters(letters: list[dict[str, Any]]
+                          ) -> list[tuple[tuple[str, str, str, str], int]]:
+    """Dead letters that say the same thing (URL, stage, reason and message), once each with
+    how many times, in the order they first came: a listing polled again and refused again
+    (a bot wall answering 403 to every poll) is one row, not one a poll."""
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for letter in letters:
+        key = (str(letter.get("url")), letter["stage"], letter["reason"], letter["message"])
+        counts[key] = counts.get(key, 0) + 1
+    return list(counts.items())
+
+
 def print_summary(summary: DemoSummary, console: Console) -> None:
     live = {site.name for site in LIVE_SITES}
     for article in (a for a in summary.articles if a.get("source") not in live):
@@ -91,9 +103,10 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         dupes.add_row(event["duplicate_url"], event["kind"], f"{event['similarity']:.2f}",
                       event["original_url"])
     console.print(dupes)
-    dead = Table("url", "stage", "reason", "message", title="dead letters", title_justify="left")
-    for letter in summary.dead_letters:
-        dead.add_row(str(letter.get("url")), letter["stage"], letter["reason"], letter["message"])
+    dead = Table("url", "stage", "reason", "message", "times", title="dead letters",
+                 title_justify="left")
+    for (url, stage, reason, message), times in repeated_dead_letters(summary.dead_letters):
+        dead.add_row(url, stage, reason, message, str(times))
     console.print(dead)
     console.print(health_table(summary.health))
     console.print(
