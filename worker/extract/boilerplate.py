@@ -301,6 +301,35 @@ _DISCLAIMER = re.compile(
 _DISCLAIMER_WORDS = ("expressed", "exprimées", "n'engage", "n’engage", "gewähr", "meinung d")
 
 
+#: What the page says about the reader's browser rather than the story: JavaScript turned
+#: off ('Bitte aktivieren Sie JavaScript', 'This slideshow requires JavaScript') or a
+#: browser to refresh, update or replace ('Try refreshing your browser', 'Lade für ein
+#: besseres Erlebnis einen neueren Browser herunter'), and a newsletter's 'View it in your
+#: browser'. (A browser named in a story, 'keep your browser updated', says none of these.)
+_JAVASCRIPT_NOTICE = re.compile(
+    r"\b(?:enable|activate|turn on|switch on|allow|aktivieren|aktiviere|einschalten|activez|"
+    r"activer|activa|actívalo|habilita|abilita|attiva|ative|aktifkan|inschakelen)\b"
+    r"[^.!?]{0,40}\bjava ?script|\bjava ?script(?: is| must be| needs to be)? (?:required|"
+    r"disabled|turned off|not enabled|enabled (?:to|for|in))\b|\bjava ?script\b[^.!?]{0,40}"
+    r"\b(?:deaktiviert|erforderlich|désactivé|est requis|est nécessaire|es necesario|"
+    r"está desactivado|è richiesto|è disabilitato|é necessário|diperlukan)|"
+    r"\brequires? java ?script|\bsetzt voraus,? dass sie java ?script", re.I)
+_BROWSER_NOTICE = re.compile(
+    r"\b(?:refresh|reload|upgrade)\w* your (?:web )?browser|"
+    r"\b(?:browser|navigateur|navegador)\b[^.!?]{0,30}\b(?:is (?:outdated|out of date|"
+    r"no longer supported|not supported|unsupported)|veraltet|wird nicht (?:mehr )?"
+    r"unterstützt|n['’]est (?:plus )?(?:à jour|supporté|pris en charge)|"
+    r"(?:está )?desactualizado|no es compatible|non è supportato)|"
+    r"\b(?:outdated|out-of-date|unsupported|veraltete[nrms]?|neueren?|newer|obsolète)\b"
+    r"[^.!?]{0,15}\b(?:browser|navigateur|navegador)\b[^.!?]{0,60}(?:experience|erlebnis|"
+    r"expérience|experiencia|herunter|download|update|aktualisier|to view|um diese)|"
+    r"(?:for a better (?:experience|view)|für ein besseres (?:erlebnis|nutzererlebnis)|"
+    r"pour une meilleure expérience|para una mejor experiencia)[^.!?]{0,60}\b(?:browser|"
+    r"navigateur|navegador)|"
+    r"\bview (?:it |this (?:e-?mail|newsletter|message) )?in (?:your|a|the) (?:web )?browser",
+    re.I)
+
+
 #: An unrendered template slot standing for an ad or a widget: '$$ARTICLEAD$$', '{{ad}}'.
 _PLACEHOLDER = re.compile(r"(?:\$\$|\{\{|\[\[|%%)\s*[\w.:-]+\s*(?:\$\$|\}\}|\]\]|%%)$")
 
@@ -345,9 +374,9 @@ def is_boilerplate_text(text: str) -> bool:
 def is_notice_text(text: str) -> bool:
     """True for a short paragraph addressed to the reader about the page rather than the
     story: a call to sign up for a newsletter, an affiliate or advertising disclosure, a
-    disclaimer. (Tested on the story's paragraphs only, not on every block the walk reads:
-    each search tries every position of the text, about 15 µs, and even the words gating
-    them cost a microsecond a text.)"""
+    disclaimer, a word about the reader's browser or its JavaScript. (Tested on the story's
+    paragraphs only, not on every block the walk reads: each search tries every position of
+    the text, about 15 µs, and even the words gating them cost a microsecond a text.)"""
     if len(text) > 200:
         return False
     low = text.lower()
@@ -355,7 +384,10 @@ def is_notice_text(text: str) -> bool:
             or (any(word in low for word in _DISCLOSURE_WORDS)
                 and _DISCLOSURE.search(text) is not None)
             or (any(word in low for word in _DISCLAIMER_WORDS)
-                and _DISCLAIMER.search(text) is not None))
+                and _DISCLAIMER.search(text) is not None)
+            or ("script" in low and _JAVASCRIPT_NOTICE.search(text) is not None)
+            or (("browser" in low or "naveg" in low or "navigateur" in low)
+                and _BROWSER_NOTICE.search(text) is not None))
 
 
 #: A sign-off at the end of a paragraph ('$' also matches before a final line break).
