@@ -176,6 +176,36 @@ def test_the_next_stories_of_an_endless_scroll_page_are_not_read_with_the_first(
     assert "ferry" not in body and "cycle path" not in body
 
 
+def _section_of_whole_stories(title: str) -> str:
+    """A section page that prints whole stories alike under its own name (its <h1>), as a
+    newsroom's 'latest articles' list with every story expanded; ``title`` is what the
+    page's metadata names."""
+    stories = [("New ferry line to the island from May", OTHER),
+               ("Water board to replace old pipes", STORY),
+               ("Cycle path through the valley approved", THIRD)]
+    items = "".join(
+        f"<article class='list__item'><h2 class='list__title'>{t}</h2>{_byline(4 + n)}"
+        f"<div class='detail__content'>{_ps(p)}</div></article>"
+        for n, (t, p) in enumerate(stories))
+    return (f"<html><head><title>{title} | Example News</title>"
+            f"<meta property='og:title' content='{title}'></head><body>"
+            "<header><a href='/'>Example News</a></header><h1>Latest articles</h1>"
+            f"<div class='list'>{items}</div></body></html>")
+
+
+def test_a_page_of_whole_stories_under_a_section_name_gives_the_one_its_title_names():
+    # The ferry story is the longest and wins the scoring; the title names the water board.
+    body = _body(_section_of_whole_stories("Water board to replace old pipes"))
+    assert STORY[0] in body and STORY[3] in body
+    assert "ferry" not in body and "cycle path" not in body
+
+
+def test_a_page_of_whole_stories_whose_title_names_the_longest_gives_that_one_alone():
+    body = _body(_section_of_whole_stories("New ferry line to the island from May"))
+    assert OTHER[0] in body and OTHER[4] in body
+    assert "water board" not in body and "cycle path" not in body
+
+
 @pytest.mark.parametrize("more", [
     # the heading in a wrapper of its own, the stories in the next block
     "<div class='section-head'><h2>More stories</h2></div><div class='grid'>"

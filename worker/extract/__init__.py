@@ -142,7 +142,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, fetched_at: st
 
     if profile is not None and profile.drop:
         remove_nodes(tree.css(", ".join(profile.drop)))
-    paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None)
+    paragraphs = extract_paragraphs(tree, list(profile.body) if profile else None, title)
     paragraphs = _prefer_complete_article_body(paragraphs, data)
     paragraphs = _without_author_bio(paragraphs, authors)
     # (The canonical URL dates a page fetched under another address: a redirect, AMP, a

@@ -337,9 +337,12 @@ def _under_linked_title(node: LexborNode, cards: dict[int, tuple[set[int], int]]
 
 
 def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int],
-                    broken: set[int], h1s: list[LexborNode]) -> list[LexborNode]:
-    """The highest-scoring container and its siblings that score alike, in page order.
-    ``h1s`` are the <h1> elements under ``root``."""
+                    broken: set[int], h1s: list[LexborNode], title: str | None
+                    ) -> tuple[list[LexborNode], bool]:
+    """The highest-scoring container and its siblings that score alike, in page order,
+    and whether they are the story that ``title`` (the page's title) names among whole
+    stories printed alike, under a headline of its own: the page's <h1> (``h1s`` are the
+    <h1> elements under ``root``) then heads the list, not the story."""
     scores: dict[int, list] = {}
     chains: dict[int, Chain] = {}
     # Story text per parent, credited up the parent's chain once at the end: a story's
@@ -395,7 +398,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             else:
                 credit[1] += size
     if not scores:
-        return []
+        return [], False
     # Each story parent's text, summed up its chain: a cell comes after its parent's in
     # ``chains``, so walking it backwards passes every child's sum on before its parent's
     # own (one step per ancestor, not one per ancestor and paragraph: that was minutes on
@@ -435,9 +438,11 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         if final > best_score:
             best, best_score = node, final
     if best is None:
-        return []
-    item = _own_story_item(best, h1s, lambda n: mass.get(n.mem_id, 0)) if _rival_apart(
-        best, [node for node, final in finals if final >= 0.5 * best_score]) else None
+        return [], False
+    apart = _rival_apart(best, [node for node, final in finals if final >= 0.5 * best_score])
+    item = _own_story_item(best, h1s, lambda n: mass.get(n.mem_id, 0)) if apart else None
+    titled = item is None and apart and (
+        item := _titled_story_item(best, lambda n: mass.get(n.mem_id, 0), title)) is not None
     under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 and item is None else None
     if item is not None:
         # The page repeats its article template for the next stories (endless scroll):
@@ -449,7 +454,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
                                          [(n, f) for n, f in finals if _inside(n, item)])
         best = _climb(best, mass, sizes, bound=item)
         if best.mem_id == item.mem_id:
-            return [best]
+            return [best], titled
     elif under is not None:
         # Its peers and wider wrappers hold the other stories too: the story's own
         # <article> bounds it.
@@ -460,7 +465,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
         best = _climb(best, mass, sizes)
     parent = best.parent
     if parent is None or best.tag == "body":
-        return [best]
+        return [best], titled
     threshold = max(10.0, best_score * 0.2)
     group = []
     before = True
@@ -486,7 +491,7 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
             text = _norm(sibling.text_lexbor())
             if len(text) > 80 and _link_density(sibling, len(text)) < 0.25:
                 group.append(sibling)
-    return group
+    return group, titled
 
 
 #: What a publisher's imprint or address block states besides an e-mail address and a
@@ -587,6 +592,37 @@ def _own_story_item(best: LexborNode, h1s: list[LexborNode],
             tried += 1
             if tried == 3:
                 return None
+        node = parent
+    return None
+
+
+#: Shortest headline matched against the page's title: shorter ones ('News', 'Sport') name
+#: sections as often as stories.
+_MIN_TITLE_MATCH = 15
+
+
+def _titled_story_item(best: LexborNode, weight: Callable[[LexborNode], int],
+                       title: str | None) -> LexborNode | None:
+    """The copy of a repeated article template around ``best`` whose headline is the page's
+    ``title`` (either may carry more words: a kicker, the site's name), when ``best`` is in
+    one of the copies: a page whose <h1> heads no copy (a section's name over a list of
+    whole stories, _own_story_item finds none) names its own story so."""
+    key = _norm(title or "").casefold()
+    if len(key) < _MIN_TITLE_MATCH:
+        return None
+    node = best
+    for _ in range(8):
+        parent = node.parent
+        if parent is None or parent.tag in ("body", "html", "-undef", None):
+            return None
+        copies = _story_copies(node, parent, weight)
+        if copies:
+            for copy in copies:
+                heading = copy.css_first("h1, h2")
+                text = _norm(heading.text_lexbor()).casefold() if heading is not None else ""
+                if len(text) >= _MIN_TITLE_MATCH and (text in key or key in text):
+                    return copy
+            return None
         node = parent
     return None
 
@@ -1300,8 +1336,11 @@ def _is_form_message(node: LexborNode) -> bool:
     return is_form_message(attrs.get("role"), attrs.get("aria-live"), attrs.get("class"))
 
 
-def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None) -> list[str]:
-    """The story's paragraphs, each once, boilerplate removed. Mutates ``tree``."""
+def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = None,
+                       title: str | None = None) -> list[str]:
+    """The story's paragraphs, each once, boilerplate removed. Mutates ``tree``. ``title``,
+    the page's title as its metadata states it, picks the page's own story where the page
+    prints several whole stories alike."""
     root = tree.body or tree.root
     if root is None:
         return []
@@ -1342,14 +1381,18 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     leaf_divs: set[int] = set()
     sizes: dict[int, int] = {}
     broken: set[int] = set()
+    headed_elsewhere = False
     if containers:
         leaf_divs.update(n.mem_id for c in containers for n in c.css(_LEAF_DIV_SELECTOR))
     else:
-        containers = _best_container(root, leaf_divs, sizes, broken, h1s)
+        containers, headed_elsewhere = _best_container(root, leaf_divs, sizes, broken, h1s,
+                                                       title)
     if not containers:
         return []
-    paragraphs = _kept(_intro_blocks(containers, h1s)
-                       + _walk(containers, leaf_divs, sizes, broken))
+    # (Between the <h1> over a list of stories and the one the title names, the text is
+    # the stories before it, not an intro.)
+    intro = [] if headed_elsewhere else _intro_blocks(containers, h1s)
+    paragraphs = _kept(intro + _walk(containers, leaf_divs, sizes, broken))
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:
         # Recipes, product pages and forms give the scorer no paragraphs to find: what
