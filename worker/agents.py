@@ -34,7 +34,14 @@ from aiokafka.partitioner import murmur2
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP
 
-from worker.app import Topics, create_topics, defer_out_of_order, fetched_before_seek, read_again
+from worker.app import (
+    Topics,
+    create_topics,
+    defer_out_of_order,
+    fetched_before_seek,
+    note_unhandled,
+    read_again,
+)
 from worker.clock import Clock
 from worker.dedupe import index as dedupe
 from worker.dedupe.fingerprints import fingerprints
@@ -656,9 +663,14 @@ class Pipeline:
         rebalance (Faust would hold commits back for a message it handed out and never saw
         acked). They are logged one line per partition and reason (report_held_back);
         ``report=False`` leaves the line to a later call, as more may follow."""
+        consumer = self.app.consumer
         for event in events:
             message = event.message
-            self.app.consumer._unacked_messages.discard(message)
+            consumer._unacked_messages.discard(message)
+            if reason == "dropped_after_rebalance":
+                # If the partition stayed here, no seek brings it back: noted, the next
+                # message of the partition seeks back to it, and no commit passes it.
+                note_unhandled(consumer, message, "dropped after a rebalance")
             self.stats.count(reason)
             self._held_back.setdefault((reason, message.topic, message.partition),
                                        []).append(message.offset)

@@ -393,6 +393,10 @@ class Consumer(aiokafka_driver.Consumer):
         # partition away and will never be acked: it holds nothing back
         in_flight = [m.offset for m in list(self._unacked_messages)
                      if m.tp == tp and not m.acked and (committed is None or m.offset >= committed)]
+        # nor past one noted unhandled (dropped or skipped), until it is read again
+        skipped = self._skipped.get(tp)
+        if skipped is not None and (committed is None or skipped[0] >= committed):
+            in_flight.append(skipped[0])
         if acked and in_flight and min(acked) > min(in_flight):
             return None
         offset = super()._new_offset(tp)
@@ -454,6 +458,14 @@ async def defer_out_of_order(consumer: Any, message: Message) -> str | None:
     if isinstance(consumer, Consumer):
         return await consumer.defer_out_of_order(message)
     return None
+
+
+def note_unhandled(consumer: Any, message: Message, how: str) -> None:
+    """:meth:`Consumer.note_unhandled` for a message handed out and then dropped unacked, for
+    any consumer (other drivers: nothing)."""
+    if isinstance(consumer, Consumer):
+        consumer.note_unhandled(message.tp, message.offset, getattr(message, "repositions", 0),
+                                how)
 
 
 def fetched_before_seek(consumer: Any, message: Message) -> bool:
