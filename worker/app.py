@@ -464,8 +464,8 @@ def note_unhandled(consumer: Any, message: Message, how: str) -> None:
     """:meth:`Consumer.note_unhandled` for a message handed out and then dropped unacked, for
     any consumer (other drivers: nothing)."""
     if isinstance(consumer, Consumer):
-        consumer.note_unhandled(message.tp, message.offset, getattr(message, "repositions", 0),
-                                how)
+        consumer.note_unhandled(TP(message.topic, message.partition), message.offset,
+                                getattr(message, "repositions", 0), how)
 
 
 def fetched_before_seek(consumer: Any, message: Message) -> bool:
