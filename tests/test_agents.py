@@ -12,6 +12,7 @@ import faust
 import pytest
 from prometheus_client import REGISTRY
 
+from worker import agents
 from worker.agents import Batch, FreezeFence, Pipeline, StagedWrites, as_handling
 from worker.app import create_app
 from worker.dedupe.fingerprints import fingerprints
@@ -215,7 +216,11 @@ async def one_story_batch(pipeline: Pipeline) -> tuple[Batch, Event]:
     return batch, event
 
 
-async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_replay() -> None:
+async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_replay(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    noted: list[tuple[int, str]] = []
+    monkeypatch.setattr(agents, "note_unhandled", lambda consumer, message, how:
+                        noted.append((message.offset, how)))
     log: list[str] = []
     pipeline = dedupe_pipeline(log)
     batch, event = await one_story_batch(pipeline)
@@ -225,6 +230,8 @@ async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_rep
     assert log == []
     assert event.message not in pipeline.app.consumer._unacked_messages
     assert pipeline.stats.counts["dropped_after_rebalance"] == 1
+    # if the partition stayed here, no seek brings the batch back: noted to be read again
+    assert noted == [(3, "dropped after a rebalance")]
 
 
 async def test_a_worker_frozen_while_it_handled_a_batch_leaves_no_pending_marker_behind(
@@ -351,58 +358,110 @@ class QueuedStream:
             yield await self.queue.get()
 
 
-async def test_messages_handled_while_a_commit_is_under_way_wait_for_it_in_one_batch() -> None:
-    # A stage whose queue ran dry after each message stopped there to wait for the commit
-    # before (three flushes for the dedupe stage), then committed that one message alone
-    settings = load_settings(env={})
-    settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
-    pipeline = Pipeline(create_app(settings), settings)
-    commits: list[list[int]] = []
-    gates: list[asyncio.Event] = []
+class GatedStage:
+    """The clean stage's actor over a queued stream, each message handled as a no-op and
+    each commit noted (its offsets in ``commits``) and held until its gate is set."""
 
-    async def handled(*args: Any, **kwargs: Any) -> None:
-        return None
+    def __init__(self, pipeline: Pipeline | None = None) -> None:
+        if pipeline is None:
+            settings = load_settings(env={})
+            settings.broker.url = "kafka://127.0.0.1:9"  # never contacted
+            pipeline = Pipeline(create_app(settings), settings)
+        self.pipeline = pipeline
+        self.commits: list[list[int]] = []
+        self.gates: list[asyncio.Event] = []
+        self.source = QueuedStream()
 
-    async def in_order(event: Any) -> bool:
-        return False
+        async def handled(*args: Any, **kwargs: Any) -> None:
+            return None
 
-    async def commit(stream: Any, batch: Batch) -> None:
-        commits.append([event.message.offset for event in batch.events])
-        gates.append(gate := asyncio.Event())
-        if not actor.cancelled():
-            await gate.wait()
+        async def in_order(event: Any) -> bool:
+            return False
 
-    pipeline._guarded = handled  # type: ignore[method-assign]
-    pipeline.read_again_later = in_order  # type: ignore[method-assign]
-    pipeline.commit = commit  # type: ignore[method-assign]
-    source = QueuedStream()
-    actor = asyncio.ensure_future(pipeline.app.agents["kabar.clean"].fun(source))
+        async def commit(stream: Any, batch: Batch) -> None:
+            self.commits.append([event.message.offset for event in batch.events])
+            self.gates.append(gate := asyncio.Event())
+            if not self.actor.cancelled():
+                await gate.wait()
 
+        pipeline._guarded = handled  # type: ignore[method-assign]
+        pipeline.read_again_later = in_order  # type: ignore[method-assign]
+        pipeline.commit = commit  # type: ignore[method-assign]
+        self.actor = asyncio.ensure_future(pipeline.app.agents["kabar.clean"].fun(self.source))
+
+    async def put(self, offset: int, turns: int = 5) -> None:
+        self.source.queue.put_nowait(queued(offset))
+        await self.turns(turns)
+
+    @staticmethod
     async def turns(n: int = 5) -> None:
         for _ in range(n):
             await asyncio.sleep(0)
 
-    try:
-        source.queue.put_nowait(queued(1))
-        await turns()
-        assert commits == [[1]]  # nothing under way: committed at once
-        source.queue.put_nowait(queued(2))
-        await turns()
-        source.queue.put_nowait(queued(3))
-        await turns()
-        assert commits == [[1]]  # 2 and 3 handled, waiting for the commit of 1
-        gates[0].set()
-        await turns()
-        assert commits == [[1], [2, 3]]  # started as 1's ended, with no next message
-        gates[1].set()
-        source.queue.put_nowait(queued(4))
-        await turns()
-        assert commits == [[1], [2, 3], [4]]
-    finally:
-        for gate in gates:
+    async def stop(self) -> None:
+        for gate in self.gates:
             gate.set()
-        actor.cancel()
-        await asyncio.gather(actor, return_exceptions=True)
+        self.actor.cancel()
+        await asyncio.gather(self.actor, return_exceptions=True)
+
+
+async def test_messages_handled_while_a_commit_is_under_way_wait_for_it_in_one_batch() -> None:
+    # A stage whose queue ran dry after each message stopped there to wait for the commit
+    # before (three flushes for the dedupe stage), then committed that one message alone
+    stage = GatedStage()
+    try:
+        await stage.put(1)
+        assert stage.commits == [[1]]  # nothing under way: committed at once
+        await stage.put(2)
+        await stage.put(3)
+        assert stage.commits == [[1]]  # 2 and 3 handled, waiting for the commit of 1
+        stage.gates[0].set()
+        await stage.turns()
+        assert stage.commits == [[1], [2, 3]]  # started as 1's ended, with no next message
+        stage.gates[1].set()
+        await stage.put(4)
+        assert stage.commits == [[1], [2, 3], [4]]
+    finally:
+        await stage.stop()
+
+
+class Frozen:
+    """A fence that reports the worker frozen once ``frozen`` is set, and lifts at once."""
+
+    rebalances = 0
+
+    def __init__(self) -> None:
+        self.frozen = False
+
+    def fenced(self) -> bool:
+        return self.frozen
+
+    async def wait(self) -> bool:
+        self.frozen = False
+        return True
+
+
+async def test_messages_a_frozen_worker_drops_unacked_are_noted_to_be_read_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # No seek brings them back: if the partition stayed here after the freeze, only the note
+    # makes its next message seek back to them, and keeps commits from passing them.
+    noted: list[tuple[int, str]] = []
+    monkeypatch.setattr(agents, "note_unhandled", lambda consumer, message, how:
+                        noted.append((message.offset, how)))
+    stage = GatedStage()
+    stage.pipeline.fence = Frozen()  # type: ignore[assignment]
+    try:
+        await stage.put(1)  # its commit is under way
+        await stage.put(2)  # handled, waiting in the next batch
+        stage.pipeline.fence.frozen = True
+        await stage.put(3)
+        assert noted == [(2, "dropped after a freeze"), (3, "dropped after a freeze")]
+        assert stage.pipeline.stats.counts["dropped_after_freeze"] == 2
+        stage.gates[0].set()
+        await stage.put(4)
+        assert stage.commits == [[1], [4]]
+    finally:
+        await stage.stop()
 
 
 async def test_a_topic_hands_a_record_to_a_running_producer_without_yielding_to_the_loop(

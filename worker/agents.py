@@ -658,19 +658,22 @@ class Pipeline:
             batch.marks[mark] = event
 
     def drop_unacked(self, events: Iterable[faust.EventT], reason: str, *,
-                     report: bool = True) -> None:
-        """Forget messages handed out and not acked, to be delivered again after a
-        rebalance (Faust would hold commits back for a message it handed out and never saw
-        acked). They are logged one line per partition and reason (report_held_back);
-        ``report=False`` leaves the line to a later call, as more may follow."""
+                     report: bool = True, unhandled: str | None = None) -> None:
+        """Forget messages handed out and not acked, to be delivered again (Faust would
+        hold commits back for a message it handed out and never saw acked). They are
+        logged one line per partition and reason (report_held_back); ``report=False``
+        leaves the line to a later call, as more may follow.
+
+        A caller that makes no seek back to them (a rebalance or a freeze, after which the
+        partition may have stayed here) says how they were dropped in ``unhandled``: each
+        is noted unhandled, so the partition's next message seeks back to it and no commit
+        passes it."""
         consumer = self.app.consumer
         for event in events:
             message = event.message
             consumer._unacked_messages.discard(message)
-            if reason == "dropped_after_rebalance":
-                # If the partition stayed here, no seek brings it back: noted, the next
-                # message of the partition seeks back to it, and no commit passes it.
-                note_unhandled(consumer, message, "dropped after a rebalance")
+            if unhandled is not None:
+                note_unhandled(consumer, message, unhandled)
             self.stats.count(reason)
             self._held_back.setdefault((reason, message.topic, message.partition),
                                        []).append(message.offset)
@@ -739,7 +742,8 @@ class Pipeline:
         if batch.done and await self.moved_since(batch):
             # Frozen or evicted since the batch was handled: its partitions may be replayed
             # by their new owner already, whose markers a late pending one would overwrite.
-            self.drop_unacked(batch.events, "dropped_after_rebalance")
+            self.drop_unacked(batch.events, "dropped_after_rebalance",
+                              unhandled="dropped after a rebalance")
             return
         # The pending markers are written here, not while the batch is handled: a marker
         # left in the producer's buffer by a worker frozen mid-batch would reach the
@@ -758,7 +762,8 @@ class Pipeline:
             # replayed by their new owner. The held outcomes stay unsent; the replay,
             # wherever it runs, finds their markers pending and looks for them on the
             # output topics.
-            self.drop_unacked(batch.events, "dropped_after_rebalance")
+            self.drop_unacked(batch.events, "dropped_after_rebalance",
+                              unhandled="dropped after a rebalance")
             return
         if batch.outbox:
             with noting(batch.deliveries):
@@ -1247,7 +1252,8 @@ class Pipeline:
                         if self.fence.fenced() and await self.fence.wait():
                             # this worker froze and its partitions may have moved: what it
                             # handled and did not commit is their new owners' to handle
-                            self.drop_unacked([*batch.events, event], "dropped_after_freeze")
+                            self.drop_unacked([*batch.events, event], "dropped_after_freeze",
+                                              unhandled="dropped after a freeze")
                             self.stats.stage_done(stage, "fenced")
                             batch = Batch(stage)
                             continue
