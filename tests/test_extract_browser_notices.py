@@ -8,14 +8,7 @@ import pytest
 from worker.extract import extract_article
 from worker.extract.boilerplate import is_notice_text
 
-STORY = [
-    "The regional water board approved a plan on Monday to replace the oldest pipes under "
-    "the harbour district before the end of next year.",
-    "Engineers found that a third of the mains there were laid before 1950 and now lose "
-    "almost a fifth of the water they carry.",
-    "The work will close two streets at a time for about six weeks each, the board said in "
-    "a statement after the vote.",
-]
+from .story_pages import STORY, URL, paragraphs
 
 
 @pytest.mark.parametrize("line", [
@@ -53,16 +46,16 @@ def test_browser_notices_inside_the_story_container_are_dropped() -> None:
     html = ("<html><body><article><h1>Water board to replace old pipes</h1>"
             f"<p>{STORY[0]}</p><p>Please enable JavaScript to watch this video.</p>"
             f"<p>{STORY[1]}</p><p>Try refreshing your browser, or tap here to see other "
-            f"videos from our team.</p><p>{STORY[2]}</p></article></body></html>")
-    article = extract_article(html.encode(), "https://news.example.org/local/water-pipes")
+            f"videos from our team.</p>{paragraphs(STORY[2:])}</article></body></html>")
+    article = extract_article(html.encode(), URL)
     assert article.paragraphs == STORY
 
 
 def test_a_page_showing_only_a_browser_notice_is_read_from_its_page_state() -> None:
     # The visible page is the notice; the story is in the state a script renders it from.
-    state = orjson.dumps({"article": {"body": "".join(f"<p>{p}</p>" for p in STORY * 2)}})
+    state = orjson.dumps({"article": {"body": paragraphs(STORY * 2)}})
     html = ("<html><body><div id='app'><p>Lade für ein besseres Erlebnis einen neueren "
             "Browser kostenfrei herunter. Klicke dafür einfach auf das Symbol!</p></div>"
             "<script>window.__STATE__ = " + state.decode() + ";</script></body></html>")
-    article = extract_article(html.encode(), "https://news.example.org/local/water-pipes")
-    assert article.paragraphs[:3] == STORY
+    article = extract_article(html.encode(), URL)
+    assert article.paragraphs[:4] == STORY

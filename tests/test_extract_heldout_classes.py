@@ -6,16 +6,8 @@ import pytest
 
 from worker.extract import extract_article
 
-STORY = [
-    "The regional water board approved a plan on Monday to replace the oldest pipes under "
-    "the harbour district before the end of next year.",
-    "Engineers found that a third of the mains there were laid before 1950 and now lose "
-    "almost a fifth of the water they carry.",
-    "The work will close two streets at a time for about six weeks each, the board said in "
-    "a statement after the vote.",
-    "Residents can read the full schedule on the board's website and ask questions at a "
-    "public meeting in the town hall next Thursday.",
-]
+from .story_pages import STORY, TITLE, URL, paragraphs
+
 OTHER = [
     "A new ferry line between the island and the mainland will start running in May, the "
     "transport office announced, with six crossings on weekdays and four at weekends.",
@@ -32,12 +24,8 @@ THIRD = [s.replace("ferry line", "cycle path").replace("island", "valley")
          .replace("boats", "bridges") for s in OTHER]
 
 
-def _ps(sentences: list[str]) -> str:
-    return "".join(f"<p>{s}</p>" for s in sentences)
-
-
 def _body(article: str) -> str:
-    return extract_article(article, "https://news.example.org/local/water-pipes").body
+    return extract_article(article, URL).body
 
 
 def _page(main: str, side: str = "", footer: str = "") -> str:
@@ -88,7 +76,7 @@ def _teaser_column(card: str, wrapper: str) -> str:
 ])
 def test_a_column_of_link_teasers_does_not_win_over_a_short_story(card, wrapper):
     main = ("<div class='col-md-8'><article class='story'><h1>Water board to replace old "
-            f"pipes</h1><div class='story-body'>{_ps(STORY)}</div></article></div>")
+            f"pipes</h1><div class='story-body'>{paragraphs(STORY)}</div></article></div>")
     body = _body(_page(main, _teaser_column(card, wrapper)))
     assert body.startswith(STORY[0]) and "Click here" not in body and "bakeries" not in body
 
@@ -103,8 +91,8 @@ def test_a_column_of_teaser_cards_does_not_win_over_a_story_of_four_short_lines(
                           "{cards}{cards}</div></div></div>")
     short = [s[:s.index(" ", 60)] + "." for s in STORY]
     main = ("<div class='container'><div class='row'><div class='col'><h1>Water board to "
-            f"replace old pipes</h1>{_ps(short)}</div></div></div>")
-    article = extract_article(_page(main, side), "https://news.example.org/local/water-pipes")
+            f"replace old pipes</h1>{paragraphs(short)}</div></div></div>")
+    article = extract_article(_page(main, side), URL)
     assert article.paragraphs == short
 
 
@@ -132,15 +120,15 @@ _ADRESSE = [
 
 @pytest.mark.parametrize("footer", [
     # a theme's site info block (not a <footer>, which is dropped as furniture)
-    "<div class='site-info'><div class='container'>" + _ps(_ADDRESS) + "</div></div>",
-    "<div id='bottom'><div class='row'><div class='col-12'>" + _ps(_ADRESSE)
+    "<div class='site-info'><div class='container'>" + paragraphs(_ADDRESS) + "</div></div>",
+    "<div id='bottom'><div class='row'><div class='col-12'>" + paragraphs(_ADRESSE)
     + "</div></div></div>",
     # address lines written as one block split by <br>s, under a heading
     "<div class='colophon'><h3>Contact</h3><div>" + "<br>".join(_ADDRESS) + "</div></div>",
 ])
 def test_an_address_and_imprint_block_does_not_win_over_a_short_story(footer):
     main = ("<div class='content'><h1>Water board to replace old pipes</h1>"
-            f"<div class='text'>{_ps(STORY)}</div></div>")
+            f"<div class='text'>{paragraphs(STORY)}</div></div>")
     body = _body(_page(main, footer=footer))
     assert body.startswith(STORY[0]) and STORY[3] in body
     assert "+44" not in body and "+49" not in body and "©" not in body
@@ -165,11 +153,11 @@ def _byline(day: int) -> str:
     "<div class='field field--name-body'>{paragraphs}</div></article>",
 ])
 def test_the_next_stories_of_an_endless_scroll_page_are_not_read_with_the_first(template):
-    stories = [("Water board to replace old pipes", STORY),
+    stories = [(TITLE, STORY),
                ("New ferry line to the island from May", OTHER),
                ("Cycle path through the valley approved", THIRD)]
     main = "".join(template.format(h="h1" if n == 0 else "h2", title=t, byline=_byline(4 + n),
-                                   paragraphs=_ps(p), n=n)
+                                   paragraphs=paragraphs(p), n=n)
                    for n, (t, p) in enumerate(stories))
     body = _body(_page(f"<main><div class='river'>{main}</div></main>"))
     assert body.startswith(STORY[0]) and STORY[3] in body
@@ -181,11 +169,11 @@ def _section_of_whole_stories(title: str) -> str:
     newsroom's 'latest articles' list with every story expanded; ``title`` is what the
     page's metadata names."""
     stories = [("New ferry line to the island from May", OTHER),
-               ("Water board to replace old pipes", STORY),
+               (TITLE, STORY),
                ("Cycle path through the valley approved", THIRD)]
     items = "".join(
         f"<article class='list__item'><h2 class='list__title'>{t}</h2>{_byline(4 + n)}"
-        f"<div class='detail__content'>{_ps(p)}</div></article>"
+        f"<div class='detail__content'>{paragraphs(p)}</div></article>"
         for n, (t, p) in enumerate(stories))
     return (f"<html><head><title>{title} | Example News</title>"
             f"<meta property='og:title' content='{title}'></head><body>"
@@ -195,7 +183,7 @@ def _section_of_whole_stories(title: str) -> str:
 
 def test_a_page_of_whole_stories_under_a_section_name_gives_the_one_its_title_names():
     # The ferry story is the longest and wins the scoring; the title names the water board.
-    body = _body(_section_of_whole_stories("Water board to replace old pipes"))
+    body = _body(_section_of_whole_stories(TITLE))
     assert STORY[0] in body and STORY[3] in body
     assert "ferry" not in body and "cycle path" not in body
 
@@ -209,18 +197,19 @@ def test_a_page_of_whole_stories_whose_title_names_the_longest_gives_that_one_al
 @pytest.mark.parametrize("more", [
     # the heading in a wrapper of its own, the stories in the next block
     "<div class='section-head'><h2>More stories</h2></div><div class='grid'>"
-    "<div class='card'><h3><a href='/f'>Ferry line from May</a></h3>" + _ps(OTHER[:2])
+    "<div class='card'><h3><a href='/f'>Ferry line from May</a></h3>" + paragraphs(OTHER[:2])
     + "</div><div class='card'><h3><a href='/c'>Cycle path approved</a></h3>"
-    + _ps(THIRD[:2]) + "</div></div>",
+    + paragraphs(THIRD[:2]) + "</div></div>",
     # 'Read next' and 'More from …' over whole-paragraph summaries
-    "<section><header><h2>Read next</h2></header><div>" + _ps(OTHER[:3]) + "</div></section>",
+    "<section><header><h2>Read next</h2></header><div>" + paragraphs(OTHER[:3])
+    + "</div></section>",
     "<div><h2 class='title'>More from Example News</h2></div><div class='list'>"
     "<div><h3><a href='/f'>Ferry line</a></h3><p>" + OTHER[0] + "</p></div><div><h3>"
     "<a href='/c'>Cycle path</a></h3><p>" + THIRD[1] + "</p></div></div>",
 ])
 def test_more_stories_made_of_whole_paragraphs_after_the_story_are_dropped(more):
     main = ("<div class='content'><h1>Water board to replace old pipes</h1>"
-            f"<div class='text'>{_ps(STORY)}</div>{more}</div>")
+            f"<div class='text'>{paragraphs(STORY)}</div>{more}</div>")
     body = _body(_page(main))
     assert body.startswith(STORY[0]) and STORY[3] in body
     assert "ferry" not in body.lower() and "cycle path" not in body.lower()
@@ -238,13 +227,13 @@ _TRANSCRIPT = [
 
 
 @pytest.mark.parametrize("transcript", [
-    "<div class='video-transcript'><h2>Video transcript</h2>" + _ps(_TRANSCRIPT) + "</div>",
-    "<details><summary>Read the transcript</summary>" + _ps(_TRANSCRIPT) + "</details>",
-    "<h3>Transcript</h3>" + _ps(_TRANSCRIPT),
+    "<div class='video-transcript'><h2>Video transcript</h2>" + paragraphs(_TRANSCRIPT) + "</div>",
+    "<details><summary>Read the transcript</summary>" + paragraphs(_TRANSCRIPT) + "</details>",
+    "<h3>Transcript</h3>" + paragraphs(_TRANSCRIPT),
 ])
 def test_a_video_transcript_printed_after_the_story_is_not_story(transcript):
     main = ("<article><h1>Water board to replace old pipes</h1><div class='body'>"
-            f"{_ps(STORY)}<div class='video'>{transcript}</div></div></article>")
+            f"{paragraphs(STORY)}<div class='video'>{transcript}</div></div></article>")
     body = _body(_page(main))
     assert body.startswith(STORY[0]) and STORY[3] in body
     assert "ENGINEER" not in body and "MUSIC" not in body
@@ -254,7 +243,7 @@ def test_a_video_transcript_printed_after_the_story_is_not_story(transcript):
 
 def _published(head: str, byline: str) -> str | None:
     html = (f"<html><head>{head}</head><body><h1>Water board to replace old pipes</h1>"
-            f"{byline}<article>{_ps(STORY)}</article></body></html>")
+            f"{byline}<article>{paragraphs(STORY)}</article></body></html>")
     return extract_article(html, "https://news.example.org/local/water-pipes").published_at
 
 

@@ -6,19 +6,11 @@ Bootstrap's validation feedback, a page wrapped whole in an ASP.NET form."""
 
 from worker.extract import extract_article
 
+from .story_pages import STORY, URL, paragraphs
+
 DESCRIPTION = ("New York is the centre of the pandemic in the United States. Sport has come "
                "to a halt there too. The leagues share the grief, and nobody knows when the "
                "seasons will go on.")
-STORY = [
-    "The regional water board approved a plan on Monday to replace the oldest pipes under "
-    "the harbour district before the end of next year.",
-    "Engineers found that a third of the mains there were laid before 1950 and now lose "
-    "almost a fifth of the water they carry.",
-    "The work will close two streets at a time for about six weeks each, the board said in "
-    "a statement after the vote.",
-    "Residents can read the full schedule on the board's website and ask questions at a "
-    "public meeting in the town hall next Thursday.",
-]
 #: What sign-up and comment forms tell a reader who got a field wrong, in two languages.
 ERRORS = [
     "Please fill in all required fields marked with an asterisk before you continue.",
@@ -28,11 +20,6 @@ ERRORS = [
     "Leider hat die Registrierung nicht funktioniert. Bitte überprüfe deine Angaben.",
     "Oops! Something went wrong while submitting the form. Please try again later.",
 ]
-URL = "https://news.example.org/local/water-pipes"
-
-
-def _ps(sentences: list[str]) -> str:
-    return "".join(f"<p>{s}</p>" for s in sentences)
 
 
 def _page(body: str) -> str:
@@ -69,7 +56,7 @@ def test_validation_and_response_messages_of_a_form_in_the_story_are_not_story()
     bootstrap = (f"<form class='needs-validation'><div class='invalid-feedback'>{ERRORS[3]}"
                  f"</div><div class='valid-feedback'>Looks good!</div></form>")
     page = _page("<article><h1>Water board to replace old pipes</h1>"
-                 f"{_ps(STORY[:2])}{contact_form_7}{_ps(STORY[2:])}{gravity}{bootstrap}"
+                 f"{paragraphs(STORY[:2])}{contact_form_7}{paragraphs(STORY[2:])}{gravity}{bootstrap}"
                  "</article>")
     body = extract_article(page, URL).body
     assert body.split("\n\n") == STORY
@@ -78,7 +65,7 @@ def test_validation_and_response_messages_of_a_form_in_the_story_are_not_story()
 def test_a_forms_answers_printed_beside_it_are_not_story():
     webflow = ("<div class='w-form'><form name='newsletter'><input type='email'></form>"
                f"<div class='w-form-fail'><div>{ERRORS[5]}</div></div></div>")
-    page = _page(f"<article><h1>Water board to replace old pipes</h1>{_ps(STORY)}{webflow}"
+    page = _page(f"<article><h1>Water board to replace old pipes</h1>{paragraphs(STORY)}{webflow}"
                  "</article>")
     body = extract_article(page, URL).body
     assert body.split("\n\n") == STORY

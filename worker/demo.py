@@ -6,6 +6,7 @@ shows them quiet, failing and drifting next to the healthy sample sites."""
 
 from __future__ import annotations
 
+import collections
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -69,11 +70,8 @@ def repeated_dead_letters(letters: list[dict[str, Any]]
     """Dead letters that say the same thing (URL, stage, reason and message), once each with
     how many times, in the order they first came: a listing polled again and refused again
     (a bot wall answering 403 to every poll) is one row, not one a poll."""
-    counts: dict[tuple[str, str, str, str], int] = {}
-    for letter in letters:
-        key = (str(letter.get("url")), letter["stage"], letter["reason"], letter["message"])
-        counts[key] = counts.get(key, 0) + 1
-    return list(counts.items())
+    return list(collections.Counter((str(letter.get("url")), letter["stage"], letter["reason"],
+                                     letter["message"]) for letter in letters).items())
 
 
 def print_summary(summary: DemoSummary, console: Console) -> None:

@@ -440,9 +440,15 @@ def _best_container(root: LexborNode, leaf_divs: set[int], sizes: dict[int, int]
     if best is None:
         return [], False
     apart = _rival_apart(best, [node for node, final in finals if final >= 0.5 * best_score])
-    item = _own_story_item(best, h1s, lambda n: mass.get(n.mem_id, 0)) if apart else None
-    titled = item is None and apart and (
-        item := _titled_story_item(best, lambda n: mass.get(n.mem_id, 0), title)) is not None
+    item, titled = None, False
+    if apart:
+        def story_mass(node: LexborNode) -> int:
+            return mass.get(node.mem_id, 0)
+
+        item = _own_story_item(best, h1s, story_mass)
+        if item is None:
+            item = _titled_story_item(best, story_mass, title)
+            titled = item is not None
     under = _under_the_headline(best, weighted, h1s) if len(h1s) >= 2 and item is None else None
     if item is not None:
         # The page repeats its article template for the next stories (endless scroll):
