@@ -613,8 +613,7 @@ def _titled_story_item(best: LexborNode, weight: Callable[[LexborNode], int],
     ``title`` (either may carry more words: a kicker, the site's name), when ``best`` is in
     one of the copies: a page whose <h1> heads no copy (a section's name over a list of
     whole stories, _own_story_item finds none) names its own story so."""
-    key = _norm(title or "").casefold()
-    if len(key) < _MIN_TITLE_MATCH:
+    if len(_norm(title or "")) < _MIN_TITLE_MATCH:
         return None
     node = best
     for _ in range(8):
@@ -625,12 +624,19 @@ def _titled_story_item(best: LexborNode, weight: Callable[[LexborNode], int],
         if copies:
             for copy in copies:
                 heading = copy.css_first("h1, h2")
-                text = _norm(heading.text_lexbor()).casefold() if heading is not None else ""
-                if len(text) >= _MIN_TITLE_MATCH and (text in key or key in text):
+                if heading is not None and _names_title(heading.text_lexbor(), title):
                     return copy
             return None
         node = parent
     return None
+
+
+def _names_title(headline: str, title: str | None) -> bool:
+    """Whether ``headline`` is the page's ``title``, either with more words (a kicker, the
+    site's name)."""
+    text, key = _norm(headline).casefold(), _norm(title or "").casefold()
+    return (len(text) >= _MIN_TITLE_MATCH and len(key) >= _MIN_TITLE_MATCH
+            and (text in key or key in text))
 
 
 def _rival_apart(best: LexborNode, rivals: list[LexborNode]) -> bool:
@@ -1399,6 +1405,9 @@ def extract_paragraphs(tree: LexborHTMLParser, selectors: list[str] | None = Non
     # the stories before it, not an intro.)
     intro = [] if headed_elsewhere else _intro_blocks(containers, h1s)
     paragraphs = _kept(intro + _walk(containers, leaf_divs, sizes, broken))
+    if headed_elsewhere and paragraphs and _names_title(paragraphs[0], title):
+        # the copy's own headline, as the page's <h1> is elsewhere: not story
+        del paragraphs[0]
     shown = sum(len(p) for p in paragraphs)
     if not selectors and shown < _SHORT_BODY:
         # Recipes, product pages and forms give the scorer no paragraphs to find: what
