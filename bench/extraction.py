@@ -120,9 +120,9 @@ def forget_kabar_caches() -> None:
     it left, as a worker does; a page seen before finds every paragraph's verdict cached and
     costs 9-14% less. Caches of configuration (profiles, compiled matchers) stay, as they do
     in a worker."""
-    from worker.extract import body, boilerplate
+    from worker.extract import boilerplate, nodes
 
-    for memo in (body._hints, boilerplate.is_boilerplate_text, boilerplate.is_lead_class):
+    for memo in (nodes._hints, boilerplate.is_boilerplate_text, boilerplate.is_lead_class):
         memo.cache_clear()
 
 
@@ -246,9 +246,9 @@ def worst_pages(set_name: str, preds: dict, pages: list, n: int) -> list[tuple[s
 #: The extractor's thresholds that LOSO chooses per fold: (module, name) -> grid, the
 #: shipped value included. Each is read by its rule at call time.
 TUNABLES: dict[tuple[str, str], tuple[float, ...]] = {
-    ("worker.extract.body", "_CLIMB_DENSITY"): (0.3, 0.4, 0.5),
+    ("worker.extract.container", "_CLIMB_DENSITY"): (0.3, 0.4, 0.5),
     ("worker.extract.body", "_SHORT_BODY"): (400, 600, 800),
-    ("worker.extract.body", "_TAIL_LINE"): (80, 120, 160),
+    ("worker.extract.walk", "_TAIL_LINE"): (80, 120, 160),
 }
 
 

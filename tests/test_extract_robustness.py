@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from worker.extract import ExtractionError, extract_article
-from worker.extract.body import _TABLE_ID, _first_inside, remove_nodes
 from worker.extract.decode import _is_utf8
+from worker.extract.nodes import _TABLE_ID, _first_inside, remove_nodes
 from worker.models import Article
 from worker.settings import MAX_BODY_BYTES
 from worker.stages import read_saved_page

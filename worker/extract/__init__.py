@@ -19,14 +19,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser, LexborNode
 
-from worker.extract.body import (
-    extract_paragraphs,
-    headline,
-    paragraphs_in_page_state,
-    place_streamed_parts,
-    remove_nodes,
-    streamed_placeholders,
-)
+from worker.extract.body import extract_paragraphs, headline
 from worker.extract.boilerplate import (
     is_boilerplate_text,
     is_lead_class,
@@ -71,6 +64,12 @@ from worker.extract.metadata import (
     script_date,
     structured_dates,
     visible_date,
+)
+from worker.extract.nodes import remove_nodes
+from worker.extract.page_state import (
+    paragraphs_in_page_state,
+    place_streamed_parts,
+    streamed_placeholders,
 )
 from worker.extract.profiles import SiteProfile, profile_for
 from worker.extract.structured import Structured, text_of
