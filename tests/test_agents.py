@@ -13,8 +13,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from worker import agents
-from worker.agents import Batch, FreezeFence, Pipeline, StagedWrites, as_handling
+from worker.agents import Pipeline
 from worker.app import create_app
+from worker.batches import Batch, FreezeFence, StagedWrites, as_handling
 from worker.dedupe.fingerprints import fingerprints
 from worker.models import Article, DeadLetter
 from worker.settings import load_settings

@@ -36,8 +36,9 @@ from tests.test_delivery_results import (
     versions_pipeline,
 )
 from tests.test_fleet_delivery import synthetic_page
-from worker.agents import Batch, Outgoing, Pipeline, as_handling
+from worker.agents import Pipeline
 from worker.app import create_app
+from worker.batches import Batch, Outgoing, as_handling
 from worker.delivery import ChangelogWriteFailed, Deliveries, Sent, noting
 from worker.kafka_io import TopicSpec, bootstrap_servers, create_missing_topics, read_all
 from worker.settings import load_settings

@@ -25,8 +25,9 @@ from faust.types import TP
 
 from tests.fleet import Fleet
 from tests.test_fleet_delivery import WORDS, synthetic_page
-from worker.agents import Batch, Pipeline
+from worker.agents import Pipeline
 from worker.app import create_app
+from worker.batches import Batch
 from worker.delivery import (
     SENDS,
     TRUNCATED_PAYLOAD,

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from worker.agents import emit_action
+from worker.batches import emit_action
 from worker.kafka_io import any_record_since, bootstrap_servers
 
 

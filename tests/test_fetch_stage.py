@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 
 from tests.hostile_server import BILLION_LAUGHS, HostileServer, rss
-from worker.agents import StagedWrites
+from worker.batches import StagedWrites
 from worker.fetch import discovery
 from worker.fetch.client import Fetcher
 from worker.fetch.sources import Source

@@ -640,7 +640,7 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 
 
 def create_app(settings: Settings, **overrides: Any) -> faust.App:
-    """A configured Faust app (no agents yet: ``worker.agents.register`` adds them)."""
+    """A configured Faust app (no agents yet: ``worker.agents.Pipeline`` adds them)."""
     if not settings.broker.url:
         raise ValueError("no broker configured: pass --broker URL or set KABAR_BROKER")
     if settings.broker.processing_guarantee not in ("at_least_once", "exactly_once"):
