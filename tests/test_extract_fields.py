@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from worker.extract import extract_article
-from worker.extract.boilerplate import is_boilerplate_text, strip_signoff
+from worker.extract.boilerplate import is_boilerplate_text, is_notice_text, strip_signoff
 from worker.extract.dateline import split_dateline
 from worker.extract.dates import parse_iso, parse_relative, parse_text_date, parse_url_date
 from worker.extract.metadata import clean_authors
@@ -129,6 +129,34 @@ def test_author_bylines_are_cleaned(raw, names):
                                   "Themen:", "Schlagwörter zu diesem Artikel"])
 def test_boilerplate_texts_in_many_languages(text):
     assert is_boilerplate_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Got a story? Get in touch with our news team by emailing us at news@example.co.uk.",
+    "Get in touch with our news team by emailing us at news@example.co.uk.",
+    "For more stories like this, check our news page.",
+    "Follow The Gleaner on Twitter and Instagram @Gleaner and on Facebook @GleanerPage. Send us "
+    "a message on WhatsApp and tell us what you think of this story, in a line or two, today.",
+    "*** Follow me on Instagram, YouTube, X (Twitter) or Facebook for a daily moment of travel "
+    "inspiration ***",
+])
+def test_a_newsrooms_call_for_tips_and_follows_is_boilerplate(text):
+    assert is_boilerplate_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Follow these steps shared on Twitter to safely apprehend a train groper in Japan.",
+    "Have a story to tell about the flood, the mayor asked residents at the meeting.",
+    "Get in touch with the past at the new museum, which opens on Friday.",
+])
+def test_story_lines_about_following_or_stories_stay(text):
+    assert not is_boilerplate_text(text)
+
+
+def test_a_forms_recaptcha_notice_is_a_notice():
+    assert is_notice_text("This site is protected by reCAPTCHA and the Google Privacy Policy "
+                          "and Terms of Service apply.")
+    assert not is_notice_text("Google bought reCAPTCHA in 2009 to digitise books.")
 
 
 def test_story_text_is_not_boilerplate():

@@ -139,6 +139,10 @@ _PROMPTS = (
     r"dapatkan (?:update|berita)|read (?:more|also|next)|see also|related(?: articles?| stories"
     r"| coverage| content)?|more on this|recommended|advertisement|sponsored|scroll to continue|"
     r"continue reading|click here|sign up|subscribe|follow us|share this|share on|"
+    # the newsroom's call for tips and its pointer to more of the same
+    r"(?:got|have you got|do you have|have) a (?:story|news tip|tip)(?=\s*(?:\?|for us\b))|"
+    r"get in touch with (?:our|the) (?:news|editor)|"
+    r"for more (?:stories|news|articles|updates) like this|"
     r"lesen sie (?:auch|mehr)|mehr zum thema|auch interessant|weitere artikel|anzeige|"
     r"lire aussi|à lire aussi|lire la suite|voir aussi|publicité|leer más|lee también|"
     r"te puede interesar|publicidad|leia (?:também|mais)|veja também|publicidade|"
@@ -152,6 +156,13 @@ _PROMPTS = (
     r"if you enjoyed reading this|you must be logged in|sie müssen (?:sich )?(?:einloggen|anmelden)"
 )
 _PROMPT = re.compile(r"^\W*(?:" + _PROMPTS + r")\b", re.I)
+#: A call to follow the author or the paper on a social network: 'Follow The Gleaner on
+#: Twitter and Instagram', 'Follow me on Instagram for …'. The name is capitalised, so
+#: 'Follow these steps shared on Twitter …' stays story.
+_SOCIAL_FOLLOW = re.compile(
+    r"^\W*(?i:follow)\s+(?:(?i:me|us)|[A-Z@][\w.@'-]*(?:\s+[A-Z][\w.'-]*){0,3})\s+(?i:on)\s+"
+    r"(?i:twitter|facebook|instagram|x|linkedin|tiktok|youtube|threads|bluesky|telegram|"
+    r"whatsapp|mastodon)\b")
 #: Editor's initials sign-off, e.g. "(sya)", "(nug/ega)", "(dtk)".
 _SIGNOFF = re.compile(r"^\(\s*[a-z]{2,5}(?:\s*[/,]\s*[a-z]{2,5})*\s*\)$", re.I)
 #: Image credits and share counters.
@@ -345,6 +356,8 @@ def is_boilerplate_text(text: str) -> bool:
     size = len(text)
     if size > 300:
         return False
+    if _SOCIAL_FOLLOW.match(text):
+        return True  # (what else it offers runs long: 'You can now also get … alerts')
     if text[-1:] == ")" and _CAPTION.search(text):
         return True
     if _ends_with_credit(text):
@@ -374,7 +387,8 @@ def is_boilerplate_text(text: str) -> bool:
 def is_notice_text(text: str) -> bool:
     """True for a short paragraph addressed to the reader about the page rather than the
     story: a call to sign up for a newsletter, an affiliate or advertising disclosure, a
-    disclaimer, a word about the reader's browser or its JavaScript. (Tested on the story's
+    disclaimer, a word about the reader's browser or its JavaScript, a form's reCAPTCHA
+    notice. (Tested on the story's
     paragraphs only, not on every block the walk reads: each search tries every position of
     the text, about 15 µs, and even the words gating them cost a microsecond a text.)"""
     if len(text) > 200:
@@ -387,7 +401,8 @@ def is_notice_text(text: str) -> bool:
                 and _DISCLAIMER.search(text) is not None)
             or ("script" in low and _JAVASCRIPT_NOTICE.search(text) is not None)
             or (("browser" in low or "naveg" in low or "navigateur" in low)
-                and _BROWSER_NOTICE.search(text) is not None))
+                and _BROWSER_NOTICE.search(text) is not None)
+            or "protected by recaptcha" in low)
 
 
 #: A sign-off at the end of a paragraph ('$' also matches before a final line break).
