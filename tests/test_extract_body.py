@@ -446,6 +446,29 @@ def test_a_lead_photo_block_gives_no_standfirst_its_caption_is_not_story():
     assert article.body.startswith(_SENTENCES[0]) and "Walkers" not in article.body
 
 
+@pytest.mark.parametrize("caption_class", ["embed-caption", "image_caption", "caption"])
+def test_a_lead_block_whose_picture_a_script_loads_gives_no_standfirst(caption_class):
+    caption = ("Walkers on the old river path near the bridge, where the new section will "
+               "begin in spring. (City Photo/Jane Doe)")
+    header = ("<div class='entry-header'><h1>River walk to grow</h1><div class='lead-feature'>"
+              "<div class='placeholder' data-key='media-placeholder'></div>"
+              f"<div class='{caption_class}'>{caption}</div></div></div>")
+    story = "<div class='text'>" + _paragraphs(_SENTENCES) + "</div>"
+    article = extract_article(_page("<div>" + header + story + "</div>"),
+                              "https://example.org/news/river-walk")
+    assert article.lead is None and "Walkers" not in article.body
+
+
+def test_a_standfirst_set_in_a_type_style_named_caption_is_still_the_standfirst():
+    dek = "The council will extend the river walk to the old mill by spring, it said on Monday."
+    header = ("<div class='entry-header'><h1>River walk to grow</h1>"
+              f"<h2 class='hero__teaser caption-s5-fx'>{dek}</h2></div>")
+    story = "<div class='text'>" + _paragraphs(_SENTENCES) + "</div>"
+    article = extract_article(_page("<div>" + header + story + "</div>"),
+                              "https://example.org/news/river-walk")
+    assert article.lead == dek
+
+
 def test_a_picture_caption_outside_figcaption_is_not_story():
     picture = ("<div class='contentimage'><img src='/walk.jpg' alt=''><span class='caption "
                "small'>Walkers on the old river path near the bridge, where the new section "

@@ -332,9 +332,11 @@ def _standfirst(tree: LexborHTMLParser, page_h1: LexborNode | None) -> str | Non
         if node.tag in ("body", "html", "main", "article"):
             continue
         text = " ".join(node.text_lexbor().split())
-        # (A lead block holding a picture is the lead photo: its text is the caption.)
+        # (A lead block holding a picture, or a caption for one its scripts will load, is
+        # the lead photo: its text is the caption. 'caption-s5' alone is a type style.)
         if 40 <= len(text) <= 600 and text.count(" ") >= 6 and not node.css_first(
-                "a, img, picture, figure, video"):
+                'a, img, picture, figure, video, [class~="caption"], [class*="-caption" i], '
+                '[class*="_caption" i]'):
             return text
     return None
 
