@@ -153,6 +153,23 @@ def test_story_lines_about_following_or_stories_stay(text):
     assert not is_boilerplate_text(text)
 
 
+@pytest.mark.parametrize("text", ["Table of Contents", "Contents hide", "Inhaltsverzeichnis",
+                                  "Jump to:", "In This Article", "By", "Edited by",
+                                  "Fact-checked by", "About the Author:", "Über die Autorin:",
+                                  "Up Next", "Czytaj więcej",
+                                  "Mit meiner Anmeldung zum Newsletter stimme ich der "
+                                  "Werbevereinbarung zu."])
+def test_a_label_alone_on_its_line_is_boilerplate(text):
+    assert is_boilerplate_text(text) or is_notice_text(text)
+
+
+@pytest.mark.parametrize("text", ["Contents of the report were leaked on Friday.",
+                                  "By the time the ferry came, the pier was closed.",
+                                  "Up next for the council is the harbour budget."])
+def test_a_sentence_opening_with_a_labels_words_stays(text):
+    assert not is_boilerplate_text(text)
+
+
 def test_a_forms_recaptcha_notice_is_a_notice():
     assert is_notice_text("This site is protected by reCAPTCHA and the Google Privacy Policy "
                           "and Terms of Service apply.")

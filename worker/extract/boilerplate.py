@@ -147,6 +147,7 @@ _PROMPTS = (
     r"lire aussi|à lire aussi|lire la suite|voir aussi|publicité|leer más|lee también|"
     r"te puede interesar|publicidad|leia (?:também|mais)|veja também|publicidade|"
     r"leggi anche|potrebbe interessarti|pubblicità|lees ook|lees meer|advertentie|"
+    r"czytaj (?:więcej|też|także|również)|"
     r"all rights reserved|hak cipta|copyright|©|"
     # rating, paywall and login prompts
     r"war (?:der|dieser) (?:artikel|beitrag) (?:hilfreich|nützlich)|"
@@ -196,6 +197,18 @@ def is_teaser_heading(text: str) -> bool:
     return len(text) <= 80 and (_TEASER_HEADING.match(text) is not None or (
         ("ranscript" in text or "RANSCRIPT" in text)
         and _TRANSCRIPT_HEADING.match(text) is not None))
+
+
+#: A label printed alone on its line, over what it labels: a table of contents ('Table of
+#: Contents', 'Inhaltsverzeichnis', 'Jump to:'), a byline's or a bio's ('By', 'Edited by',
+#: 'About the Author'), a video player's next clip ('Up Next').
+_LABEL_ALONE = re.compile(
+    r"^\W*(?:(?:table of )?contents|inhaltsverzeichnis|inhalt|sommaire|índice|indice|"
+    r"jump to|in this article|on this page|spis treści|inhoudsopgave|daftar isi|"
+    r"by|von|par|por|oleh|(?:written|edited|reviewed|fact[- ]checked|medically reviewed|"
+    r"brought to you|photos?|illustrations?) by|authors?|about the authors?|"
+    r"über (?:den|die) autor(?:in)?|sobre el autor|à propos de l[’']auteur|up next)"
+    r"\W*(?:show|hide|toggle)?\W*$", re.I)
 
 
 #: A photo caption ends with its credit in brackets: '... (Image: Getty)', '(Foto: dpa)'.
@@ -283,9 +296,9 @@ _IMAGE_PATH = re.compile(r"/[^\s/]+\.(?:jpe?g|png|gif|webp|avif)(?:\?\S*)?(?!\S)
 #: Newsletter an!', 'Never miss the latest news by signing up to our newsletter today!'.
 _NEWSLETTER_CALL = re.compile(
     r"\b(?:sign(?:ing)? up|subscribe\b|subscribing|abonnieren|abonniere|melden sie sich|"
-    r"melde dich|anmelden|inscri|suscr[ií]b|iscriviti)[^.!?]{0,80}\bnewsletter|\bnewsletter\b"
-    r"[^.!?]{0,80}\b(?:sign(?:ing)? up|subscribe\b|abonnieren|anmelden|bestellen|inscri|"
-    r"suscr[ií]b|iscriv)", re.I)
+    r"melde dich|anmelden|anmeldung|inscri|suscr[ií]b|iscriviti)[^.!?]{0,80}\bnewsletter|"
+    r"\bnewsletter\b[^.!?]{0,80}\b(?:sign(?:ing)? up|subscribe\b|abonnieren|anmelden|"
+    r"bestellen|inscri|suscr[ií]b|iscriv)", re.I)
 
 
 #: An affiliate or advertising disclosure: 'This post contains references to products from
@@ -378,7 +391,7 @@ def is_boilerplate_text(text: str) -> bool:
         return True
     if size <= 120 and _BYLINE_ONLY.match(text):
         return True
-    if size <= 60 and _PLACEHOLDER.match(text):
+    if size <= 60 and (_PLACEHOLDER.match(text) or _LABEL_ALONE.match(text)):
         return True
     label = _LABEL_LINE.match(text) if size <= 150 else None
     return label is not None and (size <= 100 or label.group("byline") is None)
