@@ -156,7 +156,11 @@ def test_story_lines_about_following_or_stories_stay(text):
 @pytest.mark.parametrize("text", ["Table of Contents", "Contents hide", "Inhaltsverzeichnis",
                                   "Jump to:", "In This Article", "By", "Edited by",
                                   "Fact-checked by", "About the Author:", "Über die Autorin:",
-                                  "Up Next", "Czytaj więcej",
+                                  "Up Next", "Czytaj więcej", "6 minute read",
+                                  "3 Min Lesezeit", "Reading Time: 8 minutes",
+                                  "Lesezeit: 2 Minuten",
+                                  "Über dieses Thema berichtete DLF am 24. März 2023 um 05:20 "
+                                  "Uhr.",
                                   "Mit meiner Anmeldung zum Newsletter stimme ich der "
                                   "Werbevereinbarung zu."])
 def test_a_label_alone_on_its_line_is_boilerplate(text):
@@ -165,7 +169,8 @@ def test_a_label_alone_on_its_line_is_boilerplate(text):
 
 @pytest.mark.parametrize("text", ["Contents of the report were leaked on Friday.",
                                   "By the time the ferry came, the pier was closed.",
-                                  "Up next for the council is the harbour budget."])
+                                  "Up next for the council is the harbour budget.",
+                                  "6 minute reads a day add up, the study found."])
 def test_a_sentence_opening_with_a_labels_words_stays(text):
     assert not is_boilerplate_text(text)
 

@@ -148,6 +148,8 @@ _PROMPTS = (
     r"te puede interesar|publicidad|leia (?:também|mais)|veja também|publicidade|"
     r"leggi anche|potrebbe interessarti|pubblicità|lees ook|lees meer|advertentie|"
     r"czytaj (?:więcej|też|także|również)|"
+    # German public broadcasters' note of when the topic was on air
+    r"dieses thema im programm|über dieses thema berichtete?|"
     r"all rights reserved|hak cipta|copyright|©|"
     # rating, paywall and login prompts
     r"war (?:der|dieser) (?:artikel|beitrag) (?:hilfreich|nützlich)|"
@@ -209,6 +211,13 @@ _LABEL_ALONE = re.compile(
     r"brought to you|photos?|illustrations?) by|authors?|about the authors?|"
     r"über (?:den|die) autor(?:in)?|sobre el autor|à propos de l[’']auteur|up next)"
     r"\W*(?:show|hide|toggle)?\W*$", re.I)
+#: How long the story takes to read: '6 minute read', '3 Min Lesezeit', 'Reading Time: 8
+#: minutes', 'Lesezeit: 2 Minuten'.
+_READING_TIME = re.compile(
+    r"^\W*(?:\d+\s*(?:min(?:ute)?s?\.?|minuten)\s*(?:read|reading time|lesezeit|lesedauer|"
+    r"de lecture|de lectura|di lettura|leestijd|leitura)|(?:lesezeit|lesedauer|reading time|"
+    r"read time|temps de lecture|tiempo de lectura|tempo di lettura|leestijd)\s*:?\s*\d+\s*"
+    r"(?:min(?:ute)?s?\.?|minuten))\W*$", re.I)
 
 
 #: A photo caption ends with its credit in brackets: '... (Image: Getty)', '(Foto: dpa)'.
@@ -391,7 +400,8 @@ def is_boilerplate_text(text: str) -> bool:
         return True
     if size <= 120 and _BYLINE_ONLY.match(text):
         return True
-    if size <= 60 and (_PLACEHOLDER.match(text) or _LABEL_ALONE.match(text)):
+    if size <= 60 and (_PLACEHOLDER.match(text) or _LABEL_ALONE.match(text)
+                       or _READING_TIME.match(text)):
         return True
     label = _LABEL_LINE.match(text) if size <= 150 else None
     return label is not None and (size <= 100 or label.group("byline") is None)
