@@ -232,7 +232,7 @@ async def test_a_batch_handled_before_a_rebalance_leaves_its_outcomes_to_the_rep
     assert event.message not in pipeline.app.consumer._unacked_messages
     assert pipeline.stats.counts["dropped_after_rebalance"] == 1
     # if the partition stayed here, no seek brings the batch back: noted to be read again
-    assert noted == [(3, "dropped after a rebalance")]
+    assert noted == [(3, "dropped after rebalance")]
 
 
 async def test_a_worker_frozen_while_it_handled_a_batch_leaves_no_pending_marker_behind(
@@ -456,7 +456,7 @@ async def test_messages_a_frozen_worker_drops_unacked_are_noted_to_be_read_again
         await stage.put(2)  # handled, waiting in the next batch
         stage.pipeline.fence.frozen = True
         await stage.put(3)
-        assert noted == [(2, "dropped after a freeze"), (3, "dropped after a freeze")]
+        assert noted == [(2, "dropped after freeze"), (3, "dropped after freeze")]
         assert stage.pipeline.stats.counts["dropped_after_freeze"] == 2
         stage.gates[0].set()
         await stage.put(4)

@@ -475,22 +475,22 @@ class Pipeline:
             batch.marks[mark] = event
 
     def drop_unacked(self, events: Iterable[faust.EventT], reason: str, *,
-                     report: bool = True, unhandled: str | None = None) -> None:
+                     report: bool = True, unhandled: bool = False) -> None:
         """Forget messages handed out and not acked, to be delivered again (Faust would
         hold commits back for a message it handed out and never saw acked). They are
         logged one line per partition and reason (report_held_back); ``report=False``
         leaves the line to a later call, as more may follow.
 
         A caller that makes no seek back to them (a rebalance or a freeze, after which the
-        partition may have stayed here) says how they were dropped in ``unhandled``: each
-        is noted unhandled, so the partition's next message seeks back to it and no commit
-        passes it."""
+        partition may have stayed here) passes ``unhandled``: each is noted unhandled (how:
+        the reason in words), so the partition's next message seeks back to it and no
+        commit passes it."""
         consumer = self.app.consumer
         for event in events:
             message = event.message
             consumer._unacked_messages.discard(message)
-            if unhandled is not None:
-                note_unhandled(consumer, message, unhandled)
+            if unhandled:
+                note_unhandled(consumer, message, reason.replace("_", " "))
             self.stats.count(reason)
             self._held_back.setdefault((reason, message.topic, message.partition),
                                        []).append(message.offset)
@@ -559,8 +559,7 @@ class Pipeline:
         if batch.done and await self.moved_since(batch):
             # Frozen or evicted since the batch was handled: its partitions may be replayed
             # by their new owner already, whose markers a late pending one would overwrite.
-            self.drop_unacked(batch.events, "dropped_after_rebalance",
-                              unhandled="dropped after a rebalance")
+            self.drop_unacked(batch.events, "dropped_after_rebalance", unhandled=True)
             return
         # The pending markers are written here, not while the batch is handled: a marker
         # left in the producer's buffer by a worker frozen mid-batch would reach the
@@ -579,8 +578,7 @@ class Pipeline:
             # replayed by their new owner. The held outcomes stay unsent; the replay,
             # wherever it runs, finds their markers pending and looks for them on the
             # output topics.
-            self.drop_unacked(batch.events, "dropped_after_rebalance",
-                              unhandled="dropped after a rebalance")
+            self.drop_unacked(batch.events, "dropped_after_rebalance", unhandled=True)
             return
         if batch.outbox:
             with noting(batch.deliveries):
@@ -1070,7 +1068,7 @@ class Pipeline:
                             # this worker froze and its partitions may have moved: what it
                             # handled and did not commit is their new owners' to handle
                             self.drop_unacked([*batch.events, event], "dropped_after_freeze",
-                                              unhandled="dropped after a freeze")
+                                              unhandled=True)
                             self.stats.stage_done(stage, "fenced")
                             batch = Batch(stage)
                             continue
