@@ -416,7 +416,7 @@ def _clean(paragraphs: list[str]) -> tuple[str | None, list[str]]:
         if "&" in text and ";" in text:
             text = html_lib.unescape(text)  # entities escaped twice at the source ("&amp;nbsp;")
             text = " ".join(text.split())
-        key = text.casefold()
+        key = text.lower()
         if (not text or key in seen or is_boilerplate_text(text) or is_notice_text(text)
                 or _is_date_line(text)):
             continue

@@ -326,7 +326,7 @@ def _kept(blocks: list[tuple[str, float, str]]) -> list[str]:
             continue
         if is_boilerplate_text(text):
             continue
-        key = text.casefold()
+        key = text.lower()  # (casefold costs half as much again, for no copy it would catch)
         if key in seen:
             continue  # pages that print the body twice
         seen.add(key)
