@@ -35,7 +35,7 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:\||-|–|—|::|·|•|/|»|:)\s+")
 _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
 
-def _norm(text: str | None) -> str:
+def _plain_text(text: str | None) -> str:
     """Whitespace collapsed, entities left escaped at the source decoded."""
     if text and "&" in text:
         text = _ENTITY.sub(lambda m: html_lib.unescape(m.group(0)), text)
@@ -45,11 +45,11 @@ def _norm(text: str | None) -> str:
 def _first_h1(tree: LexborHTMLParser, page_h1: Node | None) -> str | None:
     """The text of the first <h1> with a title's length of text."""
     node = first_h1(tree.root, page_h1, _titled) if tree.root is not None else None
-    return _norm(node.text_lexbor()) if node is not None else None
+    return _plain_text(node.text_lexbor()) if node is not None else None
 
 
 def _titled(node: Node) -> bool:
-    return 3 <= len(_norm(node.text_lexbor())) <= 400
+    return 3 <= len(_plain_text(node.text_lexbor())) <= 400
 
 
 def _strip_site(title: str, site: str | None) -> str:
@@ -78,10 +78,10 @@ def find_title(tree: LexborHTMLParser, data: Structured, site: str | None,
     """The headline: <h1>, og:title, JSON-LD headline and <title> reconciled, the site's
     name stripped. ``page_h1`` is the page's first <h1>."""
     h1 = _first_h1(tree, page_h1)
-    og = _norm(data.first_meta("og:title", "twitter:title"))
-    headline = _norm(text_of(data.article_value("headline", "name")))
+    og = _plain_text(data.first_meta("og:title", "twitter:title"))
+    headline = _plain_text(text_of(data.article_value("headline", "name")))
     title_node = tree.css_first("title")
-    html_title = _norm(title_node.text_lexbor()) if title_node else ""
+    html_title = _plain_text(title_node.text_lexbor()) if title_node else ""
     if h1:
         key = h1.casefold()
         for other in (og, headline, html_title):
@@ -98,9 +98,9 @@ def find_title(tree: LexborHTMLParser, data: Structured, site: str | None,
 def find_site_name(data: Structured) -> str | None:
     name = data.first_meta("og:site_name", "application-name", "apple-mobile-web-app-title")
     if name:
-        return _norm(name)
+        return _plain_text(name)
     publisher = data.article_value("publisher")
-    return _norm(text_of(publisher)) or None if isinstance(publisher, (dict, list)) else None
+    return _plain_text(text_of(publisher)) or None if isinstance(publisher, (dict, list)) else None
 
 
 def find_language(tree: LexborHTMLParser, data: Structured) -> str | None:
@@ -173,7 +173,7 @@ def find_section(data: Structured) -> str | None:
     section = data.first_meta("article:section", "section", "parsely-section")
     if not section:
         section = text_of(data.article_value("articleSection"))
-    return _norm(section) or None
+    return _plain_text(section) or None
 
 
 _MAX_TAGS = 50
@@ -190,7 +190,7 @@ def find_tags(data: Structured) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for tag in tags:
-        tag = _norm(tag)
+        tag = _plain_text(tag)
         if tag and tag.casefold() not in seen:
             seen.add(tag.casefold())
             out.append(tag)
@@ -203,7 +203,7 @@ def find_description(data: Structured) -> str | None:
     value = data.first_meta("og:description", "description", "twitter:description")
     if not value:
         value = text_of(data.article_value("description"))
-    return _norm(value) or None
+    return _plain_text(value) or None
 
 
 # --- authors -------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def clean_authors(raw: list[str]) -> list[str]:
     removed."""
     out: list[str] = []
     for value in raw:
-        value = _norm(value)
+        value = _plain_text(value)
         if not value or len(value) > 200:
             continue
         value = _BYLINE_PREFIX.sub("", value)
@@ -265,7 +265,7 @@ def clean_authors(raw: list[str]) -> list[str]:
             part = _AUTHOR_LINK_LABEL.sub("", part)
             if i and named and _CREDENTIAL.fullmatch(part):
                 continue
-            part = _norm(_ROLE.sub("", part)).strip(" -–—:|·•,")
+            part = _plain_text(_ROLE.sub("", part)).strip(" -–—:|·•,")
             if not part or _NOT_NAME.search(part) or not (1 <= len(part.split()) <= most_words):
                 continue
             if len(part) < 3 or not any(c.isupper() for c in part[:1]):
@@ -294,7 +294,7 @@ def find_authors(tree: LexborHTMLParser, data: Structured) -> list[str]:
     # page belong to related stories).
     raw, block = [], set()
     for node in tree.css(_AUTHOR_NODES)[:8]:
-        text = _norm(node.text_lexbor())
+        text = _plain_text(node.text_lexbor())
         if not text or len(text) >= 120:
             continue
         near = _near_ids(node)
@@ -447,7 +447,7 @@ def structured_dates(tree: LexborHTMLParser, data: Structured) -> tuple[PageDate
         teaser_list = len(set(teasers.values())) >= 2
         for node in nodes:
             attrs = node.attributes
-            context = _norm(node.text_lexbor())
+            context = _plain_text(node.text_lexbor())
             if node.tag == "time" and (_MODIFIED_HINT.search(
                     f"{attrs.get('class') or ''} {attrs.get('itemprop') or ''} {context}")
                     or _in_site_chrome(node) or (teaser_list and node.mem_id in teasers)):
@@ -634,18 +634,18 @@ def _titled_heading(tree: LexborHTMLParser, data: Structured, h1: Node | None
     metadata or <title> states it), for pages whose headline is not an <h1>; None when the
     short ``h1`` is the title after all."""
     title_node = tree.css_first("title")
-    titles = [t.casefold() for t in (_norm(data.first_meta("og:title", "twitter:title")),
-                                     _norm(text_of(data.article_value("headline"))),
-                                     _norm(title_node.text_lexbor()) if title_node else "")
+    titles = [t.casefold() for t in (_plain_text(data.first_meta("og:title", "twitter:title")),
+                                     _plain_text(text_of(data.article_value("headline"))),
+                                     _plain_text(title_node.text_lexbor()) if title_node else "")
               if t]
     if not titles:
         return None
-    if h1 is not None and (short := _norm(h1.text_lexbor()).casefold()) and any(
+    if h1 is not None and (short := _plain_text(h1.text_lexbor()).casefold()) and any(
             short in title for title in titles):
         return None
     # (Mega-menus put dozens of headings before the story's.)
     for node in tree.css('h2, h3, [itemprop="headline"]')[:100]:
-        text = _norm(node.text_lexbor()).casefold()
+        text = _plain_text(node.text_lexbor()).casefold()
         # Most of the title: not the site's name, a section or a series name in it; or the
         # title with a kicker before it ('Premiere in X - Title').
         if len(text) >= 12 and any((text in title and 2 * len(text) >= len(title))
@@ -763,7 +763,7 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
     (``page_h1``, the page's first <h1>) next."""
     checked = 0
     for node in _date_nodes(tree):
-        text = _norm(node.text_lexbor())
+        text = _plain_text(node.text_lexbor())
         if not text or len(text) > 250:
             continue
         checked += 1
@@ -788,8 +788,8 @@ def visible_date(tree: LexborHTMLParser, month_first: bool, now: datetime | None
             parent = parent.parent
         if parent is not None:
             # (``parent`` may be the document, whose text_lexbor() is empty.)
-            text = _norm(parent.text(deep=True))[:3000]
-            start = text.find(_norm(h1.text_lexbor()))
+            text = _plain_text(parent.text(deep=True))[:3000]
+            start = text.find(_plain_text(h1.text_lexbor()))
             text = text[max(0, start):][:1500]
             found = _labelled_date(text, month_first) or parse_text_date(
                 text, month_first=month_first)
