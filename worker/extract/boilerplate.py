@@ -408,9 +408,9 @@ def is_notice_text(text: str) -> bool:
     """True for a short paragraph addressed to the reader about the page rather than the
     story: a call to sign up for a newsletter, an affiliate or advertising disclosure, a
     disclaimer, a word about the reader's browser or its JavaScript, a form's reCAPTCHA
-    notice. (Tested on the story's
-    paragraphs only, not on every block the walk reads: each search tries every position of
-    the text, about 15 µs, and even the words gating them cost a microsecond a text.)"""
+    notice. (Tested on the story's paragraphs only, not on every block the walk reads: each
+    search tries every position of the text, about 15 µs, and even the words gating them
+    cost a microsecond a text.)"""
     if len(text) > 200:
         return False
     low = text.lower()
